@@ -1,0 +1,21 @@
+//! Compiles `proto/` into Rust without a system `protoc`: protox parses the files, and
+//! tonic-prost-build generates the messages, the client and the server.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = ["grep11/server.proto", "google/rpc/status.proto"];
+    let fds = protox::compile(protos, ["proto"])?;
+
+    let mut config = tonic_prost_build::Config::new();
+    // `prost::Name` gives each message its type URL; the Grep11Error detail must be
+    // `type.googleapis.com/grep11.Grep11Error`, which is what real clients look for.
+    config.enable_type_names();
+    config.type_name_domain(["."], "type.googleapis.com");
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds_with_config(fds, config)?;
+
+    println!("cargo:rerun-if-changed=proto");
+    Ok(())
+}
