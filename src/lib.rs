@@ -3,4 +3,6 @@
 
 pub mod pkcs11;
 pub mod proto;
+pub mod rpc;
 pub mod status;
+pub mod suite;

@@ -1,0 +1,917 @@
+//! The suite language as typed data. Names (`CKM_*`, `CKA_*`, `CKR_*`, RPCs, argument
+//! names) are checked while the YAML is read, so a wrong one is reported at its own line
+//! and column; cross-references (variables, saved fields) are checked by `load.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::expr::Expr;
+use crate::pkcs11::{
+    AttrKind, CkAttributeType, CkEcKdf, CkKeyType, CkMechanismFlags, CkMechanismType, CkObjectClass, CkRv,
+    attribute_kind,
+};
+use crate::rpc::{ArgKind, FieldKind, Rpc};
+
+/// A line and column in a suite file (1-based).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Location {
+    pub line: usize,
+    pub col: usize,
+}
+
+/// One suite file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// The suite's id: the first part of every case id.
+    pub suite: String,
+    #[serde(default)]
+    pub title: String,
+    /// Mechanisms every case needs, on top of those its steps use.
+    #[serde(default)]
+    pub requires: Vec<Mechanism>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub cases: Vec<Case>,
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Stable id within the suite; derived from `name` when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub requires: Vec<Mechanism>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub matrix: Option<Matrix>,
+    pub steps: Vec<Step>,
+    #[serde(skip)]
+    pub location: Location,
+}
+
+impl Case {
+    pub fn id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| slug(&self.name))
+    }
+}
+
+/// Lower-case words joined by `-`: a case name as an id.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for word in name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push('-');
+        }
+        out.push_str(&word.to_ascii_lowercase());
+    }
+    out
+}
+
+/// A mechanism named in YAML, by `CKM_*` name (IBM's included) or number.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Mechanism(pub CkMechanismType);
+
+impl<'de> Deserialize<'de> for Mechanism {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Symbol::deserialize(d)? {
+            Symbol::Number(n) => Ok(Mechanism(CkMechanismType(n))),
+            Symbol::Name(name) => CkMechanismType::from_name(&name)
+                .map(Mechanism)
+                .ok_or_else(|| de::Error::custom(format!("unknown mechanism {name:?}"))),
+        }
+    }
+}
+
+/// A YAML scalar that names a constant: a spec name or a number.
+enum Symbol {
+    Name(String),
+    Number(u64),
+}
+
+impl<'de> Deserialize<'de> for Symbol {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Symbol;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a PKCS #11 name or a number")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Symbol, E> {
+                Ok(Symbol::Number(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Symbol, E> {
+                Ok(Symbol::Name(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A matrix parameter's value, kept as written: it becomes a number, a flag, a byte string
+/// or nothing depending on where the case uses it.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Param {
+    Null,
+    Bool(bool),
+    Int(u64),
+    /// A `CK*_` name, resolved in every table.
+    Name(String, u64),
+    Expr(Expr),
+}
+
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Param::Null => f.write_str("none"),
+            Param::Bool(b) => write!(f, "{b}"),
+            Param::Int(i) => write!(f, "{i}"),
+            Param::Name(n, _) => f.write_str(n),
+            Param::Expr(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Looks a `CK*_` name up in every vocabulary table.
+pub fn resolve_name(name: &str) -> Option<u64> {
+    CkMechanismType::from_name(name)
+        .map(|v| v.0)
+        .or_else(|| CkAttributeType::from_name(name).map(|v| v.0))
+        .or_else(|| CkKeyType::from_name(name).map(|v| v.0))
+        .or_else(|| CkObjectClass::from_name(name).map(|v| v.0))
+        .or_else(|| CkRv::from_name(name).map(|v| v.0))
+        .or_else(|| CkEcKdf::from_name(name).map(|v| v.0))
+        .or_else(|| CkMechanismFlags::from_name(name).map(|v| v.0))
+}
+
+fn looks_like_name(s: &str) -> bool {
+    s.starts_with("CK")
+        && s.contains('_')
+        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl<'de> Deserialize<'de> for Param {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Param;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number, a boolean, a PKCS #11 name, an expression or null")
+            }
+            fn visit_unit<E>(self) -> Result<Param, E> {
+                Ok(Param::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Param, E> {
+                Ok(Param::Bool(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Param, E> {
+                Ok(Param::Int(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Param, E> {
+                u64::try_from(v).map(Param::Int).map_err(|_| E::custom(format!("negative parameter {v}")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Param, E> {
+                if looks_like_name(v) {
+                    return resolve_name(v)
+                        .map(|n| Param::Name(v.to_owned(), n))
+                        .ok_or_else(|| E::custom(format!("unknown name {v:?}")));
+                }
+                Expr::parse(v).map(Param::Expr).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How a case expands: the cartesian product of named lists, or explicit rows.
+#[derive(Clone, Debug)]
+pub enum Matrix {
+    Product(Vec<(String, Vec<Param>)>),
+    Rows(Vec<Vec<(String, Param)>>),
+}
+
+impl Matrix {
+    /// Every parameter name the matrix sets.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Matrix::Product(axes) => axes.iter().map(|(n, _)| n.as_str()).collect(),
+            Matrix::Rows(rows) => {
+                let mut names: Vec<&str> = rows.iter().flatten().map(|(n, _)| n.as_str()).collect();
+                names.sort_unstable();
+                names.dedup();
+                names
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Matrix {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Matrix;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of parameter lists (product) or a list of parameter maps (rows)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Matrix, A::Error> {
+                let mut axes = Vec::new();
+                while let Some((name, values)) = map.next_entry::<String, Vec<Param>>()? {
+                    if values.is_empty() {
+                        return Err(de::Error::custom(format!("matrix parameter {name:?} has no values")));
+                    }
+                    axes.push((name, values));
+                }
+                Ok(Matrix::Product(axes))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Matrix, A::Error> {
+                let mut rows = Vec::new();
+                while let Some(row) = seq.next_element::<BTreeMap<String, Param>>()? {
+                    rows.push(row.into_iter().collect());
+                }
+                Ok(Matrix::Rows(rows))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A harness-computed step: reference cryptography that makes a consistently wrong endpoint
+/// fail, because its answers are compared with an independent computation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LocalOp {
+    Digest,
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+    Keypair,
+    Ecdh,
+}
+
+impl LocalOp {
+    const ALL: [(LocalOp, &'static str); 7] = [
+        (LocalOp::Digest, "local.digest"),
+        (LocalOp::Encrypt, "local.encrypt"),
+        (LocalOp::Decrypt, "local.decrypt"),
+        (LocalOp::Sign, "local.sign"),
+        (LocalOp::Verify, "local.verify"),
+        (LocalOp::Keypair, "local.keypair"),
+        (LocalOp::Ecdh, "local.ecdh"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(op, _)| *op == self).map(|(_, n)| *n).unwrap_or("local.?")
+    }
+
+    fn from_name(name: &str) -> Option<LocalOp> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(op, _)| *op)
+    }
+
+    pub fn args(self) -> &'static [crate::rpc::Arg] {
+        use crate::rpc::Arg;
+        const fn a(name: &'static str, kind: ArgKind) -> Arg {
+            Arg { name, kind, required: true }
+        }
+        const MECH: Arg = a("mech", ArgKind::Mechanism);
+        const KEY: Arg = a("key", ArgKind::Bytes);
+        const DATA: Arg = a("data", ArgKind::Bytes);
+        const DIGEST: &[Arg] = &[MECH, DATA];
+        const ENCRYPT: &[Arg] = &[MECH, KEY, a("plain", ArgKind::Bytes)];
+        const DECRYPT: &[Arg] = &[MECH, KEY, a("ciphered", ArgKind::Bytes)];
+        const SIGN: &[Arg] = &[MECH, KEY, DATA];
+        const VERIFY: &[Arg] = &[MECH, KEY, DATA, a("signature", ArgKind::Bytes)];
+        const KEYPAIR: &[Arg] = &[a("curve", ArgKind::Bytes)];
+        const ECDH: &[Arg] = &[KEY, a("public", ArgKind::Bytes)];
+        match self {
+            LocalOp::Digest => DIGEST,
+            LocalOp::Encrypt => ENCRYPT,
+            LocalOp::Decrypt => DECRYPT,
+            LocalOp::Sign => SIGN,
+            LocalOp::Verify => VERIFY,
+            LocalOp::Keypair => KEYPAIR,
+            LocalOp::Ecdh => ECDH,
+        }
+    }
+
+    pub fn fields(self) -> &'static [(&'static str, FieldKind)] {
+        use FieldKind::Bytes as B;
+        match self {
+            LocalOp::Digest => &[("Digest", B)],
+            LocalOp::Encrypt => &[("Ciphered", B)],
+            LocalOp::Decrypt => &[("Plain", B)],
+            LocalOp::Sign => &[("Signature", B)],
+            LocalOp::Verify => &[],
+            LocalOp::Keypair => &[("Private", B), ("Public", B), ("Point", B)],
+            LocalOp::Ecdh => &[("Secret", B)],
+        }
+    }
+}
+
+/// What a step does: call the endpoint, or compute locally.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Action {
+    Call(Rpc),
+    Local(LocalOp),
+}
+
+impl Action {
+    fn from_name(name: &str) -> Option<Action> {
+        Rpc::from_name(name).map(Action::Call).or_else(|| LocalOp::from_name(name).map(Action::Local))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Call(rpc) => rpc.name(),
+            Action::Local(op) => op.name(),
+        }
+    }
+
+    pub fn args(self) -> &'static [crate::rpc::Arg] {
+        match self {
+            Action::Call(rpc) => rpc.args(),
+            Action::Local(op) => op.args(),
+        }
+    }
+
+    /// The kind of a response field this action produces, if it produces one by that name.
+    pub fn field(self, name: &str) -> Option<FieldKind> {
+        match self {
+            Action::Call(Rpc::GetAttributeValue) => {
+                CkAttributeType::from_name(name).map(|a| match attribute_kind(a) {
+                    Some(AttrKind::Bytes) | None => FieldKind::Bytes,
+                    Some(AttrKind::Bool | AttrKind::Ulong) => FieldKind::Uint,
+                })
+            }
+            Action::Call(rpc) => rpc.field(name),
+            Action::Local(op) => op.fields().iter().find(|(n, _)| *n == name).map(|&(_, k)| k),
+        }
+    }
+
+    pub fn field_names(self) -> Vec<&'static str> {
+        match self {
+            Action::Call(Rpc::GetAttributeValue) => vec!["CKA_*"],
+            Action::Call(rpc) => rpc.fields().iter().map(|(n, _)| *n).collect(),
+            Action::Local(op) => op.fields().iter().map(|(n, _)| *n).collect(),
+        }
+    }
+}
+
+/// A name that a matrix may supply: `CKM_AES_CBC` or `$mech`.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Sym<T> {
+    Value(T),
+    Var(String),
+}
+
+/// A mechanism with its parameter.
+#[derive(Clone, PartialEq, Debug)]
+pub struct MechSpec {
+    pub mech: Sym<CkMechanismType>,
+    /// `ParameterB`: an IV, an OID.
+    pub param: Option<Expr>,
+    pub ecdh: Option<EcdhSpec>,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub struct EcdhSpec {
+    pub kdf: CkEcKdf,
+    pub public: Expr,
+    pub shared: Option<Expr>,
+}
+
+impl<'de> Deserialize<'de> for MechSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MechSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mechanism (CKM_NAME, $var, or {type: CKM_NAME, param: .., ecdh: {..}})")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<MechSpec, E> {
+                Ok(MechSpec { mech: Sym::Value(CkMechanismType(v)), param: None, ecdh: None })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MechSpec, E> {
+                Ok(MechSpec { mech: mech_sym(v)?, param: None, ecdh: None })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MechSpec, A::Error> {
+                let (mut mech, mut param, mut ecdh) = (None, None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "type" => mech = Some(mech_sym(&map.next_value::<String>()?)?),
+                        "param" => param = Some(map.next_value::<ExprValue>()?.0),
+                        "ecdh" => ecdh = Some(map.next_value::<EcdhRaw>()?),
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "unknown mechanism field {other:?}; expected type, param or ecdh"
+                            )));
+                        }
+                    }
+                }
+                let mech = mech.ok_or_else(|| de::Error::custom("mechanism needs a `type`"))?;
+                let ecdh = ecdh.map(|e| EcdhSpec {
+                    kdf: e.kdf.0,
+                    public: e.public.0,
+                    shared: e.shared.map(|s| s.0),
+                });
+                Ok(MechSpec { mech, param, ecdh })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn mech_sym<E: de::Error>(v: &str) -> Result<Sym<CkMechanismType>, E> {
+    if let Some(var) = v.strip_prefix('$') {
+        return Ok(Sym::Var(var.to_owned()));
+    }
+    CkMechanismType::from_name(v).map(Sym::Value).ok_or_else(|| E::custom(format!("unknown mechanism {v:?}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EcdhRaw {
+    kdf: Kdf,
+    public: ExprValue,
+    #[serde(default)]
+    shared: Option<ExprValue>,
+}
+
+struct Kdf(CkEcKdf);
+
+impl<'de> Deserialize<'de> for Kdf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        CkEcKdf::from_name(&name).map(Kdf).ok_or_else(|| de::Error::custom(format!("unknown KDF {name:?}")))
+    }
+}
+
+/// An expression written as a YAML string.
+#[derive(Clone, PartialEq, Debug)]
+pub struct ExprValue(pub Expr);
+
+impl<'de> Deserialize<'de> for ExprValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Expr::parse(&text).map(ExprValue).map_err(de::Error::custom)
+    }
+}
+
+/// A template value, typed by the attribute table.
+#[derive(Clone, PartialEq, Debug)]
+pub enum TemplateValue {
+    Bool(bool),
+    Uint(u64),
+    Bytes(Expr),
+    /// `$var`: typed by the attribute when the case runs.
+    Var(String),
+}
+
+/// `{CKA_NAME: value}` in YAML order.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct Template(pub Vec<(CkAttributeType, TemplateValue)>);
+
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Template;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an attribute template {CKA_NAME: value, ...}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Template, A::Error> {
+                let mut out = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let attr = CkAttributeType::from_name(&name)
+                        .ok_or_else(|| de::Error::custom(format!("unknown attribute {name:?}")))?;
+                    let value = map.next_value_seed(TemplateValueSeed(attr))?;
+                    out.push((attr, value));
+                }
+                Ok(Template(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+struct TemplateValueSeed(CkAttributeType);
+
+impl<'de> DeserializeSeed<'de> for TemplateValueSeed {
+    type Value = TemplateValue;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<TemplateValue, D::Error> {
+        let attr = self.0;
+        let kind = attribute_kind(attr);
+        let wrong = |got: &str| {
+            de::Error::custom(format!(
+                "{attr} takes {}, got {got}",
+                match kind {
+                    Some(AttrKind::Bool) => "true or false",
+                    Some(AttrKind::Ulong) => "a number or a CK*_ name",
+                    Some(AttrKind::Bytes) => "a byte expression",
+                    None => "a value",
+                }
+            ))
+        };
+        match Param::deserialize(d)? {
+            Param::Expr(Expr::Var(v)) => Ok(TemplateValue::Var(v)),
+            Param::Bool(b) if matches!(kind, Some(AttrKind::Bool) | None) => Ok(TemplateValue::Bool(b)),
+            Param::Int(i) if matches!(kind, Some(AttrKind::Ulong) | None) => Ok(TemplateValue::Uint(i)),
+            Param::Name(_, v) if matches!(kind, Some(AttrKind::Ulong) | None) => Ok(TemplateValue::Uint(v)),
+            Param::Expr(e) if matches!(kind, Some(AttrKind::Bytes) | None) => Ok(TemplateValue::Bytes(e)),
+            Param::Null => Err(wrong("null")),
+            Param::Bool(b) => Err(wrong(&b.to_string())),
+            Param::Int(i) => Err(wrong(&i.to_string())),
+            Param::Name(n, _) => Err(wrong(&n)),
+            Param::Expr(e) => Err(wrong(&format!("`{e}`"))),
+        }
+    }
+}
+
+/// A value given to a step argument.
+#[derive(Clone, PartialEq, Debug)]
+pub enum ArgValue {
+    Mechanism(MechSpec),
+    Bytes(Expr),
+    Uint(Sym<u64>),
+    Template(Template),
+    AttributeList(Vec<CkAttributeType>),
+}
+
+struct ArgSeed(ArgKind);
+
+impl<'de> DeserializeSeed<'de> for ArgSeed {
+    type Value = ArgValue;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ArgValue, D::Error> {
+        Ok(match self.0 {
+            ArgKind::Mechanism => ArgValue::Mechanism(MechSpec::deserialize(d)?),
+            ArgKind::Bytes => ArgValue::Bytes(ExprValue::deserialize(d)?.0),
+            ArgKind::Template => ArgValue::Template(Template::deserialize(d)?),
+            ArgKind::Uint => ArgValue::Uint(match Param::deserialize(d)? {
+                Param::Int(i) => Sym::Value(i),
+                Param::Name(_, v) => Sym::Value(v),
+                Param::Expr(Expr::Var(v)) => Sym::Var(v),
+                other => return Err(de::Error::custom(format!("expected a number or $var, got {other}"))),
+            }),
+            ArgKind::AttributeList => ArgValue::AttributeList(
+                Vec::<String>::deserialize(d)?
+                    .into_iter()
+                    .map(|n| {
+                        CkAttributeType::from_name(&n)
+                            .ok_or_else(|| de::Error::custom(format!("unknown attribute {n:?}")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+}
+
+struct ArgsSeed(Action);
+
+impl<'de> DeserializeSeed<'de> for ArgsSeed {
+    type Value = BTreeMap<&'static str, ArgValue>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArgsSeed {
+    type Value = BTreeMap<&'static str, ArgValue>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "the arguments of {}", self.0.name())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.check_required(&BTreeMap::new())?;
+        Ok(BTreeMap::new())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Some(arg) = self.0.args().iter().find(|a| a.name == key) else {
+                let known: Vec<&str> = self.0.args().iter().map(|a| a.name).collect();
+                return Err(de::Error::custom(format!(
+                    "unknown argument {key:?} for {}; expected {}",
+                    self.0.name(),
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                )));
+            };
+            out.insert(arg.name, map.next_value_seed(ArgSeed(arg.kind))?);
+        }
+        self.check_required(&out)?;
+        Ok(out)
+    }
+}
+
+impl ArgsSeed {
+    fn check_required<E: de::Error>(&self, given: &BTreeMap<&'static str, ArgValue>) -> Result<(), E> {
+        let missing: Vec<&str> = self
+            .0
+            .args()
+            .iter()
+            .filter(|a| a.required && !given.contains_key(a.name))
+            .map(|a| a.name)
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(E::custom(format!("{} is missing argument {}", self.0.name(), missing.join(", "))))
+        }
+    }
+}
+
+/// What a step must produce.
+#[derive(Clone, PartialEq, Debug)]
+pub enum Expect {
+    /// Success, and every check holds.
+    Ok(Vec<FieldCheck>),
+    /// A PKCS #11 error: one of these codes.
+    Error(Vec<CkRv>),
+    /// A gRPC status without a PKCS #11 result.
+    Grpc(tonic::Code),
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect::Ok(Vec::new())
+    }
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub struct FieldCheck {
+    pub field: String,
+    pub check: Check,
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub enum Check {
+    Eq(Operand),
+    Ne(Operand),
+    Len(u64),
+    Prefix(Expr),
+    /// Every listed value is in the list (`Mechs`).
+    Contains(Vec<u64>),
+    /// Every listed flag bit is set (`Flags`).
+    Has(u64),
+    Min(u64),
+    Max(u64),
+}
+
+#[derive(Clone, PartialEq, Debug)]
+pub enum Operand {
+    Bool(bool),
+    Uint(u64),
+    Bytes(Expr),
+}
+
+impl fmt::Display for Operand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operand::Bool(b) => write!(f, "{b}"),
+            Operand::Uint(u) => write!(f, "{u}"),
+            Operand::Bytes(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Operand {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Param::deserialize(d)? {
+            Param::Bool(b) => Ok(Operand::Bool(b)),
+            Param::Int(i) | Param::Name(_, i) => Ok(Operand::Uint(i)),
+            Param::Expr(e) => Ok(Operand::Bytes(e)),
+            Param::Null => Err(de::Error::custom("a check needs a value, got null")),
+        }
+    }
+}
+
+fn name_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    Vec::<Symbol>::deserialize(d)?
+        .into_iter()
+        .map(|s| match s {
+            Symbol::Number(n) => Ok(n),
+            Symbol::Name(n) => {
+                resolve_name(&n).ok_or_else(|| de::Error::custom(format!("unknown name {n:?}")))
+            }
+        })
+        .collect()
+}
+
+impl<'de> Deserialize<'de> for Check {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Check;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value to compare with, or {eq|ne|len|prefix|contains|has|min|max: ..}")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Check, E> {
+                Ok(Check::Eq(Operand::Bool(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Check, E> {
+                Ok(Check::Eq(Operand::Uint(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Check, E> {
+                Operand::deserialize(de::value::StrDeserializer::<E>::new(v)).map(Check::Eq)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Check, A::Error> {
+                let Some(op) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom("empty check"));
+                };
+                let check = match op.as_str() {
+                    "eq" => Check::Eq(map.next_value()?),
+                    "ne" => Check::Ne(map.next_value()?),
+                    "len" => Check::Len(map.next_value()?),
+                    "prefix" => Check::Prefix(map.next_value::<ExprValue>()?.0),
+                    "min" => Check::Min(map.next_value()?),
+                    "max" => Check::Max(map.next_value()?),
+                    "contains" => Check::Contains(map.next_value_seed(NameList)?),
+                    "has" => Check::Has(map.next_value_seed(NameList)?.into_iter().fold(0, |a, b| a | b)),
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "unknown check {other:?}; expected eq, ne, len, prefix, contains, has, min or max"
+                        )));
+                    }
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(de::Error::custom("one check per field; give one operator"));
+                }
+                Ok(check)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+struct NameList;
+
+impl<'de> DeserializeSeed<'de> for NameList {
+    type Value = Vec<u64>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<u64>, D::Error> {
+        name_list(d)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expect {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Expect;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`ok`, {error: CKR_NAME or [..]}, {grpc: CODE}, or {Field: check, ..}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Expect, E> {
+                match v {
+                    "ok" => Ok(Expect::Ok(Vec::new())),
+                    other => Err(E::custom(format!("unknown expectation {other:?}; write `ok` or a map"))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Expect, A::Error> {
+                let mut checks = Vec::new();
+                let mut outcome = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "error" => {
+                            outcome = Some(Expect::Error(
+                                map.next_value::<OneOrMany<Rv>>()?.0.into_iter().map(|r| r.0).collect(),
+                            ))
+                        }
+                        "grpc" => outcome = Some(Expect::Grpc(map.next_value::<GrpcCode>()?.0)),
+                        _ => checks.push(FieldCheck { field: key, check: map.next_value()? }),
+                    }
+                }
+                match outcome {
+                    Some(_) if !checks.is_empty() => {
+                        Err(de::Error::custom("an expected error cannot be combined with field checks"))
+                    }
+                    Some(outcome) => Ok(outcome),
+                    None => Ok(Expect::Ok(checks)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+struct Rv(CkRv);
+
+impl<'de> Deserialize<'de> for Rv {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Symbol::deserialize(d)? {
+            Symbol::Number(n) => Ok(Rv(CkRv(n))),
+            Symbol::Name(n) => CkRv::from_name(&n)
+                .map(Rv)
+                .ok_or_else(|| de::Error::custom(format!("unknown return value {n:?}"))),
+        }
+    }
+}
+
+struct OneOrMany<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value or a list of values")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(de::value::StrDeserializer::new(v)).map(|t| OneOrMany(vec![t]))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                T::deserialize(de::value::U64Deserializer::new(v)).map(|t| OneOrMany(vec![t]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(t) = seq.next_element()? {
+                    out.push(t);
+                }
+                Ok(OneOrMany(out))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+struct GrpcCode(tonic::Code);
+
+impl<'de> Deserialize<'de> for GrpcCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        (0..=16).map(tonic::Code::from_i32).find(|c| grpc_code_name(*c) == name).map(GrpcCode).ok_or_else(
+            || de::Error::custom(format!("unknown gRPC code {name:?} (e.g. UNIMPLEMENTED, UNAVAILABLE)")),
+        )
+    }
+}
+
+/// The canonical upper-case name of a gRPC status code.
+pub fn grpc_code_name(code: tonic::Code) -> String {
+    let words = format!("{code:?}");
+    let mut out = String::new();
+    for (i, c) in words.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// One step: an action with its arguments, what to save and what to expect.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub action: Action,
+    pub args: BTreeMap<&'static str, ArgValue>,
+    /// variable name ← response field name
+    pub save: Vec<(String, String)>,
+    pub expect: Expect,
+    pub location: Location,
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Step;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a step: {RpcName: {args}, save: {..}, expect: ..}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
+                let (mut call, mut save, mut expect) = (None, Vec::new(), Expect::default());
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "save" => save = map.next_value::<BTreeMap<String, String>>()?.into_iter().collect(),
+                        "expect" => expect = map.next_value()?,
+                        name => {
+                            let action = Action::from_name(name).ok_or_else(|| {
+                                de::Error::custom(format!(
+                                    "unknown step {name:?}: expected an RPC name (e.g. SignSingle) or a local step \
+                                     (local.digest, local.encrypt, local.decrypt, local.sign, local.verify, \
+                                     local.keypair, local.ecdh)"
+                                ))
+                            })?;
+                            if let Some((first, _)) = &call {
+                                return Err(de::Error::custom(format!(
+                                    "a step does one thing: {} and {name} are both given",
+                                    Action::name(*first)
+                                )));
+                            }
+                            call = Some((action, map.next_value_seed(ArgsSeed(action))?));
+                        }
+                    }
+                }
+                let (action, args) =
+                    call.ok_or_else(|| de::Error::custom("a step needs an RPC or local step"))?;
+                Ok(Step { action, args, save, expect, location: Location::default() })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
