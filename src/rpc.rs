@@ -144,7 +144,7 @@ rpcs! {
     },
     Login { seed: false, args: [opt("storeid", Bytes), opt("pin", Bytes)], fields: ["Pinblob": B] },
     Logout { seed: false, args: [], fields: [] },
-    RewrapKeyBlob { seed: false, args: [KEY], fields: ["Rewrapped": B] },
+    RewrapKeyBlob { seed: false, args: [KEY], fields: ["Rewrapped": B, "RewrappedBytes": B] },
 }
 
 impl Rpc {

@@ -1,1 +1,50 @@
-fn main() {}
+//! Every suite case against the embedded emulator, one libtest-mimic trial per expanded
+//! case, named by its id (`cargo test --test conformance -- aes/`). The same runner as
+//! `grep11-harness run`, so CI and certification cannot disagree.
+
+use std::sync::Arc;
+
+use grep11_harness::client::{Client, Wire, in_memory_channel};
+use grep11_harness::emulator::{Config, Emulator};
+use grep11_harness::runner::{self, Outcome};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn main() {
+    let args = Arguments::from_args();
+    let runtime = Arc::new(tokio::runtime::Runtime::new().expect("a tokio runtime"));
+    let suites = grep11_harness::suite::load_paths(&["suites".into()]).unwrap_or_else(|errors| {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        panic!("{} problem(s) in suites/", errors.len());
+    });
+    let cases = grep11_harness::suite::expand(suites);
+    let client = runtime.block_on(async {
+        let emulator = Emulator::new(Config { wrapping_key: None });
+        Client::new(
+            in_memory_channel(tonic::service::Routes::new(emulator.service())),
+            Wire::Keyblob,
+            std::time::Duration::from_secs(30),
+        )
+    });
+    let caps = runtime.block_on(runner::discover(&client)).expect("the emulator lists its mechanisms");
+    let trials = cases
+        .into_iter()
+        .map(|case| {
+            let unsupported = case.requires.iter().any(|m| !caps.mechanisms.contains(m));
+            let (runtime, client) = (Arc::clone(&runtime), client.clone());
+            let id = case.id.clone();
+            Trial::test(id, move || {
+                let result = runtime.block_on(runner::run_case(&client, &case));
+                match result.outcome {
+                    Outcome::Pass => Ok(()),
+                    other => {
+                        Err(Failed::from(format!("{}: {}", other.name(), result.message.unwrap_or_default())))
+                    }
+                }
+            })
+            .with_ignored_flag(unsupported)
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}

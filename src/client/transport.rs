@@ -1,0 +1,78 @@
+//! Channels: h2c to a URL, or an in-memory HTTP/2 connection to a service in this process.
+
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tokio::io::DuplexStream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::service::Routes;
+use tonic::transport::{Channel, Endpoint, Server};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{url:?} is not a valid endpoint URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("cannot connect to {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("no connection to {url} within {timeout:?}")]
+    Timeout { url: String, timeout: Duration },
+}
+
+pub(super) async fn connect(
+    url: &str,
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<Channel, ConnectError> {
+    let bad = |reason: String| ConnectError::BadUrl { url: url.to_owned(), reason };
+    if !url.starts_with("http://") {
+        return Err(bad("only http:// (h2c) endpoints are supported so far".into()));
+    }
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| bad(e.to_string()))?
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .tcp_nodelay(true);
+    // The connect timeout bounds the TCP handshake; the outer one also bounds an endpoint
+    // that accepts but never completes the HTTP/2 preface.
+    match tokio::time::timeout(connect_timeout + Duration::from_millis(500), endpoint.connect()).await {
+        Ok(Ok(channel)) => Ok(channel),
+        Ok(Err(e)) => Err(ConnectError::Unreachable { url: url.to_owned(), reason: error_chain(&e) }),
+        Err(_) => Err(ConnectError::Timeout { url: url.to_owned(), timeout: connect_timeout }),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// A channel to `routes` served in this process over in-memory duplex pipes: real HTTP/2
+/// and protobuf encoding, no socket. Each connection the channel opens gets its own pipe.
+/// Must be called within a tokio runtime; the server task ends when the channel is dropped.
+pub fn in_memory_channel(routes: Routes) -> Channel {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<DuplexStream, std::io::Error>>();
+    tokio::spawn(async move {
+        let served =
+            Server::builder().add_routes(routes).serve_with_incoming(UnboundedReceiverStream::new(rx)).await;
+        if let Err(e) = served {
+            eprintln!("grep11-harness: embedded emulator stopped: {e}");
+        }
+    });
+    // The URI is never resolved: the connector below makes the connection.
+    Endpoint::from_static("http://embedded.emulator").connect_with_connector_lazy(tower::service_fn(
+        move |_: tonic::transport::Uri| {
+            let tx = tx.clone();
+            async move {
+                let (client, server) = tokio::io::duplex(256 * 1024);
+                tx.send(Ok(server)).map_err(|_| std::io::Error::other("embedded emulator has stopped"))?;
+                Ok::<_, std::io::Error>(TokioIo::new(client))
+            }
+        },
+    ))
+}

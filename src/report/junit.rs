@@ -1,0 +1,53 @@
+//! `junit.xml`: one test suite per suite file, one test case per case instance; failures
+//! carry the one-line reason (expected vs got) and the step trace.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::RunReport;
+use crate::runner::Outcome;
+
+pub fn render(report: &RunReport) -> std::io::Result<String> {
+    let mut junit = Report::new("grep11-harness");
+    junit.set_time(report.duration);
+    let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+    for case in &report.cases {
+        let suite = suites.entry(&case.suite).or_insert_with(|| TestSuite::new(case.suite.as_str()));
+        let message = case.message.clone().unwrap_or_default();
+        let trace: String = case
+            .trace
+            .iter()
+            .map(|t| {
+                format!("step {} {} (line {}): {} -> {}\n", t.index, t.action, t.line, t.request, t.result)
+            })
+            .collect();
+        let status = match case.outcome {
+            Outcome::Pass => TestCaseStatus::success(),
+            Outcome::Fail | Outcome::Error => {
+                let kind = if case.outcome == Outcome::Fail {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
+                let mut status = TestCaseStatus::non_success(kind);
+                status.set_message(message.as_str());
+                status.set_type(case.outcome.name());
+                status.set_description(trace.as_str());
+                status
+            }
+            Outcome::Skip | Outcome::Unsupported => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(format!("{}: {message}", case.outcome.name()));
+                status
+            }
+        };
+        let mut test = TestCase::new(case.id.as_str(), status);
+        test.set_classname(format!("grep11.{}", case.suite));
+        test.set_time(case.duration.max(Duration::from_micros(1)));
+        suite.add_test_case(test);
+    }
+    junit.add_test_suites(suites.into_values());
+    junit.to_string().map_err(std::io::Error::other)
+}

@@ -1,0 +1,55 @@
+//! The terminal summary: outcome counts, and the seed-table functions with how many cases
+//! exercised each (a function no case reached is shown as such).
+
+use std::collections::BTreeMap;
+
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+use super::RunReport;
+use crate::rpc::Rpc;
+use crate::runner::Outcome;
+
+#[derive(Tabled)]
+struct FunctionRow {
+    function: &'static str,
+    cases: usize,
+    pass: usize,
+    fail: usize,
+    other: usize,
+}
+
+pub fn render(report: &RunReport) -> String {
+    let mut per: BTreeMap<Rpc, [usize; 3]> = BTreeMap::new();
+    for case in &report.cases {
+        for f in &case.functions {
+            let slot = per.entry(*f).or_default();
+            match case.outcome {
+                Outcome::Pass => slot[0] += 1,
+                Outcome::Fail | Outcome::Error => slot[1] += 1,
+                _ => slot[2] += 1,
+            }
+        }
+    }
+    let rows: Vec<FunctionRow> = Rpc::seed_table()
+        .map(|rpc| {
+            let [pass, fail, other] = per.get(&rpc).copied().unwrap_or_default();
+            FunctionRow { function: rpc.name(), cases: pass + fail + other, pass, fail, other }
+        })
+        .collect();
+    let exercised = rows.iter().filter(|r| r.cases > 0).count();
+    let total = rows.len();
+    let mut functions = Table::new(rows);
+    functions.with(Style::sharp());
+
+    let counts: Vec<(String, usize)> =
+        Outcome::ALL.iter().map(|o| (o.name().to_owned(), report.count(*o))).collect();
+    let mut outcomes = Table::new(counts.iter().map(|(n, c)| [n.clone(), c.to_string()]));
+    outcomes.with(Style::sharp());
+    format!(
+        "{functions}\nseed-table functions exercised: {exercised}/{total}\n\n{outcomes}\n{} cases in {:.2}s against {}",
+        report.cases.len(),
+        report.duration.as_secs_f64(),
+        report.endpoint
+    )
+}

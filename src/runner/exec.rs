@@ -1,0 +1,210 @@
+//! Running one case instance: steps in order, each evaluated, sent (or computed locally),
+//! judged; the first step that does not do what the suite expects ends the case.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use super::eval::{Env, EvalError, describe};
+use super::expect::{Verdict, judge, observe};
+use super::outcome::{CaseResult, Outcome, StepTrace};
+use super::reference;
+use crate::client::{Arg, Args, Client, Fields, Value};
+use crate::pkcs11::CkMechanismType;
+use crate::suite::{Action, CaseInstance, Expect, LocalOp, Step};
+
+struct Run<'a> {
+    instance: &'a CaseInstance,
+    functions: BTreeSet<crate::rpc::Rpc>,
+    mechanisms: BTreeSet<CkMechanismType>,
+    trace: Vec<StepTrace>,
+}
+
+pub async fn run_case(client: &Client, instance: &CaseInstance) -> CaseResult {
+    let started = Instant::now();
+    let mut run =
+        Run { instance, functions: BTreeSet::new(), mechanisms: BTreeSet::new(), trace: Vec::new() };
+    let (outcome, message) = match run.steps(client).await {
+        Ok(()) => (Outcome::Pass, None),
+        Err((outcome, message)) => (outcome, Some(message)),
+    };
+    let case = instance.case();
+    CaseResult {
+        id: instance.id.clone(),
+        suite: instance.suite.suite.clone(),
+        name: case.name.clone(),
+        file: instance.suite.file.display().to_string(),
+        line: case.location.line,
+        outcome,
+        message,
+        duration: started.elapsed(),
+        functions: run.functions,
+        mechanisms: run.mechanisms,
+        trace: run.trace,
+    }
+}
+
+impl Run<'_> {
+    async fn steps(&mut self, client: &Client) -> Result<(), (Outcome, String)> {
+        let mut env = Env::with_params(&self.instance.params).map_err(|e| self.eval_failure(None, e))?;
+        for (index, step) in self.instance.case().steps.iter().enumerate() {
+            let args = env.args(step).map_err(|e| self.eval_failure(Some((index, step)), e))?;
+            for arg in args.0.values() {
+                if let Arg::Mechanism(m) = arg {
+                    self.mechanisms.insert(CkMechanismType(m.mechanism));
+                }
+            }
+            let request =
+                args.0.iter().map(|(k, v)| format!("{k}={}", describe(v))).collect::<Vec<_>>().join(" ");
+            let started = Instant::now();
+            let fields = match step.action {
+                Action::Call(rpc) => {
+                    self.functions.insert(rpc);
+                    let result = client.call(rpc, &args).await;
+                    let observed = observe(&result);
+                    let verdict = judge(&step.expect, &observed, &env);
+                    let shown = observed.describe();
+                    self.push_trace(index, step, request, shown, started);
+                    match verdict {
+                        Verdict::Ok => result.ok(),
+                        Verdict::Fail(why) => return Err((Outcome::Fail, self.at(index, step, &why))),
+                        Verdict::Error(why) => return Err((Outcome::Error, self.at(index, step, &why))),
+                        Verdict::Unimplemented(why) => {
+                            return Err((Outcome::Unsupported, self.at(index, step, &why)));
+                        }
+                    }
+                }
+                Action::Local(op) => {
+                    let computed = local(op, &args).and_then(|fields| {
+                        if let Expect::Ok(checks) = &step.expect {
+                            super::expect::check_fields(checks, &fields, &env)?;
+                        }
+                        Ok(fields)
+                    });
+                    let shown = match &computed {
+                        Ok(_) => "ok".to_owned(),
+                        Err(EvalError::Endpoint(e) | EvalError::Harness(e)) => e.clone(),
+                    };
+                    self.push_trace(index, step, request, shown, started);
+                    match computed {
+                        Ok(fields) => Some(fields),
+                        Err(e) => return Err(self.eval_failure(Some((index, step)), e)),
+                    }
+                }
+            };
+            for (var, field) in &step.save {
+                // The loader checked that the action returns `field`; an answer without it
+                // is the endpoint's omission.
+                match fields.as_ref().and_then(|f| f.get(field)) {
+                    Some(value) => env.set(var, value.clone()),
+                    None => {
+                        let why = format!("the response has no {field} to save as ${var}");
+                        return Err((Outcome::Fail, self.at(index, step, &why)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push_trace(&mut self, index: usize, step: &Step, request: String, result: String, started: Instant) {
+        self.trace.push(StepTrace {
+            index: index + 1,
+            action: step.action.name().to_owned(),
+            line: step.location.line,
+            request,
+            result,
+            micros: started.elapsed().as_micros() as u64,
+        });
+    }
+
+    /// `step 4 VerifySingle (suites/sign.yaml:22): why`
+    fn at(&self, index: usize, step: &Step, why: &str) -> String {
+        format!(
+            "step {} {} ({}:{}): {why}",
+            index + 1,
+            step.action.name(),
+            self.instance.suite.file.display(),
+            step.location.line
+        )
+    }
+
+    fn eval_failure(&self, at: Option<(usize, &Step)>, e: EvalError) -> (Outcome, String) {
+        let (outcome, why) = match e {
+            EvalError::Endpoint(why) => (Outcome::Fail, why),
+            EvalError::Harness(why) => (Outcome::Error, why),
+        };
+        match at {
+            Some((index, step)) => (outcome, self.at(index, step, &why)),
+            None => (outcome, why),
+        }
+    }
+}
+
+fn bytes_arg<'a>(args: &'a Args, name: &str) -> Result<&'a [u8], EvalError> {
+    match args.0.get(name) {
+        Some(Arg::Bytes(b)) => Ok(b),
+        _ => Err(EvalError::Harness(format!("missing {name}"))),
+    }
+}
+
+/// A local step's computation. Reference failures on data that came from the endpoint are
+/// the endpoint's fault (a signature that does not verify, a public key that is not one).
+fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
+    let (mech, iv) = match args.0.get("mech") {
+        Some(Arg::Mechanism(m)) => (
+            CkMechanismType(m.mechanism),
+            match &m.parameter {
+                Some(crate::proto::mechanism::Parameter::ParameterB(iv)) => Some(iv.clone()),
+                _ => None,
+            },
+        ),
+        _ => (CkMechanismType(0), None),
+    };
+    let harness = |e: reference::RefError| EvalError::Harness(e.0);
+    let endpoint = |e: reference::RefError| EvalError::Endpoint(e.0);
+    let mut out = Fields::new();
+    let mut put = |name: &str, v: Vec<u8>| {
+        out.insert(name.to_owned(), Value::Bytes(v));
+    };
+    match op {
+        LocalOp::Digest => put("Digest", reference::digest(mech, bytes_arg(args, "data")?).map_err(harness)?),
+        LocalOp::Encrypt => put(
+            "Ciphered",
+            reference::cipher(mech, bytes_arg(args, "key")?, iv.as_deref(), bytes_arg(args, "plain")?, true)
+                .map_err(harness)?,
+        ),
+        LocalOp::Decrypt => put(
+            "Plain",
+            reference::cipher(
+                mech,
+                bytes_arg(args, "key")?,
+                iv.as_deref(),
+                bytes_arg(args, "ciphered")?,
+                false,
+            )
+            .map_err(endpoint)?,
+        ),
+        LocalOp::Sign => put(
+            "Signature",
+            reference::sign(mech, bytes_arg(args, "key")?, bytes_arg(args, "data")?).map_err(harness)?,
+        ),
+        LocalOp::Verify => reference::verify(
+            mech,
+            bytes_arg(args, "key")?,
+            bytes_arg(args, "data")?,
+            bytes_arg(args, "signature")?,
+        )
+        .map_err(endpoint)?,
+        LocalOp::Keypair => {
+            let (private, public, point) = reference::keypair(bytes_arg(args, "curve")?).map_err(harness)?;
+            put("Private", private);
+            put("Public", public);
+            put("Point", point);
+        }
+        LocalOp::Ecdh => put(
+            "Secret",
+            reference::ecdh(bytes_arg(args, "key")?, bytes_arg(args, "public")?).map_err(endpoint)?,
+        ),
+    }
+    Ok(out)
+}

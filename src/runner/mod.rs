@@ -1,0 +1,128 @@
+//! Executing cases against an endpoint: discover what it offers, run each case's steps in
+//! parallel across cases, and classify every case as pass, fail, error, skip or
+//! unsupported, with a reason for anything but pass.
+
+mod eval;
+mod exec;
+mod expect;
+mod outcome;
+pub mod reference;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use exec::run_case;
+pub use outcome::{CaseResult, Outcome, StepTrace};
+
+use crate::client::{Args, Client, Value};
+use crate::pkcs11::CkMechanismType;
+use crate::rpc::Rpc;
+use crate::suite::CaseInstance;
+
+/// What the endpoint says it offers.
+#[derive(Clone, Debug, Default)]
+pub struct Capabilities {
+    pub mechanisms: BTreeSet<CkMechanismType>,
+}
+
+/// Asks the endpoint for its mechanism list.
+pub async fn discover(client: &Client) -> Result<Capabilities, String> {
+    match client.call(Rpc::GetMechanismList, &Args::default()).await {
+        Ok(fields) => match fields.get("Mechs") {
+            Some(Value::Mechanisms(m)) => {
+                Ok(Capabilities { mechanisms: m.iter().map(|&v| CkMechanismType(v)).collect() })
+            }
+            _ => Err("GetMechanismList returned no mechanism list".into()),
+        },
+        Err(e) => Err(format!("GetMechanismList failed: {}", expect::observe(&Err(e)).describe())),
+    }
+}
+
+impl CaseResult {
+    /// The result of a case that did not run, with the reason.
+    pub fn not_run(instance: &CaseInstance, outcome: Outcome, message: String) -> CaseResult {
+        CaseResult {
+            id: instance.id.clone(),
+            suite: instance.suite.suite.clone(),
+            name: instance.case().name.clone(),
+            file: instance.suite.file.display().to_string(),
+            line: instance.case().location.line,
+            outcome,
+            message: Some(message),
+            duration: Duration::ZERO,
+            functions: BTreeSet::new(),
+            mechanisms: instance.requires.clone(),
+            trace: Vec::new(),
+        }
+    }
+}
+
+/// Runs every case (at most `concurrency` at once); `on_result` sees each result as it
+/// completes. Results come back in case order. When discovery fails, every case is an
+/// `error` with that reason: the run still completes and can be reported.
+pub async fn run(
+    client: &Client,
+    cases: &[CaseInstance],
+    concurrency: usize,
+    on_result: impl Fn(&CaseResult),
+) -> (Result<Capabilities, String>, Vec<CaseResult>) {
+    let capabilities = discover(client).await;
+    let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
+    let mut pending = tokio::task::JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    for (index, instance) in cases.iter().enumerate() {
+        let immediate = match &capabilities {
+            Err(why) => Some(CaseResult::not_run(instance, Outcome::Error, why.clone())),
+            Ok(caps) => {
+                let missing: Vec<String> = instance
+                    .requires
+                    .iter()
+                    .filter(|m| !caps.mechanisms.contains(m))
+                    .map(|m| m.to_string())
+                    .collect();
+                (!missing.is_empty()).then(|| {
+                    CaseResult::not_run(
+                        instance,
+                        Outcome::Unsupported,
+                        format!("the endpoint does not offer {}", missing.join(", ")),
+                    )
+                })
+            }
+        };
+        if let Some(result) = immediate {
+            on_result(&result);
+            results[index] = Some(result);
+            continue;
+        }
+        let (client, instance, limit) = (client.clone(), instance.clone(), Arc::clone(&limit));
+        pending.spawn(async move {
+            // The semaphore is never closed, so acquiring cannot fail.
+            let _permit = limit.acquire_owned().await.expect("semaphore is never closed");
+            (index, run_case(&client, &instance).await)
+        });
+    }
+    while let Some(joined) = pending.join_next().await {
+        match joined {
+            Ok((index, result)) => {
+                on_result(&result);
+                results[index] = Some(result);
+            }
+            Err(e) => eprintln!("grep11-harness: a case task failed: {e}"),
+        }
+    }
+    let results = results
+        .into_iter()
+        .zip(cases)
+        .map(|(r, instance)| {
+            r.unwrap_or_else(|| {
+                CaseResult::not_run(
+                    instance,
+                    Outcome::Error,
+                    "the case did not complete (harness panic)".into(),
+                )
+            })
+        })
+        .collect();
+    (capabilities, results)
+}

@@ -1,0 +1,90 @@
+//! What running a case produced: its outcome, why, and what it exercised.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::pkcs11::CkMechanismType;
+use crate::rpc::Rpc;
+
+/// A case's verdict.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every step did what the suite expects.
+    Pass,
+    /// The endpoint answered wrongly.
+    Fail,
+    /// The harness could not complete the case (connection lost, deadline, suite bug).
+    Error,
+    /// Left out by selection.
+    Skip,
+    /// The endpoint does not offer a mechanism or RPC the case needs.
+    Unsupported,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] =
+        [Outcome::Pass, Outcome::Fail, Outcome::Error, Outcome::Skip, Outcome::Unsupported];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Error => "error",
+            Outcome::Skip => "skip",
+            Outcome::Unsupported => "unsupported",
+        }
+    }
+
+    /// Outcomes that make a run fail.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Fail | Outcome::Error)
+    }
+}
+
+/// One line of a case's trace: a step, what was sent and what came back.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepTrace {
+    pub index: usize,
+    pub action: String,
+    pub line: usize,
+    pub request: String,
+    pub result: String,
+    pub micros: u64,
+}
+
+/// The result of one case instance.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    pub id: String,
+    pub suite: String,
+    pub name: String,
+    pub file: String,
+    pub line: usize,
+    pub outcome: Outcome,
+    /// Why, for every outcome but `pass`: one line naming the step, expected and got.
+    pub message: Option<String>,
+    #[serde(serialize_with = "as_millis")]
+    pub duration: Duration,
+    pub functions: BTreeSet<Rpc>,
+    pub mechanisms: BTreeSet<CkMechanismType>,
+    pub trace: Vec<StepTrace>,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+impl Serialize for Rpc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl Serialize for CkMechanismType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
