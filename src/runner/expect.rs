@@ -121,6 +121,7 @@ pub fn check_fields(checks: &[FieldCheck], fields: &Fields, env: &Env) -> Result
                 }
             }
             Check::Len(n) => {
+                let n = &env.uint(n)?;
                 let len = match got {
                     Value::Bytes(b) => b.len(),
                     Value::Mechanisms(m) => m.len(),

@@ -653,7 +653,7 @@ pub struct FieldCheck {
 pub enum Check {
     Eq(Operand),
     Ne(Operand),
-    Len(u64),
+    Len(Sym<u64>),
     Prefix(Expr),
     /// Every listed value is in the list (`Mechs`).
     Contains(Vec<u64>),
@@ -727,7 +727,11 @@ impl<'de> Deserialize<'de> for Check {
                 let check = match op.as_str() {
                     "eq" => Check::Eq(map.next_value()?),
                     "ne" => Check::Ne(map.next_value()?),
-                    "len" => Check::Len(map.next_value()?),
+                    "len" => Check::Len(match map.next_value::<Param>()? {
+                        Param::Int(i) => Sym::Value(i),
+                        Param::Expr(Expr::Var(v)) => Sym::Var(v),
+                        other => return Err(de::Error::custom(format!("len takes a number or $var, got {other}"))),
+                    }),
                     "prefix" => Check::Prefix(map.next_value::<ExprValue>()?.0),
                     "min" => Check::Min(map.next_value()?),
                     "max" => Check::Max(map.next_value()?),
