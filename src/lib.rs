@@ -1,6 +1,7 @@
 //! grep11-harness: conformance suites, a CI runner and a load generator for GREP11
 //! (Enterprise PKCS #11 over gRPC), with an embedded software GREP11 emulator.
 
+pub mod emulator;
 pub mod pkcs11;
 pub mod proto;
 pub mod status;
