@@ -1,0 +1,267 @@
+//! Sealed blobs: the only form in which keys and operation states leave the emulator.
+//!
+//! A sealed blob is `header || nonce || AES-256-GCM(payload)` under the wrapping key, with
+//! `header = MAGIC || VERSION || kind` as associated data, so a blob of one kind cannot be
+//! replayed as another and any changed byte fails authentication. A public key blob is
+//! `DER SubjectPublicKeyInfo || tag`, where the tag is a sealed blob of kind `PublicKey`
+//! whose associated data also covers the SPKI: clients parse the leading DER, as with real
+//! servers, and the emulator checks the tag whenever the key is used.
+//!
+//! Payloads are `postcard` encodings of the structs below; a payload that authenticates
+//! but does not decode (a future version, a bug) is refused like a tampered one.
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit};
+use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
+use serde::{Deserialize, Serialize};
+use spki::der::{Decode, Reader, SliceReader};
+use zeroize::Zeroizing;
+
+use super::attrs::{AttrValue, Attrs};
+use super::error::{Error, Result};
+use super::mech::{aes::CipherState, digest::DigestState, sign::SignState};
+
+/// Marks an emulator blob. Its first byte is not 0x30, so a sealed blob can never be
+/// mistaken for a public key blob, which starts with a DER SEQUENCE.
+const MAGIC: [u8; 4] = *b"EMU1";
+/// Bumped whenever a payload layout changes; older blobs are then refused, not misread.
+const VERSION: u8 = 1;
+const HEADER_LEN: usize = MAGIC.len() + 2;
+const NONCE_LEN: usize = 12;
+
+/// What a sealed blob holds; part of the associated data.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Kind {
+    SecretKey = 1,
+    PrivateKey = 2,
+    PublicKey = 3,
+    State = 4,
+}
+
+/// The key material of one key.
+pub enum Material {
+    /// AES or generic secret value.
+    Secret(Zeroizing<Vec<u8>>),
+    /// P-256 private key.
+    EcPrivate(p256::SecretKey),
+    /// P-256 public key.
+    EcPublic(p256::PublicKey),
+}
+
+/// One key: attributes and material.
+pub struct Key {
+    pub attrs: Attrs,
+    pub material: Material,
+}
+
+/// Sealed form of a secret or private key.
+#[derive(Serialize, Deserialize)]
+struct KeyRecord {
+    attrs: Vec<(u64, AttrValue)>,
+    /// Secret value, or the private scalar; empty for public keys (the SPKI carries it).
+    material: Vec<u8>,
+}
+
+/// The operation a state belongs to; a state of one operation is refused by another's
+/// RPCs with CKR_OPERATION_NOT_INITIALIZED.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Operation {
+    Digest,
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The state of a multi-part operation between calls.
+#[derive(Serialize, Deserialize)]
+pub enum State {
+    Digest(DigestState),
+    Cipher(CipherState),
+    Sign(SignState),
+}
+
+impl State {
+    /// The operation this state continues.
+    pub fn operation(&self) -> Operation {
+        match self {
+            State::Digest(_) => Operation::Digest,
+            State::Cipher(c) => c.operation(),
+            State::Sign(s) => s.operation(),
+        }
+    }
+}
+
+/// Seals and opens blobs under the wrapping key.
+pub struct Sealer {
+    cipher: Aes256Gcm,
+}
+
+impl Sealer {
+    pub fn new(wrapping_key: &[u8; 32]) -> Sealer {
+        Sealer { cipher: Aes256Gcm::new(&(*wrapping_key).into()) }
+    }
+
+    fn seal(&self, kind: Kind, bound: &[u8], payload: &[u8]) -> Result<Vec<u8>> {
+        let mut blob = Vec::with_capacity(HEADER_LEN + NONCE_LEN + payload.len() + 16);
+        blob.extend_from_slice(&MAGIC);
+        blob.extend_from_slice(&[VERSION, kind as u8]);
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::fill(&mut nonce[..]);
+        let aad = [&blob[..HEADER_LEN], bound].concat();
+        let sealed = self
+            .cipher
+            .encrypt(&nonce.into(), Payload { msg: payload, aad: &aad })
+            .map_err(|_| Error::General("sealing failed"))?;
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&sealed);
+        Ok(blob)
+    }
+
+    /// Opens a blob of `kind`; `None` for anything that does not authenticate.
+    fn open(&self, kind: Kind, bound: &[u8], blob: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let (header, rest) = blob.split_at_checked(HEADER_LEN)?;
+        if header[..MAGIC.len()] != MAGIC || header[MAGIC.len()..] != [VERSION, kind as u8] {
+            return None;
+        }
+        let (nonce, sealed) = rest.split_at_checked(NONCE_LEN)?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+        let aad = [header, bound].concat();
+        self.cipher.decrypt(&nonce.into(), Payload { msg: sealed, aad: &aad }).ok().map(Zeroizing::new)
+    }
+
+    /// The blob of a key: sealed record for secret and private keys, SPKI || tag for public.
+    pub fn seal_key(&self, key: &Key) -> Result<Vec<u8>> {
+        let attrs = key.attrs.to_rows();
+        let (kind, spki, material) = match &key.material {
+            Material::Secret(v) => (Kind::SecretKey, Vec::new(), Zeroizing::new(v.to_vec())),
+            Material::EcPrivate(sk) => (Kind::PrivateKey, Vec::new(), Zeroizing::new(sk.to_bytes().to_vec())),
+            Material::EcPublic(pk) => (Kind::PublicKey, spki_der(pk)?, Zeroizing::new(Vec::new())),
+        };
+        let record = KeyRecord { attrs, material: material.to_vec() };
+        let payload = Zeroizing::new(encode(&record)?);
+        let sealed = self.seal(kind, &spki, &payload)?;
+        Ok([spki, sealed].concat())
+    }
+
+    /// Opens a key blob; anything that does not open is CKR_KEY_HANDLE_INVALID, an empty
+    /// blob is a missing argument.
+    pub fn open_key(&self, blob: &[u8]) -> Result<Key> {
+        if blob.is_empty() {
+            return Err(Error::ArgumentsBad("no key blob"));
+        }
+        let (kind, spki, tag) = if blob.starts_with(&MAGIC) {
+            let kind = match blob.get(MAGIC.len() + 1) {
+                Some(&k) if k == Kind::SecretKey as u8 => Kind::SecretKey,
+                Some(&k) if k == Kind::PrivateKey as u8 => Kind::PrivateKey,
+                _ => return Err(Error::KeyHandleInvalid),
+            };
+            (kind, &[][..], blob)
+        } else {
+            let spki_len = leading_der_len(blob).ok_or(Error::KeyHandleInvalid)?;
+            let (spki, tag) = blob.split_at(spki_len);
+            (Kind::PublicKey, spki, tag)
+        };
+        let payload = self.open(kind, spki, tag).ok_or(Error::KeyHandleInvalid)?;
+        let record: KeyRecord = postcard::from_bytes(&payload).map_err(|_| Error::KeyHandleInvalid)?;
+        let material = match kind {
+            Kind::SecretKey => Material::Secret(Zeroizing::new(record.material)),
+            Kind::PrivateKey => Material::EcPrivate(
+                p256::SecretKey::from_slice(&record.material).map_err(|_| Error::KeyHandleInvalid)?,
+            ),
+            _ => Material::EcPublic(
+                p256::PublicKey::from_public_key_der(spki).map_err(|_| Error::KeyHandleInvalid)?,
+            ),
+        };
+        Ok(Key { attrs: Attrs::from_rows(record.attrs), material })
+    }
+
+    pub fn seal_state(&self, state: &State) -> Result<Vec<u8>> {
+        let payload = Zeroizing::new(encode(state)?);
+        self.seal(Kind::State, &[], &payload)
+    }
+
+    /// Opens a state for `expected`: a blob that does not open is CKR_SAVED_STATE_INVALID,
+    /// a valid state of another operation CKR_OPERATION_NOT_INITIALIZED.
+    pub fn open_state(&self, blob: &[u8], expected: Operation) -> Result<State> {
+        let payload = self.open(Kind::State, &[], blob).ok_or(Error::SavedStateInvalid)?;
+        let state: State = postcard::from_bytes(&payload).map_err(|_| Error::SavedStateInvalid)?;
+        let found = state.operation();
+        if found != expected {
+            return Err(Error::OperationNotInitialized { expected, found });
+        }
+        Ok(state)
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    postcard::to_allocvec(value).map_err(|_| Error::General("payload encoding failed"))
+}
+
+/// The DER SubjectPublicKeyInfo of a P-256 public key.
+pub fn spki_der(pk: &p256::PublicKey) -> Result<Vec<u8>> {
+    pk.to_public_key_der().map(|d| d.as_bytes().to_vec()).map_err(|_| Error::General("SPKI encoding failed"))
+}
+
+/// The length of the SubjectPublicKeyInfo at the start of `blob`.
+fn leading_der_len(blob: &[u8]) -> Option<usize> {
+    let mut reader = SliceReader::new(blob).ok()?;
+    spki::SubjectPublicKeyInfoRef::decode(&mut reader).ok()?;
+    usize::try_from(reader.position()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pkcs11::*;
+
+    fn secret_key() -> Key {
+        let attrs = Attrs::from_rows(vec![(CKA_CLASS.0, AttrValue::Ulong(CKO_SECRET_KEY.0))]);
+        Key { attrs, material: Material::Secret(Zeroizing::new(vec![7; 16])) }
+    }
+
+    #[test]
+    fn every_changed_byte_is_refused() {
+        let sealer = Sealer::new(&[1; 32]);
+        let blob = sealer.seal_key(&secret_key()).unwrap();
+        for i in 0..blob.len() {
+            let mut bad = blob.clone();
+            bad[i] ^= 0x01;
+            assert!(matches!(sealer.open_key(&bad), Err(Error::KeyHandleInvalid)), "byte {i}");
+        }
+        assert!(sealer.open_key(&blob[..blob.len() - 1]).is_err());
+        assert!(sealer.open_key(&blob).is_ok());
+    }
+
+    #[test]
+    fn another_wrapping_key_cannot_open() {
+        let blob = Sealer::new(&[1; 32]).seal_key(&secret_key()).unwrap();
+        assert!(matches!(Sealer::new(&[2; 32]).open_key(&blob), Err(Error::KeyHandleInvalid)));
+    }
+
+    #[test]
+    fn kinds_do_not_mix() {
+        let sealer = Sealer::new(&[1; 32]);
+        let key = sealer.seal_key(&secret_key()).unwrap();
+        assert!(matches!(sealer.open_state(&key, Operation::Digest), Err(Error::SavedStateInvalid)));
+        let state = sealer
+            .seal_state(&State::Digest(DigestState::new(super::super::mech::digest::HashAlg::Sha256)))
+            .unwrap();
+        assert!(matches!(sealer.open_key(&state), Err(Error::KeyHandleInvalid)));
+        assert!(matches!(
+            sealer.open_state(&state, Operation::Encrypt),
+            Err(Error::OperationNotInitialized { expected: Operation::Encrypt, found: Operation::Digest })
+        ));
+        for garbage in [&[][..], &[0x30, 0x03, 1, 2, 3][..], b"EMU1\x01\x04"] {
+            assert!(matches!(sealer.open_state(garbage, Operation::Digest), Err(Error::SavedStateInvalid)));
+            assert!(sealer.open_key(garbage).is_err());
+        }
+    }
+}

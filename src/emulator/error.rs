@@ -1,0 +1,142 @@
+//! The emulator's one error type. Each variant names a cause and maps to exactly one
+//! `CK_RV` through [`Error::rv`]; the service turns it into a `Grep11Error` status through
+//! [`Grep11Failure`], so the code a client sees is decided here and nowhere else.
+
+use crate::pkcs11::*;
+use crate::status::Grep11Failure;
+
+use super::blob::Operation;
+
+/// Why an emulator call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The mechanism is unknown, or not valid for the function called.
+    #[error("{mech} is not supported by {function}")]
+    MechanismInvalid { mech: CkMechanismType, function: &'static str },
+    /// The mechanism parameter is missing, of the wrong form, or asks for something unsupported.
+    #[error("{mech}: {reason}")]
+    MechanismParamInvalid { mech: CkMechanismType, reason: &'static str },
+    /// A required request field is missing or out of range.
+    #[error("bad arguments: {0}")]
+    ArgumentsBad(&'static str),
+    /// A key blob does not open: tampered, sealed under another wrapping key, or not a blob.
+    #[error("the key blob is not valid for this server")]
+    KeyHandleInvalid,
+    /// A state blob does not open: tampered, truncated, empty or not a state.
+    #[error("the state blob is not valid for this server")]
+    SavedStateInvalid,
+    /// A valid state of another operation was passed (a digest state to EncryptUpdate...).
+    #[error("the state belongs to a {found} operation, not {expected}")]
+    OperationNotInitialized { expected: Operation, found: Operation },
+    /// The key's class or type does not suit the mechanism.
+    #[error("{mech} cannot use a {key_type} key of class {class}")]
+    KeyTypeInconsistent { mech: CkMechanismType, class: CkObjectClass, key_type: CkKeyType },
+    /// The key's usage attribute for this function is false.
+    #[error("the key has {0} false")]
+    KeyFunctionNotPermitted(CkAttributeType),
+    /// The key to wrap has CKA_EXTRACTABLE false.
+    #[error("the key to wrap is not extractable")]
+    KeyUnextractable,
+    /// The key to wrap is of a class this wrapping mechanism does not carry.
+    #[error("{0} keys cannot be wrapped with this mechanism")]
+    KeyNotWrappable(CkObjectClass),
+    /// A key length outside what the mechanism supports.
+    #[error("key length {0} is out of range")]
+    KeySizeRange(u64),
+    /// CKA_EC_PARAMS names a curve this emulator does not implement.
+    #[error("the curve is not supported (only P-256 is)")]
+    CurveNotSupported,
+    /// Plaintext of a length the mechanism cannot process.
+    #[error("data length out of range: {0}")]
+    DataLenRange(&'static str),
+    /// Ciphertext of a length the mechanism cannot have produced.
+    #[error("encrypted data length out of range: {0}")]
+    EncryptedDataLenRange(&'static str),
+    /// Ciphertext that decrypts to invalid padding.
+    #[error("encrypted data is invalid (bad padding)")]
+    EncryptedDataInvalid,
+    /// A signature of the wrong length for the mechanism.
+    #[error("signature has {got} bytes, expected {expected}")]
+    SignatureLenRange { expected: usize, got: usize },
+    /// The signature does not verify.
+    #[error("the signature does not verify")]
+    SignatureInvalid,
+    /// The template lacks an attribute the operation needs.
+    #[error("the template lacks {0}")]
+    TemplateIncomplete(CkAttributeType),
+    /// A template value contradicts the mechanism, the key class, or another value.
+    #[error("{attr} contradicts the operation: {reason}")]
+    TemplateInconsistent { attr: CkAttributeType, reason: &'static str },
+    /// An attribute value in the wrong `AttributeValue` arm, or an impossible value.
+    #[error("invalid value for {0}")]
+    AttributeValueInvalid(CkAttributeType),
+    /// An attribute type this emulator does not model (or not present on the object).
+    #[error("attribute {0} is not valid here")]
+    AttributeTypeInvalid(CkAttributeType),
+    /// An attempt to change an attribute that cannot change (or not that way).
+    #[error("{0} cannot be changed")]
+    AttributeReadOnly(CkAttributeType),
+    /// An attempt to read a secret the key does not reveal.
+    #[error("{0} is sensitive")]
+    AttributeSensitive(CkAttributeType),
+    /// The wrapped key does not decode to a key (bad padding, unparsable SPKI, wrong length).
+    #[error("the wrapped key is invalid: {0}")]
+    WrappedKeyInvalid(&'static str),
+    /// The wrapped key has a length the unwrapping mechanism cannot accept.
+    #[error("wrapped key length {0} is out of range")]
+    WrappedKeyLenRange(usize),
+    /// The function exists on the wire but the emulator (or the mechanism) does not offer it.
+    #[error("{0} is not supported")]
+    FunctionNotSupported(&'static str),
+    /// The configured wrapping key is not 64 hex characters. The value is never echoed.
+    #[error("the wrapping key must be 64 hex characters (32 bytes)")]
+    WrappingKeyInvalid,
+    /// Nothing else fits; the text says what happened.
+    #[error("internal error: {0}")]
+    General(&'static str),
+}
+
+impl Error {
+    /// The `CK_RV` a client sees for this error.
+    pub fn rv(&self) -> CkRv {
+        match self {
+            Error::MechanismInvalid { .. } => CKR_MECHANISM_INVALID,
+            Error::MechanismParamInvalid { .. } => CKR_MECHANISM_PARAM_INVALID,
+            Error::ArgumentsBad(_) | Error::WrappingKeyInvalid => CKR_ARGUMENTS_BAD,
+            Error::KeyHandleInvalid => CKR_KEY_HANDLE_INVALID,
+            Error::SavedStateInvalid => CKR_SAVED_STATE_INVALID,
+            Error::OperationNotInitialized { .. } => CKR_OPERATION_NOT_INITIALIZED,
+            Error::KeyTypeInconsistent { .. } => CKR_KEY_TYPE_INCONSISTENT,
+            Error::KeyFunctionNotPermitted(_) => CKR_KEY_FUNCTION_NOT_PERMITTED,
+            Error::KeyUnextractable => CKR_KEY_UNEXTRACTABLE,
+            Error::KeyNotWrappable(_) => CKR_KEY_NOT_WRAPPABLE,
+            Error::KeySizeRange(_) => CKR_KEY_SIZE_RANGE,
+            Error::CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
+            Error::DataLenRange(_) => CKR_DATA_LEN_RANGE,
+            Error::EncryptedDataLenRange(_) => CKR_ENCRYPTED_DATA_LEN_RANGE,
+            Error::EncryptedDataInvalid => CKR_ENCRYPTED_DATA_INVALID,
+            Error::SignatureLenRange { .. } => CKR_SIGNATURE_LEN_RANGE,
+            Error::SignatureInvalid => CKR_SIGNATURE_INVALID,
+            Error::TemplateIncomplete(_) => CKR_TEMPLATE_INCOMPLETE,
+            Error::TemplateInconsistent { .. } => CKR_TEMPLATE_INCONSISTENT,
+            Error::AttributeValueInvalid(_) => CKR_ATTRIBUTE_VALUE_INVALID,
+            Error::AttributeTypeInvalid(_) => CKR_ATTRIBUTE_TYPE_INVALID,
+            Error::AttributeReadOnly(_) => CKR_ATTRIBUTE_READ_ONLY,
+            Error::AttributeSensitive(_) => CKR_ATTRIBUTE_SENSITIVE,
+            Error::WrappedKeyInvalid(_) => CKR_WRAPPED_KEY_INVALID,
+            Error::WrappedKeyLenRange(_) => CKR_WRAPPED_KEY_LEN_RANGE,
+            Error::FunctionNotSupported(_) => CKR_FUNCTION_NOT_SUPPORTED,
+            Error::General(_) => CKR_GENERAL_ERROR,
+        }
+    }
+}
+
+impl From<&Error> for Grep11Failure {
+    fn from(e: &Error) -> Grep11Failure {
+        Grep11Failure { rv: e.rv(), detail: e.to_string(), retry: false }
+    }
+}
+
+/// The result type of every engine call.
+pub type Result<T> = std::result::Result<T, Error>;

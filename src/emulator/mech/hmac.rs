@@ -1,0 +1,42 @@
+//! HMAC (RFC 2104) over the hashes of [`HashAlg`], full-length output (CKM_SHA256_HMAC,
+//! PKCS #11 §2.18.4): signatures are exactly the hash length.
+
+use hmac::{Hmac, KeyInit, Mac};
+
+use super::digest::{HashAlg, with_hasher};
+use crate::emulator::error::{Error, Result};
+
+/// The MAC of `message` under `key`.
+pub fn mac(alg: HashAlg, key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
+    with_hasher!(alg, D => {
+        let mut mac = <Hmac<D> as KeyInit>::new_from_slice(key).map_err(|_| Error::KeyHandleInvalid)?;
+        mac.update(message);
+        Ok(mac.finalize().into_bytes().to_vec())
+    })
+}
+
+/// Checks a MAC in constant time; a MAC of the wrong length is CKR_SIGNATURE_LEN_RANGE.
+pub fn verify(alg: HashAlg, key: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
+    with_hasher!(alg, D => {
+        let mut mac = <Hmac<D> as KeyInit>::new_from_slice(key).map_err(|_| Error::KeyHandleInvalid)?;
+        let expected = <Hmac<D> as hmac::digest::OutputSizeUser>::output_size();
+        if signature.len() != expected {
+            return Err(Error::SignatureLenRange { expected, got: signature.len() });
+        }
+        mac.update(message);
+        mac.verify_slice(signature).map_err(|_| Error::SignatureInvalid)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4231 test case 2 (key "Jefe").
+    #[test]
+    fn rfc4231_case_2() {
+        let tag = mac(HashAlg::Sha256, b"Jefe", b"what do ya want for nothing?").unwrap();
+        assert_eq!(hex::encode(&tag), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert!(verify(HashAlg::Sha256, b"Jefe", b"what do ya want for nothing?", &tag).is_ok());
+    }
+}

@@ -1,0 +1,151 @@
+//! The mechanism registry: one row per mechanism with its key sizes, CKF flags and family.
+//! GetMechanismList and GetMechanismInfo read these rows, and every RPC finds its
+//! mechanism here (a mechanism whose row lacks the function's CKF flag is
+//! CKR_MECHANISM_INVALID for that function), so what is advertised is what is served.
+//!
+//! Key sizes follow PKCS #11's units per family: AES and generic secrets in bytes, EC in bits.
+
+pub mod aes;
+pub mod digest;
+pub mod ec;
+pub mod hmac;
+pub mod random;
+pub mod sign;
+
+use aes::AesMode;
+use digest::HashAlg;
+use sign::SignScheme;
+
+use super::error::{Error, Result};
+use crate::pkcs11::ibm::CKM_IBM_TRANSPORTKEY;
+use crate::pkcs11::*;
+
+/// A mechanism and its parameter, as a request carries them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mechanism {
+    pub mech: CkMechanismType,
+    pub param: MechParam,
+}
+
+/// The parameter arms the emulator reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MechParam {
+    None,
+    /// ParameterB: an IV.
+    Bytes(Vec<u8>),
+    /// ECDH1DeriveParameter.
+    Ecdh {
+        kdf: CkEcKdf,
+        shared_data: Vec<u8>,
+        public_data: Vec<u8>,
+    },
+    /// A parameter arm no emulated mechanism takes (RSA OAEP/PSS).
+    Other,
+}
+
+/// What a mechanism does; the engine dispatches on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    AesKeyGen,
+    GenericSecretKeyGen,
+    EcKeyPairGen,
+    Aes(AesMode),
+    Digest(HashAlg),
+    Sign(SignScheme),
+    Ecdh1Derive,
+    /// CKM_IBM_TRANSPORTKEY: import of an outside SPKI through UnwrapKey.
+    TransportKey,
+}
+
+/// One registry row.
+#[derive(Clone, Copy, Debug)]
+pub struct MechRow {
+    pub mech: CkMechanismType,
+    pub family: Family,
+    pub min_key_size: u64,
+    pub max_key_size: u64,
+    pub flags: CkMechanismFlags,
+}
+
+const fn row(mech: CkMechanismType, family: Family, min: u64, max: u64, flags: u64) -> MechRow {
+    MechRow { mech, family, min_key_size: min, max_key_size: max, flags: CkMechanismFlags(flags) }
+}
+
+// CKF bits as plain integers so rows can be built in a const table.
+const ENC: u64 = CKF_ENCRYPT.0 | CKF_DECRYPT.0;
+const SIGN: u64 = CKF_SIGN.0 | CKF_VERIFY.0;
+const WRAP: u64 = CKF_WRAP.0 | CKF_UNWRAP.0;
+const EC: u64 = CKF_EC_F_P.0 | CKF_EC_NAMEDCURVE.0 | CKF_EC_UNCOMPRESS.0;
+
+/// Generic secret (and HMAC key) lengths in bytes.
+pub const GENERIC_SECRET_MIN: u64 = 1;
+pub const GENERIC_SECRET_MAX: u64 = 256;
+
+/// Every mechanism the emulator serves, in GetMechanismList order.
+pub static MECHANISMS: &[MechRow] = &[
+    row(CKM_AES_KEY_GEN, Family::AesKeyGen, 16, 32, CKF_GENERATE.0),
+    row(CKM_AES_ECB, Family::Aes(AesMode::Ecb), 16, 32, ENC),
+    row(CKM_AES_CBC, Family::Aes(AesMode::Cbc), 16, 32, ENC),
+    row(CKM_AES_CBC_PAD, Family::Aes(AesMode::CbcPad), 16, 32, ENC | WRAP),
+    row(CKM_SHA_1, Family::Digest(HashAlg::Sha1), 0, 0, CKF_DIGEST.0),
+    row(CKM_SHA256, Family::Digest(HashAlg::Sha256), 0, 0, CKF_DIGEST.0),
+    row(CKM_SHA384, Family::Digest(HashAlg::Sha384), 0, 0, CKF_DIGEST.0),
+    row(CKM_SHA512, Family::Digest(HashAlg::Sha512), 0, 0, CKF_DIGEST.0),
+    row(CKM_EC_KEY_PAIR_GEN, Family::EcKeyPairGen, 256, 256, CKF_GENERATE_KEY_PAIR.0 | EC),
+    row(CKM_ECDSA, Family::Sign(SignScheme::Ecdsa(None)), 256, 256, SIGN | EC),
+    row(CKM_ECDSA_SHA256, Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha256))), 256, 256, SIGN | EC),
+    row(CKM_ECDH1_DERIVE, Family::Ecdh1Derive, 256, 256, CKF_DERIVE.0 | EC),
+    row(
+        CKM_GENERIC_SECRET_KEY_GEN,
+        Family::GenericSecretKeyGen,
+        GENERIC_SECRET_MIN,
+        GENERIC_SECRET_MAX,
+        CKF_GENERATE.0,
+    ),
+    row(
+        CKM_SHA256_HMAC,
+        Family::Sign(SignScheme::Hmac(HashAlg::Sha256)),
+        GENERIC_SECRET_MIN,
+        GENERIC_SECRET_MAX,
+        SIGN,
+    ),
+    row(CKM_IBM_TRANSPORTKEY, Family::TransportKey, 256, 256, CKF_UNWRAP.0),
+];
+
+/// The row of `mech` if it serves `function` (named by its CKF flag): unknown mechanisms and
+/// mechanisms without that flag are CKR_MECHANISM_INVALID.
+pub fn lookup(
+    mech: CkMechanismType,
+    flag: CkMechanismFlags,
+    function: &'static str,
+) -> Result<&'static MechRow> {
+    MECHANISMS
+        .iter()
+        .find(|r| r.mech == mech && r.flags.contains(flag))
+        .ok_or(Error::MechanismInvalid { mech, function })
+}
+
+/// The row of `mech`, for GetMechanismInfo.
+pub fn info(mech: CkMechanismType) -> Result<&'static MechRow> {
+    MECHANISMS
+        .iter()
+        .find(|r| r.mech == mech)
+        .ok_or(Error::MechanismInvalid { mech, function: "GetMechanismInfo" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_unique_and_sized_sanely() {
+        for (i, r) in MECHANISMS.iter().enumerate() {
+            assert!(MECHANISMS[..i].iter().all(|o| o.mech != r.mech), "{} twice", r.mech);
+            assert!(r.min_key_size <= r.max_key_size, "{}", r.mech);
+            assert!(r.flags.0 != 0, "{}", r.mech);
+        }
+        assert!(lookup(CKM_SHA256, CKF_ENCRYPT, "EncryptInit").is_err());
+        assert!(lookup(CKM_AES_CBC, CKF_WRAP, "WrapKey").is_err());
+        assert!(lookup(CKM_AES_CBC_PAD, CKF_WRAP, "WrapKey").is_ok());
+    }
+}

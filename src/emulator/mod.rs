@@ -1,0 +1,74 @@
+//! The embedded GREP11 emulator: a stateless software GREP11 server for tests, CI and
+//! load runs. Keys and operation states are blobs sealed under a wrapping key (see
+//! [`blob`]); the server keeps nothing between calls.
+//!
+//! Layers: `service.rs` (the only tonic code) decodes a request, makes one [`engine`]
+//! call and encodes the answer; the engine checks keys and templates ([`attrs`]) and
+//! dispatches to the mechanism families registered in [`mech`]; [`error`] decides every
+//! `CK_RV`.
+
+pub mod attrs;
+pub mod blob;
+pub mod engine;
+pub mod error;
+pub mod mech;
+pub mod service;
+
+use std::sync::Arc;
+
+pub use error::Error;
+
+/// The environment variable that may hold the wrapping key (64 hex characters).
+pub const WRAPPING_KEY_ENV: &str = "GREP11_WRAPPING_KEY";
+
+/// The largest request or response the service accepts (64 MiB); tonic refuses larger ones.
+pub const MESSAGE_LIMIT: usize = 64 << 20;
+
+/// How to start an emulator.
+pub struct Config {
+    /// The key that seals blobs; `None` draws a random one per process, so blobs do not
+    /// survive a restart.
+    pub wrapping_key: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Config {
+    /// Never prints the key itself.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = if self.wrapping_key.is_some() { "Some(<redacted>)" } else { "None" };
+        f.debug_struct("Config").field("wrapping_key", &format_args!("{key}")).finish()
+    }
+}
+
+impl Config {
+    /// A configuration with the wrapping key given as 64 hex characters. The error never
+    /// repeats the input.
+    pub fn from_hex_key(hex: &str) -> Result<Config, Error> {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(hex.trim(), &mut key).map_err(|_| Error::WrappingKeyInvalid)?;
+        Ok(Config { wrapping_key: Some(key) })
+    }
+}
+
+/// A running emulator; clones share one engine.
+#[derive(Clone)]
+pub struct Emulator {
+    engine: Arc<engine::Engine>,
+}
+
+impl Emulator {
+    pub fn new(config: Config) -> Emulator {
+        let key = config.wrapping_key.unwrap_or_else(|| {
+            let mut key = [0u8; 32];
+            rand::fill(&mut key[..]);
+            key
+        });
+        Emulator { engine: Arc::new(engine::Engine::new(&key)) }
+    }
+
+    /// The tonic service, ready for `Server::add_service`, with message size limits set.
+    pub fn service(&self) -> crate::proto::crypto_server::CryptoServer<service::CryptoService> {
+        crate::proto::crypto_server::CryptoServer::new(service::CryptoService::new(self.engine.clone()))
+            .max_decoding_message_size(MESSAGE_LIMIT)
+            .max_encoding_message_size(MESSAGE_LIMIT)
+    }
+}
