@@ -730,7 +730,9 @@ impl<'de> Deserialize<'de> for Check {
                     "len" => Check::Len(match map.next_value::<Param>()? {
                         Param::Int(i) => Sym::Value(i),
                         Param::Expr(Expr::Var(v)) => Sym::Var(v),
-                        other => return Err(de::Error::custom(format!("len takes a number or $var, got {other}"))),
+                        other => {
+                            return Err(de::Error::custom(format!("len takes a number or $var, got {other}")));
+                        }
                     }),
                     "prefix" => Check::Prefix(map.next_value::<ExprValue>()?.0),
                     "min" => Check::Min(map.next_value()?),
