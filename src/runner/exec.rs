@@ -196,10 +196,10 @@ fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
         )
         .map_err(endpoint)?,
         LocalOp::Keypair => {
-            let (private, public, point) = reference::keypair(bytes_arg(args, "curve")?).map_err(harness)?;
-            put("Private", private);
-            put("Public", public);
-            put("Point", point);
+            let pair = reference::keypair(bytes_arg(args, "curve")?).map_err(harness)?;
+            put("Private", pair.private_scalar);
+            put("Public", pair.spki);
+            put("Point", pair.point);
         }
         LocalOp::Ecdh => put(
             "Secret",

@@ -32,7 +32,7 @@ impl Observed<'_> {
     pub fn describe(&self) -> String {
         match self {
             Observed::Ok(_) => "CKR_OK (0x0)".into(),
-            Observed::Rv(rv, detail) if detail.is_empty() => rv.describe(),
+            Observed::Rv(rv, "") => rv.describe(),
             Observed::Rv(rv, detail) => format!("{} ({detail})", rv.describe()),
             Observed::Grpc(code, msg) => {
                 format!("gRPC {} without a Grep11Error: {msg}", grpc_code_name(*code))

@@ -118,8 +118,16 @@ pub fn ec_point(blob: &[u8]) -> Result<Vec<u8>, RefError> {
         .ok_or_else(|| RefError("SPKI subjectPublicKey has unused bits".into()))
 }
 
-/// A fresh local key pair: (private scalar, DER SPKI, uncompressed point).
-pub fn keypair(ec_params: &[u8]) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), RefError> {
+/// A local key pair as suites use it.
+pub struct KeyPair {
+    pub private_scalar: Vec<u8>,
+    pub spki: Vec<u8>,
+    /// Uncompressed SEC1.
+    pub point: Vec<u8>,
+}
+
+/// A fresh local key pair.
+pub fn keypair(ec_params: &[u8]) -> Result<KeyPair, RefError> {
     use p256::pkcs8::EncodePublicKey;
     match Curve::from_ec_params(ec_params) {
         Some(Curve::P256) => {}
@@ -130,7 +138,7 @@ pub fn keypair(ec_params: &[u8]) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), RefError
     let public = secret.public_key();
     let spki = public.to_public_key_der().map_err(|e| RefError(e.to_string()))?.as_bytes().to_vec();
     let point = public.to_sec1_bytes().to_vec();
-    Ok((secret.to_bytes().to_vec(), spki, point))
+    Ok(KeyPair { private_scalar: secret.to_bytes().to_vec(), spki, point })
 }
 
 /// ECDH on P-256: the x-coordinate Z shared with `public` (a point, an SPKI or a blob).
@@ -180,7 +188,7 @@ where
 {
     let bad_len = || RefError(format!("{} bytes is not a whole number of AES blocks", data.len()));
     let bad_key = |e: aes::cipher::InvalidLength| RefError(e.to_string());
-    let unaligned = data.len() % 16 != 0;
+    let unaligned = !data.len().is_multiple_of(16);
     match (mech, encrypt) {
         (p11::CKM_AES_ECB, _) if unaligned => Err(bad_len()),
         (p11::CKM_AES_ECB, true) => Ok(ecb::Encryptor::<C>::new_from_slice(key)
@@ -262,14 +270,16 @@ mod tests {
 
     #[test]
     fn ecdsa_and_ecdh_round_trip_with_trailing_tag() {
-        let (private, spki_der, point) = keypair(&Curve::P256.ec_params()).unwrap();
+        let KeyPair { private_scalar: private, spki: spki_der, point } =
+            keypair(&Curve::P256.ec_params()).unwrap();
         let sig = sign(p11::CKM_ECDSA_SHA256, &private, b"hello").unwrap();
         let mut blob = spki_der.clone();
         blob.extend_from_slice(b"integrity-tag");
         verify(p11::CKM_ECDSA_SHA256, &blob, b"hello", &sig).unwrap();
         assert!(verify(p11::CKM_ECDSA_SHA256, &blob, b"hellO", &sig).is_err());
         assert_eq!(ec_point(&blob).unwrap(), point);
-        let (other, other_spki, _) = keypair(&Curve::P256.ec_params()).unwrap();
+        let KeyPair { private_scalar: other, spki: other_spki, .. } =
+            keypair(&Curve::P256.ec_params()).unwrap();
         assert_eq!(ecdh(&private, &other_spki).unwrap(), ecdh(&other, &point).unwrap());
     }
 }

@@ -214,14 +214,14 @@ fn check_case(case: &Case, problem: &mut impl FnMut(Location, String)) {
 }
 
 fn check_fits(check: &Check, kind: FieldKind) -> Result<(), String> {
-    let ok = match (check, kind) {
-        (Check::Eq(Operand::Bytes(_)) | Check::Ne(Operand::Bytes(_)), FieldKind::Bytes) => true,
-        (Check::Eq(_) | Check::Ne(_), FieldKind::Uint) => true,
-        (Check::Len(_) | Check::Prefix(_), FieldKind::Bytes) => true,
-        (Check::Len(_) | Check::Contains(_), FieldKind::Mechanisms) => true,
-        (Check::Has(_) | Check::Min(_) | Check::Max(_), FieldKind::Uint) => true,
-        _ => false,
-    };
+    let ok = matches!(
+        (check, kind),
+        (Check::Eq(Operand::Bytes(_)) | Check::Ne(Operand::Bytes(_)), FieldKind::Bytes)
+            | (Check::Eq(_) | Check::Ne(_), FieldKind::Uint)
+            | (Check::Len(_) | Check::Prefix(_), FieldKind::Bytes)
+            | (Check::Len(_) | Check::Contains(_), FieldKind::Mechanisms)
+            | (Check::Has(_) | Check::Min(_) | Check::Max(_), FieldKind::Uint)
+    );
     if ok { Ok(()) } else { Err(format!("{check:?} does not apply to a {kind:?} field")) }
 }
 

@@ -731,7 +731,9 @@ impl<'de> Deserialize<'de> for Check {
                         Param::Int(i) => Sym::Value(i),
                         Param::Expr(Expr::Var(v)) => Sym::Var(v),
                         other => {
-                            return Err(de::Error::custom(format!("len takes a number or $var, got {other}")));
+                            return Err(de::Error::custom(format!(
+                                "len takes a number or $var, got {other}"
+                            )));
                         }
                     }),
                     "prefix" => Check::Prefix(map.next_value::<ExprValue>()?.0),
