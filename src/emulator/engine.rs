@@ -674,6 +674,21 @@ mod tests {
         e.verify_final(&state, &sig).unwrap();
     }
 
+    /// CKM_ECDSA takes a hash of any length (PKCS #11 §2.3.6) except empty, which is
+    /// CKR_DATA_LEN_RANGE; none of these may panic.
+    #[test]
+    fn raw_ecdsa_accepts_any_length() {
+        let e = engine();
+        let (private, public) = ec_pair(&e);
+        assert_eq!(rv(e.sign_single(&mech(CKM_ECDSA), &private.blob, &[])), CKR_DATA_LEN_RANGE);
+        assert_eq!(rv(e.verify_single(&mech(CKM_ECDSA), &public.blob, &[], &[1; 64])), CKR_DATA_LEN_RANGE);
+        for len in [1, 20, 32, 64, 100] {
+            let data = vec![0xab; len];
+            let sig = e.sign_single(&mech(CKM_ECDSA), &private.blob, &data).unwrap();
+            e.verify_single(&mech(CKM_ECDSA), &public.blob, &data, &sig).unwrap();
+        }
+    }
+
     /// A signature made with the p256 crate verifies with a public key imported through
     /// CKM_IBM_TRANSPORTKEY.
     #[test]
