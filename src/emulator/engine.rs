@@ -484,3 +484,504 @@ fn checksum(key_type: CkKeyType, value: &[u8]) -> Result<Vec<u8>> {
     sum.extend_from_slice(&((value.len() as u32) * 8).to_be_bytes());
     Ok(sum)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::attrs::WireValue;
+    use crate::emulator::mech::MechParam;
+    use p256::ecdsa::signature::{Signer, Verifier};
+
+    const IV: [u8; 16] = [0x42; 16];
+
+    fn engine() -> Engine {
+        Engine::new(&[7; 32])
+    }
+
+    fn mech(mech: CkMechanismType) -> Mechanism {
+        Mechanism { mech, param: MechParam::None }
+    }
+
+    fn with_iv(mech: CkMechanismType, iv: &[u8]) -> Mechanism {
+        Mechanism { mech, param: MechParam::Bytes(iv.to_vec()) }
+    }
+
+    fn int(v: u64) -> WireValue {
+        WireValue::Int(v as i64)
+    }
+
+    fn template(rows: &[(CkAttributeType, WireValue)]) -> Template {
+        rows.iter().cloned().collect()
+    }
+
+    fn rv<T>(result: Result<T>) -> CkRv {
+        result.err().map_or(CKR_OK, |e| e.rv())
+    }
+
+    fn aes_key(e: &Engine, len: u64, extra: &[(CkAttributeType, WireValue)]) -> NewKey {
+        let mut t = template(extra);
+        t.insert(CKA_VALUE_LEN, int(len));
+        e.generate_key(&mech(CKM_AES_KEY_GEN), &t).unwrap()
+    }
+
+    fn ec_pair(e: &Engine) -> (NewKey, NewKey) {
+        let public = template(&[(CKA_EC_PARAMS, WireValue::Bytes(Curve::P256.ec_params()))]);
+        let private = template(&[(CKA_DERIVE, WireValue::Bool(true))]);
+        e.generate_key_pair(&mech(CKM_EC_KEY_PAIR_GEN), &public, &private).unwrap()
+    }
+
+    /// Imports a plain secret value the documented way: EncryptSingle(CKM_AES_CBC_PAD) under
+    /// a transport key, then UnwrapKey with the same mechanism and IV.
+    fn import(e: &Engine, value: &[u8], key_type: CkKeyType) -> NewKey {
+        let transport = aes_key(e, 32, &[]);
+        let m = with_iv(CKM_AES_CBC_PAD, &IV);
+        let wrapped = e.cipher_single(Operation::Encrypt, &m, &transport.blob, value).unwrap();
+        let t = template(&[(CKA_CLASS, int(CKO_SECRET_KEY.0)), (CKA_KEY_TYPE, int(key_type.0))]);
+        e.unwrap_key(&m, &transport.blob, &wrapped, &t).unwrap()
+    }
+
+    /// Encrypt or decrypt in every flow; all must agree. Splits include empty updates.
+    fn cipher_all_flows(e: &Engine, op: Operation, m: &Mechanism, key: &[u8], data: &[u8]) -> Vec<u8> {
+        let single = e.cipher_single(op, m, key, data).unwrap();
+        let state = e.cipher_init(op, m, key).unwrap();
+        assert_eq!(e.cipher(op, &state, data).unwrap(), single, "single-part");
+        for split in [0, 1, 16, 17, data.len() / 2, data.len()] {
+            let split = split.min(data.len());
+            let mut out = Vec::new();
+            let mut state = e.cipher_init(op, m, key).unwrap();
+            for part in [&data[..split], &[][..], &data[split..]] {
+                let (next, chunk) = e.cipher_update(op, &state, part).unwrap();
+                out.extend(chunk);
+                state = next;
+            }
+            out.extend(e.cipher_final(op, &state).unwrap());
+            assert_eq!(out, single, "split at {split}");
+        }
+        single
+    }
+
+    #[test]
+    fn aes_round_trips_in_every_flow() {
+        let e = engine();
+        let data: Vec<u8> = (0..=99u8).collect();
+        for len in [16, 24, 32] {
+            let key = aes_key(&e, len, &[]);
+            assert_eq!(
+                key.checksum[..3],
+                aes::check_value(&e.get_attributes(&key.blob, &[CKA_VALUE]).unwrap()[0].1.to_bytes())
+                    .unwrap()[..]
+            );
+            for (m, plain) in [
+                (mech(CKM_AES_ECB), &data[..96]),
+                (with_iv(CKM_AES_CBC, &IV), &data[..96]),
+                (with_iv(CKM_AES_CBC_PAD, &IV), &data[..]),
+            ] {
+                let ct = cipher_all_flows(&e, Operation::Encrypt, &m, &key.blob, plain);
+                let back = cipher_all_flows(&e, Operation::Decrypt, &m, &key.blob, &ct);
+                assert_eq!(back, plain, "{} {len}", m.mech);
+            }
+        }
+    }
+
+    /// NIST SP 800-38A F.1.1 (ECB-AES128.Encrypt) and F.2.1 (CBC-AES128.Encrypt), the key
+    /// imported through the unwrap flow.
+    #[test]
+    fn sp800_38a_vectors() {
+        let e = engine();
+        let key = import(&e, &hex::decode("2b7e151628aed2a6abf7158809cf4f3c").unwrap(), CKK_AES);
+        let plain = hex::decode(concat!(
+            "6bc1bee22e409f96e93d7e117393172a",
+            "ae2d8a571e03ac9c9eb76fac45af8e51",
+            "30c81c46a35ce411e5fbc1191a0a52ef",
+            "f69f2445df4f9b17ad2b417be66c3710"
+        ))
+        .unwrap();
+        let ecb = e.cipher_single(Operation::Encrypt, &mech(CKM_AES_ECB), &key.blob, &plain).unwrap();
+        assert_eq!(
+            hex::encode(ecb),
+            concat!(
+                "3ad77bb40d7a3660a89ecaf32466ef97",
+                "f5d3d58503b9699de785895a96fdbaaf",
+                "43b1cd7f598ece23881b00e3ed030688",
+                "7b0c785e27e8ad3f8223207104725dd4"
+            )
+        );
+        let iv = hex::decode("000102030405060708090a0b0c0d0e0f").unwrap();
+        let cbc = e.cipher_single(Operation::Encrypt, &with_iv(CKM_AES_CBC, &iv), &key.blob, &plain).unwrap();
+        assert_eq!(
+            hex::encode(cbc),
+            concat!(
+                "7649abac8119b246cee98e9b12e9197d",
+                "5086cb9b507219ee95db113a917678b2",
+                "73bed6b8e3c1743b7116e69e22229516",
+                "3ff1caa1681fac09120eca307586e1a7"
+            )
+        );
+    }
+
+    #[test]
+    fn digests_agree_across_flows_and_state_does_not_grow() {
+        let e = engine();
+        let m = mech(CKM_SHA256);
+        let want = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(hex::encode(e.digest_single(&m, b"abc").unwrap()), want);
+        let state = e.digest_init(&m).unwrap();
+        assert_eq!(hex::encode(e.digest(&state, b"abc").unwrap()), want);
+        let mut state = e.digest_init(&m).unwrap();
+        for part in [&b"a"[..], b"", b"bc"] {
+            state = e.digest_update(&state, part).unwrap();
+        }
+        assert_eq!(hex::encode(e.digest_final(&state).unwrap()), want);
+
+        let small = e.digest_update(&e.digest_init(&m).unwrap(), &[1]).unwrap();
+        let large = e.digest_update(&e.digest_init(&m).unwrap(), &vec![1; 1 << 20]).unwrap();
+        assert_eq!(small.len(), large.len());
+    }
+
+    #[test]
+    fn ecdsa_sign_verify_in_every_flow() {
+        let e = engine();
+        let (private, public) = ec_pair(&e);
+        let data = b"message to sign, long enough to span more than one update".to_vec();
+        for mech_type in [CKM_ECDSA, CKM_ECDSA_SHA256] {
+            let m = mech(mech_type);
+            let input = if mech_type == CKM_ECDSA { HashAlg::Sha256.digest(&data) } else { data.clone() };
+            let sig = e.sign_single(&m, &private.blob, &input).unwrap();
+            assert_eq!(sig.len(), 64);
+            e.verify_single(&m, &public.blob, &input, &sig).unwrap();
+            let state = e.sign_init(Operation::Sign, &m, &private.blob).unwrap();
+            e.verify_single(&m, &public.blob, &input, &e.sign(&state, &input).unwrap()).unwrap();
+            let state = e.sign_init(Operation::Verify, &m, &public.blob).unwrap();
+            e.verify(&state, &input, &sig).unwrap();
+        }
+        // Multi-part SHA-256 with empty updates, checked by the p256 crate on the SPKI.
+        let m = mech(CKM_ECDSA_SHA256);
+        let mut state = e.sign_init(Operation::Sign, &m, &private.blob).unwrap();
+        for part in [&data[..5], &[][..], &data[5..]] {
+            state = e.sign_update(Operation::Sign, &state, part).unwrap();
+        }
+        let sig = e.sign_final(&state).unwrap();
+        let pk = <p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(
+            &public.blob[..91], // a P-256 SPKI is 91 bytes
+        )
+        .unwrap();
+        let vk = p256::ecdsa::VerifyingKey::from(pk);
+        vk.verify(&data, &p256::ecdsa::Signature::from_slice(&sig).unwrap()).unwrap();
+        let mut state = e.sign_init(Operation::Verify, &m, &public.blob).unwrap();
+        for part in [&data[..30], &[][..], &data[30..]] {
+            state = e.sign_update(Operation::Verify, &state, part).unwrap();
+        }
+        e.verify_final(&state, &sig).unwrap();
+    }
+
+    /// CKM_ECDSA takes a hash of any length (PKCS #11 §2.3.6) except empty, which is
+    /// CKR_DATA_LEN_RANGE; none of these may panic.
+    #[test]
+    fn raw_ecdsa_accepts_any_length() {
+        let e = engine();
+        let (private, public) = ec_pair(&e);
+        assert_eq!(rv(e.sign_single(&mech(CKM_ECDSA), &private.blob, &[])), CKR_DATA_LEN_RANGE);
+        assert_eq!(rv(e.verify_single(&mech(CKM_ECDSA), &public.blob, &[], &[1; 64])), CKR_DATA_LEN_RANGE);
+        for len in [1, 20, 32, 64, 100] {
+            let data = vec![0xab; len];
+            let sig = e.sign_single(&mech(CKM_ECDSA), &private.blob, &data).unwrap();
+            e.verify_single(&mech(CKM_ECDSA), &public.blob, &data, &sig).unwrap();
+        }
+    }
+
+    /// A signature made with the p256 crate verifies with a public key imported through
+    /// CKM_IBM_TRANSPORTKEY.
+    #[test]
+    fn imported_spki_verifies_a_local_signature() {
+        let e = engine();
+        let sk = p256::ecdsa::SigningKey::from_slice(&[0x21; 32]).unwrap();
+        let sig: p256::ecdsa::Signature = sk.sign(b"hello");
+        let spki = spki_of(sk.verifying_key());
+        let kek = aes_key(&e, 32, &[]);
+        let t = template(&[(CKA_VERIFY, WireValue::Bool(true))]);
+        let public = e.unwrap_key(&mech(ibm::CKM_IBM_TRANSPORTKEY), &kek.blob, &spki, &t).unwrap();
+        assert!(public.blob.starts_with(&spki));
+        e.verify_single(&mech(CKM_ECDSA_SHA256), &public.blob, b"hello", &sig.to_bytes()).unwrap();
+        let mut bad = sig.to_bytes().to_vec();
+        bad[0] ^= 1;
+        assert_eq!(
+            rv(e.verify_single(&mech(CKM_ECDSA_SHA256), &public.blob, b"hello", &bad)),
+            CKR_SIGNATURE_INVALID
+        );
+    }
+
+    fn spki_of(vk: &p256::ecdsa::VerifyingKey) -> Vec<u8> {
+        crate::emulator::blob::spki_der(&p256::PublicKey::from(vk)).unwrap()
+    }
+
+    fn ecdh(point: Vec<u8>) -> Mechanism {
+        Mechanism {
+            mech: CKM_ECDH1_DERIVE,
+            param: MechParam::Ecdh { kdf: CkEcKdf(CKD_NULL.0), shared_data: vec![], public_data: point },
+        }
+    }
+
+    fn point_of(e: &Engine, public: &NewKey) -> Vec<u8> {
+        e.get_attributes(&public.blob, &[CKA_EC_POINT]).unwrap()[0].1.to_bytes()
+    }
+
+    #[test]
+    fn ecdh_both_sides_agree() {
+        let e = engine();
+        let (a_priv, a_pub) = ec_pair(&e);
+        let (b_priv, b_pub) = ec_pair(&e);
+        let generic =
+            template(&[(CKA_CLASS, int(CKO_SECRET_KEY.0)), (CKA_KEY_TYPE, int(CKK_GENERIC_SECRET.0))]);
+        // One side passes the DER OCTET STRING form, the other the raw point.
+        let a = e.derive_key(&ecdh(point_of(&e, &b_pub)), &a_priv.blob, &generic).unwrap();
+        let b = e.derive_key(&ecdh(point_of(&e, &a_pub)[2..].to_vec()), &b_priv.blob, &generic).unwrap();
+        let value = |k: &NewKey| e.get_attributes(&k.blob, &[CKA_VALUE]).unwrap()[0].1.to_bytes();
+        assert_eq!(value(&a).len(), 32);
+        assert_eq!(value(&a), value(&b));
+        let mut aes_t = generic.clone();
+        aes_t.insert(CKA_KEY_TYPE, int(CKK_AES.0));
+        aes_t.insert(CKA_VALUE_LEN, int(16));
+        let k = e.derive_key(&ecdh(point_of(&e, &b_pub)), &a_priv.blob, &aes_t).unwrap();
+        assert_eq!(value(&k), value(&a)[16..], "the last CKA_VALUE_LEN bytes of Z");
+        assert_eq!(k.checksum[..3], aes::check_value(&value(&k)).unwrap()[..]);
+    }
+
+    /// RFC 4231 test case 2, the key imported through the unwrap flow.
+    #[test]
+    fn hmac_known_answer_in_every_flow() {
+        let e = engine();
+        let key = import(&e, b"Jefe", CKK_GENERIC_SECRET);
+        let m = mech(CKM_SHA256_HMAC);
+        let data = b"what do ya want for nothing?";
+        let want = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        let tag = e.sign_single(&m, &key.blob, data).unwrap();
+        assert_eq!(hex::encode(&tag), want);
+        let state = e.sign_init(Operation::Sign, &m, &key.blob).unwrap();
+        assert_eq!(e.sign(&state, data).unwrap(), tag);
+        let mut state = e.sign_init(Operation::Sign, &m, &key.blob).unwrap();
+        for part in [&data[..4], &[][..], &data[4..]] {
+            state = e.sign_update(Operation::Sign, &state, part).unwrap();
+        }
+        assert_eq!(e.sign_final(&state).unwrap(), tag);
+        e.verify_single(&m, &key.blob, data, &tag).unwrap();
+        let state = e.sign_init(Operation::Verify, &m, &key.blob).unwrap();
+        e.verify_final(&e.sign_update(Operation::Verify, &state, data).unwrap(), &tag).unwrap();
+        let generated = e
+            .generate_key(&mech(CKM_GENERIC_SECRET_KEY_GEN), &template(&[(CKA_VALUE_LEN, int(32))]))
+            .unwrap();
+        let tag = e.sign_single(&m, &generated.blob, data).unwrap();
+        e.verify_single(&m, &generated.blob, data, &tag).unwrap();
+    }
+
+    #[test]
+    fn wrap_then_unwrap_keeps_the_key() {
+        let e = engine();
+        let kek = aes_key(&e, 32, &[]);
+        let key = aes_key(&e, 16, &[(CKA_SENSITIVE, WireValue::Bool(true))]);
+        let m = with_iv(CKM_AES_CBC_PAD, &IV);
+        let wrapped = e.wrap_key(&m, &key.blob, &kek.blob).unwrap();
+        assert_eq!(wrapped.len(), 32);
+        let t = template(&[
+            (CKA_CLASS, int(CKO_SECRET_KEY.0)),
+            (CKA_KEY_TYPE, int(CKK_AES.0)),
+            (CKA_VALUE_LEN, int(16)),
+        ]);
+        let back = e.unwrap_key(&m, &kek.blob, &wrapped, &t).unwrap();
+        assert_eq!(back.checksum, key.checksum);
+        assert_eq!(back.checksum.len(), 7);
+        let ct = e.cipher_single(Operation::Encrypt, &mech(CKM_AES_ECB), &key.blob, &[0; 16]).unwrap();
+        assert_eq!(
+            e.cipher_single(Operation::Decrypt, &mech(CKM_AES_ECB), &back.blob, &ct).unwrap(),
+            [0; 16]
+        );
+    }
+
+    #[test]
+    fn attributes_read_and_change() {
+        let e = engine();
+        let key = aes_key(&e, 16, &[]);
+        let got = e.get_attributes(&key.blob, &[CKA_CLASS, CKA_VALUE_LEN, CKA_ENCRYPT, CKA_LOCAL]).unwrap();
+        assert_eq!(
+            got.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+            [
+                AttrValue::Ulong(CKO_SECRET_KEY.0),
+                AttrValue::Ulong(16),
+                AttrValue::Bool(true),
+                AttrValue::Bool(true)
+            ]
+        );
+        let changed =
+            e.set_attributes(&key.blob, &template(&[(CKA_ENCRYPT, WireValue::Bool(false))])).unwrap();
+        assert_eq!(e.get_attributes(&changed, &[CKA_ENCRYPT]).unwrap()[0].1, AttrValue::Bool(false));
+        assert_eq!(e.get_attributes(&key.blob, &[CKA_ENCRYPT]).unwrap()[0].1, AttrValue::Bool(true));
+        let (_, public) = ec_pair(&e);
+        let changed =
+            e.set_attributes(&public.blob, &template(&[(CKA_VERIFY, WireValue::Bool(false))])).unwrap();
+        assert!(changed.starts_with(&public.blob[..91]));
+        assert_eq!(
+            rv(e.verify_single(&mech(CKM_ECDSA), &changed, &[0; 32], &[1; 64])),
+            CKR_KEY_FUNCTION_NOT_PERMITTED
+        );
+        assert!(e.mechanism_list().iter().all(|&m| e.mechanism_info(m).is_ok()));
+        let info = e.mechanism_info(CKM_AES_CBC_PAD).unwrap();
+        assert_eq!((info.min_key_size, info.max_key_size), (16, 32));
+        assert!(info.flags.contains(CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP));
+    }
+
+    /// Every code of the error policy, at least once.
+    #[test]
+    fn error_policy() {
+        let e = engine();
+        let aes = aes_key(&e, 16, &[]);
+        let (private, public) = ec_pair(&e);
+        let cbc = with_iv(CKM_AES_CBC, &IV);
+        let pad = with_iv(CKM_AES_CBC_PAD, &IV);
+        let enc = Operation::Encrypt;
+        let dec = Operation::Decrypt;
+
+        // Mechanisms and parameters.
+        assert_eq!(rv(e.cipher_init(enc, &mech(CKM_SHA256), &aes.blob)), CKR_MECHANISM_INVALID);
+        assert_eq!(rv(e.digest_init(&mech(CkMechanismType(0x7fff_fff0)))), CKR_MECHANISM_INVALID);
+        assert_eq!(rv(e.mechanism_info(CkMechanismType(0x7fff_fff0))), CKR_MECHANISM_INVALID);
+        assert_eq!(
+            rv(e.cipher_init(enc, &with_iv(CKM_AES_CBC, &[0; 8]), &aes.blob)),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+        let derive_t =
+            template(&[(CKA_CLASS, int(CKO_SECRET_KEY.0)), (CKA_KEY_TYPE, int(CKK_GENERIC_SECRET.0))]);
+        assert_eq!(
+            rv(e.derive_key(&mech(CKM_ECDH1_DERIVE), &private.blob, &derive_t)),
+            CKR_MECHANISM_PARAM_INVALID
+        );
+        let mut sha1_kdf = ecdh(point_of(&e, &public));
+        if let MechParam::Ecdh { kdf, .. } = &mut sha1_kdf.param {
+            *kdf = CkEcKdf(CKD_SHA1_KDF.0);
+        }
+        assert_eq!(rv(e.derive_key(&sha1_kdf, &private.blob, &derive_t)), CKR_MECHANISM_PARAM_INVALID);
+
+        // Blobs and states.
+        assert_eq!(rv(e.cipher_init(enc, &cbc, &[])), CKR_ARGUMENTS_BAD);
+        let mut tampered = aes.blob.clone();
+        tampered[20] ^= 1;
+        assert_eq!(rv(e.cipher_init(enc, &cbc, &tampered)), CKR_KEY_HANDLE_INVALID);
+        assert_eq!(rv(e.cipher_init(enc, &cbc, b"garbage")), CKR_KEY_HANDLE_INVALID);
+        assert_eq!(rv(Engine::new(&[8; 32]).cipher_init(enc, &cbc, &aes.blob)), CKR_KEY_HANDLE_INVALID);
+        let mut bad_public = public.blob.clone();
+        let last = bad_public.len() - 1;
+        bad_public[last] ^= 1;
+        assert_eq!(
+            rv(e.verify_single(&mech(CKM_ECDSA), &bad_public, &[0; 32], &[1; 64])),
+            CKR_KEY_HANDLE_INVALID
+        );
+        let digest_state = e.digest_init(&mech(CKM_SHA256)).unwrap();
+        let mut bad_state = digest_state.clone();
+        bad_state[30] ^= 1;
+        assert_eq!(rv(e.digest_update(&bad_state, b"x")), CKR_SAVED_STATE_INVALID);
+        assert_eq!(rv(e.digest_final(&[])), CKR_SAVED_STATE_INVALID);
+        assert_eq!(rv(e.digest_final(b"garbage")), CKR_SAVED_STATE_INVALID);
+        assert_eq!(rv(e.cipher_update(enc, &digest_state, b"x")), CKR_OPERATION_NOT_INITIALIZED);
+        let enc_state = e.cipher_init(enc, &cbc, &aes.blob).unwrap();
+        assert_eq!(rv(e.cipher_update(dec, &enc_state, b"x")), CKR_OPERATION_NOT_INITIALIZED);
+        let sign_state = e.sign_init(Operation::Sign, &mech(CKM_ECDSA), &private.blob).unwrap();
+        assert_eq!(rv(e.verify(&sign_state, &[0; 32], &[0; 64])), CKR_OPERATION_NOT_INITIALIZED);
+
+        // Keys and usage.
+        assert_eq!(rv(e.cipher_init(enc, &cbc, &private.blob)), CKR_KEY_TYPE_INCONSISTENT);
+        assert_eq!(rv(e.sign_init(Operation::Sign, &mech(CKM_ECDSA), &aes.blob)), CKR_KEY_TYPE_INCONSISTENT);
+        assert_eq!(
+            rv(e.sign_init(Operation::Sign, &mech(CKM_SHA256_HMAC), &aes.blob)),
+            CKR_KEY_TYPE_INCONSISTENT
+        );
+        let no_encrypt = aes_key(&e, 16, &[(CKA_ENCRYPT, WireValue::Bool(false))]);
+        assert_eq!(rv(e.cipher_init(enc, &cbc, &no_encrypt.blob)), CKR_KEY_FUNCTION_NOT_PERMITTED);
+
+        // Data lengths, padding, signatures.
+        assert_eq!(rv(e.cipher_single(enc, &cbc, &aes.blob, &[0; 15])), CKR_DATA_LEN_RANGE);
+        assert_eq!(rv(e.cipher_single(dec, &cbc, &aes.blob, &[0; 15])), CKR_ENCRYPTED_DATA_LEN_RANGE);
+        assert_eq!(rv(e.cipher_single(dec, &pad, &aes.blob, &[])), CKR_ENCRYPTED_DATA_LEN_RANGE);
+        let mut ct = e.cipher_single(enc, &pad, &aes.blob, b"x").unwrap();
+        ct[15] ^= 0x55;
+        assert_eq!(rv(e.cipher_single(dec, &pad, &aes.blob, &ct)), CKR_ENCRYPTED_DATA_INVALID);
+        let sig = e.sign_single(&mech(CKM_ECDSA_SHA256), &private.blob, b"m").unwrap();
+        assert_eq!(
+            rv(e.verify_single(&mech(CKM_ECDSA_SHA256), &public.blob, b"m", &sig[..63])),
+            CKR_SIGNATURE_LEN_RANGE
+        );
+        assert_eq!(
+            rv(e.verify_single(&mech(CKM_ECDSA_SHA256), &public.blob, b"n", &sig)),
+            CKR_SIGNATURE_INVALID
+        );
+        assert_eq!(rv(e.sign_update(Operation::Sign, &sign_state, b"x")), CKR_FUNCTION_NOT_SUPPORTED);
+        assert_eq!(rv(e.sign_final(&sign_state)), CKR_FUNCTION_NOT_SUPPORTED);
+
+        // Templates.
+        let keygen = |rows: &[(CkAttributeType, WireValue)]| {
+            rv(e.generate_key(&mech(CKM_AES_KEY_GEN), &template(rows)))
+        };
+        assert_eq!(keygen(&[]), CKR_TEMPLATE_INCOMPLETE);
+        assert_eq!(
+            keygen(&[(CKA_VALUE_LEN, int(16)), (CKA_CLASS, int(CKO_PUBLIC_KEY.0))]),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        assert_eq!(
+            keygen(&[(CKA_VALUE_LEN, int(16)), (CKA_KEY_TYPE, int(CKK_EC.0))]),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        assert_eq!(keygen(&[(CKA_VALUE_LEN, WireValue::Bool(true))]), CKR_ATTRIBUTE_VALUE_INVALID);
+        assert_eq!(
+            keygen(&[(CKA_VALUE_LEN, int(16)), (CkAttributeType(0x7777), int(1))]),
+            CKR_ATTRIBUTE_TYPE_INVALID
+        );
+        assert_eq!(keygen(&[(CKA_VALUE_LEN, int(20))]), CKR_KEY_SIZE_RANGE);
+        let pair = |params: Vec<u8>| {
+            let t = template(&[(CKA_EC_PARAMS, WireValue::Bytes(params))]);
+            rv(e.generate_key_pair(&mech(CKM_EC_KEY_PAIR_GEN), &t, &Template::new()))
+        };
+        assert_eq!(pair(Curve::P384.ec_params()), CKR_CURVE_NOT_SUPPORTED);
+        assert_eq!(
+            rv(e.generate_key_pair(&mech(CKM_EC_KEY_PAIR_GEN), &Template::new(), &Template::new())),
+            CKR_TEMPLATE_INCOMPLETE
+        );
+        let wrapped = e.wrap_key(&pad, &aes.blob, &aes.blob).unwrap();
+        let no_class = template(&[(CKA_KEY_TYPE, int(CKK_AES.0))]);
+        assert_eq!(rv(e.unwrap_key(&pad, &aes.blob, &wrapped, &no_class)), CKR_TEMPLATE_INCOMPLETE);
+
+        // Attributes.
+        let sensitive = aes_key(&e, 16, &[(CKA_SENSITIVE, WireValue::Bool(true))]);
+        assert_eq!(rv(e.get_attributes(&sensitive.blob, &[CKA_VALUE])), CKR_ATTRIBUTE_SENSITIVE);
+        assert_eq!(rv(e.get_attributes(&private.blob, &[CKA_VALUE])), CKR_ATTRIBUTE_SENSITIVE);
+        assert_eq!(rv(e.get_attributes(&aes.blob, &[CkAttributeType(0x7777)])), CKR_ATTRIBUTE_TYPE_INVALID);
+        assert_eq!(rv(e.get_attributes(&aes.blob, &[CKA_EC_POINT])), CKR_ATTRIBUTE_TYPE_INVALID);
+        let set = |blob: &[u8], attr, v| rv(e.set_attributes(blob, &template(&[(attr, v)])));
+        assert_eq!(set(&aes.blob, CKA_VALUE_LEN, int(32)), CKR_ATTRIBUTE_READ_ONLY);
+        assert_eq!(set(&sensitive.blob, CKA_SENSITIVE, WireValue::Bool(false)), CKR_ATTRIBUTE_READ_ONLY);
+        let frozen = aes_key(&e, 16, &[(CKA_MODIFIABLE, WireValue::Bool(false))]);
+        assert_eq!(set(&frozen.blob, CKA_ENCRYPT, WireValue::Bool(false)), CKR_ATTRIBUTE_READ_ONLY);
+
+        // Wrap and unwrap.
+        let unextractable = aes_key(&e, 16, &[(CKA_EXTRACTABLE, WireValue::Bool(false))]);
+        assert_eq!(rv(e.wrap_key(&pad, &unextractable.blob, &aes.blob)), CKR_KEY_UNEXTRACTABLE);
+        let no_wrap = aes_key(&e, 16, &[(CKA_WRAP, WireValue::Bool(false))]);
+        assert_eq!(rv(e.wrap_key(&pad, &aes.blob, &no_wrap.blob)), CKR_KEY_FUNCTION_NOT_PERMITTED);
+        let t = template(&[(CKA_CLASS, int(CKO_SECRET_KEY.0)), (CKA_KEY_TYPE, int(CKK_AES.0))]);
+        let mut bad_wrap = wrapped.clone();
+        bad_wrap[31] ^= 0x55;
+        assert_eq!(rv(e.unwrap_key(&pad, &aes.blob, &bad_wrap, &t)), CKR_WRAPPED_KEY_INVALID);
+        assert_eq!(rv(e.unwrap_key(&pad, &aes.blob, &wrapped[..31], &t)), CKR_WRAPPED_KEY_LEN_RANGE);
+        let transport = mech(ibm::CKM_IBM_TRANSPORTKEY);
+        assert_eq!(
+            rv(e.unwrap_key(&transport, &aes.blob, b"not an spki", &Template::new())),
+            CKR_WRAPPED_KEY_INVALID
+        );
+        assert_eq!(
+            rv(e.unwrap_key(&transport, &[], &public.blob[..91], &Template::new())),
+            CKR_ARGUMENTS_BAD
+        );
+
+        // Random.
+        assert_eq!(rv(e.generate_random(random::RANDOM_MAX + 1)), CKR_ARGUMENTS_BAD);
+        assert_eq!(e.generate_random(0).unwrap(), Vec::<u8>::new());
+        assert_eq!(rv(e.seed_random(&[])), CKR_ARGUMENTS_BAD);
+        assert_eq!(rv(e.seed_random(b"mixin")), CKR_OK);
+    }
+}

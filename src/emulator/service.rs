@@ -423,3 +423,164 @@ impl proto::crypto_server::Crypto for CryptoService {
         reply(Err(Error::FunctionNotSupported("RewrapKeyBlob")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::mech::MECHANISMS;
+    use crate::emulator::{Config, Emulator};
+    use crate::pkcs11::*;
+    use crate::proto::crypto_server::Crypto;
+    use crate::status::{CallFailure, from_status};
+
+    fn service() -> CryptoService {
+        CryptoService::new(Arc::new(Engine::new(&[3; 32])))
+    }
+
+    fn mech(mech: CkMechanismType, iv: Option<&[u8]>) -> Option<proto::Mechanism> {
+        Some(proto::Mechanism {
+            mechanism: mech.0,
+            parameter: iv.map(|iv| Parameter::ParameterB(iv.to_vec())),
+        })
+    }
+
+    fn attr(one: OneAttr) -> proto::AttributeValue {
+        proto::AttributeValue { one_attr: Some(one) }
+    }
+
+    fn rv(status: Status) -> CkRv {
+        match from_status(&status) {
+            CallFailure::Pkcs11(f) => f.rv,
+            other => panic!("no Grep11Error detail: {other:?}"),
+        }
+    }
+
+    async fn aes_key(s: &CryptoService) -> proto::GenerateKeyResponse {
+        let template = HashMap::from([(CKA_VALUE_LEN.0, attr(OneAttr::AttributeI(32)))]);
+        let req = proto::GenerateKeyRequest { mech: mech(CKM_AES_KEY_GEN, None), template };
+        s.generate_key(Request::new(req)).await.unwrap().into_inner()
+    }
+
+    #[tokio::test]
+    async fn both_key_generations_are_accepted_and_returned() {
+        let s = service();
+        let key = aes_key(&s).await;
+        let blob = key.key.clone().unwrap();
+        assert_eq!(blob.key_blobs, std::slice::from_ref(&key.key_bytes));
+        assert_eq!(blob.attributes[&CKA_VALUE_LEN.0], attr(OneAttr::AttributeI(32)));
+        assert!(!blob.attributes.contains_key(&CKA_VALUE.0));
+        assert_eq!(key.check_sum.len(), 7);
+
+        let iv = [9u8; 16];
+        let req = proto::EncryptSingleRequest {
+            mech: mech(CKM_AES_CBC_PAD, Some(&iv)),
+            plain: b"both generations".to_vec(),
+            key: Some(blob),
+            ..Default::default()
+        };
+        let ciphered = s.encrypt_single(Request::new(req)).await.unwrap().into_inner().ciphered;
+        let req = proto::DecryptSingleRequest {
+            mech: mech(CKM_AES_CBC_PAD, Some(&iv)),
+            ciphered,
+            legacy_key: key.key_bytes,
+            ..Default::default()
+        };
+        assert_eq!(
+            s.decrypt_single(Request::new(req)).await.unwrap().into_inner().plain,
+            b"both generations"
+        );
+    }
+
+    #[tokio::test]
+    async fn key_pairs_carry_spki_and_errors_carry_grep11error() {
+        let s = service();
+        let pub_t = HashMap::from([(CKA_EC_PARAMS.0, attr(OneAttr::AttributeB(Curve::P256.ec_params())))]);
+        let req = proto::GenerateKeyPairRequest {
+            mech: mech(CKM_EC_KEY_PAIR_GEN, None),
+            pub_key_template: pub_t,
+            ..Default::default()
+        };
+        let pair = s.generate_key_pair(Request::new(req)).await.unwrap().into_inner();
+        assert_eq!(pair.pub_key.as_ref().unwrap().key_blobs, std::slice::from_ref(&pair.pub_key_bytes));
+        let spki = &pair.pub_key_bytes[..91];
+        assert!(<p256::PublicKey as p256::pkcs8::DecodePublicKey>::from_public_key_der(spki).is_ok());
+
+        let req = proto::SignSingleRequest {
+            mech: mech(CKM_ECDSA_SHA256, None),
+            data: b"data".to_vec(),
+            legacy_priv_key: pair.priv_key_bytes.clone(),
+            ..Default::default()
+        };
+        let mut signature = s.sign_single(Request::new(req)).await.unwrap().into_inner().signature;
+        let verify = |signature: Vec<u8>| proto::VerifySingleRequest {
+            mech: mech(CKM_ECDSA_SHA256, None),
+            data: b"data".to_vec(),
+            signature,
+            pub_key: pair.pub_key.clone(),
+            ..Default::default()
+        };
+        s.verify_single(Request::new(verify(signature.clone()))).await.unwrap();
+        signature[3] ^= 1;
+        let status = s.verify_single(Request::new(verify(signature))).await.unwrap_err();
+        assert_eq!(rv(status), CKR_SIGNATURE_INVALID);
+
+        let status = s.login(Request::new(proto::LoginRequest::default())).await.unwrap_err();
+        assert_eq!(rv(status), CKR_FUNCTION_NOT_SUPPORTED);
+        let status =
+            s.digest_final(Request::new(proto::DigestFinalRequest { state: vec![1, 2] })).await.unwrap_err();
+        assert_eq!(rv(status), CKR_SAVED_STATE_INVALID);
+    }
+
+    #[tokio::test]
+    async fn attributes_answer_in_both_encodings() {
+        let s = service();
+        let key = aes_key(&s).await;
+        let req = proto::GetAttributeValueRequest {
+            object: key.key_bytes.clone(),
+            attributes_bytes: HashMap::from([(CKA_VALUE_LEN.0, vec![]), (CKA_ENCRYPT.0, vec![])]),
+            attributes: HashMap::from([(CKA_CLASS.0, proto::AttributeValue::default())]),
+        };
+        let got = s.get_attribute_value(Request::new(req)).await.unwrap().into_inner();
+        assert_eq!(got.attributes_bytes[&CKA_VALUE_LEN.0], 32u64.to_be_bytes());
+        assert_eq!(got.attributes_bytes[&CKA_ENCRYPT.0], [1]);
+        assert_eq!(got.attributes[&CKA_CLASS.0], attr(OneAttr::AttributeI(CKO_SECRET_KEY.0 as i64)));
+
+        let req = proto::SetAttributeValueRequest {
+            object: key.key_bytes,
+            attributes: HashMap::from([(CKA_EXTRACTABLE.0, attr(OneAttr::AttributeTf(true)))]),
+        };
+        let object = s.set_attribute_value(Request::new(req)).await.unwrap().into_inner().object;
+        let req = proto::SetAttributeValueRequest {
+            object,
+            attributes: HashMap::from([(CKA_VALUE_LEN.0, attr(OneAttr::AttributeI(16)))]),
+        };
+        assert_eq!(rv(s.set_attribute_value(Request::new(req)).await.unwrap_err()), CKR_ATTRIBUTE_READ_ONLY);
+    }
+
+    #[tokio::test]
+    async fn mechanism_info_agrees_with_the_registry() {
+        let s = service();
+        let list =
+            s.get_mechanism_list(Request::new(proto::GetMechanismListRequest {})).await.unwrap().into_inner();
+        assert_eq!(list.mechs, MECHANISMS.iter().map(|r| r.mech.0).collect::<Vec<_>>());
+        for row in MECHANISMS {
+            let req = proto::GetMechanismInfoRequest { mech: row.mech.0 };
+            let info = s.get_mechanism_info(Request::new(req)).await.unwrap().into_inner().mech_info.unwrap();
+            assert_eq!(
+                (info.min_key_size, info.max_key_size, info.flags),
+                (row.min_key_size, row.max_key_size, row.flags.0)
+            );
+        }
+    }
+
+    #[test]
+    fn config_parses_hex_and_never_shows_the_key() {
+        let hex_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let config = Config::from_hex_key(hex_key).unwrap();
+        assert!(!format!("{config:?}").contains("0011"));
+        let err = Config::from_hex_key("zz").unwrap_err();
+        assert_eq!(err.rv(), CKR_ARGUMENTS_BAD);
+        assert!(!err.to_string().contains("zz"));
+        let _service = Emulator::new(config).service();
+    }
+}

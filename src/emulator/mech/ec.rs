@@ -46,7 +46,12 @@ pub fn ec_point_attribute(pk: &p256::PublicKey) -> Vec<u8> {
 }
 
 /// Signs `prehash` with the private scalar `scalar`; the signature is raw `r || s`.
+/// An empty prehash is CKR_DATA_LEN_RANGE (RFC 6979 nonce derivation needs input; the
+/// rfc6979 crate asserts on it).
 pub fn sign_prehash(scalar: &[u8], prehash: &[u8]) -> Result<Vec<u8>> {
+    if prehash.is_empty() {
+        return Err(Error::DataLenRange("ECDSA needs a non-empty hash"));
+    }
     let key = SigningKey::from_slice(scalar).map_err(|_| Error::SavedStateInvalid)?;
     let signature: Signature =
         key.sign_prehash(prehash).map_err(|_| Error::DataLenRange("the data cannot be signed"))?;
@@ -57,6 +62,9 @@ pub fn sign_prehash(scalar: &[u8], prehash: &[u8]) -> Result<Vec<u8>> {
 pub fn verify_prehash(point: &[u8], prehash: &[u8], signature: &[u8]) -> Result<()> {
     if signature.len() != SIGNATURE_LEN {
         return Err(Error::SignatureLenRange { expected: SIGNATURE_LEN, got: signature.len() });
+    }
+    if prehash.is_empty() {
+        return Err(Error::DataLenRange("ECDSA needs a non-empty hash"));
     }
     let key = VerifyingKey::from_sec1_bytes(point).map_err(|_| Error::SavedStateInvalid)?;
     let signature = Signature::from_slice(signature).map_err(|_| Error::SignatureInvalid)?;
