@@ -83,6 +83,8 @@ enum Source {
     Input,
     /// The emulator computes it; a template may not mention it.
     Computed,
+    /// The template may set it; there is no default (CKA_LABEL, CKA_ID).
+    Optional,
 }
 
 /// How SetAttributeValue may change an attribute.
@@ -130,6 +132,10 @@ static RULES: &[Rule] = &[
     rule(CKA_ALWAYS_SENSITIVE, SECRET | PRIVATE, Computed, Never),
     rule(CKA_LOCAL, ALL, Computed, Never),
     rule(CKA_KEY_GEN_MECHANISM, ALL, Computed, Never),
+    // Application labels travel with the blob; GREP11 changes only booleans (seed table),
+    // so they are fixed once the key exists.
+    rule(CKA_LABEL, ALL, Optional, Never),
+    rule(CKA_ID, ALL, Optional, Never),
 ];
 
 fn rule_for(attr: CkAttributeType) -> Result<&'static Rule> {
@@ -219,7 +225,7 @@ impl Attrs {
                     });
                 }
                 Input => {}
-                Settable(_) => {
+                Settable(_) | Optional => {
                     attrs.0.insert(attr, value);
                 }
             }
@@ -297,10 +303,14 @@ impl Attrs {
     /// CKA_MODIFIABLE false freezes the key.
     pub fn set(&mut self, attr: CkAttributeType, wire: &WireValue) -> Result<()> {
         let rule = rule_for(attr)?;
+        // Only booleans ever change (seed table), whether or not the key carries the attribute.
+        if attribute_kind(attr) != Some(AttrKind::Bool) {
+            return Err(Error::AttributeReadOnly(attr));
+        }
         if !self.0.contains_key(&attr) {
             return Err(Error::TemplateInconsistent { attr, reason: "the key class has no such attribute" });
         }
-        if attribute_kind(attr) != Some(AttrKind::Bool) || !self.flag(CKA_MODIFIABLE) {
+        if !self.flag(CKA_MODIFIABLE) {
             return Err(Error::AttributeReadOnly(attr));
         }
         let AttrValue::Bool(new) = typed(attr, wire)? else {

@@ -288,6 +288,11 @@ impl Engine {
                 let kek_value = secret_value(&kek, mech.mech, CKK_AES)?;
                 kek.attrs.require(CKA_UNWRAP)?;
                 let key_type = secret_template(template)?;
+                // A template asking for an impossible key is refused as GenerateKey would
+                // refuse it, before the wrapped data is looked at.
+                if let Some(asked) = attrs::optional_ulong(template, CKA_VALUE_LEN)? {
+                    check_secret_len(key_type, asked)?;
+                }
                 let value = CipherState::new(Operation::Decrypt, mode, mech, kek_value)?
                     .run(wrapped)
                     .map_err(|e| match e {
