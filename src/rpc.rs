@@ -5,6 +5,10 @@
 
 use std::fmt;
 
+/// The largest message the harness and the emulator send or accept (64 MiB): above the
+/// largest suite inputs, and a bound on what one request can make either side allocate.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
 /// How a step argument is written in YAML.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ArgKind {

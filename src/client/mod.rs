@@ -13,6 +13,7 @@ pub use call::{Arg, Args};
 pub use transport::{ConnectError, in_memory_channel};
 
 use crate::proto::crypto_client::CryptoClient;
+use crate::rpc::MAX_MESSAGE_BYTES;
 use crate::status::CallFailure;
 
 /// How keys travel in requests: the current `KeyBlob` messages or the earlier raw bytes.
@@ -53,9 +54,6 @@ pub struct Client {
     wire: Wire,
     timeout: Duration,
 }
-
-/// The largest message either side may send: above the largest suite inputs (a few MiB).
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 impl Client {
     pub fn new(channel: tonic::transport::Channel, wire: Wire, timeout: Duration) -> Client {

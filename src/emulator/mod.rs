@@ -21,9 +21,6 @@ pub use error::Error;
 /// The environment variable that may hold the wrapping key (64 hex characters).
 pub const WRAPPING_KEY_ENV: &str = "GREP11_WRAPPING_KEY";
 
-/// The largest request or response the service accepts (64 MiB); tonic refuses larger ones.
-pub const MESSAGE_LIMIT: usize = 64 << 20;
-
 /// How to start an emulator.
 pub struct Config {
     /// The key that seals blobs; `None` draws a random one per process, so blobs do not
@@ -68,7 +65,7 @@ impl Emulator {
     /// The tonic service, ready for `Server::add_service`, with message size limits set.
     pub fn service(&self) -> crate::proto::crypto_server::CryptoServer<service::CryptoService> {
         crate::proto::crypto_server::CryptoServer::new(service::CryptoService::new(self.engine.clone()))
-            .max_decoding_message_size(MESSAGE_LIMIT)
-            .max_encoding_message_size(MESSAGE_LIMIT)
+            .max_decoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
     }
 }

@@ -42,9 +42,12 @@ pub fn render(report: &RunReport) -> String {
     let mut functions = Table::new(rows);
     functions.with(Style::sharp());
 
-    let counts: Vec<(String, usize)> =
-        Outcome::ALL.iter().map(|o| (o.name().to_owned(), report.count(*o))).collect();
-    let mut outcomes = Table::new(counts.iter().map(|(n, c)| [n.clone(), c.to_string()]));
+    let mut builder = tabled::builder::Builder::new();
+    builder.push_record(["outcome", "cases"]);
+    for o in Outcome::ALL {
+        builder.push_record([o.name().to_owned(), report.count(o).to_string()]);
+    }
+    let mut outcomes = builder.build();
     outcomes.with(Style::sharp());
     format!(
         "{functions}\nseed-table functions exercised: {exercised}/{total}\n\n{outcomes}\n{} cases in {:.2}s against {}",

@@ -1,0 +1,38 @@
+//! Wall time of a whole run of `suites/` against the embedded emulator, the same path as
+//! `grep11-harness run` with no endpoint: load, expand, discover, run every case.
+
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use grep11_harness::client::{Client, Wire, in_memory_channel};
+use grep11_harness::emulator::{Config, Emulator};
+use grep11_harness::runner::{self, Outcome};
+
+fn whole_run(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let client = runtime.block_on(async {
+        let emulator = Emulator::new(Config { wrapping_key: None });
+        Client::new(
+            in_memory_channel(tonic::service::Routes::new(emulator.service())),
+            Wire::Keyblob,
+            Duration::from_secs(30),
+        )
+    });
+    let mut group = c.benchmark_group("suites");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.bench_function("run all against embedded emulator", |b| {
+        b.iter(|| {
+            let cases = grep11_harness::suite::expand(
+                grep11_harness::suite::load_paths(&["suites".into()]).expect("suites load"),
+            );
+            let (_, results) = runtime.block_on(runner::run(&client, &cases, 8, |_| {}));
+            // A benchmark of a broken run would measure the wrong thing.
+            assert!(results.iter().all(|r| r.outcome == Outcome::Pass));
+            results.len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, whole_run);
+criterion_main!(benches);
