@@ -371,13 +371,26 @@ mod tests {
     }
 
     #[test]
+    fn labels_are_kept_and_never_change() {
+        let t = Template::from([(CKA_LABEL, WireValue::Bytes(b"payments".to_vec()))]);
+        let mut a = Attrs::build(&t, &secret_fixed(), Origin::Unwrapped).unwrap();
+        assert_eq!(a.get(CKA_LABEL), Ok(AttrValue::Bytes(b"payments".to_vec())));
+        let renamed = a.set(CKA_LABEL, &WireValue::Bytes(b"other".to_vec()));
+        assert_eq!(renamed.map_err(|e| e.rv()), Err(CKR_ATTRIBUTE_READ_ONLY));
+        // A key made without an ID still refuses to be given one: only booleans change.
+        let given = a.set(CKA_ID, &WireValue::Bytes(b"1".to_vec()));
+        assert_eq!(given.map_err(|e| e.rv()), Err(CKR_ATTRIBUTE_READ_ONLY));
+    }
+
+    #[test]
     fn template_errors_have_their_codes() {
         let build = |attr, v| {
             let t = Template::from([(attr, v)]);
             Attrs::build(&t, &secret_fixed(), Origin::Unwrapped).map(|_| ()).map_err(|e| e.rv())
         };
         assert_eq!(build(CKA_ENCRYPT, WireValue::Int(1)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
-        assert_eq!(build(CKA_LABEL, WireValue::Bytes(vec![])), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+        assert_eq!(build(CKA_TOKEN, WireValue::Bool(false)), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+        assert_eq!(build(CKA_LABEL, WireValue::Bool(true)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
         assert_eq!(
             build(CkAttributeType(0x7777_7777), WireValue::Bool(true)),
             Err(CKR_ATTRIBUTE_TYPE_INVALID)
