@@ -4,20 +4,13 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use grep11_harness::client::{Client, Wire, in_memory_channel};
-use grep11_harness::emulator::{Config, Emulator};
+use grep11_harness::client::Wire;
 use grep11_harness::runner::{self, Outcome};
 
 fn whole_run(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let client = runtime.block_on(async {
-        let emulator = Emulator::new(Config { wrapping_key: None });
-        Client::new(
-            in_memory_channel(tonic::service::Routes::new(emulator.service())),
-            Wire::Keyblob,
-            Duration::from_secs(30),
-        )
-    });
+    let client =
+        runtime.block_on(async { grep11_harness::embedded::client(Wire::Keyblob, Duration::from_secs(30)) });
     let mut group = c.benchmark_group("suites");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     group.bench_function("run all against embedded emulator", |b| {

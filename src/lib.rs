@@ -2,6 +2,7 @@
 //! (Enterprise PKCS #11 over gRPC), with an embedded software GREP11 emulator.
 
 pub mod client;
+pub mod embedded;
 pub mod emulator;
 pub mod pkcs11;
 pub mod proto;

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use grep11_harness::client::{Client, Wire, in_memory_channel};
-use grep11_harness::emulator::{Config, Emulator};
+use std::time::Duration;
+
+use grep11_harness::client::Wire;
 use grep11_harness::runner::{self, Outcome};
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -19,14 +20,8 @@ fn main() {
         panic!("{} problem(s) in suites/", errors.len());
     });
     let cases = grep11_harness::suite::expand(suites);
-    let client = runtime.block_on(async {
-        let emulator = Emulator::new(Config { wrapping_key: None });
-        Client::new(
-            in_memory_channel(tonic::service::Routes::new(emulator.service())),
-            Wire::Keyblob,
-            std::time::Duration::from_secs(30),
-        )
-    });
+    let client =
+        runtime.block_on(async { grep11_harness::embedded::client(Wire::Keyblob, Duration::from_secs(30)) });
     let caps = runtime.block_on(runner::discover(&client)).expect("the emulator lists its mechanisms");
     let trials = cases
         .into_iter()

@@ -4,8 +4,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use grep11_harness::client::{Client, Wire, in_memory_channel};
-use grep11_harness::emulator::{Config, Emulator};
+use grep11_harness::client::{Client, Wire};
 use grep11_harness::report::{RunReport, table};
 use grep11_harness::runner::{self, CaseResult, Outcome};
 
@@ -46,9 +45,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (endpoint, client) = match &args.endpoint {
         None => {
-            let emulator = Emulator::new(Config { wrapping_key: None });
-            let channel = in_memory_channel(tonic::service::Routes::new(emulator.service()));
-            ("embedded emulator".to_owned(), Ok(Client::new(channel, args.wire, args.timeout)))
+            ("embedded emulator".to_owned(), Ok(grep11_harness::embedded::client(args.wire, args.timeout)))
         }
         Some(url) => (url.clone(), Client::connect(url, args.wire, args.timeout, args.connect_timeout).await),
     };

@@ -1,0 +1,13 @@
+//! The default endpoint: a fresh emulator in this process, reached through the ordinary
+//! client over in-memory HTTP/2, so that what the embedded run certifies is the wire.
+
+use std::time::Duration;
+
+use crate::client::{Client, Wire, in_memory_channel};
+use crate::emulator::{Config, Emulator};
+
+/// A client of a new emulator with a random wrapping key. Needs a tokio runtime.
+pub fn client(wire: Wire, timeout: Duration) -> Client {
+    let emulator = Emulator::new(Config { wrapping_key: None });
+    Client::new(in_memory_channel(tonic::service::Routes::new(emulator.service())), wire, timeout)
+}
