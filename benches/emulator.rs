@@ -1,0 +1,96 @@
+//! In-process cost of the emulator per mechanism, called as plain functions on the engine
+//! (no gRPC): what one operation costs before any transport, and what sealing and opening
+//! blobs add to it.
+
+use std::hint::black_box;
+
+use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::{BlockModeEncrypt, KeyIvInit};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use grep11_harness::emulator::attrs::{Template, WireValue};
+use grep11_harness::emulator::blob::{Operation, Sealer};
+use grep11_harness::emulator::engine::Engine;
+use grep11_harness::emulator::mech::{MechParam, Mechanism};
+use grep11_harness::pkcs11::*;
+
+const WRAPPING_KEY: [u8; 32] = [0x42; 32];
+
+fn mech(mech: CkMechanismType, param: MechParam) -> Mechanism {
+    Mechanism { mech, param }
+}
+
+fn template(rows: &[(CkAttributeType, WireValue)]) -> Template {
+    rows.iter().cloned().collect()
+}
+
+fn aes256_key(engine: &Engine) -> Vec<u8> {
+    let t = template(&[(CKA_VALUE_LEN, WireValue::Int(32)), (CKA_ENCRYPT, WireValue::Bool(true))]);
+    engine.generate_key(&mech(CKM_AES_KEY_GEN, MechParam::None), &t).expect("AES key").blob
+}
+
+fn p256_pair(engine: &Engine) -> (Vec<u8>, Vec<u8>) {
+    let public = template(&[(CKA_EC_PARAMS, WireValue::Bytes(Curve::P256.ec_params()))]);
+    let (private, public) = engine
+        .generate_key_pair(&mech(CKM_EC_KEY_PAIR_GEN, MechParam::None), &public, &Template::new())
+        .expect("P-256 pair");
+    (private.blob, public.blob)
+}
+
+fn symmetric(c: &mut Criterion) {
+    let engine = Engine::new(&WRAPPING_KEY);
+    let key = aes256_key(&engine);
+    let data = vec![0x5a; 1024];
+    let cbc_pad = mech(CKM_AES_CBC_PAD, MechParam::Bytes(vec![0; 16]));
+    let mut group = c.benchmark_group("symmetric 1 KiB");
+    group.throughput(Throughput::Bytes(1024));
+    group.bench_function("EncryptSingle AES-256-CBC-PAD", |b| {
+        b.iter(|| {
+            engine.cipher_single(Operation::Encrypt, &cbc_pad, black_box(&key), black_box(&data)).unwrap()
+        })
+    });
+    // The primitive alone, for the overhead ratio the README quotes.
+    group.bench_function("AES-256-CBC-PAD primitive (cbc crate)", |b| {
+        b.iter(|| {
+            cbc::Encryptor::<aes::Aes256>::new_from_slices(&[7; 32], &[0; 16])
+                .unwrap()
+                .encrypt_padded_vec::<Pkcs7>(black_box(&data))
+        })
+    });
+    group.bench_function("DigestSingle SHA-256", |b| {
+        b.iter(|| engine.digest_single(&mech(CKM_SHA256, MechParam::None), black_box(&data)).unwrap())
+    });
+    group.finish();
+}
+
+fn blobs(c: &mut Criterion) {
+    let engine = Engine::new(&WRAPPING_KEY);
+    let sealer = Sealer::new(&WRAPPING_KEY);
+    let blob = aes256_key(&engine);
+    let key = sealer.open_key(&blob).unwrap();
+    let mut group = c.benchmark_group("blobs");
+    group.bench_function("open AES-256 key blob", |b| b.iter(|| sealer.open_key(black_box(&blob)).unwrap()));
+    group.bench_function("seal AES-256 key blob", |b| b.iter(|| sealer.seal_key(black_box(&key)).unwrap()));
+    group.finish();
+}
+
+fn ecdsa(c: &mut Criterion) {
+    let engine = Engine::new(&WRAPPING_KEY);
+    let (private, public) = p256_pair(&engine);
+    let hash = [0x11u8; 32];
+    let ecdsa = mech(CKM_ECDSA, MechParam::None);
+    let signature = engine.sign_single(&ecdsa, &private, &hash).unwrap();
+    let mut group = c.benchmark_group("P-256");
+    group.bench_function(BenchmarkId::new("SignSingle", "CKM_ECDSA"), |b| {
+        b.iter(|| engine.sign_single(&ecdsa, black_box(&private), black_box(&hash)).unwrap())
+    });
+    group.bench_function(BenchmarkId::new("VerifySingle", "CKM_ECDSA"), |b| {
+        b.iter(|| {
+            engine.verify_single(&ecdsa, black_box(&public), black_box(&hash), black_box(&signature)).unwrap()
+        })
+    });
+    group.bench_function("GenerateKeyPair", |b| b.iter(|| p256_pair(&engine)));
+    group.finish();
+}
+
+criterion_group!(benches, symmetric, blobs, ecdsa);
+criterion_main!(benches);
