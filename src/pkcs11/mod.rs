@@ -83,6 +83,13 @@ macro_rules! ck_type {
             pub const C_TYPE: &'static str = $c_name;
         }
 
+        /// Serialised as it prints: the spec name, or the C type and hex value.
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self.name() {

@@ -1,8 +1,12 @@
 //! One `RunReport` model and its renderings: the terminal summary (`table`), `results.json`
-//! (`json`) and `junit.xml` (`junit`).
+//! (`json`), `junit.xml` (`junit`), `report.md` (`markdown`) and `report.html` (`html`),
+//! the last two built around the function × mechanism `matrix`.
 
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod markdown;
+pub mod matrix;
 pub mod table;
 
 use std::path::Path;
@@ -41,11 +45,30 @@ impl RunReport {
         !self.cases.iter().any(|c| c.outcome.is_failure())
     }
 
-    /// Writes `results.json` and `junit.xml` into `dir`, creating it.
+    /// The one-line verdict every rendering leads with.
+    pub fn verdict(&self) -> String {
+        let failed = self.count(Outcome::Fail) + self.count(Outcome::Error);
+        if failed == 0 {
+            format!("PASSED: {} of {} cases passed, none failed", self.count(Outcome::Pass), self.cases.len())
+        } else {
+            format!("FAILED: {failed} of {} cases failed or errored", self.cases.len())
+        }
+    }
+
+    /// Writes `results.json`, `junit.xml`, `report.md` and `report.html` into `dir`,
+    /// creating it.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("results.json"), json::render(self)?)?;
         std::fs::write(dir.join("junit.xml"), junit::render(self)?)?;
+        std::fs::write(dir.join("report.md"), markdown::render(self))?;
+        std::fs::write(dir.join("report.html"), html::render(self))?;
         Ok(())
     }
+}
+
+/// The run's start as an RFC 3339 UTC timestamp.
+pub fn started_rfc3339(report: &RunReport) -> String {
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(report.started_unix);
+    humantime::format_rfc3339_seconds(at).to_string()
 }

@@ -39,6 +39,7 @@ pub async fn run_case(client: &Client, instance: &CaseInstance) -> CaseResult {
         duration: started.elapsed(),
         functions: run.functions,
         mechanisms: run.mechanisms,
+        calls: instance.calls.clone(),
         trace: run.trace,
     }
 }

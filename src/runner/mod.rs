@@ -53,6 +53,7 @@ impl CaseResult {
             duration: Duration::ZERO,
             functions: BTreeSet::new(),
             mechanisms: instance.requires.clone(),
+            calls: instance.calls.clone(),
             trace: Vec::new(),
         }
     }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::pkcs11::CkMechanismType;
 use crate::rpc::Rpc;
+use crate::suite::PlannedCall;
 
 /// A case's verdict.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
@@ -68,23 +69,15 @@ pub struct CaseResult {
     pub message: Option<String>,
     #[serde(serialize_with = "as_millis")]
     pub duration: Duration,
+    /// RPCs actually called (a case that stops early calls fewer than it plans).
     pub functions: BTreeSet<Rpc>,
+    /// Mechanisms actually sent.
     pub mechanisms: BTreeSet<CkMechanismType>,
+    /// What the case plans to call, function by mechanism: the report matrix's cells.
+    pub calls: Vec<PlannedCall>,
     pub trace: Vec<StepTrace>,
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64() * 1000.0)
-}
-
-impl Serialize for Rpc {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl Serialize for CkMechanismType {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
 }

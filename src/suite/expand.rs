@@ -1,11 +1,13 @@
 //! Matrix expansion: one case in a suite becomes one `CaseInstance` per parameter
 //! combination, each with a stable, filterable id `suite/case[name=value,...]`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use super::model::{ArgValue, Case, Expect, Matrix, Param, Suite, Sym};
+use super::expr::Expr;
+use super::model::{Action, ArgValue, Case, Expect, Matrix, Param, Suite, Sym};
 use crate::pkcs11::CkMechanismType;
+use crate::rpc::Rpc;
 
 /// One runnable case: a case of a suite with its matrix parameters bound.
 #[derive(Clone, Debug)]
@@ -16,6 +18,20 @@ pub struct CaseInstance {
     pub params: Vec<(String, Param)>,
     /// Mechanisms the endpoint must offer for this case to be meaningful.
     pub requires: BTreeSet<CkMechanismType>,
+    /// Every RPC the case calls, with the mechanism it works under, in step order.
+    pub calls: Vec<PlannedCall>,
+}
+
+/// One RPC a case calls and the mechanism it works under: its own `mech` argument, or for
+/// calls that continue an operation (`Sign`, `EncryptUpdate`, ...) the mechanism of the
+/// `*Init` whose state they are given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct PlannedCall {
+    #[serde(rename = "function")]
+    pub rpc: Rpc,
+    pub mechanism: Option<CkMechanismType>,
+    /// The step expects success (a refusal probe does not exercise the mechanism).
+    pub expects_ok: bool,
 }
 
 impl CaseInstance {
@@ -63,40 +79,60 @@ pub fn expand(suites: Vec<Suite>) -> Vec<CaseInstance> {
                     let parts: Vec<String> = params.iter().map(|(n, v)| format!("{n}={v}")).collect();
                     id = format!("{id}[{}]", parts.join(","));
                 }
-                let requires = requirements(&suite, case, &params);
-                out.push(CaseInstance { id, suite: Arc::clone(&suite), case: index, params, requires });
+                let calls = planned_calls(case, &params);
+                let requires = suite
+                    .requires
+                    .iter()
+                    .chain(&case.requires)
+                    .map(|m| m.0)
+                    .chain(calls.iter().filter(|c| c.expects_ok).filter_map(|c| c.mechanism))
+                    .collect();
+                out.push(CaseInstance {
+                    id,
+                    suite: Arc::clone(&suite),
+                    case: index,
+                    params,
+                    requires,
+                    calls,
+                });
             }
         }
     }
     out
 }
 
-/// What the suite and case declare, plus every mechanism a step that must succeed sends:
-/// a case whose endpoint lacks one is `unsupported`, not failed. Mechanisms in steps that
-/// expect an error are probes of refusal, so they are not requirements.
-fn requirements(suite: &Suite, case: &Case, params: &[(String, Param)]) -> BTreeSet<CkMechanismType> {
-    let mut out: BTreeSet<CkMechanismType> =
-        suite.requires.iter().chain(&case.requires).map(|m| m.0).collect();
+/// The calls a case makes. Requirements follow from them: the mechanisms of calls that
+/// must succeed, so that a case whose endpoint lacks one is `unsupported`, not failed.
+fn planned_calls(case: &Case, params: &[(String, Param)]) -> Vec<PlannedCall> {
+    let resolve = |sym: &Sym<CkMechanismType>| match sym {
+        Sym::Value(m) => Some(*m),
+        Sym::Var(v) => match params.iter().find(|(n, _)| n == v) {
+            Some((_, Param::Name(_, value) | Param::Int(value))) => Some(CkMechanismType(*value)),
+            _ => None,
+        },
+    };
+    // Which mechanism each saved State variable belongs to.
+    let mut state_mechanism: HashMap<&str, CkMechanismType> = HashMap::new();
+    let mut out = Vec::new();
     for step in &case.steps {
-        if !matches!(step.expect, Expect::Ok(_)) || matches!(step.action, super::model::Action::Local(_)) {
-            continue;
-        }
-        for arg in step.args.values() {
-            if let ArgValue::Mechanism(spec) = arg {
-                match &spec.mech {
-                    Sym::Value(m) => {
-                        out.insert(*m);
-                    }
-                    Sym::Var(v) => {
-                        if let Some((_, Param::Name(_, value) | Param::Int(value))) =
-                            params.iter().find(|(n, _)| n == v)
-                        {
-                            out.insert(CkMechanismType(*value));
-                        }
-                    }
+        let Action::Call(rpc) = step.action else { continue };
+        let own = step.args.values().find_map(|arg| match arg {
+            ArgValue::Mechanism(spec) => resolve(&spec.mech),
+            _ => None,
+        });
+        let continued = match step.args.get("state") {
+            Some(ArgValue::Bytes(Expr::Var(v))) => state_mechanism.get(v.as_str()).copied(),
+            _ => None,
+        };
+        let mechanism = own.or(continued);
+        if let Some(m) = mechanism {
+            for (var, field) in &step.save {
+                if field == "State" {
+                    state_mechanism.insert(var, m);
                 }
             }
         }
+        out.push(PlannedCall { rpc, mechanism, expects_ok: matches!(step.expect, Expect::Ok(_)) });
     }
     out
 }
@@ -104,7 +140,7 @@ fn requirements(suite: &Suite, case: &Case, params: &[(String, Param)]) -> BTree
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pkcs11::{CKM_AES_CBC, CKM_AES_ECB, CKM_AES_KEY_GEN};
+    use crate::pkcs11::{CKM_AES_CBC, CKM_AES_ECB, CKM_AES_KEY_GEN, CKM_SHA256};
     use std::path::Path;
 
     #[test]
@@ -124,5 +160,22 @@ mod tests {
         );
         assert_eq!(cases[0].requires, BTreeSet::from([CKM_AES_KEY_GEN, CKM_AES_ECB]));
         assert_eq!(cases[2].requires, BTreeSet::from([CKM_AES_KEY_GEN, CKM_AES_CBC]));
+    }
+
+    #[test]
+    fn continuing_calls_inherit_the_mechanism_of_their_state() {
+        let text = "suite: d\ncases:\n  - name: c\n    steps:\n      - DigestInit: {mech: CKM_SHA256}\n        save: {st: State}\n      - DigestUpdate: {state: $st, data: \"hex:00\"}\n        save: {st2: State}\n      - DigestFinal: {state: $st2}\n      - GenerateRandom: {len: 1}\n";
+        let suite = super::super::load::load_str(Path::new("d.yaml"), text).unwrap();
+        let calls: Vec<(Rpc, Option<CkMechanismType>)> =
+            expand(vec![suite])[0].calls.iter().map(|c| (c.rpc, c.mechanism)).collect();
+        assert_eq!(
+            calls,
+            [
+                (Rpc::DigestInit, Some(CKM_SHA256)),
+                (Rpc::DigestUpdate, Some(CKM_SHA256)),
+                (Rpc::DigestFinal, Some(CKM_SHA256)),
+                (Rpc::GenerateRandom, None)
+            ]
+        );
     }
 }

@@ -9,7 +9,7 @@ pub mod load;
 pub mod model;
 mod positions;
 
-pub use expand::{CaseInstance, expand};
+pub use expand::{CaseInstance, PlannedCall, expand};
 pub use expr::{Expr, Func};
 pub use load::{LoadError, load_paths};
 pub use model::*;

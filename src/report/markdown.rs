@@ -1,0 +1,90 @@
+//! `report.md`: the run for a pull request or a ticket: verdict, counts, the matrix row by
+//! row, and every case that did not pass with its steps.
+
+use std::fmt::Write;
+
+use super::matrix::{Matrix, mechanism_label};
+use super::{RunReport, started_rfc3339};
+use crate::runner::Outcome;
+
+fn symbol(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "✅",
+        Outcome::Fail => "❌",
+        Outcome::Error => "⚠️",
+        Outcome::Unsupported => "➖",
+        Outcome::Skip => "⏭️",
+    }
+}
+
+/// A table cell may not hold `|` or a line break.
+fn cell_text(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn render(report: &RunReport) -> String {
+    let matrix = Matrix::build(report);
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_report(&mut out, report, &matrix);
+    out
+}
+
+fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt::Result {
+    writeln!(out, "# GREP11 conformance report\n")?;
+    writeln!(out, "**Verdict: {}**\n", report.verdict())?;
+    writeln!(out, "| | |\n|---|---|")?;
+    writeln!(out, "| endpoint | {} |", cell_text(&report.endpoint))?;
+    writeln!(out, "| wire generation | {:?} |", report.wire)?;
+    writeln!(out, "| harness | grep11-harness {} |", report.harness_version)?;
+    writeln!(out, "| started | {} |", started_rfc3339(report))?;
+    writeln!(out, "| duration | {:.2} s |", report.duration.as_secs_f64())?;
+    match &report.advertised {
+        Ok(list) => writeln!(out, "| advertised mechanisms | {} |", list.len())?,
+        Err(why) => writeln!(out, "| advertised mechanisms | unknown: {} |", cell_text(why))?,
+    }
+    writeln!(out, "\n| outcome | cases |\n|---|---|")?;
+    for o in Outcome::ALL {
+        writeln!(out, "| {} {} | {} |", symbol(o), o.name(), report.count(o))?;
+    }
+
+    writeln!(out, "\n## Function × mechanism\n")?;
+    writeln!(out, "Each cell combines the cases that call the function under the mechanism.\n")?;
+    writeln!(out, "| function | mechanisms |\n|---|---|")?;
+    for f in &matrix.functions {
+        let cells: Vec<String> = matrix
+            .mechanisms
+            .iter()
+            .filter_map(|m| {
+                matrix.cell(*f, *m).map(|c| format!("{} {}", symbol(c.outcome), mechanism_label(*m)))
+            })
+            .collect();
+        writeln!(out, "| {f} | {} |", cells.join("<br>"))?;
+    }
+
+    let problems: Vec<_> = report.cases.iter().filter(|c| c.outcome != Outcome::Pass).collect();
+    writeln!(out, "\n## Cases that did not pass ({})\n", problems.len())?;
+    for case in problems {
+        writeln!(out, "### {} `{}`\n", symbol(case.outcome), case.id)?;
+        writeln!(out, "{} ({}:{})\n", case.name, case.file, case.line)?;
+        if let Some(m) = &case.message {
+            writeln!(out, "> {}\n", m.replace('\n', " "))?;
+        }
+        if !case.trace.is_empty() {
+            writeln!(out, "| step | call | request | result |\n|---|---|---|---|")?;
+            for t in &case.trace {
+                writeln!(
+                    out,
+                    "| {} | {} (line {}) | {} | {} |",
+                    t.index,
+                    t.action,
+                    t.line,
+                    cell_text(&t.request),
+                    cell_text(&t.result)
+                )?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! The function × mechanism matrix: for every RPC a case calls and the mechanism it works
+//! under, the combined outcome of the cases that exercise that pair. A pair appears when
+//! some case expects it to succeed; refusal probes on the same pair count towards it, and
+//! probes of mechanisms the function never serves (CKM_SHA256 to EncryptInit) do not make
+//! a cell of their own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::RunReport;
+use crate::pkcs11::CkMechanismType;
+use crate::rpc::Rpc;
+use crate::runner::Outcome;
+
+/// One cell: the cases behind it (indexes into `RunReport::cases`) and their combined
+/// outcome.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub outcome: Outcome,
+    pub cases: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub struct Matrix {
+    /// Rows, in proto order.
+    pub functions: Vec<Rpc>,
+    /// Columns, by name; `None` is the column of functions that take no mechanism.
+    pub mechanisms: Vec<Option<CkMechanismType>>,
+    pub cells: BTreeMap<(Rpc, Option<CkMechanismType>), Cell>,
+}
+
+/// The outcome a cell shows: any failure or error shows, then any pass; a cell whose cases
+/// were all unsupported (or skipped) shows that.
+fn combine(outcomes: impl Iterator<Item = Outcome>) -> Outcome {
+    let all: BTreeSet<Outcome> = outcomes.collect();
+    [Outcome::Fail, Outcome::Error, Outcome::Pass, Outcome::Unsupported]
+        .into_iter()
+        .find(|o| all.contains(o))
+        .unwrap_or(Outcome::Skip)
+}
+
+impl Matrix {
+    pub fn build(report: &RunReport) -> Matrix {
+        let mut members: BTreeMap<(Rpc, Option<CkMechanismType>), BTreeSet<usize>> = BTreeMap::new();
+        for (index, case) in report.cases.iter().enumerate() {
+            for call in case.calls.iter().filter(|c| c.expects_ok) {
+                members.entry((call.rpc, call.mechanism)).or_default().insert(index);
+            }
+        }
+        for (index, case) in report.cases.iter().enumerate() {
+            for call in case.calls.iter().filter(|c| !c.expects_ok) {
+                if let Some(set) = members.get_mut(&(call.rpc, call.mechanism)) {
+                    set.insert(index);
+                }
+            }
+        }
+        let functions: BTreeSet<Rpc> = members.keys().map(|(r, _)| *r).collect();
+        let mut mechanisms: Vec<Option<CkMechanismType>> =
+            members.keys().map(|(_, m)| *m).collect::<BTreeSet<_>>().into_iter().collect();
+        mechanisms.sort_by_key(|m| m.map(|m| m.to_string()));
+        let cells = members
+            .into_iter()
+            .map(|(key, cases)| {
+                let cases: Vec<usize> = cases.into_iter().collect();
+                let outcome = combine(cases.iter().map(|&i| report.cases[i].outcome));
+                (key, Cell { outcome, cases })
+            })
+            .collect();
+        Matrix { functions: functions.into_iter().collect(), mechanisms, cells }
+    }
+
+    pub fn cell(&self, function: Rpc, mechanism: Option<CkMechanismType>) -> Option<&Cell> {
+        self.cells.get(&(function, mechanism))
+    }
+
+    /// Cells of one function by combined outcome.
+    pub fn row_counts(&self, function: Rpc) -> BTreeMap<Outcome, usize> {
+        let mut out = BTreeMap::new();
+        for ((f, _), cell) in &self.cells {
+            if *f == function {
+                *out.entry(cell.outcome).or_default() += 1;
+            }
+        }
+        out
+    }
+}
+
+/// A column's heading.
+pub fn mechanism_label(m: Option<CkMechanismType>) -> String {
+    m.map_or_else(|| "(no mechanism)".to_owned(), |m| m.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_dominate_then_passes_then_unsupported() {
+        use Outcome::*;
+        assert_eq!(combine([Pass, Fail, Unsupported].into_iter()), Fail);
+        assert_eq!(combine([Pass, Error].into_iter()), Error);
+        assert_eq!(combine([Unsupported, Pass].into_iter()), Pass);
+        assert_eq!(combine([Unsupported, Skip].into_iter()), Unsupported);
+        assert_eq!(combine([Skip].into_iter()), Skip);
+    }
+}
