@@ -11,6 +11,7 @@ fn whole_run(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let client =
         runtime.block_on(async { grep11_harness::embedded::client(Wire::Keyblob, Duration::from_secs(30)) });
+    let profile = std::sync::Arc::new(grep11_harness::suite::Profile::default());
     let mut group = c.benchmark_group("suites");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     group.bench_function("run all against embedded emulator", |b| {
@@ -18,7 +19,7 @@ fn whole_run(c: &mut Criterion) {
             let cases = grep11_harness::suite::expand(
                 grep11_harness::suite::load_paths(&["suites".into()]).expect("suites load"),
             );
-            let (_, results) = runtime.block_on(runner::run(&client, &cases, 8, |_| {}));
+            let (_, results) = runtime.block_on(runner::run(&client, &cases, 8, &profile, |_| {}));
             // A benchmark of a broken run would measure the wrong thing.
             assert!(results.iter().all(|r| r.outcome == Outcome::Pass));
             results.len()

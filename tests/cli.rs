@@ -141,3 +141,88 @@ fn a_wrong_expectation_is_a_failure_naming_step_expected_and_got() {
         "{stdout}"
     );
 }
+
+#[test]
+fn profiles_certify_accept_non_strict_answers_and_track_deviations() {
+    let dir = temp_dir("profiles");
+    let suites = dir.join("suites");
+    std::fs::create_dir_all(suites.join("profiles")).unwrap();
+    // The emulator refuses a cipher as a digest with CKR_MECHANISM_INVALID. The first case
+    // prefers another code, which the profile accepts; the second is simply wrong.
+    std::fs::write(
+        suites.join("probe.yaml"),
+        "suite: probe\ncases:\n  - name: accepted\n    steps:\n      - DigestSingle: {mech: CKM_AES_CBC, data: \"hex:00\"}\n        expect: {error: CKR_FUNCTION_FAILED}\n  - name: wrong\n    steps:\n      - DigestSingle: {mech: CKM_AES_CBC, data: \"hex:00\"}\n        expect: {error: CKR_SIGNATURE_INVALID}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        suites.join("profiles/t.yaml"),
+        "profile: t\naccept:\n  - {expected: CKR_FUNCTION_FAILED, also: [CKR_MECHANISM_INVALID], reason: test}\n",
+    )
+    .unwrap();
+    let deviations = dir.join("deviations.yaml");
+    std::fs::write(&deviations, "deviations:\n  - {case: \"probe/wr*\", reason: tracked as TICKET-1}\n")
+        .unwrap();
+    let run = |extra: &[&str]| {
+        let out = harness()
+            .arg("run")
+            .arg(&suites)
+            .args(["--profile", "t"])
+            .args(extra)
+            .arg("--report-dir")
+            .arg(dir.join("r"))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+
+    let (code, stdout) = run(&[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("non-strict  probe/accepted: step 1 DigestSingle"), "{stdout}");
+    assert!(stdout.contains("(accepted: test)"), "{stdout}");
+    assert!(stdout.contains("NOT CERTIFIED: t (1 of 2 cases did not pass)"), "{stdout}");
+    assert!(stdout.contains("  fail probe/wrong"), "{stdout}");
+
+    // A known deviation no longer fails the run, but it still does not certify, and the
+    // reports show it for what it is.
+    let (code, stdout) = run(&["--deviations", deviations.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("NOT CERTIFIED: t"), "{stdout}");
+    let junit = std::fs::read_to_string(dir.join("r/junit.xml")).unwrap();
+    assert!(junit.contains("known deviation (tracked as TICKET-1)"), "{junit}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r/results.json")).unwrap()).unwrap();
+    assert_eq!(results["cases"][0]["outcome"], "non-strict");
+    assert_eq!(results["cases"][1]["deviation"], "tracked as TICKET-1");
+
+    // Without the wrong case, the profile certifies.
+    let (code, stdout) = run(&["--filter", "accepted"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("CERTIFIED: t (1 cases, 1 non-strict)"), "{stdout}");
+}
+
+#[test]
+fn a_bad_profile_is_refused_before_anything_runs() {
+    let dir = temp_dir("bad-profile");
+    let file = dir.join("p.yaml");
+    std::fs::write(&file, "profile: p\naccept:\n  - {expected: CKR_NOPE, also: [], reason: r}\n").unwrap();
+    let out = harness().args(["run", "suites/random.yaml", "--profile"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("p.yaml:3:") && stderr.contains("unknown return value \"CKR_NOPE\""), "{stderr}");
+}
+
+#[test]
+fn the_reports_hold_the_matrix_and_the_certification() {
+    let dir = temp_dir("reports");
+    let out = harness().args(["run", "--profile", "full", "--report-dir"]).arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("CERTIFIED: full"));
+    assert!(!html.contains("http://") && !html.contains("https://"), "the page must not fetch anything");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("**Verdict: CERTIFIED: full"));
+    // Every seed-table function has a row in the matrix.
+    for rpc in grep11_harness::rpc::Rpc::seed_table() {
+        assert!(html.contains(&format!("<th class=\"fn\">{rpc}</th>")), "{rpc} has no matrix row");
+    }
+}

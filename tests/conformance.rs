@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use grep11_harness::client::Wire;
 use grep11_harness::runner::{self, Outcome};
+use grep11_harness::suite::Profile;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
@@ -30,7 +31,7 @@ fn main() {
             let (runtime, client) = (Arc::clone(&runtime), client.clone());
             let id = case.id.clone();
             Trial::test(id, move || {
-                let result = runtime.block_on(runner::run_case(&client, &case));
+                let result = runtime.block_on(runner::run_case(&client, &case, &Profile::default()));
                 match result.outcome {
                     Outcome::Pass => Ok(()),
                     other => {

@@ -23,10 +23,10 @@ table.facts th { text-align: left; background: #f4f4f4; }
 .matrix td { width: 1.4em; height: 1.4em; text-align: center; padding: 0; }
 .matrix td a { display: block; text-decoration: none; color: inherit; }
 .pass { background: #7bd17b; } .fail { background: #e85c5c; } .error { background: #f0a35c; }
-.unsupported { background: #c8c8c8; } .skip { background: #eee; }
+.non-strict { background: #c9e27a; } .unsupported { background: #c8c8c8; } .skip { background: #eee; }
 td.none { background: #fff; }
 .case { margin: 0.5em 0; padding: 0.4em 0.8em; border-left: 6px solid #ccc; }
-.case.pass { border-color: #7bd17b; background: none; } .case.fail { border-color: #e85c5c; background: none; }
+.case.pass { border-color: #7bd17b; background: none; } .case.non-strict { border-color: #c9e27a; background: none; } .case.fail { border-color: #e85c5c; background: none; }
 .case.error { border-color: #f0a35c; background: none; } .case.unsupported, .case.skip { border-color: #c8c8c8; background: none; }
 code { font-size: 0.95em; } .msg { font-family: monospace; white-space: pre-wrap; }
 ";
@@ -34,6 +34,7 @@ code { font-size: 0.95em; } .msg { font-family: monospace; white-space: pre-wrap
 fn symbol(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Pass => "✓",
+        Outcome::NonStrict => "≈",
         Outcome::Fail => "✗",
         Outcome::Error => "!",
         Outcome::Unsupported => "–",
@@ -86,7 +87,7 @@ fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt
     writeln!(
         out,
         "<p>Each cell combines the cases that call the function under the mechanism: \
-         <span class=\"pass\">&nbsp;✓ pass&nbsp;</span> <span class=\"fail\">&nbsp;✗ fail&nbsp;</span> \
+         <span class=\"pass\">&nbsp;✓ pass&nbsp;</span> <span class=\"non-strict\">&nbsp;≈ non-strict&nbsp;</span> <span class=\"fail\">&nbsp;✗ fail&nbsp;</span> \
          <span class=\"error\">&nbsp;! error&nbsp;</span> <span class=\"unsupported\">&nbsp;– unsupported&nbsp;</span>. \
          A cell links to its first case; its title lists them all.</p>"
     )?;

@@ -10,6 +10,7 @@ use crate::runner::Outcome;
 fn symbol(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Pass => "✅",
+        Outcome::NonStrict => "🟡",
         Outcome::Fail => "❌",
         Outcome::Error => "⚠️",
         Outcome::Unsupported => "➖",

@@ -28,11 +28,11 @@ pub struct Matrix {
     pub cells: BTreeMap<(Rpc, Option<CkMechanismType>), Cell>,
 }
 
-/// The outcome a cell shows: any failure or error shows, then any pass; a cell whose cases
-/// were all unsupported (or skipped) shows that.
+/// The outcome a cell shows: any failure or error shows, then any non-strict pass, then any
+/// pass; a cell whose cases were all unsupported (or skipped) shows that.
 fn combine(outcomes: impl Iterator<Item = Outcome>) -> Outcome {
     let all: BTreeSet<Outcome> = outcomes.collect();
-    [Outcome::Fail, Outcome::Error, Outcome::Pass, Outcome::Unsupported]
+    [Outcome::Fail, Outcome::Error, Outcome::NonStrict, Outcome::Pass, Outcome::Unsupported]
         .into_iter()
         .find(|o| all.contains(o))
         .unwrap_or(Outcome::Skip)
@@ -99,6 +99,7 @@ mod tests {
         assert_eq!(combine([Pass, Fail, Unsupported].into_iter()), Fail);
         assert_eq!(combine([Pass, Error].into_iter()), Error);
         assert_eq!(combine([Unsupported, Pass].into_iter()), Pass);
+        assert_eq!(combine([NonStrict, Pass].into_iter()), NonStrict);
         assert_eq!(combine([Unsupported, Skip].into_iter()), Unsupported);
         assert_eq!(combine([Skip].into_iter()), Skip);
     }

@@ -28,7 +28,16 @@ pub struct RunReport {
     pub duration: Duration,
     /// The endpoint's mechanism list, or why it could not be read.
     pub advertised: Result<Vec<String>, String>,
+    /// The certification profile the run was judged by, if any.
+    pub profile: Option<ProfileSummary>,
     pub cases: Vec<CaseResult>,
+}
+
+/// What a report says of its profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileSummary {
+    pub name: String,
+    pub description: String,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -40,18 +49,52 @@ impl RunReport {
         self.cases.iter().filter(|c| c.outcome == outcome).count()
     }
 
-    /// True when no case failed or errored.
-    pub fn passed(&self) -> bool {
-        !self.cases.iter().any(|c| c.outcome.is_failure())
+    /// Cases that failed or errored and are not known deviations: they fail the run.
+    pub fn failing(&self) -> impl Iterator<Item = &CaseResult> {
+        self.cases.iter().filter(|c| c.outcome.is_failure() && c.deviation.is_none())
     }
 
-    /// The one-line verdict every rendering leads with.
+    /// True when no case failed or errored, known deviations aside: the exit code.
+    pub fn passed(&self) -> bool {
+        self.failing().next().is_none()
+    }
+
+    /// Selected cases that keep a profile from certifying: anything but pass and
+    /// non-strict, known deviations included (a deviation is a tracked failure, not a pass).
+    pub fn uncertified(&self) -> impl Iterator<Item = &CaseResult> {
+        self.cases.iter().filter(|c| c.outcome != Outcome::Skip && !c.outcome.certifies())
+    }
+
+    /// The one-line verdict every rendering leads with: `CERTIFIED: core` or
+    /// `NOT CERTIFIED: core ...` under a profile, `PASSED`/`FAILED` without one.
     pub fn verdict(&self) -> String {
-        let failed = self.count(Outcome::Fail) + self.count(Outcome::Error);
-        if failed == 0 {
-            format!("PASSED: {} of {} cases passed, none failed", self.count(Outcome::Pass), self.cases.len())
-        } else {
-            format!("FAILED: {failed} of {} cases failed or errored", self.cases.len())
+        let selected = self.cases.iter().filter(|c| c.outcome != Outcome::Skip).count();
+        let non_strict = self.count(Outcome::NonStrict);
+        let deviations =
+            self.cases.iter().filter(|c| c.deviation.is_some() && c.outcome.is_failure()).count();
+        match &self.profile {
+            Some(p) => {
+                let blocking = self.uncertified().count();
+                if blocking == 0 && selected > 0 {
+                    format!("CERTIFIED: {} ({selected} cases, {non_strict} non-strict)", p.name)
+                } else {
+                    format!("NOT CERTIFIED: {} ({blocking} of {selected} cases did not pass)", p.name)
+                }
+            }
+            None => {
+                let failed = self.failing().count();
+                let extra =
+                    if deviations > 0 { format!(", {deviations} known deviations") } else { String::new() };
+                if failed == 0 {
+                    format!(
+                        "PASSED: {} of {} cases passed, none failed{extra}",
+                        self.count(Outcome::Pass) + non_strict,
+                        self.cases.len()
+                    )
+                } else {
+                    format!("FAILED: {failed} of {} cases failed or errored{extra}", self.cases.len())
+                }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
-//! The terminal summary: outcome counts, and the seed-table functions with how many cases
-//! exercised each (a function no case reached is shown as such).
+//! The terminal summary: for each seed-table function the cases that reached it and its
+//! row of the function × mechanism matrix in compact form (cells by outcome), then the
+//! outcome counts.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,7 @@ use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
 use super::RunReport;
+use super::matrix::Matrix;
 use crate::rpc::Rpc;
 use crate::runner::Outcome;
 
@@ -17,24 +19,33 @@ struct FunctionRow {
     pass: usize,
     fail: usize,
     other: usize,
+    #[tabled(rename = "mechanisms (cells)")]
+    mechanisms: String,
+}
+
+fn compact(counts: &BTreeMap<Outcome, usize>) -> String {
+    let parts: Vec<String> = counts.iter().map(|(o, n)| format!("{n} {}", o.name())).collect();
+    if parts.is_empty() { "-".to_owned() } else { parts.join(", ") }
 }
 
 pub fn render(report: &RunReport) -> String {
+    let matrix = Matrix::build(report);
     let mut per: BTreeMap<Rpc, [usize; 3]> = BTreeMap::new();
     for case in &report.cases {
         for f in &case.functions {
             let slot = per.entry(*f).or_default();
             match case.outcome {
-                Outcome::Pass => slot[0] += 1,
+                Outcome::Pass | Outcome::NonStrict => slot[0] += 1,
                 Outcome::Fail | Outcome::Error => slot[1] += 1,
-                _ => slot[2] += 1,
+                Outcome::Skip | Outcome::Unsupported => slot[2] += 1,
             }
         }
     }
     let rows: Vec<FunctionRow> = Rpc::seed_table()
         .map(|rpc| {
             let [pass, fail, other] = per.get(&rpc).copied().unwrap_or_default();
-            FunctionRow { function: rpc.name(), cases: pass + fail + other, pass, fail, other }
+            let mechanisms = compact(&matrix.row_counts(rpc));
+            FunctionRow { function: rpc.name(), cases: pass + fail + other, pass, fail, other, mechanisms }
         })
         .collect();
     let exercised = rows.iter().filter(|r| r.cases > 0).count();

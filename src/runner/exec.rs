@@ -10,21 +10,32 @@ use super::outcome::{CaseResult, Outcome, StepTrace};
 use super::reference;
 use crate::client::{Arg, Args, Client, Fields, Value};
 use crate::pkcs11::CkMechanismType;
-use crate::suite::{Action, CaseInstance, Expect, LocalOp, Step};
+use crate::suite::{Action, CaseInstance, Expect, LocalOp, Profile, Step};
 
 struct Run<'a> {
     instance: &'a CaseInstance,
+    profile: &'a Profile,
+    /// Accepted but not preferred answers seen so far.
+    non_strict: Vec<String>,
     functions: BTreeSet<crate::rpc::Rpc>,
     mechanisms: BTreeSet<CkMechanismType>,
     trace: Vec<StepTrace>,
 }
 
-pub async fn run_case(client: &Client, instance: &CaseInstance) -> CaseResult {
+/// Runs one case; `profile` supplies the refusal codes accepted as non-strict.
+pub async fn run_case(client: &Client, instance: &CaseInstance, profile: &Profile) -> CaseResult {
     let started = Instant::now();
-    let mut run =
-        Run { instance, functions: BTreeSet::new(), mechanisms: BTreeSet::new(), trace: Vec::new() };
+    let mut run = Run {
+        instance,
+        profile,
+        non_strict: Vec::new(),
+        functions: BTreeSet::new(),
+        mechanisms: BTreeSet::new(),
+        trace: Vec::new(),
+    };
     let (outcome, message) = match run.steps(client).await {
-        Ok(()) => (Outcome::Pass, None),
+        Ok(()) if run.non_strict.is_empty() => (Outcome::Pass, None),
+        Ok(()) => (Outcome::NonStrict, Some(run.non_strict.join("; "))),
         Err((outcome, message)) => (outcome, Some(message)),
     };
     let case = instance.case();
@@ -40,6 +51,7 @@ pub async fn run_case(client: &Client, instance: &CaseInstance) -> CaseResult {
         functions: run.functions,
         mechanisms: run.mechanisms,
         calls: instance.calls.clone(),
+        deviation: None,
         trace: run.trace,
     }
 }
@@ -62,11 +74,15 @@ impl Run<'_> {
                     self.functions.insert(rpc);
                     let result = client.call(rpc, &args).await;
                     let observed = observe(&result);
-                    let verdict = judge(&step.expect, &observed, &env);
+                    let verdict = judge(&step.expect, &observed, &env, self.profile);
                     let shown = observed.describe();
                     self.push_trace(index, step, request, shown, started);
                     match verdict {
                         Verdict::Ok => result.ok(),
+                        Verdict::NonStrict(why) => {
+                            self.non_strict.push(self.at(index, step, &why));
+                            None
+                        }
                         Verdict::Fail(why) => return Err((Outcome::Fail, self.at(index, step, &why))),
                         Verdict::Error(why) => return Err((Outcome::Error, self.at(index, step, &why))),
                         Verdict::Unimplemented(why) => {

@@ -5,7 +5,7 @@ use super::eval::{Env, EvalError};
 use crate::client::{CallError, Fields, Value};
 use crate::pkcs11::CkRv;
 use crate::status::CallFailure;
-use crate::suite::{Check, Expect, FieldCheck, Operand, grpc_code_name};
+use crate::suite::{Check, Expect, FieldCheck, Operand, Profile, grpc_code_name};
 
 /// What a call produced, reduced to what expectations speak of.
 #[derive(Debug)]
@@ -46,6 +46,8 @@ impl Observed<'_> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     Ok,
+    /// Refused with a code the profile accepts instead of the preferred one.
+    NonStrict(String),
     /// The endpoint answered wrongly.
     Fail(String),
     /// No PKCS #11 answer at all: transport trouble.
@@ -58,7 +60,7 @@ fn expected_rvs(rvs: &[CkRv]) -> String {
     rvs.iter().map(|r| r.describe()).collect::<Vec<_>>().join(" or ")
 }
 
-pub fn judge(expect: &Expect, observed: &Observed, env: &Env) -> Verdict {
+pub fn judge(expect: &Expect, observed: &Observed, env: &Env, profile: &Profile) -> Verdict {
     match (expect, observed) {
         (_, Observed::Malformed(why)) => Verdict::Fail(format!("malformed answer: {why}")),
         (Expect::Grpc(want), Observed::Grpc(got, _)) if want == got => Verdict::Ok,
@@ -67,6 +69,14 @@ pub fn judge(expect: &Expect, observed: &Observed, env: &Env) -> Verdict {
         }
         (_, Observed::Grpc(..)) => Verdict::Error(observed.describe()),
         (Expect::Error(rvs), Observed::Rv(rv, _)) if rvs.contains(rv) => Verdict::Ok,
+        (Expect::Error(rvs), Observed::Rv(rv, _)) if profile.accepts(rvs, *rv).is_some() => {
+            let reason = profile.accepts(rvs, *rv).map(|a| a.reason.as_str()).unwrap_or_default();
+            Verdict::NonStrict(format!(
+                "expected {}, got {} (accepted: {reason})",
+                expected_rvs(rvs),
+                rv.describe()
+            ))
+        }
         (Expect::Error(rvs), _) => {
             Verdict::Fail(format!("expected {}, got {}", expected_rvs(rvs), observed.describe()))
         }

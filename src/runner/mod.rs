@@ -18,7 +18,7 @@ pub use outcome::{CaseResult, Outcome, StepTrace};
 use crate::client::{Args, Client, Value};
 use crate::pkcs11::CkMechanismType;
 use crate::rpc::Rpc;
-use crate::suite::CaseInstance;
+use crate::suite::{CaseInstance, Profile};
 
 /// What the endpoint says it offers.
 #[derive(Clone, Debug, Default)]
@@ -54,18 +54,28 @@ impl CaseResult {
             functions: BTreeSet::new(),
             mechanisms: instance.requires.clone(),
             calls: instance.calls.clone(),
+            deviation: None,
             trace: Vec::new(),
         }
     }
 }
 
-/// Runs every case (at most `concurrency` at once); `on_result` sees each result as it
-/// completes. Results come back in case order. When discovery fails, every case is an
-/// `error` with that reason: the run still completes and can be reported.
+/// Marks the results the profile lists as known deviations, with its reason.
+pub fn mark_deviations(profile: &Profile, results: &mut [CaseResult]) {
+    for result in results {
+        result.deviation = profile.deviation(&result.id).map(str::to_owned);
+    }
+}
+
+/// Runs every case the profile selects (at most `concurrency` at once; the others are
+/// `skip` with the reason); `on_result` sees each result as it completes. Results come back
+/// in case order. When discovery fails, every case is an `error` with that reason: the run
+/// still completes and can be reported.
 pub async fn run(
     client: &Client,
     cases: &[CaseInstance],
     concurrency: usize,
+    profile: &Arc<Profile>,
     on_result: impl Fn(&CaseResult),
 ) -> (Result<Capabilities, String>, Vec<CaseResult>) {
     let capabilities = discover(client).await;
@@ -73,9 +83,10 @@ pub async fn run(
     let mut pending = tokio::task::JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     for (index, instance) in cases.iter().enumerate() {
-        let immediate = match &capabilities {
-            Err(why) => Some(CaseResult::not_run(instance, Outcome::Error, why.clone())),
-            Ok(caps) => {
+        let immediate = match (&capabilities, profile.selects(instance)) {
+            (_, Err(why)) => Some(CaseResult::not_run(instance, Outcome::Skip, why)),
+            (Err(why), _) => Some(CaseResult::not_run(instance, Outcome::Error, why.clone())),
+            (Ok(caps), Ok(())) => {
                 let missing: Vec<String> = instance
                     .requires
                     .iter()
@@ -96,11 +107,12 @@ pub async fn run(
             results[index] = Some(result);
             continue;
         }
-        let (client, instance, limit) = (client.clone(), instance.clone(), Arc::clone(&limit));
+        let (client, instance, limit, profile) =
+            (client.clone(), instance.clone(), Arc::clone(&limit), Arc::clone(profile));
         pending.spawn(async move {
             // The semaphore is never closed, so acquiring cannot fail.
             let _permit = limit.acquire_owned().await.expect("semaphore is never closed");
-            (index, run_case(&client, &instance).await)
+            (index, run_case(&client, &instance, &profile).await)
         });
     }
     while let Some(joined) = pending.join_next().await {
@@ -112,7 +124,7 @@ pub async fn run(
             Err(e) => eprintln!("grep11-harness: a case task failed: {e}"),
         }
     }
-    let results = results
+    let mut results: Vec<CaseResult> = results
         .into_iter()
         .zip(cases)
         .map(|(r, instance)| {
@@ -125,5 +137,6 @@ pub async fn run(
             })
         })
         .collect();
+    mark_deviations(profile, &mut results);
     (capabilities, results)
 }

@@ -11,10 +11,13 @@ use crate::suite::PlannedCall;
 
 /// A case's verdict.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Every step did what the suite expects.
     Pass,
+    /// Every step succeeded or was refused as expected, but some refusal used a code the
+    /// profile accepts in place of the preferred one.
+    NonStrict,
     /// The endpoint answered wrongly.
     Fail,
     /// The harness could not complete the case (connection lost, deadline, suite bug).
@@ -26,12 +29,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] =
-        [Outcome::Pass, Outcome::Fail, Outcome::Error, Outcome::Skip, Outcome::Unsupported];
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Pass,
+        Outcome::NonStrict,
+        Outcome::Fail,
+        Outcome::Error,
+        Outcome::Skip,
+        Outcome::Unsupported,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
+            Outcome::NonStrict => "non-strict",
             Outcome::Fail => "fail",
             Outcome::Error => "error",
             Outcome::Skip => "skip",
@@ -39,9 +49,14 @@ impl Outcome {
         }
     }
 
-    /// Outcomes that make a run fail.
+    /// Outcomes that make a run fail (unless the case is a known deviation).
     pub fn is_failure(self) -> bool {
         matches!(self, Outcome::Fail | Outcome::Error)
+    }
+
+    /// Outcomes that count as passing for a certification.
+    pub fn certifies(self) -> bool {
+        matches!(self, Outcome::Pass | Outcome::NonStrict)
     }
 }
 
@@ -67,6 +82,9 @@ pub struct CaseResult {
     pub outcome: Outcome,
     /// Why, for every outcome but `pass`: one line naming the step, expected and got.
     pub message: Option<String>,
+    /// The reason a profile or deviations file gives for this case failing on this
+    /// endpoint; a failure so marked does not fail the run (but does not certify).
+    pub deviation: Option<String>,
     #[serde(serialize_with = "as_millis")]
     pub duration: Duration,
     /// RPCs actually called (a case that stops early calls fewer than it plans).

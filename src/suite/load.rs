@@ -97,7 +97,7 @@ pub fn load_file(file: &Path) -> Result<Suite, Vec<LoadError>> {
 
 /// Parses and checks one suite from its text; `file` names it in errors.
 pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
-    let mut suite: Suite = serde_yaml::from_str(text).map_err(|e| vec![yaml_error(file, &e)])?;
+    let mut suite: Suite = serde_yaml::from_str(text).map_err(|e| vec![LoadError::from_yaml(file, &e)])?;
     suite.file = file.to_owned();
     let positions = positions::index(text);
     for (case, (case_loc, step_locs)) in suite.cases.iter_mut().zip(positions.cases) {
@@ -121,19 +121,6 @@ pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
         check_case(case, &mut problem);
     }
     if errors.is_empty() { Ok(suite) } else { Err(errors) }
-}
-
-fn yaml_error(file: &Path, e: &serde_yaml::Error) -> LoadError {
-    let location = e.location().map(|l| Location { line: l.line(), col: l.column() });
-    let mut message = e.to_string();
-    // serde_yaml appends the position to its message; we print it in front instead.
-    if let Some(l) = &location {
-        let suffix = format!(" at line {} column {}", l.line, l.col);
-        if let Some(stripped) = message.strip_suffix(&suffix) {
-            message = stripped.to_owned();
-        }
-    }
-    LoadError { file: file.to_owned(), location, message }
 }
 
 /// Checks variables, saved fields and field checks across a case's steps.

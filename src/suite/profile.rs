@@ -1,0 +1,237 @@
+//! Profiles: which cases a certification requires, which refusal codes an endpoint may give
+//! instead of the preferred one (`non-strict`), and known deviations with their reasons.
+//! A profile lives in `suites/profiles/<name>.yaml`:
+//!
+//! ```yaml
+//! profile: core
+//! description: The seed-table functions on mechanisms every GREP11 service offers.
+//! suites: [random, digest]        # empty or absent: every suite
+//! tags: []                        # when given, only cases (or suites) with one of these tags
+//! exclude:                        # case id globs, each with a reason
+//!   - {case: "keys/*p384*", reason: "..."}
+//! accept:                         # allowed but not preferred answers
+//!   - {expected: CKR_SAVED_STATE_INVALID, also: [CKR_OPERATION_NOT_INITIALIZED], reason: "..."}
+//! deviations:                     # cases known to fail on the endpoint this profile describes
+//!   - {case: "attributes/set-read-only", reason: "..."}
+//! ```
+//!
+//! A deviations file given with `--deviations` has the same `deviations:` list alone.
+
+use std::path::{Path, PathBuf};
+
+use globset::GlobMatcher;
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+use super::expand::CaseInstance;
+use super::load::LoadError;
+use super::model::Location;
+use crate::pkcs11::CkRv;
+
+/// A case-id pattern: `*` any run of characters, `?` one; everything else literal.
+#[derive(Clone, Debug)]
+pub struct IdPattern {
+    pub text: String,
+    matcher: GlobMatcher,
+}
+
+impl IdPattern {
+    pub fn matches(&self, id: &str) -> bool {
+        self.matcher.is_match(id)
+    }
+}
+
+impl<'de> Deserialize<'de> for IdPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        // Case ids hold `[`, `]` and `,` literally (`aes/x[mech=CKM_AES_CBC,len=16]`), so only
+        // `*` and `?` are wildcards; and `/` is not a path separator: `*` crosses it.
+        let literal: String =
+            text.chars().flat_map(|c| if "[]{}\\".contains(c) { vec!['\\', c] } else { vec![c] }).collect();
+        let glob = globset::GlobBuilder::new(&literal)
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| de::Error::custom(format!("bad case pattern {text:?}: {e}")))?;
+        Ok(IdPattern { matcher: glob.compile_matcher(), text })
+    }
+}
+
+struct Code(CkRv);
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        CkRv::from_name(&name)
+            .map(Code)
+            .ok_or_else(|| de::Error::custom(format!("unknown return value {name:?}")))
+    }
+}
+
+/// An excluded or deviating case pattern, with why.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reasoned {
+    pub case: IdPattern,
+    pub reason: String,
+}
+
+/// Answers an endpoint may give instead of the one a case prefers.
+#[derive(Clone, Debug)]
+pub struct Accept {
+    pub expected: CkRv,
+    pub also: Vec<CkRv>,
+    pub reason: String,
+}
+
+impl<'de> Deserialize<'de> for Accept {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            expected: Code,
+            also: Vec<Code>,
+            reason: String,
+        }
+        let raw = Raw::deserialize(d)?;
+        Ok(Accept {
+            expected: raw.expected.0,
+            also: raw.also.into_iter().map(|c| c.0).collect(),
+            reason: raw.reason,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[serde(rename = "profile")]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub suites: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<Reasoned>,
+    #[serde(default)]
+    pub accept: Vec<Accept>,
+    #[serde(default)]
+    pub deviations: Vec<Reasoned>,
+    /// `--filter`: only ids containing this text.
+    #[serde(skip)]
+    pub id_filter: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviationsFile {
+    deviations: Vec<Reasoned>,
+}
+
+fn read<T: for<'de> Deserialize<'de>>(file: &Path) -> Result<T, LoadError> {
+    let text = std::fs::read_to_string(file).map_err(|e| LoadError {
+        file: file.to_owned(),
+        location: None,
+        message: e.to_string(),
+    })?;
+    serde_yaml::from_str(&text).map_err(|e| LoadError::from_yaml(file, &e))
+}
+
+impl Profile {
+    /// A profile by file path, or by name under `<root>/profiles/`.
+    pub fn load(name_or_path: &str, root: &Path) -> Result<Profile, LoadError> {
+        let path = if name_or_path.ends_with(".yaml") || name_or_path.contains('/') {
+            PathBuf::from(name_or_path)
+        } else {
+            root.join("profiles").join(format!("{name_or_path}.yaml"))
+        };
+        read(&path)
+    }
+
+    /// Adds the deviations of a `--deviations` file.
+    pub fn add_deviations(&mut self, file: &Path) -> Result<(), LoadError> {
+        let extra: DeviationsFile = read(file)?;
+        self.deviations.extend(extra.deviations);
+        Ok(())
+    }
+
+    /// Narrows the selection to ids containing `text` (the command line's `--filter`).
+    pub fn only_ids_containing(&mut self, text: &str) {
+        self.id_filter = Some(text.to_owned());
+    }
+
+    /// Whether the profile selects a case, and if it excludes it, why.
+    pub fn selects(&self, case: &CaseInstance) -> Result<(), String> {
+        if let Some(text) = &self.id_filter
+            && !case.id.contains(text.as_str())
+        {
+            return Err(format!("not matched by --filter {text:?}"));
+        }
+        if !self.suites.is_empty() && !self.suites.contains(&case.suite.suite) {
+            return Err(format!("profile {} does not include suite {}", self.name, case.suite.suite));
+        }
+        if !self.tags.is_empty() {
+            let tags = case.suite.tags.iter().chain(&case.case().tags);
+            if !tags.into_iter().any(|t| self.tags.contains(t)) {
+                return Err(format!("profile {} selects tags {}", self.name, self.tags.join(", ")));
+            }
+        }
+        match self.exclude.iter().find(|e| e.case.matches(&case.id)) {
+            Some(e) => Err(format!("excluded by profile {}: {}", self.name, e.reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// The reason a case is a known deviation, if it is one.
+    pub fn deviation(&self, id: &str) -> Option<&str> {
+        self.deviations.iter().find(|d| d.case.matches(id)).map(|d| d.reason.as_str())
+    }
+
+    /// The accepted alternative that covers `got` when one of `expected` was preferred.
+    pub fn accepts(&self, expected: &[CkRv], got: CkRv) -> Option<&Accept> {
+        self.accept.iter().find(|a| expected.contains(&a.expected) && a.also.contains(&got))
+    }
+}
+
+impl LoadError {
+    /// A serde_yaml error with its position moved to the front, as every load error reads.
+    pub fn from_yaml(file: &Path, e: &serde_yaml::Error) -> LoadError {
+        let location = e.location().map(|l| Location { line: l.line(), col: l.column() });
+        let mut message = e.to_string();
+        // serde_yaml appends the position to its message; we print it in front instead.
+        if let Some(l) = &location {
+            let suffix = format!(" at line {} column {}", l.line, l.col);
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message = stripped.to_owned();
+            }
+        }
+        LoadError { file: file.to_owned(), location, message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_cross_slashes_and_codes_are_checked() {
+        let p: Profile = serde_yaml::from_str(
+            "profile: t\naccept:\n  - {expected: CKR_SAVED_STATE_INVALID, also: [CKR_OPERATION_NOT_INITIALIZED], reason: r}\ndeviations:\n  - {case: \"keys/*[curve=P-384]\", reason: no P-384}\n",
+        )
+        .unwrap();
+        assert_eq!(p.deviation("keys/sign[curve=P-384]"), Some("no P-384"));
+        assert_eq!(p.deviation("keys/sign[curve=P-256]"), None);
+        let accepted = p
+            .accepts(&[crate::pkcs11::CKR_SAVED_STATE_INVALID], crate::pkcs11::CKR_OPERATION_NOT_INITIALIZED);
+        assert!(accepted.is_some());
+        assert!(
+            p.accepts(&[crate::pkcs11::CKR_SAVED_STATE_INVALID], crate::pkcs11::CKR_GENERAL_ERROR).is_none()
+        );
+        let bad = serde_yaml::from_str::<Profile>(
+            "profile: t\naccept:\n  - {expected: CKR_NOPE, also: [], reason: r}\n",
+        );
+        assert!(bad.unwrap_err().to_string().contains("unknown return value \"CKR_NOPE\""));
+    }
+}
