@@ -1,10 +1,12 @@
 //! `results.json`: the run as one JSON object. Schema (all keys always present):
 //! `harness_version`, `endpoint`, `wire` ("keyblob"|"legacy"), `started_unix`, `duration`
-//! (seconds), `advertised` ({"Ok": [mechanism names]} or {"Err": reason}), and `cases`: one
-//! object per case with `id`, `suite`, `name`, `file`, `line`, `outcome`
-//! (pass|fail|error|skip|unsupported), `message` (null on pass), `duration` (ms),
-//! `functions` (RPC names called), `mechanisms` (names sent), `trace` (per step: `index`,
-//! `action`, `line`, `request` summary, `result`, `micros`).
+//! (seconds), `advertised` ({"Ok": [mechanism names]} or {"Err": reason}), `profile` (null
+//! or {`name`, `description`}), and `cases`: one object per case with `id`, `suite`,
+//! `name`, `file`, `line`, `outcome` (pass|non-strict|fail|error|skip|unsupported),
+//! `message` (null on pass), `deviation` (null, or the reason a known deviation is
+//! expected), `duration` (ms), `functions` (RPC names called), `mechanisms` (names sent),
+//! `calls` (planned: `function`, `mechanism` or null, `expects_ok`: the matrix's input), and
+//! `trace` (per step run: `index`, `action`, `line`, `request` summary, `result`, `micros`).
 
 use super::RunReport;
 
