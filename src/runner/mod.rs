@@ -2,6 +2,7 @@
 //! parallel across cases, and classify every case as pass, fail, error, skip or
 //! unsupported, with a reason for anything but pass.
 
+mod discovery;
 mod eval;
 mod exec;
 mod expect;
@@ -24,6 +25,8 @@ use crate::suite::{CaseInstance, Profile};
 #[derive(Clone, Debug, Default)]
 pub struct Capabilities {
     pub mechanisms: BTreeSet<CkMechanismType>,
+    /// The list as it came, repetitions included.
+    pub listed: Vec<CkMechanismType>,
 }
 
 /// Asks the endpoint for its mechanism list.
@@ -31,7 +34,8 @@ pub async fn discover(client: &Client) -> Result<Capabilities, String> {
     match client.call(Rpc::GetMechanismList, &Args::default()).await {
         Ok(fields) => match fields.get("Mechs") {
             Some(Value::Mechanisms(m)) => {
-                Ok(Capabilities { mechanisms: m.iter().map(|&v| CkMechanismType(v)).collect() })
+                let listed: Vec<CkMechanismType> = m.iter().map(|&v| CkMechanismType(v)).collect();
+                Ok(Capabilities { mechanisms: listed.iter().copied().collect(), listed })
             }
             _ => Err("GetMechanismList returned no mechanism list".into()),
         },
@@ -68,7 +72,8 @@ pub fn mark_deviations(profile: &Profile, results: &mut [CaseResult]) {
 }
 
 /// Runs every case the profile selects (at most `concurrency` at once; the others are
-/// `skip` with the reason); `on_result` sees each result as it completes. Results come back
+/// `skip` with the reason), then the `discovery/*` cases the endpoint's mechanism list
+/// generates; `on_result` sees each result as it completes. Results come back
 /// in case order. When discovery fails, every case is an `error` with that reason: the run
 /// still completes and can be reported.
 pub async fn run(
@@ -137,6 +142,16 @@ pub async fn run(
             })
         })
         .collect();
+    if let Ok(caps) = &capabilities {
+        let mut generated = vec![discovery::list_is_unique(&caps.listed)];
+        for mech in &caps.mechanisms {
+            generated.push(discovery::mechanism_info(client, *mech).await);
+        }
+        for case in generated.into_iter().filter(|c| profile.selects_id(&c.id)) {
+            on_result(&case);
+            results.push(case);
+        }
+    }
     mark_deviations(profile, &mut results);
     (capabilities, results)
 }

@@ -162,10 +162,16 @@ impl Profile {
         self.id_filter = Some(text.to_owned());
     }
 
+    /// Whether `--filter` (if any) keeps a case id. Generated cases (`discovery/*`) are
+    /// selected by this alone: they belong to every profile.
+    pub fn selects_id(&self, id: &str) -> bool {
+        self.id_filter.as_ref().is_none_or(|text| id.contains(text.as_str()))
+    }
+
     /// Whether the profile selects a case, and if it excludes it, why.
     pub fn selects(&self, case: &CaseInstance) -> Result<(), String> {
         if let Some(text) = &self.id_filter
-            && !case.id.contains(text.as_str())
+            && !self.selects_id(&case.id)
         {
             return Err(format!("not matched by --filter {text:?}"));
         }
