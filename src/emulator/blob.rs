@@ -25,7 +25,7 @@ use super::mech::{aes::CipherState, digest::DigestState, sign::SignState};
 /// mistaken for a public key blob, which starts with a DER SEQUENCE.
 const MAGIC: [u8; 4] = *b"EMU1";
 /// Bumped whenever a payload layout changes; older blobs are then refused, not misread.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const HEADER_LEN: usize = MAGIC.len() + 2;
 const NONCE_LEN: usize = 12;
 

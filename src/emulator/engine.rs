@@ -4,7 +4,8 @@
 //!
 //! CheckSum of new secret keys (GenerateKey, UnwrapKey, DeriveKey): 3 bytes of key check
 //! value followed by the key length in bits as 4 bytes big-endian (EP11's layout). The check
-//! value is AES-ECB(key, 16 zero bytes)[..3] for AES keys and, for generic secrets,
+//! value is AES-ECB(key, 16 zero bytes)[..3] for AES keys, DES3-ECB(key, 8 zero bytes)[..3]
+//! for DES3 keys and, for generic secrets,
 //! SHA-1(value)[..3] (PKCS #11 v3.0 CKA_CHECK_VALUE for generic secrets). Public keys
 //! imported with CKM_IBM_TRANSPORTKEY get an empty CheckSum.
 
@@ -13,7 +14,8 @@ use zeroize::Zeroizing;
 use super::attrs::{self, AttrValue, Attrs, Origin, Template};
 use super::blob::{Key, Material, Operation, Sealer, State};
 use super::error::{Error, Result};
-use super::mech::aes::{self, CipherState};
+use super::mech::aes::{self, BlockCipher, CipherState};
+use super::mech::des3;
 use super::mech::digest::{DigestState, HashAlg};
 use super::mech::sign::{SignScheme, SignState};
 use super::mech::{self, Family, GENERIC_SECRET_MAX, GENERIC_SECRET_MIN, MechRow, Mechanism, ec, random};
@@ -125,13 +127,11 @@ impl Engine {
     ) -> Result<CipherState> {
         let (flag, usage) =
             if op == Operation::Encrypt { (CKF_ENCRYPT, CKA_ENCRYPT) } else { (CKF_DECRYPT, CKA_DECRYPT) };
-        let Family::Aes(mode) = mech::lookup(mech.mech, flag, name)?.family else {
-            return Err(Error::MechanismInvalid { mech: mech.mech, function: name });
-        };
+        let (cipher, mode) = block_mode(mech::lookup(mech.mech, flag, name)?, name)?;
         let key = self.sealer.open_key(key)?;
-        let value = secret_value(&key, mech.mech, CKK_AES)?;
+        let value = secret_value(&key, mech.mech, cipher.key_type())?;
         key.attrs.require(usage)?;
-        CipherState::new(op, mode, mech, value)
+        CipherState::start(op, cipher, mode, mech, value)
     }
 
     fn cipher_state(&self, op: Operation, blob: &[u8]) -> Result<CipherState> {
@@ -200,6 +200,7 @@ impl Engine {
             (SignScheme::Ecdsa(_), Material::EcPrivate(sk), false) => sk.to_bytes().to_vec(),
             (SignScheme::Ecdsa(_), Material::EcPublic(pk), true) => ec::sec1_point(pk),
             (SignScheme::Hmac(_), _, _) => secret_value(&key, mech.mech, CKK_GENERIC_SECRET)?.to_vec(),
+            (SignScheme::Cmac, _, _) => secret_value(&key, mech.mech, CKK_AES)?.to_vec(),
             _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
         };
         key.attrs.require(usage)?;
@@ -220,11 +221,19 @@ impl Engine {
         let key_type = match row.family {
             Family::AesKeyGen => CKK_AES,
             Family::GenericSecretKeyGen => CKK_GENERIC_SECRET,
+            Family::Des3KeyGen => CKK_DES3,
             _ => return Err(Error::MechanismInvalid { mech: mech.mech, function: "GenerateKey" }),
         };
-        let len = attrs::required_ulong(template, CKA_VALUE_LEN)?;
+        // DES3 keys have one length: CKA_VALUE_LEN may be left out, and if given must say 24.
+        let len = match (key_type, attrs::optional_ulong(template, CKA_VALUE_LEN)?) {
+            (CKK_DES3, None) => des3::KEY_LEN,
+            _ => attrs::required_ulong(template, CKA_VALUE_LEN)?,
+        };
         check_secret_len(key_type, len)?;
-        let value = Zeroizing::new(random::generate(len)?);
+        let value = match key_type {
+            CKK_DES3 => des3::generate()?,
+            _ => Zeroizing::new(random::generate(len)?),
+        };
         let attrs = Attrs::build(template, &secret_fixed(key_type, len), Origin::Generated(mech.mech))?;
         self.issue_secret(attrs, value)
     }
@@ -256,13 +265,12 @@ impl Engine {
         Ok((private, public))
     }
 
-    /// WrapKey with CKM_AES_CBC_PAD: AES-CBC-PAD(KeK, IV, value of a secret key).
+    /// WrapKey with CKM_AES_CBC_PAD, CKM_DES3_CBC_PAD, CKM_AES_KEY_WRAP or
+    /// CKM_AES_KEY_WRAP_PAD: the value of a secret key encrypted under the KeK.
     pub fn wrap_key(&self, mech: &Mechanism, key: &[u8], kek: &[u8]) -> Result<Vec<u8>> {
-        let Family::Aes(mode) = mech::lookup(mech.mech, CKF_WRAP, "WrapKey")?.family else {
-            return Err(Error::MechanismInvalid { mech: mech.mech, function: "WrapKey" });
-        };
+        let (cipher, mode) = block_mode(mech::lookup(mech.mech, CKF_WRAP, "WrapKey")?, "WrapKey")?;
         let kek = self.sealer.open_key(kek)?;
-        let kek_value = secret_value(&kek, mech.mech, CKK_AES)?;
+        let kek_value = secret_value(&kek, mech.mech, cipher.key_type())?;
         kek.attrs.require(CKA_WRAP)?;
         let key = self.sealer.open_key(key)?;
         let Material::Secret(value) = &key.material else {
@@ -271,7 +279,13 @@ impl Engine {
         if !key.attrs.flag(CKA_EXTRACTABLE) {
             return Err(Error::KeyUnextractable);
         }
-        CipherState::new(Operation::Encrypt, mode, mech, kek_value)?.run(value)
+        // A key RFC 3394 cannot carry (not a multiple of 8 bytes, or under 16) is a key of
+        // the wrong size for the mechanism, not bad data from the caller.
+        CipherState::start(Operation::Encrypt, cipher, mode, mech, kek_value)?.run(value).map_err(|e| match e
+        {
+            Error::DataLenRange(_) => Error::KeySizeRange(value.len() as u64),
+            other => other,
+        })
     }
 
     pub fn unwrap_key(
@@ -284,8 +298,9 @@ impl Engine {
         let row = mech::lookup(mech.mech, CKF_UNWRAP, "UnwrapKey")?;
         let kek = self.sealer.open_key(kek)?;
         match row.family {
-            Family::Aes(mode) => {
-                let kek_value = secret_value(&kek, mech.mech, CKK_AES)?;
+            Family::Aes(_) | Family::Des3(_) => {
+                let (cipher, mode) = block_mode(row, "UnwrapKey")?;
+                let kek_value = secret_value(&kek, mech.mech, cipher.key_type())?;
                 kek.attrs.require(CKA_UNWRAP)?;
                 let key_type = secret_template(template)?;
                 // A template asking for an impossible key is refused as GenerateKey would
@@ -293,11 +308,13 @@ impl Engine {
                 if let Some(asked) = attrs::optional_ulong(template, CKA_VALUE_LEN)? {
                     check_secret_len(key_type, asked)?;
                 }
-                let value = CipherState::new(Operation::Decrypt, mode, mech, kek_value)?
+                let value = CipherState::start(Operation::Decrypt, cipher, mode, mech, kek_value)?
                     .run(wrapped)
                     .map_err(|e| match e {
                         Error::EncryptedDataLenRange(_) => Error::WrappedKeyLenRange(wrapped.len()),
-                        Error::EncryptedDataInvalid => Error::WrappedKeyInvalid("bad padding"),
+                        Error::EncryptedDataInvalid => {
+                            Error::WrappedKeyInvalid("bad padding or failed key-wrap integrity check")
+                        }
                         other => other,
                     })?;
                 let value = Zeroizing::new(value);
@@ -413,6 +430,15 @@ fn digest_alg(mech: &Mechanism, name: &'static str) -> Result<HashAlg> {
     }
 }
 
+/// The cipher and mode of an encryption or wrapping row.
+fn block_mode(row: &MechRow, name: &'static str) -> Result<(BlockCipher, aes::AesMode)> {
+    match row.family {
+        Family::Aes(mode) => Ok((BlockCipher::Aes, mode)),
+        Family::Des3(mode) => Ok((BlockCipher::Des3, mode)),
+        _ => Err(Error::MechanismInvalid { mech: row.mech, function: name }),
+    }
+}
+
 /// The value of a secret key of `key_type`; any other key is CKR_KEY_TYPE_INCONSISTENT.
 fn secret_value(key: &Key, mech: CkMechanismType, key_type: CkKeyType) -> Result<&[u8]> {
     match &key.material {
@@ -425,18 +451,19 @@ fn type_inconsistent(mech: CkMechanismType, attrs: &Attrs) -> Error {
     Error::KeyTypeInconsistent { mech, class: attrs.class(), key_type: attrs.key_type() }
 }
 
-/// Checks a secret key length: AES 16/24/32 bytes, generic secrets within the registry's
+/// Checks a secret key length: AES 16/24/32 bytes, DES3 24, generic secrets within the registry's
 /// bounds; CKR_KEY_SIZE_RANGE otherwise.
 fn check_secret_len(key_type: CkKeyType, len: u64) -> Result<()> {
     let ok = match key_type {
         CKK_AES => aes::valid_key_len(len),
+        CKK_DES3 => len == des3::KEY_LEN,
         _ => (GENERIC_SECRET_MIN..=GENERIC_SECRET_MAX).contains(&len),
     };
     if ok { Ok(()) } else { Err(Error::KeySizeRange(len)) }
 }
 
 /// CKA_CLASS and CKA_KEY_TYPE of an unwrap or derive template: both required, the class
-/// CKO_SECRET_KEY and the type CKK_AES or CKK_GENERIC_SECRET.
+/// CKO_SECRET_KEY and the type CKK_AES, CKK_DES3 or CKK_GENERIC_SECRET.
 fn secret_template(template: &Template) -> Result<CkKeyType> {
     let class = CkObjectClass(attrs::required_ulong(template, CKA_CLASS)?);
     let key_type = CkKeyType(attrs::required_ulong(template, CKA_KEY_TYPE)?);
@@ -446,10 +473,10 @@ fn secret_template(template: &Template) -> Result<CkKeyType> {
             reason: "only secret keys can be made here",
         });
     }
-    if key_type != CKK_AES && key_type != CKK_GENERIC_SECRET {
+    if key_type != CKK_AES && key_type != CKK_GENERIC_SECRET && key_type != CKK_DES3 {
         return Err(Error::TemplateInconsistent {
             attr: CKA_KEY_TYPE,
-            reason: "only AES and generic secrets",
+            reason: "only AES, DES3 and generic secrets",
         });
     }
     Ok(key_type)
@@ -483,6 +510,7 @@ fn ec_fixed(
 fn checksum(key_type: CkKeyType, value: &[u8]) -> Result<Vec<u8>> {
     let mut sum = match key_type {
         CKK_AES => aes::check_value(value)?,
+        CKK_DES3 => BlockCipher::Des3.check_value(value)?,
         _ => HashAlg::Sha1.digest(value)[..3].to_vec(),
     };
     // Key lengths are at most 256 bytes: the bit count fits in 32 bits.

@@ -1,32 +1,64 @@
-//! AES: ECB, CBC and CBC with PKCS #7 padding (PKCS #11 v2.40 mechanisms §2.10), for
-//! Encrypt/Decrypt in every flow and for AES-CBC-PAD key wrapping.
+//! Block-cipher modes for AES (PKCS #11 v2.40 mechanisms §2.10, §2.14) and DES3 (§2.21):
+//! ECB, CBC and CBC with PKCS #7 padding for both ciphers; CTR, key wrap (RFC 3394) and key
+//! wrap with padding (RFC 5649) for AES only.
 //!
 //! Every flow runs the same state machine: single-part calls are init + update + final, so
 //! single, single-part and multi-part results cannot disagree. The state carries the key,
 //! the chaining value and the bytes not yet processed: less than one block, or for
 //! CBC_PAD decryption up to one full block held back until Final, where the padding is
-//! checked.
+//! checked. CTR keeps no bytes back: its state is the initial counter block and the
+//! keystream offset reached, so any split gives the single-part result.
+//!
+//! The key wraps are single-part only (PKCS #11 v3.0 §2.14.3: C_Encrypt/C_Decrypt, no
+//! multi-part): Encrypt/Decrypt on an Init state works, Update and Final answer
+//! CKR_FUNCTION_NOT_SUPPORTED, as for CKM_ECDSA. CKM_AES_KEY_WRAP_PAD is RFC 5649 (KWP),
+//! as SoftHSM implements it (PKCS #11 v3.0 also names it CKM_AES_KEY_WRAP_KWP). Only the
+//! default initial values of the RFCs are supported: a ParameterB is refused with
+//! CKR_MECHANISM_PARAM_INVALID.
 
 use aes::{Aes128, Aes192, Aes256};
+use aes_kw::{AesKw, AesKwp};
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{
     Array, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, IvState, KeyInit,
-    KeyIvInit, consts::U16,
+    KeyIvInit, StreamCipher, StreamCipherSeek, consts::U16,
 };
+use des::TdesEde3;
 use serde::{Deserialize, Serialize};
 
 use super::{MechParam, Mechanism};
 use crate::emulator::blob::Operation;
 use crate::emulator::error::{Error, Result};
+use crate::pkcs11::{CKK_AES, CKK_DES3, CkKeyType};
 
+/// The AES block size, which CTR's counter block also has.
 const BLOCK: usize = 16;
+/// RFC 3394/5649 work in 64-bit semiblocks.
+const SEMIBLOCK: usize = 8;
 
-/// The AES mode of a mechanism row.
+/// The mode of a cipher mechanism row. Named for AES, its first user; DES3 rows use the
+/// same ECB, CBC and CBC_PAD variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AesMode {
     Ecb,
     Cbc,
     CbcPad,
+    /// CKM_AES_CTR: ParameterB is the 16-byte initial counter block, all of it counter
+    /// (CK_AES_CTR_PARAMS with ulCounterBits = 128: the wire has no room for the width),
+    /// incremented big-endian.
+    Ctr,
+    /// CKM_AES_KEY_WRAP (RFC 3394).
+    KeyWrap,
+    /// CKM_AES_KEY_WRAP_PAD (RFC 5649).
+    KeyWrapPad,
+}
+
+/// The block cipher under a mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlockCipher {
+    Aes,
+    /// Three-key triple DES, EDE (NIST SP 800-67).
+    Des3,
 }
 
 /// Runs `$body` with `$C` bound to the AES variant for a key of `$len` bytes.
@@ -51,47 +83,107 @@ macro_rules! with_aes {
     };
 }
 
-/// The state of a multi-part AES encryption or decryption.
+/// Runs `$body` with `$C` bound to the block cipher `$cipher` for a key of `$len` bytes.
+macro_rules! with_cipher {
+    ($cipher:expr, $len:expr, $C:ident => $body:expr) => {
+        match $cipher {
+            BlockCipher::Aes => with_aes!($len, $C => $body),
+            BlockCipher::Des3 if $len == 24 => {
+                type $C = TdesEde3;
+                $body
+            }
+            // Key blobs only hold 24-byte DES3 keys; anything else is a corrupt key.
+            BlockCipher::Des3 => Err(Error::KeyHandleInvalid),
+        }
+    };
+}
+
+impl BlockCipher {
+    /// The key type a key must have to be used with this cipher.
+    pub fn key_type(self) -> CkKeyType {
+        match self {
+            BlockCipher::Aes => CKK_AES,
+            BlockCipher::Des3 => CKK_DES3,
+        }
+    }
+
+    fn block_len(self) -> usize {
+        match self {
+            BlockCipher::Aes => BLOCK,
+            BlockCipher::Des3 => 8,
+        }
+    }
+
+    /// The key check value: the first 3 bytes of the key's ECB encryption of a zero block
+    /// (16 bytes for AES, 8 for DES3).
+    pub fn check_value(self, key: &[u8]) -> Result<Vec<u8>> {
+        let mut block = vec![0u8; self.block_len()];
+        let mut iv = Vec::new();
+        with_cipher!(self, key.len(), C => process::<C>(AesMode::Ecb, true, key, &mut iv, &mut block))?;
+        block.truncate(3);
+        Ok(block)
+    }
+}
+
+/// The state of a multi-part encryption or decryption.
 #[derive(Serialize, Deserialize)]
 pub struct CipherState {
     encrypt: bool,
+    cipher: BlockCipher,
     mode: AesMode,
     key: Vec<u8>,
-    iv: [u8; BLOCK],
+    /// CBC: the chaining value; CTR: the initial counter block; otherwise empty.
+    iv: Vec<u8>,
     pending: Vec<u8>,
+    /// CTR: the keystream bytes used so far.
+    offset: u64,
 }
 
 impl CipherState {
-    /// Starts an operation; CBC modes need a 16-byte IV in ParameterB, ECB takes none.
+    /// Starts an AES operation (see [`CipherState::start`]).
     pub fn new(op: Operation, mode: AesMode, mech: &Mechanism, key: &[u8]) -> Result<CipherState> {
-        let iv = match (mode, &mech.param) {
-            (AesMode::Ecb, MechParam::None) => [0; BLOCK],
-            (AesMode::Ecb, MechParam::Bytes(b)) if b.is_empty() => [0; BLOCK],
-            (AesMode::Cbc | AesMode::CbcPad, MechParam::Bytes(b)) => {
-                b.as_slice().try_into().map_err(|_| Error::MechanismParamInvalid {
-                    mech: mech.mech,
-                    reason: "the IV must be 16 bytes",
-                })?
+        CipherState::start(op, BlockCipher::Aes, mode, mech, key)
+    }
+
+    /// Starts an operation. CBC modes need an IV of one block in ParameterB and CTR a
+    /// 16-byte counter block; ECB and the key wraps take none.
+    pub fn start(
+        op: Operation,
+        cipher: BlockCipher,
+        mode: AesMode,
+        mech: &Mechanism,
+        key: &[u8],
+    ) -> Result<CipherState> {
+        let block = cipher.block_len();
+        let bad = |reason| Error::MechanismParamInvalid { mech: mech.mech, reason };
+        let param = match &mech.param {
+            MechParam::None => None,
+            MechParam::Bytes(b) if b.is_empty() => None,
+            MechParam::Bytes(b) => Some(b.as_slice()),
+            _ => return Err(bad("takes at most a byte-string parameter (ParameterB)")),
+        };
+        let iv = match (mode, param) {
+            (AesMode::Ecb | AesMode::KeyWrap | AesMode::KeyWrapPad, None) => Vec::new(),
+            (AesMode::Ecb, Some(_)) => return Err(bad("ECB takes no parameter")),
+            (AesMode::KeyWrap | AesMode::KeyWrapPad, Some(_)) => {
+                return Err(bad("only the default initial value of RFC 3394/5649 is supported"));
             }
-            (AesMode::Ecb, _) => {
-                return Err(Error::MechanismParamInvalid {
-                    mech: mech.mech,
-                    reason: "ECB takes no parameter",
-                });
+            (AesMode::Cbc | AesMode::CbcPad, Some(iv)) if iv.len() == block => iv.to_vec(),
+            (AesMode::Cbc | AesMode::CbcPad, _) if block == 8 => {
+                return Err(bad("the IV must be 8 bytes"));
             }
-            _ => {
-                return Err(Error::MechanismParamInvalid {
-                    mech: mech.mech,
-                    reason: "a 16-byte IV is required",
-                });
-            }
+            (AesMode::Cbc | AesMode::CbcPad, _) => return Err(bad("the IV must be 16 bytes")),
+            (AesMode::Ctr, Some(cb)) if cb.len() == BLOCK => cb.to_vec(),
+            (AesMode::Ctr, _) => return Err(bad("the counter block must be 16 bytes")),
         };
         Ok(CipherState {
             encrypt: op == Operation::Encrypt,
+            cipher,
             mode,
             key: key.to_vec(),
             iv,
             pending: Vec::new(),
+            offset: 0,
         })
     }
 
@@ -101,16 +193,29 @@ impl CipherState {
 
     /// Processes every complete block it may, keeping the rest for later.
     pub fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        match self.mode {
+            AesMode::KeyWrap | AesMode::KeyWrapPad => return Err(single_part_only()),
+            AesMode::Ctr => {
+                let mut buf = data.to_vec();
+                let (key, iv, offset) = (&self.key, &self.iv, self.offset);
+                with_aes!(key.len(), C => ctr::<C>(key, iv, offset, &mut buf))?;
+                // A u64 offset covers more data than any sequence of 64 MiB messages.
+                self.offset = offset.saturating_add(buf.len() as u64);
+                return Ok(buf);
+            }
+            _ => {}
+        }
+        let block = self.cipher.block_len();
         let mut buf = std::mem::take(&mut self.pending);
         buf.extend_from_slice(data);
         // CBC_PAD decryption keeps the last full block back: only Final knows it is the last.
-        let keep = match buf.len() % BLOCK {
-            0 if !self.encrypt && self.mode == AesMode::CbcPad => buf.len().min(BLOCK),
+        let keep = match buf.len() % block {
+            0 if !self.encrypt && self.mode == AesMode::CbcPad => buf.len().min(block),
             rest => rest,
         };
         self.pending = buf.split_off(buf.len() - keep);
         let (key, encrypt, mode) = (&self.key, self.encrypt, self.mode);
-        with_aes!(key.len(), C => process::<C>(mode, encrypt, key, &mut self.iv, &mut buf))?;
+        with_cipher!(self.cipher, key.len(), C => process::<C>(mode, encrypt, key, &mut self.iv, &mut buf))?;
         Ok(buf)
     }
 
@@ -118,44 +223,56 @@ impl CipherState {
     /// decryption), or refuses leftover bytes.
     pub fn finish(&self) -> Result<Vec<u8>> {
         let rest = &self.pending;
+        let (cipher, key, iv) = (self.cipher, &self.key, &self.iv);
+        let bad_key = |_| Error::KeyHandleInvalid;
         match (self.mode, self.encrypt) {
-            (AesMode::CbcPad, true) => with_aes!(self.key.len(), C => {
-                let enc = cbc::Encryptor::<C>::new_from_slices(&self.key, &self.iv)
-                    .map_err(|_| Error::KeyHandleInvalid)?;
+            (AesMode::KeyWrap | AesMode::KeyWrapPad, _) => Err(single_part_only()),
+            (AesMode::Ctr, _) => Ok(Vec::new()),
+            (AesMode::CbcPad, true) => with_cipher!(cipher, key.len(), C => {
+                let enc = cbc::Encryptor::<C>::new_from_slices(key, iv).map_err(bad_key)?;
                 Ok(enc.encrypt_padded_vec::<Pkcs7>(rest))
             }),
-            (AesMode::CbcPad, false) if rest.len() != BLOCK => Err(Error::EncryptedDataLenRange(
-                "CBC_PAD ciphertext must be a non-empty multiple of 16 bytes",
-            )),
-            (AesMode::CbcPad, false) => with_aes!(self.key.len(), C => {
-                let dec = cbc::Decryptor::<C>::new_from_slices(&self.key, &self.iv)
-                    .map_err(|_| Error::KeyHandleInvalid)?;
+            (AesMode::CbcPad, false) if rest.len() != cipher.block_len() => {
+                Err(Error::EncryptedDataLenRange(
+                    "CBC_PAD ciphertext must be a non-empty multiple of the block size",
+                ))
+            }
+            (AesMode::CbcPad, false) => with_cipher!(cipher, key.len(), C => {
+                let dec = cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(bad_key)?;
                 dec.decrypt_padded_vec::<Pkcs7>(rest).map_err(|_| Error::EncryptedDataInvalid)
             }),
             (_, true) if !rest.is_empty() => {
-                Err(Error::DataLenRange("plaintext must be a multiple of 16 bytes"))
+                Err(Error::DataLenRange("plaintext must be a multiple of the block size"))
             }
             (_, false) if !rest.is_empty() => {
-                Err(Error::EncryptedDataLenRange("ciphertext must be a multiple of 16 bytes"))
+                Err(Error::EncryptedDataLenRange("ciphertext must be a multiple of the block size"))
             }
             _ => Ok(Vec::new()),
         }
     }
 
-    /// Update then Final: the single-part result.
+    /// Update then Final: the single-part result (the key wraps in one step).
     pub fn run(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        if let AesMode::KeyWrap | AesMode::KeyWrapPad = self.mode {
+            let pad = self.mode == AesMode::KeyWrapPad;
+            return key_wrap(pad, self.encrypt, &self.key, data);
+        }
         let mut out = self.update(data)?;
         out.extend(self.finish()?);
         Ok(out)
     }
 }
 
+fn single_part_only() -> Error {
+    Error::FunctionNotSupported("multi-part encryption with a single-part mechanism (AES key wrap)")
+}
+
 /// Encrypts or decrypts whole blocks in place, advancing the CBC chaining value.
-fn process<C>(mode: AesMode, encrypt: bool, key: &[u8], iv: &mut [u8; BLOCK], buf: &mut [u8]) -> Result<()>
+fn process<C>(mode: AesMode, encrypt: bool, key: &[u8], iv: &mut Vec<u8>, buf: &mut [u8]) -> Result<()>
 where
-    C: BlockCipherEncrypt<BlockSize = U16> + BlockCipherDecrypt<BlockSize = U16> + KeyInit,
+    C: BlockCipherEncrypt + BlockCipherDecrypt + KeyInit,
 {
-    let (blocks, tail) = Array::<u8, U16>::slice_as_chunks_mut(buf);
+    let (blocks, tail) = Array::<u8, C::BlockSize>::slice_as_chunks_mut(buf);
     if !tail.is_empty() {
         return Err(Error::General("partial block reached the block cipher"));
     }
@@ -167,25 +284,79 @@ where
         (AesMode::Ecb, false) => {
             ecb::Decryptor::<C>::new_from_slice(key).map_err(bad_key)?.decrypt_blocks(blocks)
         }
-        (_, true) => {
+        (AesMode::Cbc | AesMode::CbcPad, true) => {
             let mut enc = cbc::Encryptor::<C>::new_from_slices(key, iv).map_err(bad_key)?;
             enc.encrypt_blocks(blocks);
-            *iv = enc.iv_state().into();
+            *iv = enc.iv_state().to_vec();
         }
-        (_, false) => {
+        (AesMode::Cbc | AesMode::CbcPad, false) => {
             let mut dec = cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(bad_key)?;
             dec.decrypt_blocks(blocks);
-            *iv = dec.iv_state().into();
+            *iv = dec.iv_state().to_vec();
         }
+        _ => return Err(Error::General("a stream or wrap mode reached the block processor")),
     }
     Ok(())
 }
 
-/// The key check value: the first 3 bytes of AES-ECB(key, 16 zero bytes).
+/// XORs `buf` with the CTR keystream from byte `offset` of the counter block `iv`.
+fn ctr<C>(key: &[u8], iv: &[u8], offset: u64, buf: &mut [u8]) -> Result<()>
+where
+    C: BlockCipherEncrypt<BlockSize = U16> + KeyInit,
+{
+    let mut ctr = ctr::Ctr128BE::<C>::new_from_slices(key, iv).map_err(|_| Error::KeyHandleInvalid)?;
+    let exhausted = |_| Error::DataLenRange("the CTR keystream is exhausted");
+    ctr.try_seek(offset).map_err(exhausted)?;
+    ctr.try_apply_keystream(buf).map_err(exhausted)
+}
+
+/// RFC 3394 (`pad` false) or RFC 5649 wrap/unwrap of `data` under `key`. RFC 3394 takes
+/// at least two semiblocks of plaintext (§2: n >= 2), RFC 5649 at least one byte.
+fn key_wrap(pad: bool, encrypt: bool, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    let n = data.len();
+    if encrypt {
+        if !pad && (n < 2 * SEMIBLOCK || !n.is_multiple_of(SEMIBLOCK)) {
+            return Err(Error::DataLenRange("RFC 3394 wraps a multiple of 8 bytes, at least 16"));
+        }
+        if pad && (n == 0 || n > u32::MAX as usize) {
+            return Err(Error::DataLenRange("RFC 5649 wraps 1 to 2^32 - 1 bytes"));
+        }
+    } else {
+        let min = if pad { 2 * SEMIBLOCK } else { 3 * SEMIBLOCK };
+        if n < min || !n.is_multiple_of(SEMIBLOCK) {
+            return Err(Error::EncryptedDataLenRange(
+                "a wrapped key is a multiple of 8 bytes, at least 24 (16 padded)",
+            ));
+        }
+    }
+    // Output sizes: wrap adds one semiblock (RFC 5649 after padding to a whole one), unwrap
+    // removes one.
+    let mut buf = vec![0u8; if encrypt { n.div_ceil(SEMIBLOCK) * SEMIBLOCK + SEMIBLOCK } else { n }];
+    let bad_key = |_| Error::KeyHandleInvalid;
+    let out = with_aes!(key.len(), C => {
+        let result = match (pad, encrypt) {
+            (false, true) => AesKw::<C>::new_from_slice(key).map_err(bad_key)?.wrap_key(data, &mut buf).map(<[u8]>::to_vec),
+            (false, false) => AesKw::<C>::new_from_slice(key).map_err(bad_key)?.unwrap_key(data, &mut buf).map(<[u8]>::to_vec),
+            (true, true) => AesKwp::<C>::new_from_slice(key).map_err(bad_key)?.wrap_key(data, &mut buf).map(<[u8]>::to_vec),
+            (true, false) => AesKwp::<C>::new_from_slice(key).map_err(bad_key)?.unwrap_key(data, &mut buf).map(<[u8]>::to_vec),
+        };
+        Ok(result)
+    })?;
+    match out {
+        Ok(v) => Ok(v),
+        // The integrity check (the IV, and for RFC 5649 the length and zero padding) failed.
+        Err(aes_kw::Error::IntegrityCheckFailed) => Err(Error::EncryptedDataInvalid),
+        Err(aes_kw::Error::InvalidDataSize) if encrypt => Err(Error::DataLenRange("not a wrappable length")),
+        Err(aes_kw::Error::InvalidDataSize) => Err(Error::EncryptedDataLenRange("not a wrapped-key length")),
+        Err(aes_kw::Error::InvalidOutputSize { .. }) => {
+            Err(Error::General("key wrap output buffer sized wrongly"))
+        }
+    }
+}
+
+/// The AES key check value: the first 3 bytes of AES-ECB(key, 16 zero bytes).
 pub fn check_value(key: &[u8]) -> Result<Vec<u8>> {
-    let mut block = [0u8; BLOCK];
-    with_aes!(key.len(), C => process::<C>(AesMode::Ecb, true, key, &mut [0; BLOCK], &mut block))?;
-    Ok(block[..3].to_vec())
+    BlockCipher::Aes.check_value(key)
 }
 
 /// Whether `len` bytes is an AES key length.
@@ -203,6 +374,9 @@ mod tests {
             AesMode::Ecb => CKM_AES_ECB,
             AesMode::Cbc => CKM_AES_CBC,
             AesMode::CbcPad => CKM_AES_CBC_PAD,
+            AesMode::Ctr => CKM_AES_CTR,
+            AesMode::KeyWrap => CKM_AES_KEY_WRAP,
+            AesMode::KeyWrapPad => CKM_AES_KEY_WRAP_PAD,
         };
         Mechanism { mech: m, param: iv.map_or(MechParam::None, |iv| MechParam::Bytes(iv.to_vec())) }
     }

@@ -1,7 +1,12 @@
 //! HMAC (RFC 2104) over the hashes of [`HashAlg`], full-length output (CKM_SHA256_HMAC,
-//! PKCS #11 §2.18.4): signatures are exactly the hash length.
+//! PKCS #11 §2.18.4; IBM's CKM_IBM_SHA3_*_HMAC the same over SHA-3): signatures are
+//! exactly the hash length.
+//!
+//! `SimpleHmac` rather than `Hmac`: the sha3 crate does not expose the block-level API
+//! `Hmac` needs, and one construction for every hash keeps one code path. Both are the
+//! hmac crate's RFC 2104 implementation.
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{KeyInit, Mac, SimpleHmac as Hmac};
 
 use super::digest::{HashAlg, with_hasher};
 use crate::emulator::error::{Error, Result};

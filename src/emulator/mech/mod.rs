@@ -6,6 +6,8 @@
 //! Key sizes follow PKCS #11's units per family: AES and generic secrets in bytes, EC in bits.
 
 pub mod aes;
+pub mod cmac;
+pub mod des3;
 pub mod digest;
 pub mod ec;
 pub mod hmac;
@@ -17,6 +19,7 @@ use digest::HashAlg;
 use sign::SignScheme;
 
 use super::error::{Error, Result};
+use crate::pkcs11::ibm;
 use crate::pkcs11::ibm::CKM_IBM_TRANSPORTKEY;
 use crate::pkcs11::*;
 
@@ -55,6 +58,9 @@ pub enum Family {
     Ecdh1Derive,
     /// CKM_IBM_TRANSPORTKEY: import of an outside SPKI through UnwrapKey.
     TransportKey,
+    Des3KeyGen,
+    /// DES3 in a block mode (ECB, CBC, CBC_PAD of [`AesMode`]).
+    Des3(AesMode),
 }
 
 /// One registry row.
@@ -109,8 +115,45 @@ pub static MECHANISMS: &[MechRow] = &[
         GENERIC_SECRET_MAX,
         SIGN,
     ),
+    // Symmetric breadth. AES-GCM is left out: its parameter (IV, AAD, tag length) needs a
+    // GCM parameter arm, and the wire spec gives ParameterB (a plain byte string) only;
+    // any packing of three fields into it would be our invention, not GREP11's.
+    row(CKM_AES_CTR, Family::Aes(AesMode::Ctr), 16, 32, ENC),
+    row(CKM_AES_KEY_WRAP, Family::Aes(AesMode::KeyWrap), 16, 32, ENC | WRAP),
+    row(CKM_AES_KEY_WRAP_PAD, Family::Aes(AesMode::KeyWrapPad), 16, 32, ENC | WRAP),
+    row(CKM_AES_CMAC, Family::Sign(SignScheme::Cmac), 16, 32, SIGN),
+    row(CKM_DES3_KEY_GEN, Family::Des3KeyGen, 24, 24, CKF_GENERATE.0),
+    row(CKM_DES3_ECB, Family::Des3(AesMode::Ecb), 24, 24, ENC),
+    row(CKM_DES3_CBC, Family::Des3(AesMode::Cbc), 24, 24, ENC),
+    row(CKM_DES3_CBC_PAD, Family::Des3(AesMode::CbcPad), 24, 24, ENC | WRAP),
+    row(CKM_SHA224, Family::Digest(HashAlg::Sha224), 0, 0, CKF_DIGEST.0),
+    row(CKM_SHA512_224, Family::Digest(HashAlg::Sha512_224), 0, 0, CKF_DIGEST.0),
+    row(ibm::CKM_IBM_SHA512_224, Family::Digest(HashAlg::Sha512_224), 0, 0, CKF_DIGEST.0),
+    row(CKM_SHA512_256, Family::Digest(HashAlg::Sha512_256), 0, 0, CKF_DIGEST.0),
+    row(ibm::CKM_IBM_SHA512_256, Family::Digest(HashAlg::Sha512_256), 0, 0, CKF_DIGEST.0),
+    row(ibm::CKM_IBM_SHA3_224, Family::Digest(HashAlg::Sha3_224), 0, 0, CKF_DIGEST.0),
+    row(ibm::CKM_IBM_SHA3_256, Family::Digest(HashAlg::Sha3_256), 0, 0, CKF_DIGEST.0),
+    row(ibm::CKM_IBM_SHA3_384, Family::Digest(HashAlg::Sha3_384), 0, 0, CKF_DIGEST.0),
+    row(ibm::CKM_IBM_SHA3_512, Family::Digest(HashAlg::Sha3_512), 0, 0, CKF_DIGEST.0),
+    row(CKM_SHA3_224, Family::Digest(HashAlg::Sha3_224), 0, 0, CKF_DIGEST.0),
+    row(CKM_SHA3_256, Family::Digest(HashAlg::Sha3_256), 0, 0, CKF_DIGEST.0),
+    row(CKM_SHA3_384, Family::Digest(HashAlg::Sha3_384), 0, 0, CKF_DIGEST.0),
+    row(CKM_SHA3_512, Family::Digest(HashAlg::Sha3_512), 0, 0, CKF_DIGEST.0),
+    hmac_row(CKM_SHA_1_HMAC, HashAlg::Sha1),
+    hmac_row(CKM_SHA224_HMAC, HashAlg::Sha224),
+    hmac_row(CKM_SHA384_HMAC, HashAlg::Sha384),
+    hmac_row(CKM_SHA512_HMAC, HashAlg::Sha512),
+    hmac_row(ibm::CKM_IBM_SHA3_224_HMAC, HashAlg::Sha3_224),
+    hmac_row(ibm::CKM_IBM_SHA3_256_HMAC, HashAlg::Sha3_256),
+    hmac_row(ibm::CKM_IBM_SHA3_384_HMAC, HashAlg::Sha3_384),
+    hmac_row(ibm::CKM_IBM_SHA3_512_HMAC, HashAlg::Sha3_512),
     row(CKM_IBM_TRANSPORTKEY, Family::TransportKey, 256, 256, CKF_UNWRAP.0),
 ];
+
+/// A full-length HMAC row over generic secret keys.
+const fn hmac_row(mech: CkMechanismType, alg: HashAlg) -> MechRow {
+    row(mech, Family::Sign(SignScheme::Hmac(alg)), GENERIC_SECRET_MIN, GENERIC_SECRET_MAX, SIGN)
+}
 
 /// The row of `mech` if it serves `function` (named by its CKF flag): unknown mechanisms and
 /// mechanisms without that flag are CKR_MECHANISM_INVALID.
@@ -149,3 +192,6 @@ mod tests {
         assert!(lookup(CKM_AES_CBC_PAD, CKF_WRAP, "WrapKey").is_ok());
     }
 }
+
+#[cfg(test)]
+mod vectors;

@@ -1,4 +1,4 @@
-//! The Sign/Verify state machine shared by every signing family (ECDSA, HMAC): what is
+//! The Sign/Verify state machine shared by every signing family (ECDSA, HMAC, CMAC): what is
 //! accumulated between calls, and which primitive gets it at the end.
 //!
 //! - CKM_ECDSA (raw) signs the data as given (a hash of any length, PKCS #11 §2.3.6), so
@@ -9,11 +9,13 @@
 //!   state, and composing HMAC from a raw hash state would hand-roll the construction. The
 //!   buffer is capped at [`HMAC_BUFFER_MAX`]; beyond it updates fail with
 //!   CKR_DATA_LEN_RANGE.
+//! - AES-CMAC buffers the same way under the same cap: the cmac crate (0.8) does not
+//!   implement `SerializableState` either.
 
 use serde::{Deserialize, Serialize};
 
 use super::digest::HashAlg;
-use super::{ec, hmac};
+use super::{cmac, ec, hmac};
 use crate::emulator::blob::Operation;
 use crate::emulator::error::{Error, Result};
 
@@ -28,6 +30,8 @@ pub enum SignScheme {
     Ecdsa(Option<HashAlg>),
     /// HMAC with this hash (full-length output).
     Hmac(HashAlg),
+    /// AES-CMAC (full-length output).
+    Cmac,
 }
 
 /// What the state has accumulated.
@@ -46,7 +50,7 @@ enum Input {
 pub struct SignState {
     verify: bool,
     scheme: SignScheme,
-    /// Private scalar (ECDSA sign), SEC1 point (ECDSA verify) or secret value (HMAC).
+    /// Private scalar (ECDSA sign), SEC1 point (ECDSA verify) or secret value (HMAC, CMAC).
     key: Vec<u8>,
     input: Input,
 }
@@ -56,7 +60,7 @@ impl SignState {
         let input = match scheme {
             SignScheme::Ecdsa(None) => Input::SinglePart,
             SignScheme::Ecdsa(Some(alg)) => Input::Hash(alg, alg.fresh()),
-            SignScheme::Hmac(_) => Input::Buffer(Vec::new()),
+            SignScheme::Hmac(_) | SignScheme::Cmac => Input::Buffer(Vec::new()),
         };
         SignState { verify: op == Operation::Verify, scheme, key, input }
     }
@@ -70,7 +74,7 @@ impl SignState {
             Input::SinglePart => return Err(single_part_only()),
             Input::Hash(alg, state) => *state = alg.update(state, data)?,
             Input::Buffer(buf) if buf.len().saturating_add(data.len()) > HMAC_BUFFER_MAX => {
-                return Err(Error::DataLenRange("multi-part HMAC data is capped at 8 MiB"));
+                return Err(Error::DataLenRange("multi-part MAC data is capped at 8 MiB"));
             }
             Input::Buffer(buf) => buf.extend_from_slice(data),
         }
@@ -119,6 +123,7 @@ impl SignState {
         match self.scheme {
             SignScheme::Ecdsa(_) => ec::sign_prehash(&self.key, message),
             SignScheme::Hmac(alg) => hmac::mac(alg, &self.key, message),
+            SignScheme::Cmac => cmac::mac(&self.key, message),
         }
     }
 
@@ -126,6 +131,7 @@ impl SignState {
         match self.scheme {
             SignScheme::Ecdsa(_) => ec::verify_prehash(&self.key, message, signature),
             SignScheme::Hmac(alg) => hmac::verify(alg, &self.key, message, signature),
+            SignScheme::Cmac => cmac::verify(&self.key, message, signature),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! not theirs, so the dispatch below is a chain, one line per family.
 
 mod cipher;
+mod cmac;
 mod digest;
 mod ec;
 
@@ -28,6 +29,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, RefError> {
 /// `local.sign`: a MAC with a raw key, or a signature with a raw private key.
 pub fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Result<Vec<u8>, RefError> {
     digest::sign(mech, key, data)
+        .or_else(|| cmac::sign(mech, key, data))
         .or_else(|| ec::sign(mech, key, data))
         .unwrap_or_else(|| err(format!("no local signing for {mech}")))
 }
@@ -36,6 +38,7 @@ pub fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Result<Vec<u8>, R
 /// a public key blob that begins with one).
 pub fn verify(mech: CkMechanismType, key: &[u8], data: &[u8], signature: &[u8]) -> Result<(), RefError> {
     digest::verify(mech, key, data, signature)
+        .or_else(|| cmac::verify(mech, key, data, signature))
         .or_else(|| ec::verify(mech, key, data, signature))
         .unwrap_or_else(|| err(format!("no local verification for {mech}")))
 }
