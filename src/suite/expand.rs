@@ -44,8 +44,12 @@ impl CaseInstance {
     }
 }
 
-fn combinations(matrix: &Option<Matrix>) -> Vec<Vec<(String, Param)>> {
-    match matrix {
+fn combinations(case: &Case) -> Vec<Vec<(String, Param)>> {
+    if let Some(vectors) = &case.vectors {
+        // The loader has read these rows already; a source that yields none was refused.
+        return vectors.rows().unwrap_or_default();
+    }
+    match &case.matrix {
         None => vec![Vec::new()],
         Some(Matrix::Rows(rows)) => rows.clone(),
         Some(Matrix::Product(axes)) => {
@@ -73,9 +77,14 @@ pub fn expand(suites: Vec<Suite>) -> Vec<CaseInstance> {
     for suite in suites {
         let suite = Arc::new(suite);
         for (index, case) in suite.cases.iter().enumerate() {
-            for params in combinations(&case.matrix) {
+            for params in combinations(case) {
                 let mut id = format!("{}/{}", suite.suite, case.id());
-                if !params.is_empty() {
+                if case.vectors.is_some() {
+                    // A vector is named by its test id; its bytes would make an unreadable id.
+                    if let Some((_, tc)) = params.first() {
+                        id = format!("{id}[tc={tc}]");
+                    }
+                } else if !params.is_empty() {
                     let parts: Vec<String> = params.iter().map(|(n, v)| format!("{n}={v}")).collect();
                     id = format!("{id}[{}]", parts.join(","));
                 }

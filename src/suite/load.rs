@@ -126,6 +126,18 @@ pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
 /// Checks variables, saved fields and field checks across a case's steps.
 fn check_case(case: &Case, problem: &mut impl FnMut(Location, String)) {
     let mut defined: BTreeSet<String> = BTreeSet::new();
+    if let Some(vectors) = &case.vectors {
+        if case.matrix.is_some() {
+            problem(
+                case.location,
+                "a case takes its parameters from `matrix` or from `vectors`, not both".into(),
+            );
+        }
+        match vectors.names() {
+            Ok(names) => defined.extend(names),
+            Err(why) => problem(case.location, why),
+        }
+    }
     if let Some(matrix) = &case.matrix {
         if let super::model::Matrix::Rows(rows) = matrix {
             let names: Vec<&str> = matrix.names();

@@ -54,6 +54,9 @@ pub struct Case {
     pub tags: Vec<String>,
     #[serde(default)]
     pub matrix: Option<Matrix>,
+    /// Published test vectors: one instance per selected test (instead of a matrix).
+    #[serde(default)]
+    pub vectors: Option<super::vectors::VectorSource>,
     pub steps: Vec<Step>,
     #[serde(skip)]
     pub location: Location,
