@@ -12,6 +12,7 @@ use crate::emulator::error::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HashAlg {
     Sha1,
+    Sha224,
     Sha256,
     Sha384,
     Sha512,
@@ -24,6 +25,10 @@ macro_rules! with_hasher {
         match $alg {
             HashAlg::Sha1 => {
                 type $D = sha1::Sha1;
+                $body
+            }
+            HashAlg::Sha224 => {
+                type $D = sha2::Sha224;
                 $body
             }
             HashAlg::Sha256 => {
