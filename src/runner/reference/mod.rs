@@ -9,10 +9,12 @@
 mod cipher;
 mod digest;
 mod ec;
+mod rsa;
 
 pub use cipher::{cipher, kcv};
 pub use digest::{digest, hmac};
 pub use ec::{KeyPair, ec_point, ecdh, keypair, spki};
+pub use rsa::{cipher as rsa_cipher, keypair as rsa_keypair};
 
 use crate::pkcs11::CkMechanismType;
 
@@ -29,6 +31,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, RefError> {
 pub fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Result<Vec<u8>, RefError> {
     digest::sign(mech, key, data)
         .or_else(|| ec::sign(mech, key, data))
+        .or_else(|| rsa::sign(mech, key, data))
         .unwrap_or_else(|| err(format!("no local signing for {mech}")))
 }
 
@@ -37,6 +40,7 @@ pub fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Result<Vec<u8>, R
 pub fn verify(mech: CkMechanismType, key: &[u8], data: &[u8], signature: &[u8]) -> Result<(), RefError> {
     digest::verify(mech, key, data, signature)
         .or_else(|| ec::verify(mech, key, data, signature))
+        .or_else(|| rsa::verify(mech, key, data, signature))
         .unwrap_or_else(|| err(format!("no local verification for {mech}")))
 }
 
@@ -71,7 +75,7 @@ mod tests {
 
     #[test]
     fn ecdsa_and_ecdh_round_trip_with_trailing_tag() {
-        let KeyPair { private_scalar: private, spki: spki_der, point } =
+        let KeyPair { private_scalar: private, spki: spki_der, point, .. } =
             keypair(&Curve::P256.ec_params()).unwrap();
         let sig = sign(p11::CKM_ECDSA_SHA256, &private, b"hello").unwrap();
         let mut blob = spki_der.clone();
