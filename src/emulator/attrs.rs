@@ -117,6 +117,11 @@ static RULES: &[Rule] = &[
     rule(CKA_VALUE_LEN, SECRET, Input, Never),
     rule(CKA_EC_PARAMS, PRIVATE | PUBLIC, Input, Never),
     rule(CKA_EC_POINT, PUBLIC, Computed, Never),
+    // RSA: both halves show the public parts (see engine::rsa_fixed); the keygen template
+    // gives MODULUS_BITS and PUBLIC_EXPONENT, so they are inputs, the modulus is computed.
+    rule(CKA_MODULUS, PRIVATE | PUBLIC, Computed, Never),
+    rule(CKA_MODULUS_BITS, PRIVATE | PUBLIC, Input, Never),
+    rule(CKA_PUBLIC_EXPONENT, PRIVATE | PUBLIC, Input, Never),
     rule(CKA_VALUE, SECRET | PRIVATE, Computed, Never),
     rule(CKA_ENCRYPT, SECRET | PUBLIC, Settable(true), Free),
     rule(CKA_DECRYPT, SECRET | PRIVATE, Settable(true), Free),

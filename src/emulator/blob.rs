@@ -12,14 +12,16 @@
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit};
-use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
 use serde::{Deserialize, Serialize};
 use spki::der::{Decode, Reader, SliceReader};
 use zeroize::Zeroizing;
 
 use super::attrs::{AttrValue, Attrs};
 use super::error::{Error, Result};
+use super::mech::ec::{self, CurveOps};
+use super::mech::rsa::{self, RsaCipherState};
 use super::mech::{aes::CipherState, digest::DigestState, sign::SignState};
+use crate::pkcs11::{CKA_EC_PARAMS, CKK_RSA};
 
 /// Marks an emulator blob. Its first byte is not 0x30, so a sealed blob can never be
 /// mistaken for a public key blob, which starts with a DER SEQUENCE.
@@ -43,10 +45,25 @@ enum Kind {
 pub enum Material {
     /// AES or generic secret value.
     Secret(Zeroizing<Vec<u8>>),
-    /// P-256 private key.
-    EcPrivate(p256::SecretKey),
-    /// P-256 public key.
-    EcPublic(p256::PublicKey),
+    /// EC or Ed25519 private key: its curve and scalar (Ed25519: seed).
+    EcPrivate(&'static dyn CurveOps, Zeroizing<Vec<u8>>),
+    /// EC or Ed25519 public key: its curve and point (see `mech::ec`).
+    EcPublic(&'static dyn CurveOps, Vec<u8>),
+    RsaPrivate(Box<::rsa::PrivateKey>),
+    RsaPublic(Box<::rsa::PublicKey>),
+}
+
+impl Material {
+    /// The DER SubjectPublicKeyInfo of a public key (or of a private key's public half).
+    pub fn spki(&self) -> Result<Vec<u8>> {
+        match self {
+            Material::EcPublic(c, point) => c.to_spki(point),
+            Material::EcPrivate(c, scalar) => c.to_spki(&c.public_point(scalar)?),
+            Material::RsaPublic(k) => rsa::to_spki(k),
+            Material::RsaPrivate(k) => rsa::to_spki(k.as_public_key()),
+            Material::Secret(_) => Err(Error::General("a secret key has no SPKI")),
+        }
+    }
 }
 
 /// One key: attributes and material.
@@ -59,7 +76,8 @@ pub struct Key {
 #[derive(Serialize, Deserialize)]
 struct KeyRecord {
     attrs: Vec<(u64, AttrValue)>,
-    /// Secret value, or the private scalar; empty for public keys (the SPKI carries it).
+    /// Secret value, the private scalar (EC) or PKCS #1 RSAPrivateKey (RSA); empty for public
+    /// keys (the SPKI carries them).
     material: Vec<u8>,
 }
 
@@ -86,6 +104,8 @@ pub enum State {
     Digest(DigestState),
     Cipher(CipherState),
     Sign(SignState),
+    /// RSA encryption or decryption (single-part).
+    Rsa(RsaCipherState),
 }
 
 impl State {
@@ -95,6 +115,7 @@ impl State {
             State::Digest(_) => Operation::Digest,
             State::Cipher(c) => c.operation(),
             State::Sign(s) => s.operation(),
+            State::Rsa(r) => r.operation(),
         }
     }
 }
@@ -142,8 +163,11 @@ impl Sealer {
         let attrs = key.attrs.to_rows();
         let (kind, spki, material) = match &key.material {
             Material::Secret(v) => (Kind::SecretKey, Vec::new(), Zeroizing::new(v.to_vec())),
-            Material::EcPrivate(sk) => (Kind::PrivateKey, Vec::new(), Zeroizing::new(sk.to_bytes().to_vec())),
-            Material::EcPublic(pk) => (Kind::PublicKey, spki_der(pk)?, Zeroizing::new(Vec::new())),
+            Material::EcPrivate(_, scalar) => (Kind::PrivateKey, Vec::new(), scalar.clone()),
+            Material::RsaPrivate(k) => (Kind::PrivateKey, Vec::new(), rsa::to_pkcs1(k)?),
+            Material::EcPublic(..) | Material::RsaPublic(_) => {
+                (Kind::PublicKey, key.material.spki()?, Zeroizing::new(Vec::new()))
+            }
         };
         let record = KeyRecord { attrs, material: material.to_vec() };
         let payload = Zeroizing::new(encode(&record)?);
@@ -171,16 +195,29 @@ impl Sealer {
         };
         let payload = self.open(kind, spki, tag).ok_or(Error::KeyHandleInvalid)?;
         let record: KeyRecord = postcard::from_bytes(&payload).map_err(|_| Error::KeyHandleInvalid)?;
+        let attrs = Attrs::from_rows(record.attrs);
+        let material = Zeroizing::new(record.material);
+        // The payload authenticated, so a failure to decode below is a layout of another
+        // version: refused like a tampered blob.
         let material = match kind {
-            Kind::SecretKey => Material::Secret(Zeroizing::new(record.material)),
-            Kind::PrivateKey => Material::EcPrivate(
-                p256::SecretKey::from_slice(&record.material).map_err(|_| Error::KeyHandleInvalid)?,
-            ),
-            _ => Material::EcPublic(
-                p256::PublicKey::from_public_key_der(spki).map_err(|_| Error::KeyHandleInvalid)?,
-            ),
+            Kind::SecretKey => Material::Secret(material),
+            Kind::PrivateKey if attrs.key_type() == CKK_RSA => {
+                Material::RsaPrivate(Box::new(rsa::from_pkcs1(&material).ok_or(Error::KeyHandleInvalid)?))
+            }
+            Kind::PrivateKey => {
+                let params = match attrs.get(CKA_EC_PARAMS) {
+                    Ok(AttrValue::Bytes(p)) => p,
+                    _ => return Err(Error::KeyHandleInvalid),
+                };
+                let curve = ec::by_params(&params).map_err(|_| Error::KeyHandleInvalid)?;
+                Material::EcPrivate(curve, material)
+            }
+            _ => match ec::from_spki(spki) {
+                Some((curve, point)) => Material::EcPublic(curve, point),
+                None => Material::RsaPublic(Box::new(rsa::from_spki(spki).ok_or(Error::KeyHandleInvalid)?)),
+            },
         };
-        Ok(Key { attrs: Attrs::from_rows(record.attrs), material })
+        Ok(Key { attrs, material })
     }
 
     pub fn seal_state(&self, state: &State) -> Result<Vec<u8>> {
@@ -203,11 +240,6 @@ impl Sealer {
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     postcard::to_allocvec(value).map_err(|_| Error::General("payload encoding failed"))
-}
-
-/// The DER SubjectPublicKeyInfo of a P-256 public key.
-pub fn spki_der(pk: &p256::PublicKey) -> Result<Vec<u8>> {
-    pk.to_public_key_der().map(|d| d.as_bytes().to_vec()).map_err(|_| Error::General("SPKI encoding failed"))
 }
 
 /// The length of the SubjectPublicKeyInfo at the start of `blob`.

@@ -7,7 +7,13 @@
 //! value is AES-ECB(key, 16 zero bytes)[..3] for AES keys, DES3-ECB(key, 8 zero bytes)[..3]
 //! for DES3 keys and, for generic secrets,
 //! SHA-1(value)[..3] (PKCS #11 v3.0 CKA_CHECK_VALUE for generic secrets). Public keys
-//! imported with CKM_IBM_TRANSPORTKEY get an empty CheckSum.
+//! imported with CKM_IBM_TRANSPORTKEY get an empty CheckSum, as do private keys and
+//! generated key pairs.
+//!
+//! Private keys (RSA, EC, Ed25519) are wrapped as a DER PKCS #8 PrivateKeyInfo (PKCS #11
+//! v2.40 §2.1.18 and §2.3.13 for the wrapped form), and unwrapped from one when the template
+//! asks for CKO_PRIVATE_KEY; secret keys are wrapped by RSA public keys (their value, as
+//! PKCS #11 §2.1.6 describes for CKM_RSA_PKCS and CKM_RSA_PKCS_OAEP).
 
 use zeroize::Zeroizing;
 
@@ -17,7 +23,8 @@ use super::error::{Error, Result};
 use super::mech::aes::{self, BlockCipher, CipherState};
 use super::mech::des3;
 use super::mech::digest::{DigestState, HashAlg};
-use super::mech::sign::{SignScheme, SignState};
+use super::mech::rsa::{self as rsa_mech, Padding, PssParams, RsaCipherState};
+use super::mech::sign::{SignParam, SignScheme, SignState};
 use super::mech::{self, Family, GENERIC_SECRET_MAX, GENERIC_SECRET_MIN, MechRow, Mechanism, ec, random};
 use crate::pkcs11::*;
 
@@ -88,6 +95,10 @@ impl Engine {
     // ---- encrypt / decrypt (op is Operation::Encrypt or Operation::Decrypt) ----
 
     pub fn cipher_init(&self, op: Operation, mech: &Mechanism, key: &[u8]) -> Result<Vec<u8>> {
+        let name = if op == Operation::Encrypt { "EncryptInit" } else { "DecryptInit" };
+        if let Some(rsa) = self.rsa_cipher_start(op, mech, key, name)? {
+            return self.sealer.seal_state(&State::Rsa(rsa));
+        }
         let state = self.cipher_start(
             op,
             mech,
@@ -99,7 +110,11 @@ impl Engine {
 
     /// Encrypt / Decrypt: the rest of the data in one call.
     pub fn cipher(&self, op: Operation, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-        self.cipher_state(op, state)?.run(data)
+        match self.sealer.open_state(state, op)? {
+            State::Rsa(rsa) => rsa.run(data),
+            State::Cipher(mut s) => s.run(data),
+            _ => Err(Error::SavedStateInvalid),
+        }
     }
 
     /// EncryptUpdate / DecryptUpdate: the next state and the output so far.
@@ -115,7 +130,35 @@ impl Engine {
 
     pub fn cipher_single(&self, op: Operation, mech: &Mechanism, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         let name = if op == Operation::Encrypt { "EncryptSingle" } else { "DecryptSingle" };
+        if let Some(rsa) = self.rsa_cipher_start(op, mech, key, name)? {
+            return rsa.run(data);
+        }
         self.cipher_start(op, mech, key, name)?.run(data)
+    }
+
+    /// The state of an RSA encryption or decryption, or `None` if `mech` is not an RSA
+    /// cipher (the symmetric path then answers).
+    fn rsa_cipher_start(
+        &self,
+        op: Operation,
+        mech: &Mechanism,
+        key: &[u8],
+        name: &'static str,
+    ) -> Result<Option<RsaCipherState>> {
+        let (flag, usage) =
+            if op == Operation::Encrypt { (CKF_ENCRYPT, CKA_ENCRYPT) } else { (CKF_DECRYPT, CKA_DECRYPT) };
+        let Ok(MechRow { family: Family::Rsa(_), .. }) = mech::lookup(mech.mech, flag, name) else {
+            return Ok(None);
+        };
+        let padding = Padding::from_mech(mech)?;
+        let key = self.sealer.open_key(key)?;
+        let der = match (&key.material, op) {
+            (Material::RsaPublic(pk), Operation::Encrypt) => Zeroizing::new(rsa_mech::to_spki(pk)?),
+            (Material::RsaPrivate(sk), Operation::Decrypt) => rsa_mech::to_pkcs1(sk)?,
+            _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
+        };
+        key.attrs.require(usage)?;
+        Ok(Some(RsaCipherState::new(op, padding, &der)))
     }
 
     fn cipher_start(
@@ -137,6 +180,9 @@ impl Engine {
     fn cipher_state(&self, op: Operation, blob: &[u8]) -> Result<CipherState> {
         match self.sealer.open_state(blob, op)? {
             State::Cipher(s) => Ok(s),
+            State::Rsa(_) => {
+                Err(Error::FunctionNotSupported("multi-part RSA encryption (RSA is single-part)"))
+            }
             _ => Err(Error::SavedStateInvalid),
         }
     }
@@ -189,22 +235,45 @@ impl Engine {
     ) -> Result<SignState> {
         let verify = op == Operation::Verify;
         let (flag, usage) = if verify { (CKF_VERIFY, CKA_VERIFY) } else { (CKF_SIGN, CKA_SIGN) };
-        let Family::Sign(scheme) = mech::lookup(mech.mech, flag, name)?.family else {
+        let Some(scheme) = mech::lookup(mech.mech, flag, name)?.family.sign_scheme() else {
             return Err(Error::MechanismInvalid { mech: mech.mech, function: name });
         };
-        if !matches!(mech.param, mech::MechParam::None) {
-            return Err(Error::MechanismParamInvalid { mech: mech.mech, reason: "takes no parameter" });
-        }
+        let param = match scheme {
+            SignScheme::RsaPss(hash) => SignParam::Pss(PssParams::from_mech(mech, hash)?),
+            _ if !matches!(mech.param, mech::MechParam::None) => {
+                return Err(Error::MechanismParamInvalid { mech: mech.mech, reason: "takes no parameter" });
+            }
+            _ => SignParam::None,
+        };
         let key = self.sealer.open_key(key)?;
-        let material = match (scheme, &key.material, verify) {
-            (SignScheme::Ecdsa(_), Material::EcPrivate(sk), false) => sk.to_bytes().to_vec(),
-            (SignScheme::Ecdsa(_), Material::EcPublic(pk), true) => ec::sec1_point(pk),
-            (SignScheme::Hmac(_), _, _) => secret_value(&key, mech.mech, CKK_GENERIC_SECRET)?.to_vec(),
-            (SignScheme::Cmac, _, _) => secret_value(&key, mech.mech, CKK_AES)?.to_vec(),
+        let curve_param = |c: &dyn ec::CurveOps| SignParam::Curve(c.curve().ec_params());
+        let (material, param) = match (scheme, &key.material, verify) {
+            (SignScheme::Ecdsa(_), Material::EcPrivate(c, sk), false) if c.key_type() == CKK_EC => {
+                (sk.to_vec(), curve_param(*c))
+            }
+            (SignScheme::Ecdsa(_), Material::EcPublic(c, pk), true) if c.key_type() == CKK_EC => {
+                (pk.clone(), curve_param(*c))
+            }
+            (SignScheme::Ed25519, Material::EcPrivate(c, sk), false) if c.key_type() == CKK_EC_EDWARDS => {
+                (sk.to_vec(), curve_param(*c))
+            }
+            (SignScheme::Ed25519, Material::EcPublic(c, pk), true) if c.key_type() == CKK_EC_EDWARDS => {
+                (pk.clone(), curve_param(*c))
+            }
+            (SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_), Material::RsaPrivate(sk), false) => {
+                (rsa_mech::to_pkcs1(sk)?.to_vec(), param)
+            }
+            (SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_), Material::RsaPublic(pk), true) => {
+                (rsa_mech::to_spki(pk)?, param)
+            }
+            (SignScheme::Hmac(_), _, _) => {
+                (secret_value(&key, mech.mech, CKK_GENERIC_SECRET)?.to_vec(), param)
+            }
+            (SignScheme::Cmac, _, _) => (secret_value(&key, mech.mech, CKK_AES)?.to_vec(), param),
             _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
         };
         key.attrs.require(usage)?;
-        Ok(SignState::new(op, scheme, material))
+        Ok(SignState::new(op, scheme, material).with(param))
     }
 
     fn sign_state(&self, op: Operation, blob: &[u8]) -> Result<SignState> {
@@ -246,6 +315,9 @@ impl Engine {
         private_template: &Template,
     ) -> Result<(NewKey, NewKey)> {
         let row = mech::lookup(mech.mech, CKF_GENERATE_KEY_PAIR, "GenerateKeyPair")?;
+        if row.family == Family::RsaKeyPairGen {
+            return self.generate_rsa_pair(mech, public_template, private_template);
+        }
         if row.family != Family::EcKeyPairGen {
             return Err(Error::MechanismInvalid { mech: mech.mech, function: "GenerateKeyPair" });
         }
@@ -254,23 +326,83 @@ impl Engine {
             None => attrs::optional_bytes(private_template, CKA_EC_PARAMS)?
                 .ok_or(Error::TemplateIncomplete(CKA_EC_PARAMS))?,
         };
-        ec::check_params(&params)?;
-        let sk = ec::generate();
-        let pk = sk.public_key();
+        let curve = ec::by_params(&params)?;
+        let sk = curve.generate();
+        let pk = curve.public_point(&sk)?;
         let origin = Origin::Generated(mech.mech);
-        let private = Attrs::build(private_template, &ec_fixed(CKO_PRIVATE_KEY, &params, None), origin)?;
-        let public = Attrs::build(public_template, &ec_fixed(CKO_PUBLIC_KEY, &params, Some(&pk)), origin)?;
-        let private = self.issue(Key { attrs: private, material: Material::EcPrivate(sk) }, Vec::new())?;
-        let public = self.issue(Key { attrs: public, material: Material::EcPublic(pk) }, Vec::new())?;
+        let private = Attrs::build(private_template, &ec_fixed(CKO_PRIVATE_KEY, curve, None), origin)?;
+        let public = Attrs::build(public_template, &ec_fixed(CKO_PUBLIC_KEY, curve, Some(&pk)), origin)?;
+        let private =
+            self.issue(Key { attrs: private, material: Material::EcPrivate(curve, sk) }, Vec::new())?;
+        let public =
+            self.issue(Key { attrs: public, material: Material::EcPublic(curve, pk) }, Vec::new())?;
         Ok((private, public))
     }
 
-    /// WrapKey with CKM_AES_CBC_PAD, CKM_DES3_CBC_PAD, CKM_AES_KEY_WRAP or
-    /// CKM_AES_KEY_WRAP_PAD: the value of a secret key encrypted under the KeK.
+    /// CKM_RSA_PKCS_KEY_PAIR_GEN: CKA_MODULUS_BITS from the public template (PKCS #11
+    /// §2.1.4: required), CKA_PUBLIC_EXPONENT optional (65537).
+    fn generate_rsa_pair(
+        &self,
+        mech: &Mechanism,
+        public_template: &Template,
+        private_template: &Template,
+    ) -> Result<(NewKey, NewKey)> {
+        let bits = attrs::required_ulong(public_template, CKA_MODULUS_BITS)?;
+        let exponent = attrs::optional_bytes(public_template, CKA_PUBLIC_EXPONENT)?;
+        let sk = rsa_mech::generate(bits, exponent.as_deref())?;
+        let pk = sk.to_public_key();
+        let origin = Origin::Generated(mech.mech);
+        // The templates' CKA_PUBLIC_EXPONENT must match what was made: the given bytes are
+        // kept as given so that an equal template value with leading zeros still agrees.
+        let shown_e = exponent.unwrap_or_else(|| rsa_mech::public_exponent(&pk));
+        let private = Attrs::build(private_template, &rsa_fixed(CKO_PRIVATE_KEY, &pk, &shown_e), origin)?;
+        let public = Attrs::build(public_template, &rsa_fixed(CKO_PUBLIC_KEY, &pk, &shown_e), origin)?;
+        let private =
+            self.issue(Key { attrs: private, material: Material::RsaPrivate(Box::new(sk)) }, Vec::new())?;
+        let public =
+            self.issue(Key { attrs: public, material: Material::RsaPublic(Box::new(pk)) }, Vec::new())?;
+        Ok((private, public))
+    }
+
+    /// WrapKey with a block mechanism (CKM_AES_CBC_PAD, CKM_DES3_CBC_PAD, CKM_AES_KEY_WRAP,
+    /// CKM_AES_KEY_WRAP_PAD): the value of a secret key, or the PKCS #8 of a private key,
+    /// encrypted under the KeK; with CKM_RSA_PKCS / CKM_RSA_PKCS_OAEP: RSA encryption of a
+    /// secret key's value under the public KeK.
     pub fn wrap_key(&self, mech: &Mechanism, key: &[u8], kek: &[u8]) -> Result<Vec<u8>> {
-        let (cipher, mode) = block_mode(mech::lookup(mech.mech, CKF_WRAP, "WrapKey")?, "WrapKey")?;
+        let row = mech::lookup(mech.mech, CKF_WRAP, "WrapKey")?;
+        if let Family::Rsa(_) = row.family {
+            return self.rsa_wrap(mech, key, kek);
+        }
+        let (cipher, mode) = block_mode(row, "WrapKey")?;
         let kek = self.sealer.open_key(kek)?;
         let kek_value = secret_value(&kek, mech.mech, cipher.key_type())?;
+        kek.attrs.require(CKA_WRAP)?;
+        let key = self.sealer.open_key(key)?;
+        let value = match &key.material {
+            Material::Secret(value) => value.clone(),
+            Material::EcPrivate(c, sk) => c.to_pkcs8(sk)?,
+            Material::RsaPrivate(sk) => rsa_mech::to_pkcs8(sk)?,
+            _ => return Err(Error::KeyNotWrappable(key.attrs.class())),
+        };
+        if !key.attrs.flag(CKA_EXTRACTABLE) {
+            return Err(Error::KeyUnextractable);
+        }
+        // A key RFC 3394 cannot carry (not a multiple of 8 bytes, or under 16) is a key of
+        // the wrong size for the mechanism, not bad data from the caller.
+        CipherState::start(Operation::Encrypt, cipher, mode, mech, kek_value)?.run(&value).map_err(
+            |e| match e {
+                Error::DataLenRange(_) => Error::KeySizeRange(value.len() as u64),
+                other => other,
+            },
+        )
+    }
+
+    fn rsa_wrap(&self, mech: &Mechanism, key: &[u8], kek: &[u8]) -> Result<Vec<u8>> {
+        let padding = Padding::from_mech(mech)?;
+        let kek = self.sealer.open_key(kek)?;
+        let Material::RsaPublic(pk) = &kek.material else {
+            return Err(type_inconsistent(mech.mech, &kek.attrs));
+        };
         kek.attrs.require(CKA_WRAP)?;
         let key = self.sealer.open_key(key)?;
         let Material::Secret(value) = &key.material else {
@@ -279,10 +411,7 @@ impl Engine {
         if !key.attrs.flag(CKA_EXTRACTABLE) {
             return Err(Error::KeyUnextractable);
         }
-        // A key RFC 3394 cannot carry (not a multiple of 8 bytes, or under 16) is a key of
-        // the wrong size for the mechanism, not bad data from the caller.
-        CipherState::start(Operation::Encrypt, cipher, mode, mech, kek_value)?.run(value).map_err(|e| match e
-        {
+        rsa_mech::encrypt(pk, &padding, value).map_err(|e| match e {
             Error::DataLenRange(_) => Error::KeySizeRange(value.len() as u64),
             other => other,
         })
@@ -298,6 +427,17 @@ impl Engine {
         let row = mech::lookup(mech.mech, CKF_UNWRAP, "UnwrapKey")?;
         let kek = self.sealer.open_key(kek)?;
         match row.family {
+            Family::Aes(_) | Family::Des3(_)
+                if attrs::optional_ulong(template, CKA_CLASS)? == Some(CKO_PRIVATE_KEY.0) =>
+            {
+                let (cipher, mode) = block_mode(row, "UnwrapKey")?;
+                let kek_value = secret_value(&kek, mech.mech, cipher.key_type())?;
+                kek.attrs.require(CKA_UNWRAP)?;
+                let der = CipherState::start(Operation::Decrypt, cipher, mode, mech, kek_value)?
+                    .run(wrapped)
+                    .map_err(unwrap_error(wrapped))?;
+                self.import_private(template, &Zeroizing::new(der))
+            }
             Family::Aes(_) | Family::Des3(_) => {
                 let (cipher, mode) = block_mode(row, "UnwrapKey")?;
                 let kek_value = secret_value(&kek, mech.mech, cipher.key_type())?;
@@ -310,14 +450,29 @@ impl Engine {
                 }
                 let value = CipherState::start(Operation::Decrypt, cipher, mode, mech, kek_value)?
                     .run(wrapped)
-                    .map_err(|e| match e {
-                        Error::EncryptedDataLenRange(_) => Error::WrappedKeyLenRange(wrapped.len()),
-                        Error::EncryptedDataInvalid => {
-                            Error::WrappedKeyInvalid("bad padding or failed key-wrap integrity check")
-                        }
-                        other => other,
-                    })?;
+                    .map_err(unwrap_error(wrapped))?;
                 let value = Zeroizing::new(value);
+                let len = value.len() as u64;
+                check_secret_len(key_type, len)
+                    .map_err(|_| Error::WrappedKeyInvalid("the unwrapped value is not a key of that type"))?;
+                let attrs = Attrs::build(template, &secret_fixed(key_type, len), Origin::Unwrapped)?;
+                self.issue_secret(attrs, value)
+            }
+            Family::Rsa(_) => {
+                let padding = Padding::from_mech(mech)?;
+                let Material::RsaPrivate(sk) = &kek.material else {
+                    return Err(type_inconsistent(mech.mech, &kek.attrs));
+                };
+                kek.attrs.require(CKA_UNWRAP)?;
+                let key_type = secret_template(template)?;
+                if let Some(asked) = attrs::optional_ulong(template, CKA_VALUE_LEN)? {
+                    check_secret_len(key_type, asked)?;
+                }
+                let value = rsa_mech::decrypt(sk, &padding, wrapped).map_err(|e| match e {
+                    Error::EncryptedDataLenRange(_) => Error::WrappedKeyLenRange(wrapped.len()),
+                    Error::EncryptedDataInvalid => Error::WrappedKeyInvalid("the RSA block does not decode"),
+                    other => other,
+                })?;
                 let len = value.len() as u64;
                 check_secret_len(key_type, len)
                     .map_err(|_| Error::WrappedKeyInvalid("the unwrapped value is not a key of that type"))?;
@@ -326,42 +481,47 @@ impl Engine {
             }
             Family::TransportKey => {
                 // The KeK must be present and valid (opened above) but plays no part: the
-                // SPKI is public and arrives in the clear.
-                let pk = ec::import_spki(wrapped)?;
-                let params = Curve::P256.ec_params();
-                let attrs =
-                    Attrs::build(template, &ec_fixed(CKO_PUBLIC_KEY, &params, Some(&pk)), Origin::Unwrapped)?;
-                self.issue(Key { attrs, material: Material::EcPublic(pk) }, Vec::new())
+                // SPKI is public and arrives in the clear. Any supported key type: EC on
+                // every curve, Ed25519, RSA.
+                let material = match ec::from_spki(wrapped) {
+                    Some((curve, point)) => Material::EcPublic(curve, point),
+                    None => Material::RsaPublic(Box::new(rsa_mech::from_spki(wrapped).ok_or(
+                        Error::WrappedKeyInvalid("not a SubjectPublicKeyInfo of a supported key type"),
+                    )?)),
+                };
+                let attrs = Attrs::build(template, &public_fixed(&material), Origin::Unwrapped)?;
+                self.issue(Key { attrs, material }, Vec::new())
             }
             _ => Err(Error::MechanismInvalid { mech: mech.mech, function: "UnwrapKey" }),
         }
     }
 
-    /// DeriveKey with CKM_ECDH1_DERIVE (CKD_NULL). The new key's value is the LAST
-    /// CKA_VALUE_LEN bytes of the shared x-coordinate Z, as SoftHSM does; generic secrets
-    /// without CKA_VALUE_LEN take the whole Z (32 bytes).
+    /// DeriveKey with CKM_ECDH1_DERIVE. With CKD_NULL the new key's value is the LAST
+    /// CKA_VALUE_LEN bytes of the shared x-coordinate Z, as SoftHSM does; with CKD_SHA*_KDF
+    /// it is the X9.63 KDF output of that length. Generic secrets without CKA_VALUE_LEN take
+    /// the whole Z, or one hash output.
     pub fn derive_key(&self, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
         let row = mech::lookup(mech.mech, CKF_DERIVE, "DeriveKey")?;
         if row.family != Family::Ecdh1Derive {
             return Err(Error::MechanismInvalid { mech: mech.mech, function: "DeriveKey" });
         }
         let base = self.sealer.open_key(base)?;
-        let Material::EcPrivate(sk) = &base.material else {
+        let Material::EcPrivate(curve, sk) = &base.material else {
             return Err(type_inconsistent(mech.mech, &base.attrs));
         };
+        if curve.key_type() != CKK_EC {
+            return Err(type_inconsistent(mech.mech, &base.attrs));
+        }
         base.attrs.require(CKA_DERIVE)?;
-        let z = ec::ecdh(mech, sk)?;
+        let secret = ec::ecdh(mech, *curve, sk)?;
         let key_type = secret_template(template)?;
         let len = match (key_type, attrs::optional_ulong(template, CKA_VALUE_LEN)?) {
             (CKK_AES, None) => return Err(Error::TemplateIncomplete(CKA_VALUE_LEN)),
-            (_, None) => z.len() as u64,
+            (_, None) => secret.natural_len() as u64,
             (_, Some(len)) => len,
         };
-        if len as usize > z.len() {
-            return Err(Error::KeySizeRange(len));
-        }
         check_secret_len(key_type, len)?;
-        let value = Zeroizing::new(z[z.len() - len as usize..].to_vec());
+        let value = secret.key(len as usize)?;
         let origin = Origin::Derived {
             always_sensitive: base.attrs.flag(CKA_ALWAYS_SENSITIVE),
             never_extractable: base.attrs.flag(CKA_NEVER_EXTRACTABLE),
@@ -394,7 +554,9 @@ impl Engine {
                     (CKA_VALUE, Material::Secret(v)) => {
                         key.attrs.value_readable().map(|_| AttrValue::Bytes(v.to_vec()))
                     }
-                    (CKA_VALUE, Material::EcPrivate(_)) => Err(Error::AttributeSensitive(CKA_VALUE)),
+                    (CKA_VALUE, Material::EcPrivate(..) | Material::RsaPrivate(_)) => {
+                        Err(Error::AttributeSensitive(CKA_VALUE))
+                    }
                     _ => key.attrs.get(attr),
                 };
                 value.map(|v| (attr, v))
@@ -415,6 +577,34 @@ impl Engine {
 
     fn issue(&self, key: Key, checksum: Vec<u8>) -> Result<NewKey> {
         Ok(NewKey { blob: self.sealer.seal_key(&key)?, attrs: key.attrs, checksum })
+    }
+
+    /// A private key from a PKCS #8 PrivateKeyInfo, of the CKA_KEY_TYPE the template names
+    /// (CKK_RSA, CKK_EC or CKK_EC_EDWARDS); a DER that is not one is CKR_WRAPPED_KEY_INVALID.
+    fn import_private(&self, template: &Template, der: &[u8]) -> Result<NewKey> {
+        let key_type = CkKeyType(attrs::required_ulong(template, CKA_KEY_TYPE)?);
+        let not_that = Error::WrappedKeyInvalid("not a PKCS #8 private key of the template's CKA_KEY_TYPE");
+        let (material, fixed) = match key_type {
+            CKK_RSA => {
+                let sk = rsa_mech::from_pkcs8(der).ok_or(not_that)?;
+                let pk = sk.to_public_key();
+                let fixed = rsa_fixed(CKO_PRIVATE_KEY, &pk, &rsa_mech::public_exponent(&pk));
+                (Material::RsaPrivate(Box::new(sk)), fixed)
+            }
+            CKK_EC | CKK_EC_EDWARDS => {
+                let (curve, sk) =
+                    ec::from_pkcs8(der).filter(|(c, _)| c.key_type() == key_type).ok_or(not_that)?;
+                (Material::EcPrivate(curve, sk), ec_fixed(CKO_PRIVATE_KEY, curve, None))
+            }
+            _ => {
+                return Err(Error::TemplateInconsistent {
+                    attr: CKA_KEY_TYPE,
+                    reason: "private keys are CKK_RSA, CKK_EC or CKK_EC_EDWARDS",
+                });
+            }
+        };
+        let attrs = Attrs::build(template, &fixed, Origin::Unwrapped)?;
+        self.issue(Key { attrs, material }, Vec::new())
     }
 
     fn issue_secret(&self, attrs: Attrs, value: Zeroizing<Vec<u8>>) -> Result<NewKey> {
@@ -444,6 +634,18 @@ fn secret_value(key: &Key, mech: CkMechanismType, key_type: CkKeyType) -> Result
     match &key.material {
         Material::Secret(v) if key.attrs.key_type() == key_type => Ok(v),
         _ => Err(type_inconsistent(mech, &key.attrs)),
+    }
+}
+
+/// What a decryption failure means inside UnwrapKey: the wrapped data, not the ciphertext of
+/// an Encrypt, is at fault.
+fn unwrap_error(wrapped: &[u8]) -> impl Fn(Error) -> Error + '_ {
+    move |e| match e {
+        Error::EncryptedDataLenRange(_) => Error::WrappedKeyLenRange(wrapped.len()),
+        Error::EncryptedDataInvalid => {
+            Error::WrappedKeyInvalid("bad padding or failed key-wrap integrity check")
+        }
+        other => other,
     }
 }
 
@@ -492,18 +694,44 @@ fn secret_fixed(key_type: CkKeyType, len: u64) -> Vec<(CkAttributeType, AttrValu
 
 fn ec_fixed(
     class: CkObjectClass,
-    params: &[u8],
-    public: Option<&p256::PublicKey>,
+    curve: &dyn ec::CurveOps,
+    public: Option<&[u8]>,
 ) -> Vec<(CkAttributeType, AttrValue)> {
     let mut fixed = vec![
         (CKA_CLASS, AttrValue::Ulong(class.0)),
-        (CKA_KEY_TYPE, AttrValue::Ulong(CKK_EC.0)),
-        (CKA_EC_PARAMS, AttrValue::Bytes(params.to_vec())),
+        (CKA_KEY_TYPE, AttrValue::Ulong(curve.key_type().0)),
+        (CKA_EC_PARAMS, AttrValue::Bytes(curve.curve().ec_params())),
     ];
-    if let Some(pk) = public {
-        fixed.push((CKA_EC_POINT, AttrValue::Bytes(ec::ec_point_attribute(pk))));
+    if let Some(point) = public {
+        fixed.push((CKA_EC_POINT, AttrValue::Bytes(ec::ec_point_attribute(point))));
     }
     fixed
+}
+
+/// RSA keys show modulus, its bits and the public exponent (PKCS #11 §2.1.2, §2.1.3; the
+/// private key carries them too, as SoftHSM's do, so either half answers).
+fn rsa_fixed(
+    class: CkObjectClass,
+    pk: &::rsa::PublicKey,
+    exponent: &[u8],
+) -> Vec<(CkAttributeType, AttrValue)> {
+    vec![
+        (CKA_CLASS, AttrValue::Ulong(class.0)),
+        (CKA_KEY_TYPE, AttrValue::Ulong(CKK_RSA.0)),
+        (CKA_MODULUS, AttrValue::Bytes(rsa_mech::modulus(pk))),
+        (CKA_MODULUS_BITS, AttrValue::Ulong(rsa_mech::bits(pk))),
+        (CKA_PUBLIC_EXPONENT, AttrValue::Bytes(exponent.to_vec())),
+    ]
+}
+
+/// The fixed attributes of an imported public key.
+fn public_fixed(material: &Material) -> Vec<(CkAttributeType, AttrValue)> {
+    match material {
+        Material::RsaPublic(pk) => rsa_fixed(CKO_PUBLIC_KEY, pk, &rsa_mech::public_exponent(pk)),
+        Material::EcPublic(curve, point) => ec_fixed(CKO_PUBLIC_KEY, *curve, Some(point)),
+        // Only public material reaches here.
+        _ => Vec::new(),
+    }
 }
 
 /// The CheckSum of a secret key (see the module comment).
@@ -744,7 +972,8 @@ mod tests {
     }
 
     fn spki_of(vk: &p256::ecdsa::VerifyingKey) -> Vec<u8> {
-        crate::emulator::blob::spki_der(&p256::PublicKey::from(vk)).unwrap()
+        use p256::pkcs8::EncodePublicKey;
+        vk.to_public_key_der().unwrap().as_bytes().to_vec()
     }
 
     fn ecdh(point: Vec<u8>) -> Mechanism {
@@ -886,11 +1115,11 @@ mod tests {
             rv(e.derive_key(&mech(CKM_ECDH1_DERIVE), &private.blob, &derive_t)),
             CKR_MECHANISM_PARAM_INVALID
         );
-        let mut sha1_kdf = ecdh(point_of(&e, &public));
-        if let MechParam::Ecdh { kdf, .. } = &mut sha1_kdf.param {
-            *kdf = CkEcKdf(CKD_SHA1_KDF.0);
+        let mut asn1_kdf = ecdh(point_of(&e, &public));
+        if let MechParam::Ecdh { kdf, .. } = &mut asn1_kdf.param {
+            *kdf = CkEcKdf(CKD_SHA1_KDF_ASN1.0);
         }
-        assert_eq!(rv(e.derive_key(&sha1_kdf, &private.blob, &derive_t)), CKR_MECHANISM_PARAM_INVALID);
+        assert_eq!(rv(e.derive_key(&asn1_kdf, &private.blob, &derive_t)), CKR_MECHANISM_PARAM_INVALID);
 
         // Blobs and states.
         assert_eq!(rv(e.cipher_init(enc, &cbc, &[])), CKR_ARGUMENTS_BAD);
@@ -970,7 +1199,7 @@ mod tests {
             let t = template(&[(CKA_EC_PARAMS, WireValue::Bytes(params))]);
             rv(e.generate_key_pair(&mech(CKM_EC_KEY_PAIR_GEN), &t, &Template::new()))
         };
-        assert_eq!(pair(Curve::P384.ec_params()), CKR_CURVE_NOT_SUPPORTED);
+        assert_eq!(pair(Curve::X25519.ec_params()), CKR_CURVE_NOT_SUPPORTED);
         assert_eq!(
             rv(e.generate_key_pair(&mech(CKM_EC_KEY_PAIR_GEN), &Template::new(), &Template::new())),
             CKR_TEMPLATE_INCOMPLETE

@@ -50,6 +50,19 @@ fn mechanism(mech: Option<proto::Mechanism>) -> Result<Mechanism> {
             shared_data: p.shared_data,
             public_data: p.public_data,
         },
+        // The proto enum values are the CKG_MGF1_* / CKZ_* values; a negative one matches none.
+        Some(Parameter::RsaoaepParameter(p)) => MechParam::Oaep {
+            hash: CkMechanismType(p.hash_mech),
+            mgf: u64::try_from(p.mgf).unwrap_or(u64::MAX),
+            source: u64::try_from(p.encoding_parm_type).unwrap_or(u64::MAX),
+            label: p.encoding_parm,
+        },
+        Some(Parameter::RsapssParameter(p)) => MechParam::Pss {
+            hash: CkMechanismType(p.hash_mech),
+            mgf: u64::try_from(p.mgf).unwrap_or(u64::MAX),
+            salt_len: p.salt_byte_count,
+        },
+        #[allow(unreachable_patterns)]
         Some(_) => MechParam::Other,
     };
     Ok(Mechanism { mech: CkMechanismType(mech.mechanism), param })

@@ -8,7 +8,7 @@ use super::reference;
 use crate::client::{Arg, Args, Value};
 use crate::pkcs11::{AttrKind, CkMechanismType, attribute_kind};
 use crate::proto::{self, AttributeValue, attribute_value::OneAttr, mechanism::Parameter};
-use crate::suite::{ArgValue, Expr, Func, MechSpec, Param, Step, Sym, TemplateValue};
+use crate::suite::{ArgValue, Expr, Func, MechSpec, Param, RsaParamSpec, Step, Sym, TemplateValue};
 
 /// Who is to blame when an evaluation fails: the endpoint's data (a `fail`), or the suite
 /// and harness (an `error`).
@@ -190,6 +190,27 @@ impl Env {
                 },
                 public_data: self.bytes(&ecdh.public)?,
             }))
+        } else if let Some(rsa) = &spec.rsa {
+            Some(match rsa {
+                RsaParamSpec::Oaep { hash, mgf, label } => {
+                    let label = match label {
+                        Some(e) => self.bytes(e)?,
+                        None => Vec::new(),
+                    };
+                    Parameter::RsaoaepParameter(proto::RsaoaepParm {
+                        hash_mech: hash.0,
+                        mgf: *mgf as i32,
+                        // CKZ_DATA_SPECIFIED whenever a label is given (PKCS #11 §2.1.8).
+                        encoding_parm_type: i32::from(!label.is_empty()),
+                        encoding_parm: label,
+                    })
+                }
+                RsaParamSpec::Pss { hash, mgf, salt } => Parameter::RsapssParameter(proto::RsapssParm {
+                    hash_mech: hash.0,
+                    mgf: *mgf as i32,
+                    salt_byte_count: *salt,
+                }),
+            })
         } else {
             match &spec.param {
                 Some(e) => self.opt_bytes(e)?.map(Parameter::ParameterB),

@@ -167,15 +167,16 @@ fn bytes_arg<'a>(args: &'a Args, name: &str) -> Result<&'a [u8], EvalError> {
 /// A local step's computation. Reference failures on data that came from the endpoint are
 /// the endpoint's fault (a signature that does not verify, a public key that is not one).
 fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
-    let (mech, iv) = match args.0.get("mech") {
+    let (mech, iv, param) = match args.0.get("mech") {
         Some(Arg::Mechanism(m)) => (
             CkMechanismType(m.mechanism),
             match &m.parameter {
                 Some(crate::proto::mechanism::Parameter::ParameterB(iv)) => Some(iv.clone()),
                 _ => None,
             },
+            m.parameter.as_ref(),
         ),
-        _ => (CkMechanismType(0), None),
+        _ => (CkMechanismType(0), None, None),
     };
     let harness = |e: reference::RefError| EvalError::Harness(e.0);
     let endpoint = |e: reference::RefError| EvalError::Endpoint(e.0);
@@ -187,19 +188,39 @@ fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
         LocalOp::Digest => put("Digest", reference::digest(mech, bytes_arg(args, "data")?).map_err(harness)?),
         LocalOp::Encrypt => put(
             "Ciphered",
-            reference::cipher(mech, bytes_arg(args, "key")?, iv.as_deref(), bytes_arg(args, "plain")?, true)
+            match reference::rsa_cipher(mech, param, bytes_arg(args, "key")?, bytes_arg(args, "plain")?, true)
+            {
+                Some(rsa) => rsa.map_err(harness)?,
+                None => reference::cipher(
+                    mech,
+                    bytes_arg(args, "key")?,
+                    iv.as_deref(),
+                    bytes_arg(args, "plain")?,
+                    true,
+                )
                 .map_err(harness)?,
+            },
         ),
         LocalOp::Decrypt => put(
             "Plain",
-            reference::cipher(
+            if let Some(rsa) = reference::rsa_cipher(
                 mech,
+                param,
                 bytes_arg(args, "key")?,
-                iv.as_deref(),
                 bytes_arg(args, "ciphered")?,
                 false,
-            )
-            .map_err(endpoint)?,
+            ) {
+                rsa.map_err(endpoint)?
+            } else {
+                reference::cipher(
+                    mech,
+                    bytes_arg(args, "key")?,
+                    iv.as_deref(),
+                    bytes_arg(args, "ciphered")?,
+                    false,
+                )
+                .map_err(endpoint)?
+            },
         ),
         LocalOp::Sign => put(
             "Signature",
@@ -213,10 +234,16 @@ fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
         )
         .map_err(endpoint)?,
         LocalOp::Keypair => {
-            let pair = reference::keypair(bytes_arg(args, "curve")?).map_err(harness)?;
+            let pair = match (args.0.get("curve"), args.0.get("bits")) {
+                (Some(Arg::Bytes(curve)), None) => reference::keypair(curve),
+                (None, Some(Arg::Uint(bits))) => reference::rsa_keypair(*bits),
+                _ => return Err(EvalError::Harness("local.keypair takes curve (EC) or bits (RSA)".into())),
+            }
+            .map_err(harness)?;
             put("Private", pair.private_scalar);
             put("Public", pair.spki);
             put("Point", pair.point);
+            put("Pkcs8", pair.pkcs8);
         }
         LocalOp::Ecdh => put(
             "Secret",

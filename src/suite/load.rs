@@ -232,7 +232,10 @@ fn step_vars(step: &Step) -> Vec<&str> {
             ArgValue::Bytes(e) => out.extend(e.vars()),
             ArgValue::Uint(Sym::Var(v)) => out.push(v.as_str()),
             ArgValue::Uint(Sym::Value(_)) | ArgValue::AttributeList(_) => {}
-            ArgValue::Mechanism(MechSpec { mech, param, ecdh }) => {
+            ArgValue::Mechanism(MechSpec { mech, param, ecdh, rsa }) => {
+                if let Some(crate::suite::model::RsaParamSpec::Oaep { label: Some(l), .. }) = rsa {
+                    out.extend(l.vars());
+                }
                 if let Sym::Var(v) = mech {
                     out.push(v.as_str());
                 }

@@ -292,7 +292,11 @@ impl LocalOp {
         const DECRYPT: &[Arg] = &[MECH, KEY, a("ciphered", ArgKind::Bytes)];
         const SIGN: &[Arg] = &[MECH, KEY, DATA];
         const VERIFY: &[Arg] = &[MECH, KEY, DATA, a("signature", ArgKind::Bytes)];
-        const KEYPAIR: &[Arg] = &[a("curve", ArgKind::Bytes)];
+        // `curve` (CKA_EC_PARAMS) for EC and Ed25519 pairs, or `bits` for an RSA pair.
+        const KEYPAIR: &[Arg] = &[
+            Arg { name: "curve", kind: ArgKind::Bytes, required: false },
+            Arg { name: "bits", kind: ArgKind::Uint, required: false },
+        ];
         const ECDH: &[Arg] = &[KEY, a("public", ArgKind::Bytes)];
         match self {
             LocalOp::Digest => DIGEST,
@@ -313,7 +317,7 @@ impl LocalOp {
             LocalOp::Decrypt => &[("Plain", B)],
             LocalOp::Sign => &[("Signature", B)],
             LocalOp::Verify => &[],
-            LocalOp::Keypair => &[("Private", B), ("Public", B), ("Point", B)],
+            LocalOp::Keypair => &[("Private", B), ("Public", B), ("Point", B), ("Pkcs8", B)],
             LocalOp::Ecdh => &[("Secret", B)],
         }
     }
@@ -382,6 +386,66 @@ pub struct MechSpec {
     /// `ParameterB`: an IV, an OID.
     pub param: Option<Expr>,
     pub ecdh: Option<EcdhSpec>,
+    /// RSAOAEPParameter or RSAPSSParameter.
+    pub rsa: Option<RsaParamSpec>,
+}
+
+/// `oaep: {hash: CKM_SHA256, mgf: CKG_MGF1_SHA256, label: <bytes>}` or
+/// `pss: {hash: CKM_SHA256, mgf: CKG_MGF1_SHA256, salt: 32}`.
+#[derive(Clone, PartialEq, Debug)]
+pub enum RsaParamSpec {
+    Oaep { hash: CkMechanismType, mgf: u64, label: Option<Expr> },
+    Pss { hash: CkMechanismType, mgf: u64, salt: u64 },
+}
+
+/// The `CKG_MGF1_*` names (PKCS #11 v2.40 §2.1.7), which the wire's Mgf enums carry.
+const MGF_NAMES: &[(&str, u64)] = &[
+    ("CKG_MGF1_SHA1", cryptoki_sys::CKG_MGF1_SHA1),
+    ("CKG_MGF1_SHA224", cryptoki_sys::CKG_MGF1_SHA224),
+    ("CKG_MGF1_SHA256", cryptoki_sys::CKG_MGF1_SHA256),
+    ("CKG_MGF1_SHA384", cryptoki_sys::CKG_MGF1_SHA384),
+    ("CKG_MGF1_SHA512", cryptoki_sys::CKG_MGF1_SHA512),
+];
+
+struct Mgf(u64);
+
+impl<'de> Deserialize<'de> for Mgf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        MGF_NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| Mgf(*v))
+            .ok_or_else(|| de::Error::custom(format!("unknown MGF {name:?}; expected CKG_MGF1_SHA1..SHA512")))
+    }
+}
+
+struct HashMech(CkMechanismType);
+
+impl<'de> Deserialize<'de> for HashMech {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        CkMechanismType::from_name(&name)
+            .map(HashMech)
+            .ok_or_else(|| de::Error::custom(format!("unknown mechanism {name:?}")))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OaepRaw {
+    hash: HashMech,
+    mgf: Mgf,
+    #[serde(default)]
+    label: Option<ExprValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PssRaw {
+    hash: HashMech,
+    mgf: Mgf,
+    salt: u64,
 }
 
 #[derive(Clone, PartialEq, Debug)]
@@ -400,21 +464,33 @@ impl<'de> Deserialize<'de> for MechSpec {
                 f.write_str("a mechanism (CKM_NAME, $var, or {type: CKM_NAME, param: .., ecdh: {..}})")
             }
             fn visit_u64<E>(self, v: u64) -> Result<MechSpec, E> {
-                Ok(MechSpec { mech: Sym::Value(CkMechanismType(v)), param: None, ecdh: None })
+                Ok(MechSpec { mech: Sym::Value(CkMechanismType(v)), param: None, ecdh: None, rsa: None })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<MechSpec, E> {
-                Ok(MechSpec { mech: mech_sym(v)?, param: None, ecdh: None })
+                Ok(MechSpec { mech: mech_sym(v)?, param: None, ecdh: None, rsa: None })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MechSpec, A::Error> {
-                let (mut mech, mut param, mut ecdh) = (None, None, None);
+                let (mut mech, mut param, mut ecdh, mut rsa) = (None, None, None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "type" => mech = Some(mech_sym(&map.next_value::<String>()?)?),
                         "param" => param = Some(map.next_value::<ExprValue>()?.0),
                         "ecdh" => ecdh = Some(map.next_value::<EcdhRaw>()?),
+                        "oaep" => {
+                            let o = map.next_value::<OaepRaw>()?;
+                            rsa = Some(RsaParamSpec::Oaep {
+                                hash: o.hash.0,
+                                mgf: o.mgf.0,
+                                label: o.label.map(|l| l.0),
+                            });
+                        }
+                        "pss" => {
+                            let p = map.next_value::<PssRaw>()?;
+                            rsa = Some(RsaParamSpec::Pss { hash: p.hash.0, mgf: p.mgf.0, salt: p.salt });
+                        }
                         other => {
                             return Err(de::Error::custom(format!(
-                                "unknown mechanism field {other:?}; expected type, param or ecdh"
+                                "unknown mechanism field {other:?}; expected type, param, ecdh, oaep or pss"
                             )));
                         }
                     }
@@ -425,7 +501,7 @@ impl<'de> Deserialize<'de> for MechSpec {
                     public: e.public.0,
                     shared: e.shared.map(|s| s.0),
                 });
-                Ok(MechSpec { mech, param, ecdh })
+                Ok(MechSpec { mech, param, ecdh, rsa })
             }
         }
         d.deserialize_any(V)

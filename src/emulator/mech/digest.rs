@@ -13,10 +13,10 @@ use crate::emulator::error::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HashAlg {
     Sha1,
+    Sha224,
     Sha256,
     Sha384,
     Sha512,
-    Sha224,
     Sha512_224,
     Sha512_256,
     Sha3_224,
@@ -34,6 +34,10 @@ macro_rules! with_hasher {
                 type $D = sha1::Sha1;
                 $body
             }
+            HashAlg::Sha224 => {
+                type $D = sha2::Sha224;
+                $body
+            }
             HashAlg::Sha256 => {
                 type $D = sha2::Sha256;
                 $body
@@ -44,10 +48,6 @@ macro_rules! with_hasher {
             }
             HashAlg::Sha512 => {
                 type $D = sha2::Sha512;
-                $body
-            }
-            HashAlg::Sha224 => {
-                type $D = sha2::Sha224;
                 $body
             }
             HashAlg::Sha512_224 => {

@@ -1,24 +1,277 @@
-//! Elliptic curves: P-256 key pairs, ECDSA over a prehash, ECDH1 derivation and the import
-//! of an outside public key (a DER SubjectPublicKeyInfo). Only P-256 is implemented.
+//! Elliptic curves: key pairs, ECDSA over a prehash, Ed25519, ECDH1 derivation, PKCS #8 and
+//! SubjectPublicKeyInfo encodings.
+//!
+//! One [`CurveOps`] trait, implemented once for every short-Weierstrass curve (generic over
+//! the RustCrypto curve type: P-224, P-256, P-384, P-521, secp256k1) and once for Ed25519;
+//! [`CURVES`] registers each curve by its `CKA_EC_PARAMS`. Keys travel inside the emulator as
+//! raw bytes: the private scalar (Ed25519: the 32-byte seed of RFC 8032 §5.1.5) and the public
+//! point (uncompressed SEC1; Ed25519: the 32-byte encoding), so sealed blobs and states stay
+//! curve-agnostic.
 
-use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use p256::elliptic_curve::Generate;
-use p256::pkcs8::DecodePublicKey;
+use std::marker::PhantomData;
+
+use ecdsa::elliptic_curve::array::ArraySize;
+use ecdsa::elliptic_curve::ops::Invert;
+use ecdsa::elliptic_curve::pkcs8::{
+    AssociatedOid, DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey,
+};
+use ecdsa::elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
+use ecdsa::elliptic_curve::subtle::CtOption;
+use ecdsa::elliptic_curve::{
+    AffinePoint, CurveArithmetic, FieldBytesSize, Generate, PublicKey, Scalar, SecretKey,
+};
+use ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use ecdsa::{DigestAlgorithm, EcdsaCurve, Signature, SignatureSize, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
+use super::digest::{HashAlg, with_hasher};
 use super::{MechParam, Mechanism};
 use crate::emulator::error::{Error, Result};
-use crate::pkcs11::{CKD_NULL, CkEcKdf, Curve};
+use crate::pkcs11::{
+    CKD_NULL, CKD_SHA1_KDF, CKD_SHA224_KDF, CKD_SHA256_KDF, CKD_SHA384_KDF, CKD_SHA512_KDF, CKK_EC,
+    CKK_EC_EDWARDS, CkEcKdf, CkKeyType, Curve,
+};
 
-/// The length of a raw `r || s` P-256 signature.
-const SIGNATURE_LEN: usize = 64;
+/// What the emulator does with one curve. Private keys are the scalar (or seed) bytes, public
+/// keys the point bytes described in the module comment.
+pub trait CurveOps: Sync {
+    fn curve(&self) -> Curve;
+    /// CKK_EC, or CKK_EC_EDWARDS for Ed25519.
+    fn key_type(&self) -> CkKeyType;
+    /// Key size in bits, as GetMechanismInfo counts it.
+    fn bits(&self) -> u64;
+    fn generate(&self) -> Zeroizing<Vec<u8>>;
+    /// The public point of a private key.
+    fn public_point(&self, private: &[u8]) -> Result<Vec<u8>>;
+    /// A peer's point in this module's form, or `None` if it is not a point of the curve.
+    fn parse_point(&self, point: &[u8]) -> Option<Vec<u8>>;
+    /// ECDSA: signs a prehash, raw `r || s`. Ed25519: signs the message.
+    fn sign(&self, private: &[u8], input: &[u8]) -> Result<Vec<u8>>;
+    fn verify(&self, point: &[u8], input: &[u8], signature: &[u8]) -> Result<()>;
+    /// The x-coordinate Z of the shared point (SEC 1 §3.3.1); `None` when the curve has no
+    /// ECDH1 (Ed25519).
+    fn ecdh(&self, private: &[u8], point: &[u8]) -> Option<Result<Zeroizing<Vec<u8>>>>;
+    fn to_pkcs8(&self, private: &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+    /// The private key inside a PKCS #8 PrivateKeyInfo of this curve.
+    fn parse_pkcs8(&self, der: &[u8]) -> Option<Zeroizing<Vec<u8>>>;
+    fn to_spki(&self, point: &[u8]) -> Result<Vec<u8>>;
+    /// The point inside a SubjectPublicKeyInfo of this curve.
+    fn parse_spki(&self, der: &[u8]) -> Option<Vec<u8>>;
+}
 
-/// Checks CKA_EC_PARAMS: P-256 is accepted; another well-formed OID is
+impl std::fmt::Debug for dyn CurveOps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.curve().name)
+    }
+}
+
+/// A short-Weierstrass curve from RustCrypto, with ECDSA and ECDH.
+pub struct Weierstrass<C> {
+    curve: Curve,
+    _c: PhantomData<C>,
+}
+
+impl<C> Weierstrass<C> {
+    const fn new(curve: Curve) -> Self {
+        Weierstrass { curve, _c: PhantomData }
+    }
+}
+
+fn encoding_failed<E>(_: E) -> Error {
+    Error::General("key encoding failed")
+}
+
+impl<C> CurveOps for Weierstrass<C>
+where
+    C: EcdsaCurve + CurveArithmetic + DigestAlgorithm + AssociatedOid + Sync,
+    Scalar<C>: Invert<Output = CtOption<Scalar<C>>>,
+    AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
+    FieldBytesSize<C>: ModulusSize,
+    SignatureSize<C>: ArraySize,
+{
+    fn curve(&self) -> Curve {
+        self.curve
+    }
+
+    fn key_type(&self) -> CkKeyType {
+        CKK_EC
+    }
+
+    fn bits(&self) -> u64 {
+        // P-521's field is 521 bits in 66 bytes; the others fill their bytes.
+        if self.curve == Curve::P521 { 521 } else { self.curve.field_bytes as u64 * 8 }
+    }
+
+    fn generate(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(SecretKey::<C>::generate_from_rng(&mut rand::rng()).to_bytes().to_vec())
+    }
+
+    fn public_point(&self, private: &[u8]) -> Result<Vec<u8>> {
+        let sk = SecretKey::<C>::from_slice(private).map_err(|_| Error::KeyHandleInvalid)?;
+        Ok(sk.public_key().as_affine().to_sec1_point(false).as_bytes().to_vec())
+    }
+
+    fn parse_point(&self, point: &[u8]) -> Option<Vec<u8>> {
+        let pk = PublicKey::<C>::from_sec1_bytes(point).ok()?;
+        Some(pk.as_affine().to_sec1_point(false).as_bytes().to_vec())
+    }
+
+    /// An empty prehash is CKR_DATA_LEN_RANGE (RFC 6979 nonce derivation needs input).
+    fn sign(&self, private: &[u8], prehash: &[u8]) -> Result<Vec<u8>> {
+        if prehash.is_empty() {
+            return Err(Error::DataLenRange("ECDSA needs a non-empty hash"));
+        }
+        let key = SigningKey::<C>::from_slice(private).map_err(|_| Error::SavedStateInvalid)?;
+        let signature: Signature<C> =
+            key.sign_prehash(prehash).map_err(|_| Error::DataLenRange("the data cannot be signed"))?;
+        Ok(signature.to_bytes().to_vec())
+    }
+
+    fn verify(&self, point: &[u8], prehash: &[u8], signature: &[u8]) -> Result<()> {
+        let expected = 2 * self.curve.field_bytes;
+        if signature.len() != expected {
+            return Err(Error::SignatureLenRange { expected, got: signature.len() });
+        }
+        if prehash.is_empty() {
+            return Err(Error::DataLenRange("ECDSA needs a non-empty hash"));
+        }
+        let key = VerifyingKey::<C>::from_sec1_bytes(point).map_err(|_| Error::SavedStateInvalid)?;
+        // r or s of zero or beyond the group order cannot be a signature.
+        let signature = Signature::<C>::from_slice(signature).map_err(|_| Error::SignatureInvalid)?;
+        // secp256k1 signers emit low-S (k256 normalises), but ECDSA itself accepts either
+        // half (SEC 1 §4.1.4); a high-S signature is normalised before the check, which is
+        // what the verification equation would accept anyway.
+        let signature = signature.normalize_s();
+        key.verify_prehash(prehash, &signature).map_err(|_| Error::SignatureInvalid)
+    }
+
+    fn ecdh(&self, private: &[u8], point: &[u8]) -> Option<Result<Zeroizing<Vec<u8>>>> {
+        Some((|| {
+            let sk = SecretKey::<C>::from_slice(private).map_err(|_| Error::KeyHandleInvalid)?;
+            let peer = PublicKey::<C>::from_sec1_bytes(point).map_err(|_| Error::General("checked point"))?;
+            Ok(Zeroizing::new(sk.diffie_hellman(&peer).raw_secret_bytes().to_vec()))
+        })())
+    }
+
+    fn to_pkcs8(&self, private: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let sk = SecretKey::<C>::from_slice(private).map_err(|_| Error::KeyHandleInvalid)?;
+        let der = sk.to_pkcs8_der().map_err(encoding_failed)?;
+        Ok(Zeroizing::new(der.as_bytes().to_vec()))
+    }
+
+    fn parse_pkcs8(&self, der: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let sk = SecretKey::<C>::from_pkcs8_der(der).ok()?;
+        Some(Zeroizing::new(sk.to_bytes().to_vec()))
+    }
+
+    fn to_spki(&self, point: &[u8]) -> Result<Vec<u8>> {
+        let pk = PublicKey::<C>::from_sec1_bytes(point).map_err(|_| Error::KeyHandleInvalid)?;
+        Ok(pk.to_public_key_der().map_err(encoding_failed)?.as_bytes().to_vec())
+    }
+
+    fn parse_spki(&self, der: &[u8]) -> Option<Vec<u8>> {
+        let pk = PublicKey::<C>::from_public_key_der(der).ok()?;
+        Some(pk.as_affine().to_sec1_point(false).as_bytes().to_vec())
+    }
+}
+
+/// Ed25519 (RFC 8032 PureEdDSA), for CKM_IBM_ED25519_SHA512.
+pub struct Ed25519;
+
+fn ed_signing_key(seed: &[u8]) -> Result<ed25519_dalek::SigningKey> {
+    let seed: &[u8; 32] = seed.try_into().map_err(|_| Error::KeyHandleInvalid)?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(seed))
+}
+
+impl CurveOps for Ed25519 {
+    fn curve(&self) -> Curve {
+        Curve::ED25519
+    }
+
+    fn key_type(&self) -> CkKeyType {
+        CKK_EC_EDWARDS
+    }
+
+    fn bits(&self) -> u64 {
+        256
+    }
+
+    fn generate(&self) -> Zeroizing<Vec<u8>> {
+        // RFC 8032 §5.1.5: the private key is 32 random bytes.
+        let mut seed = Zeroizing::new(vec![0u8; 32]);
+        rand::fill(&mut seed[..]);
+        seed
+    }
+
+    fn public_point(&self, private: &[u8]) -> Result<Vec<u8>> {
+        Ok(ed_signing_key(private)?.verifying_key().to_bytes().to_vec())
+    }
+
+    fn parse_point(&self, point: &[u8]) -> Option<Vec<u8>> {
+        let bytes: &[u8; 32] = point.try_into().ok()?;
+        ed25519_dalek::VerifyingKey::from_bytes(bytes).ok().map(|k| k.to_bytes().to_vec())
+    }
+
+    fn sign(&self, private: &[u8], message: &[u8]) -> Result<Vec<u8>> {
+        use ed25519_dalek::Signer;
+        Ok(ed_signing_key(private)?.sign(message).to_bytes().to_vec())
+    }
+
+    /// Strict verification (RFC 8032 §5.1.7 with canonical S, and no small-order keys or R):
+    /// what Wycheproof expects of Ed25519.
+    fn verify(&self, point: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
+        let signature: &[u8; 64] = signature
+            .try_into()
+            .map_err(|_| Error::SignatureLenRange { expected: 64, got: signature.len() })?;
+        let point: &[u8; 32] = point.try_into().map_err(|_| Error::SavedStateInvalid)?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(point).map_err(|_| Error::SignatureInvalid)?;
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
+        key.verify_strict(message, &signature).map_err(|_| Error::SignatureInvalid)
+    }
+
+    fn ecdh(&self, _: &[u8], _: &[u8]) -> Option<Result<Zeroizing<Vec<u8>>>> {
+        None
+    }
+
+    fn to_pkcs8(&self, private: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let der = ed_signing_key(private)?.to_pkcs8_der().map_err(encoding_failed)?;
+        Ok(Zeroizing::new(der.as_bytes().to_vec()))
+    }
+
+    fn parse_pkcs8(&self, der: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let sk = ed25519_dalek::SigningKey::from_pkcs8_der(der).ok()?;
+        Some(Zeroizing::new(sk.to_bytes().to_vec()))
+    }
+
+    fn to_spki(&self, point: &[u8]) -> Result<Vec<u8>> {
+        let bytes: &[u8; 32] = point.try_into().map_err(|_| Error::KeyHandleInvalid)?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| Error::KeyHandleInvalid)?;
+        Ok(key.to_public_key_der().map_err(encoding_failed)?.as_bytes().to_vec())
+    }
+
+    fn parse_spki(&self, der: &[u8]) -> Option<Vec<u8>> {
+        ed25519_dalek::VerifyingKey::from_public_key_der(der).ok().map(|k| k.to_bytes().to_vec())
+    }
+}
+
+static P224: Weierstrass<p224::NistP224> = Weierstrass::new(Curve::P224);
+static P256: Weierstrass<p256::NistP256> = Weierstrass::new(Curve::P256);
+static P384: Weierstrass<p384::NistP384> = Weierstrass::new(Curve::P384);
+static P521: Weierstrass<p521::NistP521> = Weierstrass::new(Curve::P521);
+static SECP256K1: Weierstrass<k256::Secp256k1> = Weierstrass::new(Curve::SECP256K1);
+
+/// Every curve the emulator implements.
+pub static CURVES: &[&dyn CurveOps] = &[&P224, &P256, &P384, &P521, &SECP256K1, &Ed25519];
+
+/// The smallest and largest key size in bits over the ECDSA/ECDH curves (GetMechanismInfo).
+pub const EC_MIN_BITS: u64 = 224;
+pub const EC_MAX_BITS: u64 = 521;
+
+/// The curve whose CKA_EC_PARAMS these are. Another well-formed OID is
 /// CKR_CURVE_NOT_SUPPORTED; bytes that are not a DER OID are CKR_ATTRIBUTE_VALUE_INVALID.
-pub fn check_params(params: &[u8]) -> Result<()> {
-    if params == Curve::P256.ec_params() {
-        return Ok(());
+pub fn by_params(params: &[u8]) -> Result<&'static dyn CurveOps> {
+    if let Some(ops) = CURVES.iter().find(|c| c.curve().ec_params() == params) {
+        return Ok(*ops);
     }
     match params {
         [0x06, len, rest @ ..] if usize::from(*len) == rest.len() && !rest.is_empty() => {
@@ -28,76 +281,103 @@ pub fn check_params(params: &[u8]) -> Result<()> {
     }
 }
 
-/// A fresh P-256 private key.
-pub fn generate() -> p256::SecretKey {
-    p256::SecretKey::generate_from_rng(&mut rand::rng())
+/// The curve and point of a SubjectPublicKeyInfo of any implemented curve.
+pub fn from_spki(der: &[u8]) -> Option<(&'static dyn CurveOps, Vec<u8>)> {
+    CURVES.iter().find_map(|c| c.parse_spki(der).map(|p| (*c, p)))
 }
 
-/// The uncompressed SEC1 point of a public key.
-pub fn sec1_point(pk: &p256::PublicKey) -> Vec<u8> {
-    VerifyingKey::from(*pk).to_sec1_point(false).as_bytes().to_vec()
+/// The curve and private key of a PKCS #8 PrivateKeyInfo of any implemented curve.
+pub fn from_pkcs8(der: &[u8]) -> Option<(&'static dyn CurveOps, Zeroizing<Vec<u8>>)> {
+    CURVES.iter().find_map(|c| c.parse_pkcs8(der).map(|k| (*c, k)))
 }
 
-/// CKA_EC_POINT: the uncompressed point in a DER OCTET STRING (PKCS #11 v2.40 §2.3.3).
-pub fn ec_point_attribute(pk: &p256::PublicKey) -> Vec<u8> {
-    let point = sec1_point(pk);
-    // 65 bytes: a short-form DER length.
-    [&[0x04, point.len() as u8][..], &point].concat()
-}
-
-/// Signs `prehash` with the private scalar `scalar`; the signature is raw `r || s`.
-/// An empty prehash is CKR_DATA_LEN_RANGE (RFC 6979 nonce derivation needs input; the
-/// rfc6979 crate asserts on it).
-pub fn sign_prehash(scalar: &[u8], prehash: &[u8]) -> Result<Vec<u8>> {
-    if prehash.is_empty() {
-        return Err(Error::DataLenRange("ECDSA needs a non-empty hash"));
+/// CKA_EC_POINT: the point in a DER OCTET STRING (PKCS #11 v2.40 §2.3.3; for Ed25519,
+/// PKCS #11 v3.0 §2.3.5 likewise wraps the 32-byte encoding).
+pub fn ec_point_attribute(point: &[u8]) -> Vec<u8> {
+    // Points are at most 133 bytes (P-521 uncompressed): one or two length bytes.
+    let len = point.len();
+    let mut der = vec![0x04];
+    if len >= 0x80 {
+        der.push(0x81);
     }
-    let key = SigningKey::from_slice(scalar).map_err(|_| Error::SavedStateInvalid)?;
-    let signature: Signature =
-        key.sign_prehash(prehash).map_err(|_| Error::DataLenRange("the data cannot be signed"))?;
-    Ok(signature.to_bytes().to_vec())
+    der.push(len as u8);
+    der.extend_from_slice(point);
+    der
 }
 
-/// Verifies a raw `r || s` signature over `prehash` with the SEC1 `point`.
-pub fn verify_prehash(point: &[u8], prehash: &[u8], signature: &[u8]) -> Result<()> {
-    if signature.len() != SIGNATURE_LEN {
-        return Err(Error::SignatureLenRange { expected: SIGNATURE_LEN, got: signature.len() });
-    }
-    if prehash.is_empty() {
-        return Err(Error::DataLenRange("ECDSA needs a non-empty hash"));
-    }
-    let key = VerifyingKey::from_sec1_bytes(point).map_err(|_| Error::SavedStateInvalid)?;
-    let signature = Signature::from_slice(signature).map_err(|_| Error::SignatureInvalid)?;
-    key.verify_prehash(prehash, &signature).map_err(|_| Error::SignatureInvalid)
+/// The result of ECDH1 before the key is cut from it.
+pub struct EcdhSecret {
+    z: Zeroizing<Vec<u8>>,
+    kdf: Option<HashAlg>,
+    shared_data: Vec<u8>,
 }
 
-/// CKM_ECDH1_DERIVE with CKD_NULL: the x-coordinate Z of the shared point. Other KDFs and
-/// shared data are CKR_MECHANISM_PARAM_INVALID. PublicData is the peer's SEC1 point, raw or
-/// inside a DER OCTET STRING (both forms are seen from PKCS #11 clients).
-pub fn ecdh(mech: &Mechanism, private: &p256::SecretKey) -> Result<Zeroizing<Vec<u8>>> {
+impl EcdhSecret {
+    /// The key length when the template does not say: all of Z, or one hash output.
+    pub fn natural_len(&self) -> usize {
+        match self.kdf {
+            None => self.z.len(),
+            Some(alg) => alg.digest(b"").len(),
+        }
+    }
+
+    /// `len` bytes of key: the LAST `len` bytes of Z with CKD_NULL (as SoftHSM; a longer
+    /// key is CKR_KEY_SIZE_RANGE), or the ANSI X9.63 KDF of SEC 1 §3.6.1 over Z and
+    /// SharedData (the `ansi-x963-kdf` crate).
+    pub fn key(&self, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+        match self.kdf {
+            None if len > self.z.len() => Err(Error::KeySizeRange(len as u64)),
+            None => Ok(Zeroizing::new(self.z[self.z.len() - len..].to_vec())),
+            Some(alg) => {
+                let mut out = Zeroizing::new(vec![0u8; len]);
+                with_hasher!(alg, D => ansi_x963_kdf::derive_key_into::<D>(&self.z, &self.shared_data, &mut out))
+                    .map_err(|_| Error::KeySizeRange(len as u64))?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// The hash of an X9.63 KDF (CKD_SHA*_KDF); `None` for CKD_NULL.
+fn kdf_hash(kdf: CkEcKdf) -> Option<Option<HashAlg>> {
+    let rows = [
+        (CKD_NULL, None),
+        (CKD_SHA1_KDF, Some(HashAlg::Sha1)),
+        (CKD_SHA224_KDF, Some(HashAlg::Sha224)),
+        (CKD_SHA256_KDF, Some(HashAlg::Sha256)),
+        (CKD_SHA384_KDF, Some(HashAlg::Sha384)),
+        (CKD_SHA512_KDF, Some(HashAlg::Sha512)),
+    ];
+    rows.iter().find(|(k, _)| *k == kdf).map(|(_, h)| *h)
+}
+
+/// CKM_ECDH1_DERIVE (PKCS #11 v2.40 §2.3.11): Z from our private key and the peer's point,
+/// with the KDF of the parameter. PublicData is the peer's point, raw or inside a DER OCTET
+/// STRING (both forms are seen from PKCS #11 clients). CKD_NULL takes no shared data.
+pub fn ecdh(mech: &Mechanism, ops: &dyn CurveOps, private: &[u8]) -> Result<EcdhSecret> {
     let bad = |reason| Error::MechanismParamInvalid { mech: mech.mech, reason };
     let MechParam::Ecdh { kdf, shared_data, public_data } = &mech.param else {
         return Err(bad("ECDH1DeriveParameter is required"));
     };
-    if *kdf != CkEcKdf(CKD_NULL.0) {
-        return Err(bad("only CKD_NULL is supported"));
-    }
-    if !shared_data.is_empty() {
+    let kdf = kdf_hash(*kdf).ok_or(bad("the KDF is not CKD_NULL or CKD_SHA*_KDF"))?;
+    if kdf.is_none() && !shared_data.is_empty() {
         return Err(bad("CKD_NULL takes no shared data"));
     }
-    let point = match public_data.as_slice() {
-        [0x04, len, rest @ ..] if usize::from(*len) == rest.len() && rest.first() == Some(&0x04) => rest,
-        raw => raw,
+    let wrapped = match public_data.as_slice() {
+        [0x04, 0x81, len, rest @ ..] if usize::from(*len) == rest.len() => Some(rest),
+        [0x04, len, rest @ ..] if usize::from(*len) == rest.len() => Some(rest),
+        _ => None,
     };
-    let peer = p256::PublicKey::from_sec1_bytes(point).map_err(|_| bad("PublicData is not a P-256 point"))?;
-    let shared = private.diffie_hellman(&peer);
-    Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
-}
-
-/// Parses an outside public key for CKM_IBM_TRANSPORTKEY import.
-pub fn import_spki(der: &[u8]) -> Result<p256::PublicKey> {
-    p256::PublicKey::from_public_key_der(der)
-        .map_err(|_| Error::WrappedKeyInvalid("not a P-256 SubjectPublicKeyInfo"))
+    // An OCTET STRING around the point is tried first; a raw point that happens to parse
+    // as one (tag 0x04 is also SEC1's "uncompressed") falls back to the raw reading.
+    let point = wrapped
+        .and_then(|inner| ops.parse_point(inner))
+        .or_else(|| ops.parse_point(public_data))
+        .ok_or(bad("PublicData is not a point of the key's curve"))?;
+    let z = ops
+        .ecdh(private, &point)
+        .ok_or(Error::MechanismInvalid { mech: mech.mech, function: "DeriveKey" })??;
+    Ok(EcdhSecret { z, kdf, shared_data: shared_data.clone() })
 }
 
 #[cfg(test)]
@@ -108,21 +388,64 @@ mod tests {
     /// A signature made by the p256 crate itself (not by this module) verifies.
     #[test]
     fn verifies_a_locally_made_signature() {
-        let sk = SigningKey::from_slice(&[0x11; 32]).unwrap();
+        let sk = p256::ecdsa::SigningKey::from_slice(&[0x11; 32]).unwrap();
         let prehash = [0x5a; 32];
-        let sig: Signature = sk.sign_prehash(&prehash).unwrap();
-        let point = VerifyingKey::from(&sk).to_sec1_point(false).as_bytes().to_vec();
-        assert!(verify_prehash(&point, &prehash, &sig.to_bytes()).is_ok());
+        let sig: p256::ecdsa::Signature = sk.sign_prehash(&prehash).unwrap();
+        let point = p256::ecdsa::VerifyingKey::from(&sk).to_sec1_point(false).as_bytes().to_vec();
+        assert!(P256.verify(&point, &prehash, &sig.to_bytes()).is_ok());
         let mut bad = sig.to_bytes().to_vec();
         bad[10] ^= 1;
-        assert_eq!(verify_prehash(&point, &prehash, &bad).unwrap_err().rv(), CKR_SIGNATURE_INVALID);
-        assert_eq!(verify_prehash(&point, &prehash, &bad[..63]).unwrap_err().rv(), CKR_SIGNATURE_LEN_RANGE);
+        assert_eq!(P256.verify(&point, &prehash, &bad).unwrap_err().rv(), CKR_SIGNATURE_INVALID);
+        assert_eq!(P256.verify(&point, &prehash, &bad[..63]).unwrap_err().rv(), CKR_SIGNATURE_LEN_RANGE);
     }
 
     #[test]
     fn params_errors() {
-        assert!(check_params(&Curve::P256.ec_params()).is_ok());
-        assert_eq!(check_params(&Curve::P384.ec_params()).unwrap_err().rv(), CKR_CURVE_NOT_SUPPORTED);
-        assert_eq!(check_params(b"junk").unwrap_err().rv(), CKR_ATTRIBUTE_VALUE_INVALID);
+        for c in CURVES {
+            assert_eq!(by_params(&c.curve().ec_params()).unwrap().curve(), c.curve());
+        }
+        assert_eq!(by_params(&Curve::X25519.ec_params()).unwrap_err().rv(), CKR_CURVE_NOT_SUPPORTED);
+        assert_eq!(by_params(b"junk").unwrap_err().rv(), CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+
+    /// Every curve: keys, signatures, PKCS #8 and SPKI round trips, ECDH agreement.
+    #[test]
+    fn every_curve_round_trips() {
+        for c in CURVES {
+            let name = c.curve().name;
+            let a = c.generate();
+            let point = c.public_point(&a).unwrap();
+            assert_eq!(c.parse_point(&point).as_deref(), Some(&point[..]), "{name}");
+            let sig = c.sign(&a, &[0x42; 32]).unwrap();
+            assert_eq!(sig.len(), 2 * c.curve().field_bytes, "{name}");
+            c.verify(&point, &[0x42; 32], &sig).unwrap();
+            assert_eq!(
+                c.verify(&point, &[0x43; 32], &sig).unwrap_err().rv(),
+                CKR_SIGNATURE_INVALID,
+                "{name}"
+            );
+            let (found, back) = from_pkcs8(&c.to_pkcs8(&a).unwrap()).unwrap();
+            assert_eq!((found.curve(), &back[..]), (c.curve(), &a[..]), "{name}");
+            let (found, p) = from_spki(&c.to_spki(&point).unwrap()).unwrap();
+            assert_eq!((found.curve(), p), (c.curve(), point.clone()), "{name}");
+            let b = c.generate();
+            let b_point = c.public_point(&b).unwrap();
+            if let Some(z) = c.ecdh(&a, &b_point) {
+                assert_eq!(z.unwrap(), c.ecdh(&b, &point).unwrap().unwrap(), "{name}");
+            }
+        }
+    }
+
+    /// SEC 1 §3.6.1 X9.63 KDF through the crate, pinned with the ANSI X9.63 test vector
+    /// of NIST CAVS (SHA-256, Z = 96c0..., SharedInfo empty, 128-bit key).
+    #[test]
+    fn x963_kdf_known_answer() {
+        let secret = EcdhSecret {
+            z: Zeroizing::new(hex::decode("96c05619d56c328ab95fe84b18264b08725b85e33fd34f08").unwrap()),
+            kdf: Some(HashAlg::Sha256),
+            shared_data: vec![],
+        };
+        assert_eq!(hex::encode(&*secret.key(16).unwrap()), "443024c3dae66b95e6f5670601558f71");
+        assert_eq!(secret.natural_len(), 32);
     }
 }

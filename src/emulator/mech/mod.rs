@@ -3,7 +3,8 @@
 //! mechanism here (a mechanism whose row lacks the function's CKF flag is
 //! CKR_MECHANISM_INVALID for that function), so what is advertised is what is served.
 //!
-//! Key sizes follow PKCS #11's units per family: AES and generic secrets in bytes, EC in bits.
+//! Key sizes follow PKCS #11's units per family: AES and generic secrets in bytes, EC and
+//! RSA in bits.
 
 pub mod aes;
 pub mod cmac;
@@ -12,6 +13,7 @@ pub mod digest;
 pub mod ec;
 pub mod hmac;
 pub mod random;
+pub mod rsa;
 pub mod sign;
 
 use aes::AesMode;
@@ -20,7 +22,10 @@ use sign::SignScheme;
 
 use super::error::{Error, Result};
 use crate::pkcs11::ibm;
-use crate::pkcs11::ibm::CKM_IBM_TRANSPORTKEY;
+use crate::pkcs11::ibm::{
+    CKM_IBM_ECDSA_SHA224, CKM_IBM_ECDSA_SHA256, CKM_IBM_ECDSA_SHA384, CKM_IBM_ECDSA_SHA512,
+    CKM_IBM_ED25519_SHA512, CKM_IBM_TRANSPORTKEY,
+};
 use crate::pkcs11::*;
 
 /// A mechanism and its parameter, as a request carries them.
@@ -42,7 +47,20 @@ pub enum MechParam {
         shared_data: Vec<u8>,
         public_data: Vec<u8>,
     },
-    /// A parameter arm no emulated mechanism takes (RSA OAEP/PSS).
+    /// RSAOAEPParameter: HashMech, Mgf (CKG_MGF1_*), EncodingParmType (CKZ_*), label.
+    Oaep {
+        hash: CkMechanismType,
+        mgf: u64,
+        source: u64,
+        label: Vec<u8>,
+    },
+    /// RSAPSSParameter: HashMech, Mgf (CKG_MGF1_*), SaltByteCount.
+    Pss {
+        hash: CkMechanismType,
+        mgf: u64,
+        salt_len: u64,
+    },
+    /// A parameter arm no emulated mechanism takes.
     Other,
 }
 
@@ -61,6 +79,28 @@ pub enum Family {
     Des3KeyGen,
     /// DES3 in a block mode (ECB, CBC, CBC_PAD of [`AesMode`]).
     Des3(AesMode),
+    RsaKeyPairGen,
+    /// RSA encryption and key wrapping (CKM_RSA_PKCS also signs: see [`Family::sign_scheme`]).
+    Rsa(RsaMech),
+}
+
+/// The RSA mechanisms that encrypt and wrap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RsaMech {
+    Pkcs,
+    Oaep,
+}
+
+impl Family {
+    /// The signing scheme of a row that signs: CKM_RSA_PKCS is an encryption row that also
+    /// signs (raw PKCS #1 v1.5 over a DigestInfo).
+    pub fn sign_scheme(self) -> Option<SignScheme> {
+        match self {
+            Family::Sign(s) => Some(s),
+            Family::Rsa(RsaMech::Pkcs) => Some(SignScheme::RsaPkcs(None)),
+            _ => None,
+        }
+    }
 }
 
 /// One registry row.
@@ -87,8 +127,78 @@ const EC: u64 = CKF_EC_F_P.0 | CKF_EC_NAMEDCURVE.0 | CKF_EC_UNCOMPRESS.0;
 pub const GENERIC_SECRET_MIN: u64 = 1;
 pub const GENERIC_SECRET_MAX: u64 = 256;
 
-/// Every mechanism the emulator serves, in GetMechanismList order.
+/// RSA modulus sizes in bits.
+const RSA_MIN: u64 = rsa::MIN_BITS;
+const RSA_MAX: u64 = rsa::MAX_BITS;
+/// EC key sizes in bits over the ECDSA/ECDH curves.
+const EC_MIN: u64 = ec::EC_MIN_BITS;
+const EC_MAX: u64 = ec::EC_MAX_BITS;
+
+/// Every mechanism the emulator serves, in GetMechanismList order: CKM_RSA_PKCS first, as
+/// IBM's service lists it.
 pub static MECHANISMS: &[MechRow] = &[
+    row(CKM_RSA_PKCS, Family::Rsa(RsaMech::Pkcs), RSA_MIN, RSA_MAX, ENC | SIGN | WRAP),
+    row(CKM_RSA_PKCS_KEY_PAIR_GEN, Family::RsaKeyPairGen, RSA_MIN, RSA_MAX, CKF_GENERATE_KEY_PAIR.0),
+    row(CKM_RSA_PKCS_OAEP, Family::Rsa(RsaMech::Oaep), RSA_MIN, RSA_MAX, ENC | WRAP),
+    row(CKM_SHA1_RSA_PKCS, Family::Sign(SignScheme::RsaPkcs(Some(HashAlg::Sha1))), RSA_MIN, RSA_MAX, SIGN),
+    row(
+        CKM_SHA224_RSA_PKCS,
+        Family::Sign(SignScheme::RsaPkcs(Some(HashAlg::Sha224))),
+        RSA_MIN,
+        RSA_MAX,
+        SIGN,
+    ),
+    row(
+        CKM_SHA256_RSA_PKCS,
+        Family::Sign(SignScheme::RsaPkcs(Some(HashAlg::Sha256))),
+        RSA_MIN,
+        RSA_MAX,
+        SIGN,
+    ),
+    row(
+        CKM_SHA384_RSA_PKCS,
+        Family::Sign(SignScheme::RsaPkcs(Some(HashAlg::Sha384))),
+        RSA_MIN,
+        RSA_MAX,
+        SIGN,
+    ),
+    row(
+        CKM_SHA512_RSA_PKCS,
+        Family::Sign(SignScheme::RsaPkcs(Some(HashAlg::Sha512))),
+        RSA_MIN,
+        RSA_MAX,
+        SIGN,
+    ),
+    row(CKM_RSA_PKCS_PSS, Family::Sign(SignScheme::RsaPss(None)), RSA_MIN, RSA_MAX, SIGN),
+    row(CKM_SHA1_RSA_PKCS_PSS, Family::Sign(SignScheme::RsaPss(Some(HashAlg::Sha1))), RSA_MIN, RSA_MAX, SIGN),
+    row(
+        CKM_SHA224_RSA_PKCS_PSS,
+        Family::Sign(SignScheme::RsaPss(Some(HashAlg::Sha224))),
+        RSA_MIN,
+        RSA_MAX,
+        SIGN,
+    ),
+    row(
+        CKM_SHA256_RSA_PKCS_PSS,
+        Family::Sign(SignScheme::RsaPss(Some(HashAlg::Sha256))),
+        RSA_MIN,
+        RSA_MAX,
+        SIGN,
+    ),
+    row(
+        CKM_SHA384_RSA_PKCS_PSS,
+        Family::Sign(SignScheme::RsaPss(Some(HashAlg::Sha384))),
+        RSA_MIN,
+        RSA_MAX,
+        SIGN,
+    ),
+    row(
+        CKM_SHA512_RSA_PKCS_PSS,
+        Family::Sign(SignScheme::RsaPss(Some(HashAlg::Sha512))),
+        RSA_MIN,
+        RSA_MAX,
+        SIGN,
+    ),
     row(CKM_AES_KEY_GEN, Family::AesKeyGen, 16, 32, CKF_GENERATE.0),
     row(CKM_AES_ECB, Family::Aes(AesMode::Ecb), 16, 32, ENC),
     row(CKM_AES_CBC, Family::Aes(AesMode::Cbc), 16, 32, ENC),
@@ -97,10 +207,44 @@ pub static MECHANISMS: &[MechRow] = &[
     row(CKM_SHA256, Family::Digest(HashAlg::Sha256), 0, 0, CKF_DIGEST.0),
     row(CKM_SHA384, Family::Digest(HashAlg::Sha384), 0, 0, CKF_DIGEST.0),
     row(CKM_SHA512, Family::Digest(HashAlg::Sha512), 0, 0, CKF_DIGEST.0),
-    row(CKM_EC_KEY_PAIR_GEN, Family::EcKeyPairGen, 256, 256, CKF_GENERATE_KEY_PAIR.0 | EC),
-    row(CKM_ECDSA, Family::Sign(SignScheme::Ecdsa(None)), 256, 256, SIGN | EC),
-    row(CKM_ECDSA_SHA256, Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha256))), 256, 256, SIGN | EC),
-    row(CKM_ECDH1_DERIVE, Family::Ecdh1Derive, 256, 256, CKF_DERIVE.0 | EC),
+    row(CKM_EC_KEY_PAIR_GEN, Family::EcKeyPairGen, EC_MIN, EC_MAX, CKF_GENERATE_KEY_PAIR.0 | EC),
+    row(CKM_ECDSA, Family::Sign(SignScheme::Ecdsa(None)), EC_MIN, EC_MAX, SIGN | EC),
+    row(CKM_ECDSA_SHA256, Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha256))), EC_MIN, EC_MAX, SIGN | EC),
+    row(CKM_ECDH1_DERIVE, Family::Ecdh1Derive, EC_MIN, EC_MAX, CKF_DERIVE.0 | EC),
+    row(CKM_ECDSA_SHA1, Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha1))), EC_MIN, EC_MAX, SIGN | EC),
+    row(CKM_ECDSA_SHA224, Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha224))), EC_MIN, EC_MAX, SIGN | EC),
+    row(CKM_ECDSA_SHA384, Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha384))), EC_MIN, EC_MAX, SIGN | EC),
+    row(CKM_ECDSA_SHA512, Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha512))), EC_MIN, EC_MAX, SIGN | EC),
+    // IBM's own codes for the same schemes (EP11 predates the PKCS #11 v2.40 ones).
+    row(
+        CKM_IBM_ECDSA_SHA224,
+        Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha224))),
+        EC_MIN,
+        EC_MAX,
+        SIGN | EC,
+    ),
+    row(
+        CKM_IBM_ECDSA_SHA256,
+        Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha256))),
+        EC_MIN,
+        EC_MAX,
+        SIGN | EC,
+    ),
+    row(
+        CKM_IBM_ECDSA_SHA384,
+        Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha384))),
+        EC_MIN,
+        EC_MAX,
+        SIGN | EC,
+    ),
+    row(
+        CKM_IBM_ECDSA_SHA512,
+        Family::Sign(SignScheme::Ecdsa(Some(HashAlg::Sha512))),
+        EC_MIN,
+        EC_MAX,
+        SIGN | EC,
+    ),
+    row(CKM_IBM_ED25519_SHA512, Family::Sign(SignScheme::Ed25519), 256, 256, SIGN),
     row(
         CKM_GENERIC_SECRET_KEY_GEN,
         Family::GenericSecretKeyGen,
@@ -147,7 +291,7 @@ pub static MECHANISMS: &[MechRow] = &[
     hmac_row(ibm::CKM_IBM_SHA3_256_HMAC, HashAlg::Sha3_256),
     hmac_row(ibm::CKM_IBM_SHA3_384_HMAC, HashAlg::Sha3_384),
     hmac_row(ibm::CKM_IBM_SHA3_512_HMAC, HashAlg::Sha3_512),
-    row(CKM_IBM_TRANSPORTKEY, Family::TransportKey, 256, 256, CKF_UNWRAP.0),
+    row(CKM_IBM_TRANSPORTKEY, Family::TransportKey, EC_MIN, RSA_MAX, CKF_UNWRAP.0),
 ];
 
 /// A full-length HMAC row over generic secret keys.

@@ -1,10 +1,14 @@
-//! The Sign/Verify state machine shared by every signing family (ECDSA, HMAC, CMAC): what is
-//! accumulated between calls, and which primitive gets it at the end.
+//! The Sign/Verify state machine shared by every signing family (ECDSA, EdDSA, RSA, HMAC,
+//! CMAC): what is accumulated between calls, and which primitive gets it at the end.
 //!
 //! - CKM_ECDSA (raw) signs the data as given (a hash of any length, PKCS #11 §2.3.6), so
 //!   it is single-part only: SignUpdate/VerifyUpdate/SignFinal/VerifyFinal on its state
-//!   answer CKR_FUNCTION_NOT_SUPPORTED, as SoftHSM does for single-part mechanisms.
-//! - CKM_ECDSA_SHA256 streams the serialized SHA-256 state and signs the prehash at Final.
+//!   answer CKR_FUNCTION_NOT_SUPPORTED, as SoftHSM does for single-part mechanisms. So are
+//!   CKM_RSA_PKCS (a DigestInfo), CKM_RSA_PKCS_PSS (a hash) and CKM_IBM_ED25519_SHA512:
+//!   PureEdDSA hashes the message twice (RFC 8032 §5.1.6), so no hash state can stand in
+//!   for the data, and EP11 documents Ed25519 as single-part.
+//! - CKM_ECDSA_SHA*, CKM_SHA*_RSA_PKCS and CKM_SHA*_RSA_PKCS_PSS stream the serialized hash
+//!   state and sign the prehash at Final.
 //! - HMAC buffers the data in the sealed state: the hmac crate offers no serializable
 //!   state, and composing HMAC from a raw hash state would hand-roll the construction. The
 //!   buffer is capped at [`HMAC_BUFFER_MAX`]; beyond it updates fail with
@@ -15,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::digest::HashAlg;
+use super::rsa::{self, PssParams, SigPadding};
 use super::{cmac, ec, hmac};
 use crate::emulator::blob::Operation;
 use crate::emulator::error::{Error, Result};
@@ -26,12 +31,29 @@ pub const HMAC_BUFFER_MAX: usize = 8 << 20;
 /// A signing mechanism's row data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SignScheme {
-    /// ECDSA over P-256; `None` signs the given data as the hash (CKM_ECDSA).
+    /// ECDSA; `None` signs the given data as the hash (CKM_ECDSA).
     Ecdsa(Option<HashAlg>),
     /// HMAC with this hash (full-length output).
     Hmac(HashAlg),
     /// AES-CMAC (full-length output).
     Cmac,
+    /// RSA PKCS #1 v1.5; `None` signs the given DigestInfo (CKM_RSA_PKCS).
+    RsaPkcs(Option<HashAlg>),
+    /// RSA PSS; `None` signs the given hash (CKM_RSA_PKCS_PSS).
+    RsaPss(Option<HashAlg>),
+    /// Ed25519 (CKM_IBM_ED25519_SHA512).
+    Ed25519,
+}
+
+/// What a scheme needs beyond the key bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignParam {
+    #[default]
+    None,
+    /// The CKA_EC_PARAMS of the key's curve (ECDSA, Ed25519).
+    Curve(Vec<u8>),
+    /// RSAPSSParameter.
+    Pss(PssParams),
 }
 
 /// What the state has accumulated.
@@ -50,9 +72,11 @@ enum Input {
 pub struct SignState {
     verify: bool,
     scheme: SignScheme,
-    /// Private scalar (ECDSA sign), SEC1 point (ECDSA verify) or secret value (HMAC, CMAC).
+    /// Private scalar (ECDSA sign), SEC1 point (ECDSA verify), secret value (HMAC, CMAC),
+    /// PKCS #1 RSAPrivateKey (RSA sign) or SubjectPublicKeyInfo (RSA verify).
     key: Vec<u8>,
     input: Input,
+    param: SignParam,
 }
 
 impl SignState {
@@ -61,8 +85,31 @@ impl SignState {
             SignScheme::Ecdsa(None) => Input::SinglePart,
             SignScheme::Ecdsa(Some(alg)) => Input::Hash(alg, alg.fresh()),
             SignScheme::Hmac(_) | SignScheme::Cmac => Input::Buffer(Vec::new()),
+            SignScheme::RsaPkcs(None) | SignScheme::RsaPss(None) | SignScheme::Ed25519 => Input::SinglePart,
+            SignScheme::RsaPkcs(Some(alg)) | SignScheme::RsaPss(Some(alg)) => Input::Hash(alg, alg.fresh()),
         };
-        SignState { verify: op == Operation::Verify, scheme, key, input }
+        SignState { verify: op == Operation::Verify, scheme, key, input, param: SignParam::None }
+    }
+
+    /// The same state with the scheme's parameter (curve, PSS parameters).
+    pub fn with(mut self, param: SignParam) -> SignState {
+        self.param = param;
+        self
+    }
+
+    fn curve(&self) -> Result<&'static dyn ec::CurveOps> {
+        match &self.param {
+            SignParam::Curve(params) => ec::by_params(params).map_err(|_| Error::SavedStateInvalid),
+            _ => Err(Error::SavedStateInvalid),
+        }
+    }
+
+    fn rsa_padding(&self) -> Result<SigPadding> {
+        match (self.scheme, &self.param) {
+            (SignScheme::RsaPkcs(hash), _) => Ok(SigPadding::Pkcs1(hash)),
+            (SignScheme::RsaPss(_), SignParam::Pss(p)) => Ok(SigPadding::Pss(*p)),
+            _ => Err(Error::SavedStateInvalid),
+        }
     }
 
     pub fn operation(&self) -> Operation {
@@ -121,21 +168,31 @@ impl SignState {
 
     fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>> {
         match self.scheme {
-            SignScheme::Ecdsa(_) => ec::sign_prehash(&self.key, message),
+            SignScheme::Ecdsa(_) | SignScheme::Ed25519 => self.curve()?.sign(&self.key, message),
             SignScheme::Hmac(alg) => hmac::mac(alg, &self.key, message),
             SignScheme::Cmac => cmac::mac(&self.key, message),
+            SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_) => {
+                let key = rsa::from_pkcs1(&self.key).ok_or(Error::SavedStateInvalid)?;
+                rsa::sign(&key, self.rsa_padding()?, message)
+            }
         }
     }
 
     fn verify_message(&self, message: &[u8], signature: &[u8]) -> Result<()> {
         match self.scheme {
-            SignScheme::Ecdsa(_) => ec::verify_prehash(&self.key, message, signature),
+            SignScheme::Ecdsa(_) | SignScheme::Ed25519 => self.curve()?.verify(&self.key, message, signature),
             SignScheme::Hmac(alg) => hmac::verify(alg, &self.key, message, signature),
             SignScheme::Cmac => cmac::verify(&self.key, message, signature),
+            SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_) => {
+                let key = rsa::from_spki(&self.key).ok_or(Error::SavedStateInvalid)?;
+                rsa::verify(&key, self.rsa_padding()?, message, signature)
+            }
         }
     }
 }
 
 fn single_part_only() -> Error {
-    Error::FunctionNotSupported("multi-part signing with a single-part mechanism (CKM_ECDSA)")
+    Error::FunctionNotSupported(
+        "multi-part signing with a single-part mechanism (CKM_ECDSA, CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_IBM_ED25519_SHA512)",
+    )
 }

@@ -1,59 +1,146 @@
-//! ECDSA, ECDH and public key parsing.
+//! ECDSA on P-224, P-256, P-384, P-521 and secp256k1, Ed25519, ECDH, and public key parsing.
 
 use der::{Decode, Reader, SliceReader};
-use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use ecdsa::elliptic_curve::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 
 use super::{RefError, digest::digest, err};
-use crate::pkcs11::{self as p11, CkMechanismType, Curve};
+use crate::pkcs11::{self as p11, CkMechanismType, Curve, ibm};
 
 /// The digest a hash-and-sign mechanism applies, or `None` for raw (prehashed) ECDSA.
 fn ecdsa_hash(mech: CkMechanismType, data: &[u8]) -> Result<Vec<u8>, RefError> {
     match mech {
         p11::CKM_ECDSA => Ok(data.to_vec()),
         p11::CKM_ECDSA_SHA1 => digest(p11::CKM_SHA_1, data),
-        p11::CKM_ECDSA_SHA224 => digest(p11::CKM_SHA224, data),
-        p11::CKM_ECDSA_SHA256 => digest(p11::CKM_SHA256, data),
-        p11::CKM_ECDSA_SHA384 => digest(p11::CKM_SHA384, data),
-        p11::CKM_ECDSA_SHA512 => digest(p11::CKM_SHA512, data),
+        p11::CKM_ECDSA_SHA224 | ibm::CKM_IBM_ECDSA_SHA224 => digest(p11::CKM_SHA224, data),
+        p11::CKM_ECDSA_SHA256 | ibm::CKM_IBM_ECDSA_SHA256 => digest(p11::CKM_SHA256, data),
+        p11::CKM_ECDSA_SHA384 | ibm::CKM_IBM_ECDSA_SHA384 => digest(p11::CKM_SHA384, data),
+        p11::CKM_ECDSA_SHA512 | ibm::CKM_IBM_ECDSA_SHA512 => digest(p11::CKM_SHA512, data),
         other => err(format!("{other} is not an ECDSA mechanism")),
     }
 }
 
-/// `local.sign` for ECDSA: raw r || s with a raw P-256 scalar.
-pub(super) fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Option<Result<Vec<u8>, RefError>> {
-    let hash = ecdsa_hash(mech, data).ok()?;
-    Some((|| {
-        let signing = p256::ecdsa::SigningKey::from_slice(key)
-            .map_err(|e| RefError(format!("P-256 private key: {e}")))?;
-        let sig: p256::ecdsa::Signature =
-            signing.sign_prehash(&hash).map_err(|e| RefError(format!("ECDSA signing failed: {e}")))?;
-        Ok(sig.to_bytes().to_vec())
-    })())
+/// Runs `$body` with `$C` bound to the RustCrypto curve type of `$curve` (a row per curve,
+/// so each body is written once).
+macro_rules! with_curve {
+    ($curve:expr, $C:ident => $body:expr) => {{
+        let curve: Curve = $curve;
+        if curve == Curve::P224 {
+            type $C = p224::NistP224;
+            $body
+        } else if curve == Curve::P256 {
+            type $C = p256::NistP256;
+            $body
+        } else if curve == Curve::P384 {
+            type $C = p384::NistP384;
+            $body
+        } else if curve == Curve::P521 {
+            type $C = p521::NistP521;
+            $body
+        } else if curve == Curve::SECP256K1 {
+            type $C = k256::Secp256k1;
+            $body
+        } else {
+            err(format!("no local ECDSA/ECDH on {}", curve.name))
+        }
+    }};
 }
 
-/// `local.verify` for ECDSA with an SPKI or a public key blob.
+/// A private key as suites hold it: a PKCS #8 PrivateKeyInfo (any curve, Ed25519), or a raw
+/// P-256 scalar (the original `local.keypair` output). The curve and the raw key bytes.
+fn private_key(key: &[u8]) -> Result<(Curve, Vec<u8>), RefError> {
+    if key.first() != Some(&0x30) {
+        return Ok((Curve::P256, key.to_vec()));
+    }
+    let info = pkcs8::PrivateKeyInfoRef::from_der(key).map_err(|e| RefError(format!("PKCS #8: {e}")))?;
+    if info.algorithm.oid == Curve::ED25519.oid {
+        let sk = ed25519_dalek::SigningKey::from_pkcs8_der(key)
+            .map_err(|e| RefError(format!("Ed25519 PKCS #8: {e}")))?;
+        return Ok((Curve::ED25519, sk.to_bytes().to_vec()));
+    }
+    let curve_oid: const_oid::ObjectIdentifier =
+        info.algorithm.parameters_oid().map_err(|e| RefError(format!("PKCS #8 EC parameters: {e}")))?;
+    let curve = Curve::ALL
+        .into_iter()
+        .find(|c| c.oid == curve_oid)
+        .ok_or_else(|| RefError(format!("PKCS #8 curve {curve_oid} is not known")))?;
+    with_curve!(curve, C => {
+        let sk = ecdsa::elliptic_curve::SecretKey::<C>::from_pkcs8_der(key)
+            .map_err(|e| RefError(format!("{} PKCS #8: {e}", curve.name)))?;
+        Ok((curve, sk.to_bytes().to_vec()))
+    })
+}
+
+/// The curve and point of an SPKI (or of a public key blob that begins with one).
+fn public_key(blob: &[u8]) -> Result<(Curve, Vec<u8>), RefError> {
+    let der = spki(blob)?;
+    let info = spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|e| RefError(e.to_string()))?;
+    let point = ec_point(&der)?;
+    if info.algorithm.oid == Curve::ED25519.oid {
+        return Ok((Curve::ED25519, point));
+    }
+    let oid: const_oid::ObjectIdentifier =
+        info.algorithm.parameters_oid().map_err(|e| RefError(format!("SPKI EC parameters: {e}")))?;
+    let curve =
+        Curve::ALL.into_iter().find(|c| c.oid == oid).ok_or_else(|| RefError(format!("SPKI curve {oid}")))?;
+    Ok((curve, point))
+}
+
+/// `local.sign` for ECDSA (raw r || s) and Ed25519 with a PKCS #8 key or a raw P-256 scalar.
+pub(super) fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Option<Result<Vec<u8>, RefError>> {
+    if mech == ibm::CKM_IBM_ED25519_SHA512 {
+        return Some(private_key(key).and_then(|(curve, seed)| {
+            use ed25519_dalek::Signer;
+            let seed: [u8; 32] = seed
+                .try_into()
+                .map_err(|_| RefError(format!("{} key for an Ed25519 mechanism", curve.name)))?;
+            Ok(ed25519_dalek::SigningKey::from_bytes(&seed).sign(data).to_bytes().to_vec())
+        }));
+    }
+    let hash = ecdsa_hash(mech, data).ok()?;
+    Some(private_key(key).and_then(|(curve, scalar)| {
+        with_curve!(curve, C => {
+            let signing = ecdsa::SigningKey::<C>::from_slice(&scalar)
+                .map_err(|e| RefError(format!("{} private key: {e}", curve.name)))?;
+            let sig: ecdsa::Signature<C> =
+                signing.sign_prehash(&hash).map_err(|e| RefError(format!("ECDSA signing failed: {e}")))?;
+            Ok(sig.to_bytes().to_vec())
+        })
+    }))
+}
+
+/// `local.verify` for ECDSA and Ed25519 with an SPKI or a public key blob.
 pub(super) fn verify(
     mech: CkMechanismType,
     key: &[u8],
     data: &[u8],
     signature: &[u8],
 ) -> Option<Result<(), RefError>> {
+    if mech == ibm::CKM_IBM_ED25519_SHA512 {
+        return Some((|| {
+            use ed25519_dalek::Verifier;
+            let der = spki(key)?;
+            let vk = ed25519_dalek::VerifyingKey::from_public_key_der(&der)
+                .map_err(|e| RefError(format!("not an Ed25519 public key: {e}")))?;
+            let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|e| {
+                RefError(format!("not an Ed25519 signature ({} bytes): {e}", signature.len()))
+            })?;
+            vk.verify(data, &sig).map_err(|_| RefError("the signature does not verify locally".into()))
+        })());
+    }
     let hash = ecdsa_hash(mech, data).ok()?;
-    Some((|| {
-        let verifying = verifying_key(key)?;
-        let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|e| {
-            RefError(format!("signature is not a P-256 r || s ({} bytes): {e}", signature.len()))
-        })?;
-        verifying
-            .verify_prehash(&hash, &sig)
-            .map_err(|_| RefError("the signature does not verify locally".into()))
-    })())
-}
-
-fn verifying_key(key: &[u8]) -> Result<p256::ecdsa::VerifyingKey, RefError> {
-    let point = ec_point(key)?;
-    p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-        .map_err(|e| RefError(format!("not a P-256 public key: {e}")))
+    Some(public_key(key).and_then(|(curve, point)| {
+        with_curve!(curve, C => {
+            let verifying = ecdsa::VerifyingKey::<C>::from_sec1_bytes(&point)
+                .map_err(|e| RefError(format!("not a {} public key: {e}", curve.name)))?;
+            let sig = ecdsa::Signature::<C>::from_slice(signature).map_err(|e| {
+                RefError(format!("signature is not a {} r || s ({} bytes): {e}", curve.name, signature.len()))
+            })?;
+            verifying
+                .verify_prehash(&hash, &sig)
+                .map_err(|_| RefError("the signature does not verify locally".into()))
+        })
+    }))
 }
 
 /// The leading DER SubjectPublicKeyInfo of a public key blob (servers may append a tag).
@@ -79,33 +166,55 @@ pub fn ec_point(blob: &[u8]) -> Result<Vec<u8>, RefError> {
 
 /// A local key pair as suites use it.
 pub struct KeyPair {
+    /// The raw private key: scalar, Ed25519 seed, or (RSA) the PKCS #8 DER.
     pub private_scalar: Vec<u8>,
     pub spki: Vec<u8>,
-    /// Uncompressed SEC1.
+    /// Uncompressed SEC1 (Ed25519: the 32-byte encoding; RSA: empty).
     pub point: Vec<u8>,
+    /// The PKCS #8 PrivateKeyInfo DER, for imports.
+    pub pkcs8: Vec<u8>,
 }
 
-/// A fresh local key pair.
+/// A fresh local key pair on the curve of `ec_params`.
 pub fn keypair(ec_params: &[u8]) -> Result<KeyPair, RefError> {
-    use p256::pkcs8::EncodePublicKey;
-    match Curve::from_ec_params(ec_params) {
-        Some(Curve::P256) => {}
-        Some(other) => return err(format!("local key pairs are P-256 only so far, not {}", other.name)),
-        None => return err("CKA_EC_PARAMS is not a known named curve"),
+    let curve = Curve::from_ec_params(ec_params)
+        .ok_or_else(|| RefError("CKA_EC_PARAMS is not a known named curve".into()))?;
+    let enc = |e: &dyn std::fmt::Display| RefError(e.to_string());
+    if curve == Curve::ED25519 {
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed[..]);
+        let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let vk = sk.verifying_key();
+        return Ok(KeyPair {
+            private_scalar: seed.to_vec(),
+            spki: vk.to_public_key_der().map_err(|e| enc(&e))?.as_bytes().to_vec(),
+            point: vk.to_bytes().to_vec(),
+            pkcs8: sk.to_pkcs8_der().map_err(|e| enc(&e))?.as_bytes().to_vec(),
+        });
     }
-    let secret = <p256::SecretKey as p256::elliptic_curve::Generate>::generate();
-    let public = secret.public_key();
-    let spki = public.to_public_key_der().map_err(|e| RefError(e.to_string()))?.as_bytes().to_vec();
-    let point = public.to_sec1_bytes().to_vec();
-    Ok(KeyPair { private_scalar: secret.to_bytes().to_vec(), spki, point })
+    with_curve!(curve, C => {
+        use ecdsa::elliptic_curve::sec1::ToSec1Point;
+        let secret = <ecdsa::elliptic_curve::SecretKey<C> as ecdsa::elliptic_curve::Generate>::generate();
+        let public = secret.public_key();
+        Ok(KeyPair {
+            private_scalar: secret.to_bytes().to_vec(),
+            spki: public.to_public_key_der().map_err(|e| enc(&e))?.as_bytes().to_vec(),
+            point: public.as_affine().to_sec1_point(false).as_bytes().to_vec(),
+            pkcs8: secret.to_pkcs8_der().map_err(|e| enc(&e))?.as_bytes().to_vec(),
+        })
+    })
 }
 
-/// ECDH on P-256: the x-coordinate Z shared with `public` (a point, an SPKI or a blob).
+/// ECDH: the x-coordinate Z shared between `private` (a raw P-256 scalar or a PKCS #8 key of
+/// any curve) and `public` (a point, an SPKI or a blob).
 pub fn ecdh(private: &[u8], public: &[u8]) -> Result<Vec<u8>, RefError> {
-    let secret =
-        p256::SecretKey::from_slice(private).map_err(|e| RefError(format!("P-256 private key: {e}")))?;
+    let (curve, scalar) = private_key(private)?;
     let point = if public.first() == Some(&0x30) { ec_point(public)? } else { public.to_vec() };
-    let peer = p256::PublicKey::from_sec1_bytes(&point).map_err(|e| RefError(format!("peer point: {e}")))?;
-    let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer.as_affine());
-    Ok(shared.raw_secret_bytes().to_vec())
+    with_curve!(curve, C => {
+        let secret = ecdsa::elliptic_curve::SecretKey::<C>::from_slice(&scalar)
+            .map_err(|e| RefError(format!("{} private key: {e}", curve.name)))?;
+        let peer = ecdsa::elliptic_curve::PublicKey::<C>::from_sec1_bytes(&point)
+            .map_err(|e| RefError(format!("peer point: {e}")))?;
+        Ok(secret.diffie_hellman(&peer).raw_secret_bytes().to_vec())
+    })
 }

@@ -10,10 +10,12 @@ mod cipher;
 mod cmac;
 mod digest;
 mod ec;
+mod rsa;
 
 pub use cipher::{cipher, kcv};
 pub use digest::{digest, hmac};
 pub use ec::{KeyPair, ec_point, ecdh, keypair, spki};
+pub use rsa::{cipher as rsa_cipher, keypair as rsa_keypair};
 
 use crate::pkcs11::CkMechanismType;
 
@@ -31,6 +33,7 @@ pub fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Result<Vec<u8>, R
     digest::sign(mech, key, data)
         .or_else(|| cmac::sign(mech, key, data))
         .or_else(|| ec::sign(mech, key, data))
+        .or_else(|| rsa::sign(mech, key, data))
         .unwrap_or_else(|| err(format!("no local signing for {mech}")))
 }
 
@@ -40,6 +43,7 @@ pub fn verify(mech: CkMechanismType, key: &[u8], data: &[u8], signature: &[u8]) 
     digest::verify(mech, key, data, signature)
         .or_else(|| cmac::verify(mech, key, data, signature))
         .or_else(|| ec::verify(mech, key, data, signature))
+        .or_else(|| rsa::verify(mech, key, data, signature))
         .unwrap_or_else(|| err(format!("no local verification for {mech}")))
 }
 
@@ -74,7 +78,7 @@ mod tests {
 
     #[test]
     fn ecdsa_and_ecdh_round_trip_with_trailing_tag() {
-        let KeyPair { private_scalar: private, spki: spki_der, point } =
+        let KeyPair { private_scalar: private, spki: spki_der, point, .. } =
             keypair(&Curve::P256.ec_params()).unwrap();
         let sig = sign(p11::CKM_ECDSA_SHA256, &private, b"hello").unwrap();
         let mut blob = spki_der.clone();

@@ -1,0 +1,416 @@
+//! RSA (PKCS #11 v2.40 §2.1): key pairs, PKCS #1 v1.5 and OAEP encryption, PKCS #1 v1.5
+//! and PSS signatures, and the DER forms keys travel in. The `rsa` crate does the
+//! arithmetic and the paddings; this module maps PKCS #11 parameters and errors onto it.
+//!
+//! Choices:
+//! - Moduli of 512..4096 bits (what IBM's service reports for CKM_RSA_PKCS). The crate
+//!   refuses moduli under 1024 bits by default; its size-checked-by-caller constructors
+//!   (`hazmat`) are used with this range instead.
+//! - PKCS #1 v1.5 decryption uses the crate's implicit rejection: a ciphertext with bad
+//!   padding decrypts to a deterministic pseudo-random message instead of an error, which
+//!   closes the Bleichenbacher oracle. So CKM_RSA_PKCS decryption never answers
+//!   CKR_ENCRYPTED_DATA_INVALID; OAEP does.
+//! - PSS and OAEP take MGF1 with any SHA-1/SHA-2 hash for OAEP; for PSS the crate ties MGF1
+//!   to the message hash, so a PSS parameter whose MGF differs from HashMech is
+//!   CKR_MECHANISM_PARAM_INVALID (a deviation: PKCS #11 allows them to differ).
+
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use rsa::traits::PublicKeyParts;
+use rsa::{BoxedUint, Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign, PrivateKey, Pss, PublicKey};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::digest::HashAlg;
+use super::{MechParam, Mechanism};
+use crate::emulator::blob::Operation;
+use crate::emulator::error::{Error, Result};
+use crate::pkcs11::{
+    CKM_RSA_PKCS_OAEP, CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512, CkMechanismType,
+};
+
+/// Modulus sizes in bits (GetMechanismInfo of every RSA row).
+pub const MIN_BITS: u64 = 512;
+pub const MAX_BITS: u64 = 4096;
+
+/// Runs `$body` with `$D` bound to the hasher of `$alg`, for the SHA-1/SHA-2 hashes RSA
+/// paddings take; any other hash is `$other`.
+macro_rules! with_rsa_hash {
+    ($alg:expr, $D:ident => $body:expr, _ => $other:expr) => {
+        match $alg {
+            HashAlg::Sha1 => {
+                type $D = sha1::Sha1;
+                $body
+            }
+            HashAlg::Sha224 => {
+                type $D = sha2::Sha224;
+                $body
+            }
+            HashAlg::Sha256 => {
+                type $D = sha2::Sha256;
+                $body
+            }
+            HashAlg::Sha384 => {
+                type $D = sha2::Sha384;
+                $body
+            }
+            HashAlg::Sha512 => {
+                type $D = sha2::Sha512;
+                $body
+            }
+            #[allow(unreachable_patterns)]
+            _ => $other,
+        }
+    };
+}
+
+/// HashMech of an OAEP or PSS parameter.
+fn hash_of(mech: CkMechanismType) -> Option<HashAlg> {
+    let rows = [
+        (CKM_SHA_1, HashAlg::Sha1),
+        (CKM_SHA224, HashAlg::Sha224),
+        (CKM_SHA256, HashAlg::Sha256),
+        (CKM_SHA384, HashAlg::Sha384),
+        (CKM_SHA512, HashAlg::Sha512),
+    ];
+    rows.iter().find(|(m, _)| *m == mech).map(|(_, h)| *h)
+}
+
+/// The wire's Mgf enum (= CKG_MGF1_*: 1 SHA1, 2 SHA256, 3 SHA384, 4 SHA512, 5 SHA224).
+fn mgf_of(mgf: u64) -> Option<HashAlg> {
+    match mgf {
+        1 => Some(HashAlg::Sha1),
+        2 => Some(HashAlg::Sha256),
+        3 => Some(HashAlg::Sha384),
+        4 => Some(HashAlg::Sha512),
+        5 => Some(HashAlg::Sha224),
+        _ => None,
+    }
+}
+
+/// An encryption padding with its parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Padding {
+    /// CKM_RSA_PKCS: PKCS #1 v1.5 type 2.
+    Pkcs1,
+    /// CKM_RSA_PKCS_OAEP.
+    Oaep { hash: HashAlg, mgf: HashAlg, label: Vec<u8> },
+}
+
+/// PSS parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PssParams {
+    pub hash: HashAlg,
+    pub salt_len: usize,
+}
+
+impl Padding {
+    /// The padding of `mech` from its parameter (RSAOAEPParm for OAEP: HashMech, MGF1
+    /// hash, and a label only with EncodingParmType CKZ_DATA_SPECIFIED).
+    pub fn from_mech(mech: &Mechanism) -> Result<Padding> {
+        let bad = |reason| Error::MechanismParamInvalid { mech: mech.mech, reason };
+        if mech.mech != CKM_RSA_PKCS_OAEP {
+            return match mech.param {
+                MechParam::None => Ok(Padding::Pkcs1),
+                _ => Err(bad("takes no parameter")),
+            };
+        }
+        let MechParam::Oaep { hash, mgf, source, label } = &mech.param else {
+            return Err(bad("RSAOAEPParameter is required"));
+        };
+        let hash = hash_of(*hash).ok_or(bad("HashMech is not SHA-1 or SHA-2"))?;
+        let mgf = mgf_of(*mgf).ok_or(bad("Mgf is not an MGF1 with SHA-1 or SHA-2"))?;
+        match (source, label.is_empty()) {
+            (0, true) | (1, _) => Ok(Padding::Oaep { hash, mgf, label: label.clone() }),
+            (0, false) => Err(bad("EncodingParm given without EncodingParmType")),
+            _ => Err(bad("EncodingParmType is not CKZ_DATA_SPECIFIED")),
+        }
+    }
+}
+
+impl PssParams {
+    /// RSAPSSParm for a PSS mechanism whose own hash is `scheme_hash` (None: CKM_RSA_PKCS_PSS).
+    pub fn from_mech(mech: &Mechanism, scheme_hash: Option<HashAlg>) -> Result<PssParams> {
+        let bad = |reason| Error::MechanismParamInvalid { mech: mech.mech, reason };
+        let MechParam::Pss { hash, mgf, salt_len } = &mech.param else {
+            return Err(bad("RSAPSSParameter is required"));
+        };
+        let hash = hash_of(*hash).ok_or(bad("HashMech is not SHA-1 or SHA-2"))?;
+        if scheme_hash.is_some_and(|h| h != hash) {
+            return Err(bad("HashMech differs from the mechanism's hash"));
+        }
+        if mgf_of(*mgf) != Some(hash) {
+            return Err(bad("only MGF1 with the message hash is supported"));
+        }
+        let salt_len = usize::try_from(*salt_len).map_err(|_| bad("SaltByteCount is too large"))?;
+        Ok(PssParams { hash, salt_len })
+    }
+}
+
+/// A fresh key of `bits` bits with public exponent `exponent` (big-endian; 65537 if empty).
+pub fn generate(bits: u64, exponent: Option<&[u8]>) -> Result<PrivateKey> {
+    if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+        return Err(Error::KeySizeRange(bits));
+    }
+    let e = match exponent {
+        None => BoxedUint::from(65537u64),
+        Some(e) => {
+            let bad = Error::AttributeValueInvalid(crate::pkcs11::CKA_PUBLIC_EXPONENT);
+            // At most 64 bits (the crate's own bound is 2^33 - 1), odd and at least 3.
+            let e = if e.len() <= 8 && !e.is_empty() {
+                let mut v = [0u8; 8];
+                v[8 - e.len()..].copy_from_slice(e);
+                u64::from_be_bytes(v)
+            } else {
+                return Err(bad);
+            };
+            if e < 3 || e % 2 == 0 {
+                return Err(bad);
+            }
+            BoxedUint::from(e)
+        }
+    };
+    // `bits` is within MIN_BITS..=MAX_BITS, checked above: the unchecked constructor only
+    // skips the crate's 1024-bit floor.
+    PrivateKey::new_with_exp_unchecked(&mut rand::rng(), bits as usize, e)
+        .map_err(|_| Error::AttributeValueInvalid(crate::pkcs11::CKA_PUBLIC_EXPONENT))
+}
+
+/// A public key from modulus and exponent within this module's size range.
+fn public_from_parts(n: &[u8], e: &[u8]) -> Option<PublicKey> {
+    let n = BoxedUint::from_be_slice_vartime(n);
+    let e = BoxedUint::from_be_slice_vartime(e);
+    PublicKey::new_with_size_limits(n, e, MIN_BITS as usize..=MAX_BITS as usize).ok()
+}
+
+/// The DER SubjectPublicKeyInfo (rsaEncryption) of a public key.
+pub fn to_spki(key: &PublicKey) -> Result<Vec<u8>> {
+    key.to_public_key_der().map(|d| d.as_bytes().to_vec()).map_err(|_| Error::General("SPKI encoding failed"))
+}
+
+/// The public key inside an rsaEncryption SubjectPublicKeyInfo. Decoded by hand from the
+/// `pkcs1` structure because the crate's own decoder refuses moduli under 1024 bits.
+pub fn from_spki(der: &[u8]) -> Option<PublicKey> {
+    use rsa::pkcs8::der::Decode;
+    let info = rsa::pkcs8::SubjectPublicKeyInfoRef::from_der(der).ok()?;
+    if info.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
+        return None;
+    }
+    let key = rsa::pkcs1::RsaPublicKeyRef::from_der(info.subject_public_key.as_bytes()?).ok()?;
+    public_from_parts(key.modulus.as_bytes(), key.public_exponent.as_bytes())
+}
+
+/// PKCS #1 RSAPrivateKey DER: how a private key is sealed in its blob.
+pub fn to_pkcs1(key: &PrivateKey) -> Result<Zeroizing<Vec<u8>>> {
+    let der = key.to_pkcs1_der().map_err(|_| Error::General("key encoding failed"))?;
+    Ok(Zeroizing::new(der.as_bytes().to_vec()))
+}
+
+pub fn from_pkcs1(der: &[u8]) -> Option<PrivateKey> {
+    PrivateKey::from_pkcs1_der(der).ok()
+}
+
+/// PKCS #8 PrivateKeyInfo DER (what WrapKey carries).
+pub fn to_pkcs8(key: &PrivateKey) -> Result<Zeroizing<Vec<u8>>> {
+    let der = key.to_pkcs8_der().map_err(|_| Error::General("key encoding failed"))?;
+    Ok(Zeroizing::new(der.as_bytes().to_vec()))
+}
+
+/// A private key inside a PKCS #8 PrivateKeyInfo, of a size this module accepts.
+pub fn from_pkcs8(der: &[u8]) -> Option<PrivateKey> {
+    let key = PrivateKey::from_pkcs8_der(der).ok()?;
+    (MIN_BITS..=MAX_BITS).contains(&bits(key.as_public_key())).then_some(key)
+}
+
+pub fn bits(key: &PublicKey) -> u64 {
+    u64::from(key.n().bit_width_vartime())
+}
+
+pub fn modulus(key: &PublicKey) -> Vec<u8> {
+    key.n().to_be_bytes_trimmed_vartime().to_vec()
+}
+
+pub fn public_exponent(key: &PublicKey) -> Vec<u8> {
+    key.e().to_be_bytes_trimmed_vartime().to_vec()
+}
+
+fn size_bytes(key: &PublicKey) -> usize {
+    key.size()
+}
+
+/// Encrypts `data` (CKR_DATA_LEN_RANGE when it does not fit the padding).
+pub fn encrypt(key: &PublicKey, padding: &Padding, data: &[u8]) -> Result<Vec<u8>> {
+    let too_long = |_| Error::DataLenRange("too long for the modulus and padding");
+    let mut rng = rand::rng();
+    match padding {
+        Padding::Pkcs1 => key.encrypt(&mut rng, Pkcs1v15Encrypt, data).map_err(too_long),
+        Padding::Oaep { hash, mgf, label } => with_rsa_hash!(*hash, D => with_rsa_hash!(*mgf, M => {
+            let oaep = Oaep::<D, M>::new_with_mgf_hash_and_label(label.clone());
+            key.encrypt(&mut rng, oaep, data).map_err(too_long)
+        }, _ => Err(unsupported_hash())), _ => Err(unsupported_hash())),
+    }
+}
+
+/// Decrypts `data`: a ciphertext not of the modulus length is CKR_ENCRYPTED_DATA_LEN_RANGE,
+/// one that does not decode (OAEP) CKR_ENCRYPTED_DATA_INVALID.
+pub fn decrypt(key: &PrivateKey, padding: &Padding, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if data.len() != size_bytes(key.as_public_key()) {
+        return Err(Error::EncryptedDataLenRange("an RSA ciphertext is as long as the modulus"));
+    }
+    let invalid = |_| Error::EncryptedDataInvalid;
+    let plain = match padding {
+        Padding::Pkcs1 => key.decrypt(Pkcs1v15Encrypt, data).map_err(invalid)?,
+        Padding::Oaep { hash, mgf, label } => {
+            let leading_zero = oaep_leading_byte_is_zero(key, data);
+            let plain = with_rsa_hash!(*hash, D => with_rsa_hash!(*mgf, M => {
+                let oaep = Oaep::<D, M>::new_with_mgf_hash_and_label(label.clone());
+                key.decrypt(oaep, data).map_err(invalid)
+            }, _ => return Err(unsupported_hash())), _ => return Err(unsupported_hash()));
+            // Both checks ran before either result is looked at, and both failures are the
+            // same error: no Manger oracle between them.
+            match (plain, leading_zero) {
+                (Ok(plain), true) => plain,
+                _ => return Err(Error::EncryptedDataInvalid),
+            }
+        }
+    };
+    Ok(Zeroizing::new(plain))
+}
+
+/// RFC 8017 §7.1.2 step 3g: the first octet Y of the encoded message must be zero. The
+/// `rsa` crate's OAEP decoding ignores Y (Wycheproof's "First byte is 1" vectors decrypt),
+/// so the emulator recomputes EM with the crate's own checked RSA decryption primitive and
+/// tests that octet; this costs a second private-key operation per OAEP decryption.
+fn oaep_leading_byte_is_zero(key: &PrivateKey, data: &[u8]) -> bool {
+    let k = size_bytes(key.as_public_key());
+    let precision = key.n().bits_precision();
+    let Ok(c) = BoxedUint::from_be_slice(data, precision) else {
+        return false;
+    };
+    match rsa::hazmat::rsa_decrypt_and_check(key, Some(&mut rand::rng()), &c) {
+        Ok(em) => {
+            let em = Zeroizing::new(em.to_be_bytes());
+            // `em` is `precision` bits wide, at least k bytes: Y is the k-th byte from the end.
+            em.len() >= k && em[em.len() - k] == 0
+        }
+        Err(_) => false,
+    }
+}
+
+/// The state of an RSA EncryptInit/DecryptInit: RSA is single-part (PKCS #11 §2.1.6), so
+/// Encrypt/Decrypt finish it and the Update/Final calls answer CKR_FUNCTION_NOT_SUPPORTED.
+#[derive(Serialize, Deserialize)]
+pub struct RsaCipherState {
+    decrypt: bool,
+    padding: Padding,
+    /// SubjectPublicKeyInfo (encrypt) or PKCS #1 RSAPrivateKey (decrypt). A plain Vec:
+    /// the state is sealed as a whole, and serde has no Zeroizing.
+    key: Vec<u8>,
+}
+
+impl RsaCipherState {
+    pub fn new(op: Operation, padding: Padding, key: &[u8]) -> RsaCipherState {
+        RsaCipherState { decrypt: op == Operation::Decrypt, padding, key: key.to_vec() }
+    }
+
+    pub fn operation(&self) -> Operation {
+        if self.decrypt { Operation::Decrypt } else { Operation::Encrypt }
+    }
+
+    pub fn run(&self, data: &[u8]) -> Result<Vec<u8>> {
+        // The key bytes come from an authenticated state: a failure is another version's.
+        if self.decrypt {
+            let key = from_pkcs1(&self.key).ok_or(Error::SavedStateInvalid)?;
+            decrypt(&key, &self.padding, data).map(|p| p.to_vec())
+        } else {
+            let key = from_spki(&self.key).ok_or(Error::SavedStateInvalid)?;
+            encrypt(&key, &self.padding, data)
+        }
+    }
+}
+
+fn unsupported_hash() -> Error {
+    Error::General("a hash outside SHA-1/SHA-2 reached RSA")
+}
+
+/// A signature scheme with its parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigPadding {
+    /// PKCS #1 v1.5 with a DigestInfo for this hash; `None` (CKM_RSA_PKCS) signs the data
+    /// as given, which the caller has DER-encoded as a DigestInfo (PKCS #11 §2.1.6).
+    Pkcs1(Option<HashAlg>),
+    Pss(PssParams),
+}
+
+/// Signs a prehash (or, for raw PKCS #1, the DigestInfo).
+pub fn sign(key: &PrivateKey, padding: SigPadding, input: &[u8]) -> Result<Vec<u8>> {
+    let too_long = |_| Error::DataLenRange("the input does not fit the modulus");
+    match padding {
+        SigPadding::Pkcs1(None) => key.sign(Pkcs1v15Sign::new_unprefixed(), input).map_err(too_long),
+        SigPadding::Pkcs1(Some(hash)) => {
+            check_hash_len(hash, input)?;
+            with_rsa_hash!(hash, D => key.sign(Pkcs1v15Sign::new::<D>(), input).map_err(too_long),
+                _ => Err(unsupported_hash()))
+        }
+        SigPadding::Pss(p) => {
+            check_hash_len(p.hash, input)?;
+            with_rsa_hash!(p.hash, D => key.sign_with_rng(&mut rand::rng(), Pss::<D>::new_with_salt(p.salt_len), input)
+                .map_err(too_long), _ => Err(unsupported_hash()))
+        }
+    }
+}
+
+/// Verifies a signature over a prehash (or DigestInfo): a signature not of the modulus
+/// length is CKR_SIGNATURE_LEN_RANGE, any other failure CKR_SIGNATURE_INVALID.
+pub fn verify(key: &PublicKey, padding: SigPadding, input: &[u8], signature: &[u8]) -> Result<()> {
+    let expected = size_bytes(key);
+    if signature.len() != expected {
+        return Err(Error::SignatureLenRange { expected, got: signature.len() });
+    }
+    let invalid = |_| Error::SignatureInvalid;
+    match padding {
+        SigPadding::Pkcs1(None) => {
+            key.verify(Pkcs1v15Sign::new_unprefixed(), input, signature).map_err(invalid)
+        }
+        SigPadding::Pkcs1(Some(hash)) => {
+            check_hash_len(hash, input)?;
+            with_rsa_hash!(hash, D => key.verify(Pkcs1v15Sign::new::<D>(), input, signature).map_err(invalid),
+                _ => Err(unsupported_hash()))
+        }
+        SigPadding::Pss(p) => {
+            check_hash_len(p.hash, input)?;
+            with_rsa_hash!(p.hash, D => key.verify(Pss::<D>::new_with_salt(p.salt_len), input, signature)
+                .map_err(invalid), _ => Err(unsupported_hash()))
+        }
+    }
+}
+
+/// CKM_RSA_PKCS_PSS takes a hash of HashMech's length (PKCS #11 §2.1.14).
+fn check_hash_len(hash: HashAlg, input: &[u8]) -> Result<()> {
+    if input.len() == hash.digest(b"").len() {
+        Ok(())
+    } else {
+        Err(Error::DataLenRange("the input is not a hash of the parameter's length"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pkcs11::*;
+
+    #[test]
+    fn sizes_and_exponents() {
+        assert_eq!(generate(511, None).unwrap_err().rv(), CKR_KEY_SIZE_RANGE);
+        assert_eq!(generate(4097, None).unwrap_err().rv(), CKR_KEY_SIZE_RANGE);
+        assert_eq!(generate(512, Some(&[2])).unwrap_err().rv(), CKR_ATTRIBUTE_VALUE_INVALID);
+        let key = generate(512, Some(&[3])).unwrap();
+        assert_eq!(bits(key.as_public_key()), 512);
+        assert_eq!(public_exponent(key.as_public_key()), [3]);
+        // 512-bit keys survive the DER forms the crate would refuse by default.
+        let spki = to_spki(key.as_public_key()).unwrap();
+        assert_eq!(from_spki(&spki).unwrap(), *key.as_public_key());
+        assert!(from_pkcs1(&to_pkcs1(&key).unwrap()).is_some());
+        assert!(from_pkcs8(&to_pkcs8(&key).unwrap()).is_some());
+    }
+}
