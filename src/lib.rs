@@ -4,6 +4,7 @@
 pub mod client;
 pub mod embedded;
 pub mod emulator;
+pub mod load;
 pub mod pkcs11;
 pub mod proto;
 pub mod report;

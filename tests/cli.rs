@@ -120,7 +120,9 @@ fn serve_and_run_endpoint_pass_the_suites_with_both_wire_generations() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let problems: Vec<&str> =
+            stdout.lines().filter(|l| l.starts_with("fail") || l.starts_with("error")).collect();
+        assert_eq!(out.status.code(), Some(0), "{problems:#?}\n{}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains("seed-table functions exercised: 36/36"), "{stdout}");
         assert!(Path::new(&dir.join("junit.xml")).exists());
     }
@@ -227,7 +229,10 @@ fn a_bad_profile_is_refused_before_anything_runs() {
 fn the_reports_hold_the_matrix_and_the_certification() {
     let dir = temp_dir("reports");
     let out = harness().args(["run", "--profile", "full", "--report-dir"]).arg(&dir).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let problems: Vec<&str> =
+        stdout.lines().filter(|l| l.starts_with("fail") || l.starts_with("error")).collect();
+    assert_eq!(out.status.code(), Some(0), "{problems:#?}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("CERTIFIED: full"));
     assert!(!html.contains("http://") && !html.contains("https://"), "the page must not fetch anything");

@@ -3,6 +3,7 @@
 //! skipped), 1 a case failed or errored, 2 bad usage or a bad suite (nothing ran).
 
 mod list;
+mod load;
 mod run;
 mod serve;
 
@@ -28,6 +29,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// List suite and case ids.
     List(list::ListArgs),
+    /// Measure latency and throughput per mechanism (closed or open loop).
+    Load(load::LoadArgs),
+    /// Work with recorded load results (`report merge A.hlog B.hlog`).
+    Report(load::ReportArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -36,6 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Serve(args) => runtime.block_on(serve::serve(args)),
         Command::List(args) => list::list(args),
+        Command::Load(args) => runtime.block_on(load::load(args)),
+        Command::Report(args) => load::report(args),
     }
 }
 

@@ -21,8 +21,9 @@ pub struct RunArgs {
     /// Key fields to send: current KeyBlob messages or the earlier raw bytes.
     #[arg(long, value_enum, default_value_t = Wire::Keyblob)]
     wire: Wire,
-    /// Per-call deadline.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    /// Per-call deadline. Generous by default: an HSM may take seconds for RSA-4096 key
+    /// generation, and a deadline that cuts a slow right answer reports an error.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     timeout: Duration,
     /// How long to wait for a connection.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]

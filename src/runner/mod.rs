@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use eval::Env;
 pub use exec::run_case;
+pub use expect::{Observed, observe};
 pub use outcome::{CaseResult, Outcome, StepTrace};
 
 use crate::client::{Args, Client, Value};

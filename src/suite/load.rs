@@ -124,7 +124,7 @@ pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
 }
 
 /// Checks variables, saved fields and field checks across a case's steps.
-fn check_case(case: &Case, problem: &mut impl FnMut(Location, String)) {
+pub fn check_case(case: &Case, problem: &mut impl FnMut(Location, String)) {
     let mut defined: BTreeSet<String> = BTreeSet::new();
     if let Some(vectors) = &case.vectors {
         if case.matrix.is_some() {

@@ -1,0 +1,464 @@
+//! `grep11-harness load`: workloads against the embedded emulator or an endpoint, in closed
+//! or open loop, with thresholds, capacity search and reports; and `report merge`.
+//! Exit codes: 0 done (thresholds met), 1 a threshold was violated or a setup failed,
+//! 2 bad usage (nothing ran), 130 interrupted by Ctrl-C (the partial report is printed).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use grep11_harness::client::{Client, Wire};
+use grep11_harness::load::cond::{Condition, Ramp, parse_mix};
+use grep11_harness::load::find_max::{Search, find_max};
+use grep11_harness::load::record::{Encoded, Recorder, Summary, summarize};
+use grep11_harness::load::report::{self, Capacity, LoadReport, Row};
+use grep11_harness::load::sched::{Mode, Plan, run};
+use grep11_harness::load::workload::{self, Ready, Workload};
+use grep11_harness::load::{embedded_clients, endpoint_clients, hlog, html};
+use tokio::sync::watch;
+
+#[derive(clap::Args)]
+pub struct LoadArgs {
+    /// Workloads to run one after another (default: the catalogue's default set).
+    #[arg(long, num_args = 1..)]
+    workload: Vec<String>,
+    /// One mixed run with weights, e.g. `sign-ecdsa-p256=70,verify-ecdsa-p256=30`.
+    #[arg(long, conflicts_with = "workload")]
+    mix: Option<String>,
+    /// More workloads (same shape as workloads/catalogue.yaml); same names replace built-ins.
+    #[arg(long)]
+    workload_file: Option<PathBuf>,
+    /// List the workloads and exit.
+    #[arg(long)]
+    list: bool,
+    /// A GREP11 endpoint (http://HOST:PORT); default: the embedded emulator.
+    #[arg(long)]
+    endpoint: Option<String>,
+    #[arg(long, value_enum, default_value_t = Wire::Keyblob)]
+    wire: Wire,
+    /// Per-call deadline.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    timeout: Duration,
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    connect_timeout: Duration,
+    /// Closed loop: calls in flight.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// HTTP/2 connections the calls are spread over.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Open loop: calls per second, or a ramp `FROM..TO` with --step.
+    #[arg(long)]
+    rate: Option<String>,
+    /// Ramp increment in calls per second.
+    #[arg(long)]
+    step: Option<f64>,
+    /// How long each ramp step (or find-max trial) lasts.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    step_duration: Option<Duration>,
+    /// Measured time per workload (per phase).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
+    duration: Duration,
+    /// Unrecorded time before measuring.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "300ms")]
+    warmup: Duration,
+    /// Measured iterations at most (per workload run).
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Open loop: calls outstanding at most; later sends wait, and the wait is counted.
+    #[arg(long, default_value_t = 4096)]
+    max_in_flight: usize,
+    /// Fail (exit 1) when a condition does not hold, e.g. `p99<10ms`, `errors<=0.1%`,
+    /// `sign-ecdsa-p256:p99.9<50ms`. Repeatable.
+    #[arg(long)]
+    threshold: Vec<String>,
+    /// Search each workload's highest open-loop rate meeting --slo.
+    #[arg(long, requires = "slo")]
+    find_max: bool,
+    /// The SLO for --find-max, e.g. `p99<=20ms,errors<=0.1%`.
+    #[arg(long)]
+    slo: Option<String>,
+    /// Write the report as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write HdrHistogram interval logs (V2).
+    #[arg(long)]
+    hlog: Option<PathBuf>,
+    /// Write a self-contained HTML report.
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    command: ReportCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum ReportCommand {
+    /// Merge interval logs (`.hlog`) from several agents into one report, per tag.
+    Merge {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the merged rows as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+fn usage(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+    eprintln!("grep11-harness: error: {message}");
+    Ok(ExitCode::from(super::EXIT_USAGE))
+}
+
+/// The catalogue plus `--workload-file`, or every problem.
+fn workloads(args: &LoadArgs) -> Result<Vec<Workload>, Vec<workload::WorkloadError>> {
+    let mut all = workload::catalogue()?;
+    if let Some(file) = &args.workload_file {
+        for w in workload::load_file(file)? {
+            all.retain(|x| x.name != w.name);
+            all.push(w);
+        }
+    }
+    Ok(all)
+}
+
+/// Which workloads run together: one group per workload, or one weighted mix.
+fn groups(args: &LoadArgs, all: &[Workload]) -> Result<Vec<Vec<Workload>>, String> {
+    let find = |name: &str| {
+        all.iter().find(|w| w.name == name).cloned().ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
+            format!("unknown workload {name:?}; known: {}", names.join(", "))
+        })
+    };
+    if let Some(mix) = &args.mix {
+        let parts = parse_mix(mix).map_err(|e| format!("--mix: {e}"))?;
+        let mut group = Vec::new();
+        for (name, weight) in parts {
+            let mut w = find(&name)?;
+            w.weight = weight;
+            group.push(w);
+        }
+        return Ok(vec![group]);
+    }
+    if args.workload.is_empty() {
+        return Ok(all.iter().filter(|w| w.default).map(|w| vec![w.clone()]).collect());
+    }
+    args.workload.iter().flat_map(|n| n.split(',')).map(|n| find(n.trim()).map(|w| vec![w])).collect()
+}
+
+struct Parsed {
+    thresholds: Vec<Condition>,
+    slo: Vec<Condition>,
+    ramp: Option<Ramp>,
+}
+
+fn parse_flags(args: &LoadArgs) -> Result<Parsed, String> {
+    let thresholds = args
+        .threshold
+        .iter()
+        .map(|t| Condition::parse(t).map_err(|e| format!("--threshold: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let slo = match &args.slo {
+        Some(s) => Condition::parse_list(s).map_err(|e| format!("--slo: {e}"))?,
+        None => Vec::new(),
+    };
+    let ramp = match &args.rate {
+        Some(r) => Some(Ramp::parse(r, args.step).map_err(|e| format!("--rate: {e}"))?),
+        None if args.step.is_some() => return Err("--step needs --rate FROM..TO".into()),
+        None => None,
+    };
+    if args.concurrency == 0 || args.connections == 0 {
+        return Err("--concurrency and --connections must be at least 1".into());
+    }
+    if args.duration.is_zero() && args.requests.is_none() {
+        return Err("--duration must be above zero".into());
+    }
+    Ok(Parsed { thresholds, slo, ramp })
+}
+
+/// Live progress on a terminal: current rate and p99, once a second.
+fn progress(total: Duration) -> Option<indicatif::ProgressBar> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total.as_millis() as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {elapsed} {msg}") {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// One group's run: setup, the scheduler, and a ticker for intervals and progress.
+async fn run_group(
+    group: &[Workload],
+    clients: &[Client],
+    args: &LoadArgs,
+    mode: &Mode,
+    stop: &watch::Receiver<bool>,
+) -> Result<(Arc<Recorder>, Vec<Summary>, Vec<Summary>), String> {
+    let mut ready: Vec<Ready> = Vec::new();
+    for w in group {
+        ready.push(w.setup(&clients[0]).await.map_err(|e| e.to_string())?);
+    }
+    let names: Vec<String> = ready.iter().map(|r| r.name.clone()).collect();
+    let recorder = Arc::new(Recorder::new(names.clone(), matches!(mode, Mode::Open { .. })));
+    let phase_len = args.step_duration.unwrap_or(args.duration);
+    let phases = match mode {
+        Mode::Open { rates, .. } => rates.len() as u32,
+        Mode::Closed { .. } => 1,
+    };
+    let plan = Plan {
+        workloads: Arc::new(ready),
+        clients: clients.to_vec(),
+        mode: mode.clone(),
+        warmup: args.warmup,
+        duration: phase_len,
+        requests: args.requests,
+        drain: args.timeout,
+    };
+    let bar = progress(args.warmup + phase_len * phases);
+    if let Some(b) = &bar {
+        b.set_prefix(names.join("+"));
+    }
+    let ticker = {
+        let recorder = recorder.clone();
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(1));
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                let s = recorder.tick();
+                if let Some(b) = &bar {
+                    let rate = if s.seconds > 0.0 { (s.calls + s.errors) as f64 / s.seconds } else { 0.0 };
+                    b.set_position(recorder.started.elapsed().as_millis() as u64);
+                    b.set_message(format!("{rate:.0}/s p99 {}", report::fmt_ns(s.p99_ns as f64)));
+                }
+            }
+        })
+    };
+    run(&plan, recorder.clone(), stop.clone()).await;
+    ticker.abort();
+    recorder.tick();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let (phases, overall) = summarize(&recorder);
+    Ok((recorder, phases, overall))
+}
+
+pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
+    let parsed = match parse_flags(&args) {
+        Ok(p) => p,
+        Err(e) => return usage(e),
+    };
+    let all = match workloads(&args) {
+        Ok(all) => all,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            return usage(format!("{} problem(s) in workload files; nothing was run", errors.len()));
+        }
+    };
+    if args.list {
+        let mut out = std::io::stdout();
+        for w in &all {
+            let _ = writeln!(
+                out,
+                "{:<40} {}{}",
+                w.name,
+                w.title,
+                if w.default { "" } else { " (not in the default run)" }
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let groups = match groups(&args, &all) {
+        Ok(g) => g,
+        Err(e) => return usage(e),
+    };
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let (endpoint, clients) = match &args.endpoint {
+        None => ("embedded emulator".to_owned(), embedded_clients(args.connections, args.wire, args.timeout)),
+        Some(url) => {
+            let clients =
+                endpoint_clients(url, args.connections, args.wire, args.timeout, args.connect_timeout)
+                    .await
+                    .with_context(|| format!("connecting to {url}"))?;
+            (url.clone(), clients)
+        }
+    };
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ngrep11-harness: interrupted; stopping and reporting what was measured");
+            let _ = stop_tx.send(true);
+        }
+    });
+
+    let mode = match &parsed.ramp {
+        Some(r) => Mode::Open { rates: r.rates.clone(), max_in_flight: args.max_in_flight },
+        None => Mode::Closed { concurrency: args.concurrency },
+    };
+    let mut report = LoadReport {
+        harness_version: env!("CARGO_PKG_VERSION").to_owned(),
+        endpoint,
+        mode: if args.find_max {
+            "find-max"
+        } else if parsed.ramp.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .into(),
+        connections: args.connections,
+        concurrency: matches!(mode, Mode::Closed { .. }).then_some(args.concurrency),
+        started_unix: started_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        interrupted: false,
+        phases: Vec::new(),
+        overall: Vec::new(),
+        timeline: Vec::new(),
+        capacity: Vec::new(),
+        violations: Vec::new(),
+    };
+    let mut overall_summaries: Vec<Summary> = Vec::new();
+    let mut intervals: Vec<Encoded> = Vec::new();
+    let mut setup_failed = false;
+    let mut out = std::io::stdout();
+
+    if args.find_max {
+        let search = Search {
+            start_rate: parsed.ramp.as_ref().and_then(|r| r.rates.first().copied()).unwrap_or(100.0),
+            trial: args.step_duration.unwrap_or(args.duration),
+            max_in_flight: args.max_in_flight,
+            max_trials: 12,
+            drain: args.timeout,
+        };
+        for w in groups.iter().flatten() {
+            if *stop.borrow() {
+                break;
+            }
+            let ready = match w.setup(&clients[0]).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("grep11-harness: error: {e}");
+                    setup_failed = true;
+                    continue;
+                }
+            };
+            let cap: Capacity = find_max(&ready, &clients, &parsed.slo, &search, stop.clone()).await;
+            let _ = writeln!(
+                out,
+                "{}: {}",
+                cap.workload,
+                cap.max_rate
+                    .map(|r| format!("{r:.0}/s meets the SLO"))
+                    .unwrap_or_else(|| "no rate tried met the SLO".into())
+            );
+            report.capacity.push(cap);
+        }
+        let _ = writeln!(out, "\n{}", report::capacity_table(&report.capacity));
+    } else {
+        for group in &groups {
+            if *stop.borrow() {
+                break;
+            }
+            match run_group(group, &clients, &args, &mode, &stop).await {
+                Ok((recorder, phases, overall)) => {
+                    let offset = recorder.started.saturating_duration_since(started);
+                    for t in recorder.timeline() {
+                        report.timeline.push(grep11_harness::load::record::Sample {
+                            t: t.t + offset.as_secs_f64(),
+                            ..t
+                        });
+                    }
+                    for mut e in recorder.take_encoded() {
+                        e.start += offset;
+                        intervals.push(e);
+                    }
+                    report.phases.extend(phases.iter().map(Row::of));
+                    report.overall.extend(overall.iter().map(Row::of));
+                    overall_summaries.extend(overall);
+                }
+                Err(e) => {
+                    eprintln!("grep11-harness: error: {e}");
+                    setup_failed = true;
+                }
+            }
+        }
+        if !report.phases.is_empty() {
+            let _ = writeln!(out, "{}", report::table(&report.phases));
+        }
+    }
+    report.interrupted = *stop.borrow();
+    for s in &overall_summaries {
+        for c in parsed.thresholds.iter().filter(|c| c.applies_to(&s.workload)) {
+            if let Some(v) = c.check(s) {
+                report.violations.push(format!("{} ({})", v, c.text));
+            }
+        }
+    }
+    for v in &report.violations {
+        let _ = writeln!(out, "threshold violated: {v}");
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.hlog {
+        hlog::write(path, started_at, &intervals).context("writing the interval log")?;
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::render(&report, &overall_summaries))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if report.interrupted {
+        ExitCode::from(130)
+    } else if !report.violations.is_empty() || setup_failed {
+        ExitCode::from(super::EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        ReportCommand::Merge { files, json } => {
+            let merged = hlog::merge(&files).context("merging interval logs")?;
+            let rows: Vec<Row> = merged
+                .iter()
+                .map(|(tag, m)| {
+                    let seconds = m.last.saturating_sub(m.first).as_secs_f64();
+                    let h = &m.histogram;
+                    Row {
+                        workload: tag.clone(),
+                        phase: "merged".into(),
+                        target_rate: None,
+                        seconds,
+                        count: h.len(),
+                        errors: 0,
+                        error_kinds: BTreeMap::new(),
+                        rate: if seconds > 0.0 { h.len() as f64 / seconds } else { 0.0 },
+                        latency_ms: report::Latency::of(h),
+                        uncorrected_ms: None,
+                    }
+                })
+                .collect();
+            let _ = writeln!(std::io::stdout(), "{}", report::table(&rows));
+            if let Some(path) = json {
+                let value = serde_json::json!({ "files": files, "merged": rows });
+                std::fs::write(&path, serde_json::to_string_pretty(&value)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

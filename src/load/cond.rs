@@ -1,0 +1,329 @@
+//! Conditions on a result: `--threshold 'p99<10ms'` for CI and `--slo 'p99<=20ms,errors<=0.1%'`
+//! for capacity search. `METRIC OP VALUE`, optionally scoped to one workload as
+//! `NAME:METRIC OP VALUE`. Metrics: `p50`, `p99.9` (any percentile), `max`, `mean`,
+//! `stddev` (durations: `ns`, `us`, `µs`, `ms`, `s`), `errors` (`0.1%` of calls or a count),
+//! `rate` (calls per second achieved).
+
+use std::fmt;
+use std::time::Duration;
+
+use super::record::Summary;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Metric {
+    /// A latency percentile, 0 < p <= 100.
+    Percentile(f64),
+    Max,
+    Mean,
+    Stddev,
+    Errors,
+    Rate,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Bound {
+    /// Nanoseconds.
+    Latency(f64),
+    Percent(f64),
+    Count(f64),
+    Rate(f64),
+}
+
+/// One parsed condition, with the text it came from.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Condition {
+    pub text: String,
+    pub workload: Option<String>,
+    pub metric: Metric,
+    pub op: Op,
+    pub bound: Bound,
+}
+
+/// A condition that does not parse; the text says what is wrong and what would do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("condition {text:?}: {why}")]
+pub struct CondError {
+    pub text: String,
+    pub why: String,
+}
+
+const OPS: &str = "use <, <=, > or >=";
+const METRICS: &str = "p50, p90, p99, p99.9 (any percentile), max, mean, stddev, errors or rate";
+
+fn parse_number(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// Nanoseconds in a duration like `10ms`, `1.5s`, `250us`.
+pub fn parse_latency(s: &str) -> Result<f64, String> {
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value = parse_number(num).ok_or_else(|| format!("{s:?} is not a duration like 10ms"))?;
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "" => return Err(format!("{s:?} needs a unit: ns, us, ms or s")),
+        other => return Err(format!("{other:?} is not a unit; use ns, us, ms or s")),
+    };
+    Ok(value * scale)
+}
+
+impl Condition {
+    pub fn parse(text: &str) -> Result<Condition, CondError> {
+        let err = |why: String| CondError { text: text.to_owned(), why };
+        let trimmed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let (workload, body) = match trimmed.split_once(':') {
+            Some((w, rest)) if !w.is_empty() => (Some(w.to_owned()), rest.to_owned()),
+            Some(_) => return Err(err("nothing before ':'; give a workload name or leave ':' out".into())),
+            None => (None, trimmed.clone()),
+        };
+        let is_op = |c: char| matches!(c, '<' | '>' | '=' | '!');
+        let start = body.find(is_op).ok_or_else(|| err(format!("no comparison; {OPS}")))?;
+        let len = body[start..].find(|c: char| !is_op(c)).unwrap_or(body.len() - start);
+        let (metric_text, op_text, value_text) =
+            (&body[..start], &body[start..start + len], &body[start + len..]);
+        let op = match op_text {
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            other => return Err(err(format!("{other:?} is not a comparison; {OPS}"))),
+        };
+        let metric = match metric_text {
+            "" => return Err(err(format!("no metric before {op_text:?}; use {METRICS}"))),
+            "max" => Metric::Max,
+            "mean" => Metric::Mean,
+            "stddev" => Metric::Stddev,
+            "errors" => Metric::Errors,
+            "rate" => Metric::Rate,
+            m => match m.strip_prefix('p').and_then(parse_number) {
+                Some(p) if p > 0.0 && p <= 100.0 => Metric::Percentile(p),
+                Some(p) => return Err(err(format!("percentile {p} is outside 0..100"))),
+                None => return Err(err(format!("unknown metric {m:?}; use {METRICS}"))),
+            },
+        };
+        if value_text.is_empty() {
+            return Err(err(format!("no value after {op_text:?}")));
+        }
+        let bound = match metric {
+            Metric::Percentile(_) | Metric::Max | Metric::Mean | Metric::Stddev => {
+                Bound::Latency(parse_latency(value_text).map_err(err)?)
+            }
+            Metric::Errors => match value_text.strip_suffix('%') {
+                Some(p) => Bound::Percent(
+                    parse_number(p).ok_or_else(|| err(format!("{value_text:?} is not a percentage")))?,
+                ),
+                None => Bound::Count(parse_number(value_text).ok_or_else(|| {
+                    err(format!("{value_text:?} is not a count or a percentage like 0.1%"))
+                })?),
+            },
+            Metric::Rate => Bound::Rate(
+                parse_number(value_text.trim_end_matches("/s"))
+                    .ok_or_else(|| err(format!("{value_text:?} is not a rate in calls per second")))?,
+            ),
+        };
+        Ok(Condition { text: text.to_owned(), workload, metric, op, bound })
+    }
+
+    /// A comma-separated list (`--slo 'p99<=20ms,errors<=0.1%'`).
+    pub fn parse_list(text: &str) -> Result<Vec<Condition>, CondError> {
+        text.split(',').filter(|s| !s.trim().is_empty()).map(Condition::parse).collect()
+    }
+
+    pub fn applies_to(&self, workload: &str) -> bool {
+        self.workload.as_deref().is_none_or(|w| w == workload)
+    }
+
+    /// `None` when `summary` meets the condition; otherwise the violation, named.
+    pub fn check(&self, summary: &Summary) -> Option<String> {
+        let (got, bound) = match (self.metric, self.bound) {
+            (Metric::Percentile(p), Bound::Latency(b)) => (summary.percentile_ns(p), b),
+            (Metric::Max, Bound::Latency(b)) => (summary.max_ns as f64, b),
+            (Metric::Mean, Bound::Latency(b)) => (summary.mean_ns, b),
+            (Metric::Stddev, Bound::Latency(b)) => (summary.stddev_ns, b),
+            (Metric::Errors, Bound::Percent(b)) => (summary.error_ratio() * 100.0, b),
+            (Metric::Errors, Bound::Count(b)) => (summary.errors as f64, b),
+            (Metric::Rate, Bound::Rate(b)) => (summary.rate, b),
+            // Parsing pairs every metric with its own kind of bound.
+            _ => return Some(format!("{}: metric and bound do not match", self.text)),
+        };
+        let holds = match self.op {
+            Op::Lt => got < bound,
+            Op::Le => got <= bound,
+            Op::Gt => got > bound,
+            Op::Ge => got >= bound,
+        };
+        if holds {
+            return None;
+        }
+        let shown = match self.bound {
+            Bound::Latency(_) => super::report::fmt_ns(got),
+            Bound::Percent(_) => format!("{got:.3}%"),
+            Bound::Count(_) => format!("{got}"),
+            Bound::Rate(_) => format!("{got:.1}/s"),
+        };
+        Some(format!(
+            "{}: {} is {shown}, not {}{}",
+            summary.workload,
+            self.metric,
+            self.op,
+            self.bound_text()
+        ))
+    }
+
+    fn bound_text(&self) -> String {
+        match self.bound {
+            Bound::Latency(ns) => super::report::fmt_ns(ns),
+            Bound::Percent(p) => format!("{p}%"),
+            Bound::Count(c) => format!("{c}"),
+            Bound::Rate(r) => format!("{r}/s"),
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Metric::Percentile(p) => write!(f, "p{p}"),
+            Metric::Max => f.write_str("max"),
+            Metric::Mean => f.write_str("mean"),
+            Metric::Stddev => f.write_str("stddev"),
+            Metric::Errors => f.write_str("errors"),
+            Metric::Rate => f.write_str("rate"),
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        })
+    }
+}
+
+/// A rate or a ramp: `500`, or `100..5000` with a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ramp {
+    pub rates: Vec<f64>,
+}
+
+impl Ramp {
+    pub fn parse(text: &str, step: Option<f64>) -> Result<Ramp, CondError> {
+        let err = |why: String| CondError { text: text.to_owned(), why };
+        let positive = |s: &str| {
+            parse_number(s.trim().trim_end_matches("/s"))
+                .filter(|v| *v > 0.0)
+                .ok_or_else(|| err(format!("{s:?} is not a rate above zero")))
+        };
+        match text.split_once("..") {
+            None => {
+                if step.is_some() {
+                    return Err(err("--step needs a range like 100..5000".into()));
+                }
+                Ok(Ramp { rates: vec![positive(text)?] })
+            }
+            Some((a, b)) => {
+                let (from, to) = (positive(a)?, positive(b)?);
+                if to < from {
+                    return Err(err(format!("the range goes down ({from} to {to})")));
+                }
+                let step = step.ok_or_else(|| err("a range needs --step".into()))?;
+                if step <= 0.0 {
+                    return Err(err("--step must be above zero".into()));
+                }
+                let count = ((to - from) / step).floor() as usize + 1;
+                if count > 1000 {
+                    return Err(err(format!("{count} steps; at most 1000")));
+                }
+                Ok(Ramp { rates: (0..count).map(|i| from + step * i as f64).collect() })
+            }
+        }
+    }
+}
+
+/// Parses `sign=70,verify=30` into (workload, weight) pairs.
+pub fn parse_mix(text: &str) -> Result<Vec<(String, u32)>, CondError> {
+    let err = |why: String| CondError { text: text.to_owned(), why };
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, weight) = match part.split_once('=') {
+            Some((n, w)) => {
+                let w: u32 = w
+                    .trim()
+                    .parse()
+                    .map_err(|_| err(format!("weight {w:?} of {n:?} is not a whole number")))?;
+                (n.trim(), w)
+            }
+            None => (part, 1),
+        };
+        if weight == 0 {
+            return Err(err(format!("weight of {name:?} is 0")));
+        }
+        out.push((name.to_owned(), weight));
+    }
+    if out.is_empty() {
+        return Err(err("no workloads".into()));
+    }
+    Ok(out)
+}
+
+/// The duration in `humantime` form for messages.
+pub fn show_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse() {
+        let c = Condition::parse("p99<10ms").unwrap();
+        assert_eq!((c.metric, c.op, c.bound), (Metric::Percentile(99.0), Op::Lt, Bound::Latency(1e7)));
+        let c = Condition::parse("sign-ecdsa-p256: p99.9 <= 1.5s").unwrap();
+        assert_eq!(c.workload.as_deref(), Some("sign-ecdsa-p256"));
+        assert_eq!(c.bound, Bound::Latency(1.5e9));
+        assert_eq!(Condition::parse("errors<=0.1%").unwrap().bound, Bound::Percent(0.1));
+        assert_eq!(Condition::parse("rate>=1000").unwrap().bound, Bound::Rate(1000.0));
+        assert_eq!(Condition::parse_list("p99<=20ms,errors<=0.1%").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_conditions_say_what_is_wrong() {
+        let e = Condition::parse("p99<>10").unwrap_err().to_string();
+        assert_eq!(e, "condition \"p99<>10\": \"<>\" is not a comparison; use <, <=, > or >=");
+        let e = Condition::parse("p99<10").unwrap_err().to_string();
+        assert!(e.contains("\"10\" needs a unit"), "{e}");
+        let e = Condition::parse("p99<10mn").unwrap_err().to_string();
+        assert!(e.contains("\"mn\" is not a unit"), "{e}");
+        let e = Condition::parse("latency<10ms").unwrap_err().to_string();
+        assert!(e.contains("unknown metric \"latency\""), "{e}");
+        let e = Condition::parse("p99 10ms").unwrap_err().to_string();
+        assert!(e.contains("no comparison"), "{e}");
+        let e = Condition::parse("p101<1s").unwrap_err().to_string();
+        assert!(e.contains("outside 0..100"), "{e}");
+    }
+
+    #[test]
+    fn ramps_and_mixes() {
+        assert_eq!(Ramp::parse("100..500", Some(200.0)).unwrap().rates, vec![100.0, 300.0, 500.0]);
+        assert!(Ramp::parse("100..500", None).unwrap_err().why.contains("needs --step"));
+        assert!(Ramp::parse("0", None).is_err());
+        assert_eq!(parse_mix("sign=70,verify=30").unwrap(), vec![("sign".into(), 70), ("verify".into(), 30)]);
+        assert!(parse_mix("sign=x").unwrap_err().why.contains("not a whole number"));
+    }
+}

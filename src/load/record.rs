@@ -1,0 +1,366 @@
+//! Recording: one HdrHistogram of latency per workload and phase (warmup, a ramp step,
+//! the run), and per one-second interval for the interval log, the live progress and the
+//! throughput-over-time plot. Latency is in nanoseconds, the unit HdrHistogram's own
+//! tools assume for interval logs. Only calls that did what the step expects are in the
+//! latency histograms; the others are counted by `CKR_*` name or gRPC code.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+
+use super::workload::Failure;
+
+/// Longer latencies are recorded as this (an hour): a histogram has to end somewhere, and
+/// a call that long has failed whatever it says.
+const MAX_NS: u64 = 3_600_000_000_000;
+
+/// Three significant digits: 0.1% resolution, HdrHistogram's usual choice.
+fn histogram() -> Histogram<u64> {
+    // Invariant: 3 significant figures is within hdrhistogram's accepted 0..=5.
+    #[allow(clippy::expect_used)]
+    Histogram::new(3).expect("3 significant figures are valid")
+}
+
+fn record(h: &mut Histogram<u64>, d: Duration) {
+    let ns = u64::try_from(d.as_nanos()).unwrap_or(MAX_NS).clamp(1, MAX_NS);
+    // An auto-resizing histogram accepts every value up to MAX_NS.
+    let _ = h.record(ns);
+}
+
+/// Everything recorded for one workload in one phase.
+#[derive(Clone)]
+pub struct Stats {
+    /// From the intended send time (open loop) or the send (closed loop).
+    pub latency: Histogram<u64>,
+    /// Open loop only: from the moment the call was actually sent.
+    pub uncorrected: Histogram<u64>,
+    pub errors: BTreeMap<Failure, u64>,
+}
+
+impl Stats {
+    fn new() -> Stats {
+        Stats { latency: histogram(), uncorrected: histogram(), errors: BTreeMap::new() }
+    }
+
+    fn add(&mut self, other: &Stats) {
+        // Both auto-resize, so adding cannot run out of range.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.uncorrected.add(&other.uncorrected);
+        for (k, v) in &other.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+/// A stretch of the run measured on its own.
+#[derive(Clone)]
+pub struct Phase {
+    pub name: String,
+    /// Open loop: the calls per second asked for.
+    pub target_rate: Option<f64>,
+    pub warmup: bool,
+    pub start: Instant,
+    pub end: Option<Instant>,
+    pub stats: Vec<Stats>,
+}
+
+/// One second (or the last part of one) of the run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Sample {
+    /// Seconds from the start of the run to the end of this interval.
+    pub t: f64,
+    pub seconds: f64,
+    pub calls: u64,
+    pub errors: u64,
+    pub p99_ns: u64,
+}
+
+/// One interval histogram, already in the V2 compressed form, with its tag.
+pub struct Encoded {
+    pub start: Duration,
+    pub duration: Duration,
+    pub tag: String,
+    pub bytes: Vec<u8>,
+}
+
+struct State {
+    phases: Vec<Phase>,
+    interval: Vec<Stats>,
+    interval_start: Instant,
+    timeline: Vec<Sample>,
+    encoded: Vec<Encoded>,
+}
+
+/// Shared by every worker; each record holds the lock for a histogram increment.
+pub struct Recorder {
+    pub workloads: Vec<String>,
+    pub started: Instant,
+    /// Open loop records uncorrected latency too, and names it in the interval log.
+    pub open_loop: bool,
+    state: Mutex<State>,
+}
+
+impl Recorder {
+    pub fn new(workloads: Vec<String>, open_loop: bool) -> Recorder {
+        let now = Instant::now();
+        let interval = workloads.iter().map(|_| Stats::new()).collect();
+        Recorder {
+            workloads,
+            started: now,
+            open_loop,
+            state: Mutex::new(State {
+                phases: Vec::new(),
+                interval,
+                interval_start: now,
+                timeline: Vec::new(),
+                encoded: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A worker that panicked mid-record leaves counts that are still counts.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts a phase and returns its index for `record`.
+    pub fn begin(&self, name: &str, target_rate: Option<f64>, warmup: bool) -> usize {
+        let mut s = self.lock();
+        let now = Instant::now();
+        if let Some(last) = s.phases.last_mut()
+            && last.end.is_none()
+        {
+            last.end = Some(now);
+        }
+        let stats = self.workloads.iter().map(|_| Stats::new()).collect();
+        s.phases.push(Phase { name: name.to_owned(), target_rate, warmup, start: now, end: None, stats });
+        s.phases.len() - 1
+    }
+
+    pub fn end(&self) {
+        let mut s = self.lock();
+        if let Some(last) = s.phases.last_mut()
+            && last.end.is_none()
+        {
+            last.end = Some(Instant::now());
+        }
+    }
+
+    /// Records one iteration: intended send time, actual send time, completion.
+    pub fn record(
+        &self,
+        phase: usize,
+        workload: usize,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+        result: Result<(), Failure>,
+    ) {
+        let mut s = self.lock();
+        let open = self.open_loop;
+        let warmup = s.phases.get(phase).is_none_or(|p| p.warmup);
+        let mut targets: Vec<&mut Stats> = Vec::with_capacity(2);
+        let State { phases, interval, .. } = &mut *s;
+        if let Some(stats) = phases.get_mut(phase).and_then(|p| p.stats.get_mut(workload)) {
+            targets.push(stats);
+        }
+        if !warmup && let Some(stats) = interval.get_mut(workload) {
+            targets.push(stats);
+        }
+        for stats in targets {
+            match &result {
+                Ok(()) => {
+                    record(&mut stats.latency, done.saturating_duration_since(intended));
+                    if open {
+                        record(&mut stats.uncorrected, done.saturating_duration_since(sent));
+                    }
+                }
+                Err(f) => *stats.errors.entry(f.clone()).or_default() += 1,
+            }
+        }
+    }
+
+    /// Closes the current interval: a timeline sample, and for the interval log each
+    /// workload's histogram serialised. Called about once a second, and at the end.
+    pub fn tick(&self) -> Sample {
+        let mut s = self.lock();
+        let now = Instant::now();
+        let start = s.interval_start.saturating_duration_since(self.started);
+        let duration = now.saturating_duration_since(s.interval_start);
+        let fresh: Vec<Stats> = self.workloads.iter().map(|_| Stats::new()).collect();
+        let closed = std::mem::replace(&mut s.interval, fresh);
+        s.interval_start = now;
+        let mut all = Stats::new();
+        for (name, stats) in self.workloads.iter().zip(&closed) {
+            all.add(stats);
+            if stats.latency.is_empty() {
+                continue;
+            }
+            let mut tagged = vec![(name.clone(), &stats.latency)];
+            if self.open_loop {
+                tagged.push((format!("{name}.uncorrected"), &stats.uncorrected));
+            }
+            for (tag, h) in tagged {
+                let mut bytes = Vec::new();
+                if V2DeflateSerializer::new().serialize(h, &mut bytes).is_ok() {
+                    s.encoded.push(Encoded { start, duration, tag, bytes });
+                }
+            }
+        }
+        let sample = Sample {
+            t: (start + duration).as_secs_f64(),
+            seconds: duration.as_secs_f64(),
+            calls: all.latency.len(),
+            errors: all.errors.values().sum(),
+            p99_ns: all.latency.value_at_quantile(0.99),
+        };
+        s.timeline.push(sample.clone());
+        sample
+    }
+
+    pub fn phases(&self) -> Vec<Phase> {
+        self.lock().phases.clone()
+    }
+
+    pub fn timeline(&self) -> Vec<Sample> {
+        self.lock().timeline.clone()
+    }
+
+    pub fn take_encoded(&self) -> Vec<Encoded> {
+        std::mem::take(&mut self.lock().encoded)
+    }
+}
+
+/// The numbers of one workload over one stretch of time.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub workload: String,
+    pub phase: String,
+    pub target_rate: Option<f64>,
+    pub seconds: f64,
+    pub count: u64,
+    pub errors: u64,
+    pub error_kinds: BTreeMap<String, u64>,
+    /// Completed calls (either outcome) per second.
+    pub rate: f64,
+    pub max_ns: u64,
+    pub mean_ns: f64,
+    pub stddev_ns: f64,
+    pub histogram: Histogram<u64>,
+    pub uncorrected: Option<Histogram<u64>>,
+}
+
+impl Summary {
+    pub fn new(
+        workload: &str,
+        phase: &str,
+        target_rate: Option<f64>,
+        seconds: f64,
+        stats: &Stats,
+    ) -> Summary {
+        let h = &stats.latency;
+        let count = h.len();
+        let errors: u64 = stats.errors.values().sum();
+        Summary {
+            workload: workload.to_owned(),
+            phase: phase.to_owned(),
+            target_rate,
+            seconds,
+            count,
+            errors,
+            error_kinds: stats.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            rate: if seconds > 0.0 { (count + errors) as f64 / seconds } else { 0.0 },
+            max_ns: h.max(),
+            mean_ns: if count > 0 { h.mean() } else { 0.0 },
+            stddev_ns: if count > 0 { h.stdev() } else { 0.0 },
+            histogram: h.clone(),
+            uncorrected: (!stats.uncorrected.is_empty()).then(|| stats.uncorrected.clone()),
+        }
+    }
+
+    pub fn percentile_ns(&self, p: f64) -> f64 {
+        self.histogram.value_at_quantile(p / 100.0) as f64
+    }
+
+    pub fn error_ratio(&self) -> f64 {
+        let total = self.count + self.errors;
+        if total == 0 { 0.0 } else { self.errors as f64 / total as f64 }
+    }
+}
+
+/// Per phase and workload (warmup left out), then per workload over every measured phase.
+pub fn summarize(recorder: &Recorder) -> (Vec<Summary>, Vec<Summary>) {
+    let phases = recorder.phases();
+    let mut per_phase = Vec::new();
+    let mut totals: Vec<(Stats, f64)> = recorder.workloads.iter().map(|_| (Stats::new(), 0.0)).collect();
+    for phase in phases.iter().filter(|p| !p.warmup) {
+        let seconds =
+            phase.end.unwrap_or_else(Instant::now).saturating_duration_since(phase.start).as_secs_f64();
+        for ((name, stats), total) in recorder.workloads.iter().zip(&phase.stats).zip(&mut totals) {
+            per_phase.push(Summary::new(name, &phase.name, phase.target_rate, seconds, stats));
+            total.0.add(stats);
+            total.1 += seconds;
+        }
+    }
+    let overall = recorder
+        .workloads
+        .iter()
+        .zip(&totals)
+        .map(|(name, (stats, seconds))| Summary::new(name, "all", None, *seconds, stats))
+        .collect();
+    (per_phase, overall)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_known_inputs() {
+        let r = Recorder::new(vec!["w".into()], true);
+        let p = r.begin("run", None, false);
+        let t0 = Instant::now();
+        // 1..=1000 microseconds, once each; sent 1 ms after the intended time.
+        for us in 1..=1000u64 {
+            let done = t0 + Duration::from_micros(1000 + us);
+            r.record(p, 0, t0, t0 + Duration::from_millis(1), done, Ok(()));
+        }
+        r.record(p, 0, t0, t0, t0, Err(Failure::Rv(crate::pkcs11::CKR_SIGNATURE_INVALID)));
+        r.end();
+        let (phases, overall) = summarize(&r);
+        assert_eq!(phases.len(), 1);
+        let s = &overall[0];
+        assert_eq!((s.count, s.errors), (1000, 1));
+        assert_eq!(s.error_kinds.get("CKR_SIGNATURE_INVALID"), Some(&1));
+        // Corrected latency is 1001..=2000 us; 3 significant digits.
+        let near = |got: f64, want: f64| (got - want).abs() <= want * 0.001 + 1.0;
+        assert!(near(s.percentile_ns(50.0), 1_500_000.0), "{}", s.percentile_ns(50.0));
+        assert!(near(s.percentile_ns(99.0), 1_990_000.0), "{}", s.percentile_ns(99.0));
+        assert!(near(s.max_ns as f64, 2_000_000.0), "{}", s.max_ns);
+        assert!(near(s.mean_ns, 1_500_500.0), "{}", s.mean_ns);
+        let unc = s.uncorrected.as_ref().unwrap();
+        assert!(near(unc.value_at_quantile(0.5) as f64, 500_000.0));
+        let sample = r.tick();
+        assert_eq!((sample.calls, sample.errors), (1000, 1));
+        assert_eq!(r.take_encoded().len(), 2, "corrected and uncorrected intervals");
+    }
+
+    #[test]
+    fn warmup_is_left_out() {
+        let r = Recorder::new(vec!["w".into()], false);
+        let w = r.begin("warmup", None, true);
+        let t = Instant::now();
+        r.record(w, 0, t, t, t + Duration::from_secs(1), Ok(()));
+        let p = r.begin("run", None, false);
+        r.record(p, 0, t, t, t + Duration::from_millis(1), Ok(()));
+        r.end();
+        let (phases, overall) = summarize(&r);
+        assert_eq!(phases.len(), 1);
+        assert_eq!(overall[0].count, 1);
+        assert!(overall[0].max_ns < 2_000_000);
+        assert_eq!(r.tick().calls, 1);
+    }
+}

@@ -1,0 +1,201 @@
+//! The load report as data (`--json`), and the terminal table. Latencies are shown in the
+//! unit that keeps three significant digits readable; JSON carries milliseconds.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+use super::record::{Sample, Summary};
+
+/// `850ns`, `12.3µs`, `4.56ms`, `1.23s`.
+pub fn fmt_ns(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.0}ns")
+    } else if ns < 1e6 {
+        let n = format!("{:.3}", ns / 1e3);
+        format!("{}µs", n.trim_end_matches('0').trim_end_matches('.'))
+    } else if ns < 1e9 {
+        format!("{:.3}ms", ns / 1e6)
+    } else {
+        format!("{:.3}s", ns / 1e9)
+    }
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub stddev: f64,
+}
+
+impl Latency {
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        let ms = |ns: f64| ns / 1e6;
+        let q = |q: f64| ms(h.value_at_quantile(q) as f64);
+        let (mean, stddev) = if h.is_empty() { (0.0, 0.0) } else { (ms(h.mean()), ms(h.stdev())) };
+        Latency {
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p99_9: q(0.999),
+            max: ms(h.max() as f64),
+            mean,
+            stddev,
+        }
+    }
+}
+
+/// One workload over one phase (or over the whole run: phase `all`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub workload: String,
+    pub phase: String,
+    pub target_rate: Option<f64>,
+    pub seconds: f64,
+    /// Iterations that did what the step expects.
+    pub count: u64,
+    pub errors: u64,
+    /// By `CKR_*` name or `gRPC CODE`.
+    pub error_kinds: BTreeMap<String, u64>,
+    /// Completed iterations per second.
+    pub rate: f64,
+    /// From the intended send time in open loop; from the send in closed loop.
+    pub latency_ms: Latency,
+    /// Open loop: from the actual send, as a tool that ignores coordinated omission sees it.
+    pub uncorrected_ms: Option<Latency>,
+}
+
+impl Row {
+    pub fn of(s: &Summary) -> Row {
+        Row {
+            workload: s.workload.clone(),
+            phase: s.phase.clone(),
+            target_rate: s.target_rate,
+            seconds: s.seconds,
+            count: s.count,
+            errors: s.errors,
+            error_kinds: s.error_kinds.clone(),
+            rate: s.rate,
+            latency_ms: Latency::of(&s.histogram),
+            uncorrected_ms: s.uncorrected.as_ref().map(Latency::of),
+        }
+    }
+}
+
+/// The highest rate found to meet the SLO for one workload.
+#[derive(Clone, Debug, Serialize)]
+pub struct Capacity {
+    pub workload: String,
+    /// `None` when even the lowest rate tried missed the SLO.
+    pub max_rate: Option<f64>,
+    pub tried: Vec<(f64, bool)>,
+    pub at_max: Option<Row>,
+}
+
+/// A whole load run.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadReport {
+    pub harness_version: String,
+    pub endpoint: String,
+    /// `closed`, `open` or `find-max`.
+    pub mode: String,
+    pub connections: usize,
+    pub concurrency: Option<usize>,
+    pub started_unix: u64,
+    /// True when Ctrl-C ended the run early.
+    pub interrupted: bool,
+    pub phases: Vec<Row>,
+    pub overall: Vec<Row>,
+    pub timeline: Vec<Sample>,
+    pub capacity: Vec<Capacity>,
+    pub violations: Vec<String>,
+}
+
+fn errors_cell(row: &Row) -> String {
+    if row.errors == 0 {
+        return "0".into();
+    }
+    let kinds: Vec<String> = row.error_kinds.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+    format!("{} ({})", row.errors, kinds.join(", "))
+}
+
+/// The terminal table: one row per workload and phase. The phase column appears only when
+/// there is more than one phase (a ramp).
+pub fn table(rows: &[Row]) -> String {
+    let phased = rows.iter().any(|r| r.phase != rows[0].phase);
+    let corrected = rows.iter().any(|r| r.uncorrected_ms.is_some());
+    let mut b = Builder::default();
+    let mut header = vec!["workload"];
+    if phased {
+        header.push("phase");
+    }
+    header.extend(["calls", "rate/s", "p50", "p90", "p99", "p99.9", "max", "mean", "stddev"]);
+    if corrected {
+        header.push("p99 uncorrected");
+    }
+    header.push("errors");
+    b.push_record(header);
+    let ms = |v: f64| fmt_ns(v * 1e6);
+    for r in rows {
+        let l = &r.latency_ms;
+        let mut cells = vec![r.workload.clone()];
+        if phased {
+            cells.push(r.phase.clone());
+        }
+        cells.extend([
+            r.count.to_string(),
+            format!("{:.1}", r.rate),
+            ms(l.p50),
+            ms(l.p90),
+            ms(l.p99),
+            ms(l.p99_9),
+            ms(l.max),
+            ms(l.mean),
+            ms(l.stddev),
+        ]);
+        if corrected {
+            cells.push(r.uncorrected_ms.as_ref().map(|u| ms(u.p99)).unwrap_or_default());
+        }
+        cells.push(errors_cell(r));
+        b.push_record(cells);
+    }
+    b.build().with(Style::psql()).to_string()
+}
+
+/// The capacity table of `--find-max`.
+pub fn capacity_table(caps: &[Capacity]) -> String {
+    let mut b = Builder::default();
+    b.push_record(["workload", "max rate/s meeting the SLO", "p99 there", "rates tried (✓ met)"]);
+    for c in caps {
+        let tried: Vec<String> =
+            c.tried.iter().map(|(r, ok)| format!("{r:.0}{}", if *ok { "✓" } else { "✗" })).collect();
+        b.push_record([
+            c.workload.clone(),
+            c.max_rate.map(|r| format!("{r:.0}")).unwrap_or_else(|| "none".into()),
+            c.at_max.as_ref().map(|r| fmt_ns(r.latency_ms.p99 * 1e6)).unwrap_or_default(),
+            tried.join(" "),
+        ]);
+    }
+    b.build().with(Style::psql()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_read_well() {
+        assert_eq!(fmt_ns(850.0), "850ns");
+        assert_eq!(fmt_ns(12_300.0), "12.3µs");
+        assert_eq!(fmt_ns(4_560_000.0), "4.560ms");
+        assert_eq!(fmt_ns(1.5e9), "1.500s");
+    }
+}

@@ -1,0 +1,262 @@
+//! The schedulers. Closed loop: `concurrency` workers, each issuing its next call when the
+//! last returns, spread over the connections. Open loop: calls issued on a fixed schedule
+//! whether or not earlier ones returned; each call's latency counts from its intended send
+//! time, so a stalled endpoint shows the queueing it causes (coordinated omission
+//! corrected), and from its actual send time too. Every run is bounded by its phases'
+//! durations and `requests`, and stops early when `stop` turns true.
+
+use rand::RngExt;
+use rand::distr::weighted::WeightedIndex;
+use rand::rngs::SmallRng;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::record::Recorder;
+use super::workload::Ready;
+use crate::client::Client;
+
+/// How calls are issued.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    Closed {
+        concurrency: usize,
+    },
+    /// One phase per rate (a ramp has several); at most `max_in_flight` calls outstanding,
+    /// beyond which sends wait (and the wait counts in the corrected latency).
+    Open {
+        rates: Vec<f64>,
+        max_in_flight: usize,
+    },
+}
+
+/// A run to make.
+pub struct Plan {
+    pub workloads: Arc<Vec<Ready>>,
+    /// One per connection.
+    pub clients: Vec<Client>,
+    pub mode: Mode,
+    pub warmup: Duration,
+    /// Of each measured phase (each ramp step).
+    pub duration: Duration,
+    /// Measured iterations at most, over all phases.
+    pub requests: Option<u64>,
+    /// How long calls still in flight at the end may take to finish.
+    pub drain: Duration,
+}
+
+/// Picks a workload by weight (`--mix`): rand's weighted index over the workloads' weights.
+struct Picker(WeightedIndex<u64>);
+
+impl Picker {
+    fn new(workloads: &[Ready]) -> Picker {
+        // Every weight is at least 1, so the index always builds; one workload of weight 1
+        // stands in should the list ever be empty.
+        let weights: Vec<u64> = workloads.iter().map(|w| u64::from(w.weight.max(1))).collect();
+        let index = WeightedIndex::new(if weights.is_empty() { vec![1] } else { weights });
+        Picker(index.expect("weights are all at least 1"))
+    }
+
+    fn pick(&self, rng: &mut SmallRng) -> usize {
+        rng.sample(&self.0)
+    }
+}
+
+/// What the workers share.
+struct Shared {
+    workloads: Arc<Vec<Ready>>,
+    recorder: Arc<Recorder>,
+    picker: Picker,
+    /// The phase new iterations belong to; `DONE` when none should start.
+    phase: AtomicUsize,
+    /// Measured iterations still allowed.
+    budget: AtomicU64,
+    /// Woken when the budget runs out.
+    exhausted: Notify,
+}
+
+const DONE: usize = usize::MAX;
+
+impl Shared {
+    /// Takes one iteration from the budget when `phase` is measured.
+    fn take(&self, phase: usize, warmup_phase: Option<usize>) -> bool {
+        if Some(phase) == warmup_phase {
+            return true;
+        }
+        let took =
+            self.budget.fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_sub(1)).is_ok();
+        if !took || self.budget.load(Ordering::Acquire) == 0 {
+            self.exhausted.notify_one();
+        }
+        took
+    }
+}
+
+/// Waits for `d`, the budget running out, or `stop`; true when the run should end.
+async fn hold(d: Duration, shared: &Shared, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = shared.exhausted.notified() => true,
+        _ = stop.wait_for(|s| *s) => true,
+    }
+}
+
+/// Ends the tasks: lets calls in flight finish within `drain` (none when stopped), then
+/// drops the rest unrecorded.
+async fn finish(mut tasks: JoinSet<()>, drain: Duration, stopped: bool) {
+    if !stopped {
+        let _ = tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
+    }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Runs `plan`, recording into `recorder`. Returns when the phases are over, the request
+/// budget is spent, or `stop` turns true.
+pub async fn run(plan: &Plan, recorder: Arc<Recorder>, mut stop: watch::Receiver<bool>) {
+    let shared = Arc::new(Shared {
+        workloads: plan.workloads.clone(),
+        recorder: recorder.clone(),
+        picker: Picker::new(&plan.workloads),
+        phase: AtomicUsize::new(DONE),
+        budget: AtomicU64::new(plan.requests.unwrap_or(u64::MAX)),
+        exhausted: Notify::new(),
+    });
+    if plan.clients.is_empty() || plan.workloads.is_empty() {
+        return;
+    }
+    match &plan.mode {
+        Mode::Closed { concurrency } => closed(plan, *concurrency, shared, &mut stop).await,
+        Mode::Open { rates, max_in_flight } => open(plan, rates, *max_in_flight, shared, &mut stop).await,
+    }
+    recorder.end();
+}
+
+async fn closed(plan: &Plan, concurrency: usize, shared: Arc<Shared>, stop: &mut watch::Receiver<bool>) {
+    let warmup_phase = (!plan.warmup.is_zero()).then(|| shared.recorder.begin("warmup", None, true));
+    // The phase is set before the workers start: one that saw DONE would end at once.
+    let first = match warmup_phase {
+        Some(p) => p,
+        None => shared.recorder.begin("run", None, false),
+    };
+    shared.phase.store(first, Ordering::Release);
+    let mut tasks = JoinSet::new();
+    for worker in 0..concurrency.max(1) {
+        let shared = shared.clone();
+        let client = plan.clients[worker % plan.clients.len()].clone();
+        tasks.spawn(async move {
+            let mut rng: SmallRng = rand::make_rng();
+            let mut envs: Vec<_> = shared.workloads.iter().map(Ready::env).collect();
+            loop {
+                let phase = shared.phase.load(Ordering::Acquire);
+                if phase == DONE || !shared.take(phase, warmup_phase) {
+                    break;
+                }
+                let w = shared.picker.pick(&mut rng);
+                let (Some(workload), Some(env)) = (shared.workloads.get(w), envs.get_mut(w)) else { break };
+                let sent = Instant::now();
+                let result = workload.iterate(&client, env).await;
+                shared.recorder.record(phase, w, sent, sent, Instant::now(), result);
+            }
+        });
+    }
+    let mut stopped = false;
+    if warmup_phase.is_some() {
+        stopped = hold(plan.warmup, &shared, stop).await;
+        if !stopped {
+            let p = shared.recorder.begin("run", None, false);
+            shared.phase.store(p, Ordering::Release);
+        }
+    }
+    if !stopped {
+        stopped = hold(plan.duration, &shared, stop).await && *stop.borrow();
+    }
+    shared.phase.store(DONE, Ordering::Release);
+    finish(tasks, plan.drain, stopped).await;
+}
+
+async fn open(
+    plan: &Plan,
+    rates: &[f64],
+    max_in_flight: usize,
+    shared: Arc<Shared>,
+    stop: &mut watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(max_in_flight.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut rng: SmallRng = rand::make_rng();
+    let mut next_client = 0usize;
+    let mut phases: Vec<(String, f64, Duration, bool)> = Vec::new();
+    if !plan.warmup.is_zero()
+        && let Some(first) = rates.first()
+    {
+        phases.push(("warmup".into(), *first, plan.warmup, true));
+    }
+    for rate in rates {
+        phases.push((format!("{rate}/s"), *rate, plan.duration, false));
+    }
+    let mut stopped = false;
+    'phases: for (name, rate, duration, warmup) in phases {
+        let phase = shared.recorder.begin(&name, Some(rate), warmup);
+        let warmup_phase = warmup.then_some(phase);
+        let start = Instant::now();
+        let end = start + duration;
+        let period = Duration::from_secs_f64(1.0 / rate);
+        for n in 0u64.. {
+            let intended = start + period.mul_f64(n as f64);
+            if intended >= end {
+                break;
+            }
+            // Wait for the intended time; a late wake-up issues the calls that are due at
+            // once, each still timed from its own intended time.
+            if intended > Instant::now() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(intended.into()) => {}
+                    _ = stop.wait_for(|s| *s) => { stopped = true; break 'phases; }
+                }
+            }
+            if !shared.take(phase, warmup_phase) {
+                break 'phases;
+            }
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break 'phases },
+                _ = stop.wait_for(|s| *s) => { stopped = true; break 'phases; }
+            };
+            let w = shared.picker.pick(&mut rng);
+            let client = plan.clients[next_client % plan.clients.len()].clone();
+            next_client = next_client.wrapping_add(1);
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                let Some(workload) = shared.workloads.get(w) else { return };
+                let mut env = workload.env();
+                let sent = Instant::now();
+                let result = workload.iterate(&client, &mut env).await;
+                shared.recorder.record(phase, w, intended, sent, Instant::now(), result);
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+    }
+    finish(tasks, plan.drain, stopped || *stop.borrow()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn weights_pick_in_proportion() {
+        let w = |name: &str, weight| Ready::for_test(name, weight);
+        let picker = Picker::new(&[w("a", 70), w("b", 30)]);
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut counts = [0u32; 2];
+        for _ in 0..10_000 {
+            counts[picker.pick(&mut rng)] += 1;
+        }
+        assert!((6_700..7_300).contains(&counts[0]), "{counts:?}");
+    }
+}

@@ -1,0 +1,396 @@
+//! Workloads: what one measured iteration does, in the suite step language. `setup` steps
+//! run once per run and their saves become variables; `step`/`steps` are the measured
+//! iteration. Loading checks names and variables with the suite loader's own rules, so a
+//! workload and a suite can never disagree on what a step means.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::client::{Args, Client, Value};
+use crate::pkcs11::CkRv;
+use crate::rpc::Rpc;
+use crate::runner::{Env, Observed, observe};
+use crate::suite::{Action, Case, Expect, Location, Step};
+
+/// Whether measured arguments are evaluated once or for every call.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Data {
+    /// Evaluated once after setup: the call is all that is measured.
+    #[default]
+    Fixed,
+    /// Evaluated per call (`random(n)` is new each time); the evaluation is inside the
+    /// measured time.
+    Fresh,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    workloads: Vec<RawWorkload>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    name: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default = "one")]
+    weight: u32,
+    #[serde(default)]
+    data: Data,
+    #[serde(default = "yes")]
+    default: bool,
+    #[serde(default)]
+    setup: Vec<Step>,
+    #[serde(default)]
+    step: Option<Step>,
+    #[serde(default)]
+    steps: Vec<Step>,
+}
+
+/// A checked workload.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub name: String,
+    pub title: String,
+    pub weight: u32,
+    pub data: Data,
+    /// Part of the run `grep11-harness load` makes without `--workload`.
+    pub default: bool,
+    pub setup: Vec<Step>,
+    pub measured: Vec<Step>,
+}
+
+/// A workload file that does not load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {message}")]
+pub struct WorkloadError {
+    /// The file, or `built-in catalogue`.
+    pub source_name: String,
+    pub message: String,
+}
+
+/// Parses and checks workloads; every problem is listed.
+pub fn parse(source_name: &str, text: &str) -> Result<Vec<Workload>, Vec<WorkloadError>> {
+    let problem = |message: String| WorkloadError { source_name: source_name.to_owned(), message };
+    let file: File = serde_yaml::from_str(text).map_err(|e| {
+        let at = e.location().map(|l| format!("{}:{}: ", l.line(), l.column())).unwrap_or_default();
+        vec![problem(format!("{at}{e}"))]
+    })?;
+    let mut errors = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut out = Vec::new();
+    for raw in file.workloads {
+        let name = raw.name.clone();
+        if !names.insert(name.clone()) {
+            errors.push(problem(format!("workload {name:?} is defined twice")));
+        }
+        if name.is_empty() || name.contains(|c: char| c == ',' || c == '=' || c.is_whitespace()) {
+            errors.push(problem(format!(
+                "workload name {name:?} must be non-empty, without ',', '=' or spaces"
+            )));
+        }
+        let measured = match (raw.step, raw.steps.is_empty()) {
+            (Some(step), true) => vec![step],
+            (None, false) => raw.steps,
+            (Some(_), false) => {
+                errors.push(problem(format!("workload {name}: give `step` or `steps`, not both")));
+                continue;
+            }
+            (None, true) => {
+                errors.push(problem(format!("workload {name}: no `step` to measure")));
+                continue;
+            }
+        };
+        if raw.weight == 0 {
+            errors.push(problem(format!("workload {name}: weight must be at least 1")));
+        }
+        // Local steps compute with the harness's own cryptography; a load run measures
+        // the endpoint, and setup has no use for them either.
+        for step in raw.setup.iter().chain(&measured) {
+            if let Action::Local(op) = step.action {
+                errors.push(problem(format!(
+                    "workload {name}: {} is a local step; only RPCs run here",
+                    op.name()
+                )));
+            }
+        }
+        let case = Case {
+            id: Some(name.clone()),
+            name: name.clone(),
+            requires: Vec::new(),
+            tags: Vec::new(),
+            matrix: None,
+            vectors: None,
+            steps: raw.setup.iter().chain(&measured).cloned().collect(),
+            location: Location::default(),
+        };
+        let setup_len = raw.setup.len();
+        crate::suite::load::check_case(&case, &mut |_, message: String| {
+            errors.push(problem(format!("workload {name}: {}", relabel(&message, setup_len))));
+        });
+        out.push(Workload {
+            name,
+            title: raw.title,
+            weight: raw.weight,
+            data: raw.data,
+            default: raw.default,
+            setup: raw.setup,
+            measured,
+        });
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// The suite checker numbers steps across setup and measured steps; say which part.
+fn relabel(message: &str, setup_len: usize) -> String {
+    let Some(rest) = message.strip_prefix("step ") else { return message.to_owned() };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    match digits.parse::<usize>() {
+        Ok(n) if n <= setup_len => format!("setup step {n}{}", &rest[digits.len()..]),
+        Ok(n) => format!("measured step {}{}", n - setup_len, &rest[digits.len()..]),
+        Err(_) => message.to_owned(),
+    }
+}
+
+/// Reads a workload file.
+pub fn load_file(path: &Path) -> Result<Vec<Workload>, Vec<WorkloadError>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![WorkloadError { source_name: name.clone(), message: e.to_string() }])?;
+    parse(&name, &text)
+}
+
+/// The built-in catalogue, embedded so the binary needs no files beside it.
+pub const CATALOGUE: &str = include_str!("../../workloads/catalogue.yaml");
+
+pub fn catalogue() -> Result<Vec<Workload>, Vec<WorkloadError>> {
+    parse("built-in catalogue", CATALOGUE)
+}
+
+/// Why one measured iteration did not succeed: the key errors are counted under.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Failure {
+    /// A PKCS #11 result other than the expected one.
+    Rv(CkRv),
+    /// A gRPC status without a PKCS #11 result (deadline, unavailable, ...), by its number
+    /// (`tonic::Code` is not ordered).
+    Grpc(i32),
+    /// The step expected an error and got CKR_OK.
+    UnexpectedOk,
+    /// The response broke the interface.
+    Malformed,
+    /// An argument could not be evaluated (a harness or workload problem).
+    Harness,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Rv(rv) => match rv.name() {
+                Some(n) => f.write_str(n),
+                None => write!(f, "CK_RV {:#X}", rv.0),
+            },
+            Failure::Grpc(code) => {
+                write!(f, "gRPC {}", crate::suite::grpc_code_name(tonic::Code::from_i32(*code)))
+            }
+            Failure::UnexpectedOk => f.write_str("CKR_OK (an error was expected)"),
+            Failure::Malformed => f.write_str("malformed response"),
+            Failure::Harness => f.write_str("harness: argument evaluation"),
+        }
+    }
+}
+
+/// A measured step ready to run: its arguments evaluated once when the data is fixed and
+/// the step reads only setup variables.
+#[derive(Clone, Debug)]
+struct Prepared {
+    rpc: Rpc,
+    fixed: Option<Args>,
+    step: Step,
+}
+
+/// A workload after its setup ran: what each iteration needs.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    pub name: String,
+    pub weight: u32,
+    vars: Vec<(String, Value)>,
+    steps: Vec<Prepared>,
+}
+
+/// Setup failed: the run cannot measure this workload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("workload {workload}: setup step {index} {rpc}: {why}")]
+pub struct SetupError {
+    pub workload: String,
+    pub index: usize,
+    pub rpc: &'static str,
+    pub why: String,
+}
+
+fn rpc_of(step: &Step) -> Option<Rpc> {
+    match step.action {
+        Action::Call(rpc) => Some(rpc),
+        Action::Local(_) => None,
+    }
+}
+
+/// Judges one call: `Ok` when it did what the step expects. Field checks are not run:
+/// load mode measures, conformance runs judge the bytes.
+fn judge(step: &Step, observed: &Observed) -> Result<(), Failure> {
+    match (&step.expect, observed) {
+        (Expect::Ok(_), Observed::Ok(_)) => Ok(()),
+        (Expect::Error(rvs), Observed::Rv(rv, _)) if rvs.contains(rv) => Ok(()),
+        (Expect::Grpc(want), Observed::Grpc(got, _)) if want == got => Ok(()),
+        (_, Observed::Ok(_)) => Err(Failure::UnexpectedOk),
+        (_, Observed::Rv(rv, _)) => Err(Failure::Rv(*rv)),
+        (_, Observed::Grpc(code, _)) => Err(Failure::Grpc(*code as i32)),
+        (_, Observed::Malformed(_)) => Err(Failure::Malformed),
+    }
+}
+
+fn save(step: &Step, fields: &crate::client::Fields, env: &mut Env, vars: Option<&mut Vec<(String, Value)>>) {
+    let mut saved = Vec::new();
+    for (var, field) in &step.save {
+        // The loader checked that the RPC returns this field; an endpoint that omits it
+        // leaves the variable unset and the next step fails as a harness error.
+        if let Some(value) = fields.get(field) {
+            env.set(var, value.clone());
+            saved.push((var.clone(), value.clone()));
+        }
+    }
+    if let Some(vars) = vars {
+        vars.extend(saved);
+    }
+}
+
+impl Workload {
+    /// Runs the setup steps once and prepares the measured ones.
+    pub async fn setup(&self, client: &Client) -> Result<Ready, SetupError> {
+        let mut env = Env::default();
+        let mut vars = Vec::new();
+        for (i, step) in self.setup.iter().enumerate() {
+            let fail = |why: String| SetupError {
+                workload: self.name.clone(),
+                index: i + 1,
+                rpc: step.action.name(),
+                why,
+            };
+            let rpc = rpc_of(step).ok_or_else(|| fail("a local step".into()))?;
+            let args = env.args(step).map_err(|e| fail(format!("{e:?}")))?;
+            let result = client.call(rpc, &args).await;
+            let observed = observe(&result);
+            judge(step, &observed).map_err(|_| fail(observed.describe()))?;
+            if let Ok(fields) = &result {
+                save(step, fields, &mut env, Some(&mut vars));
+            }
+        }
+        let mut steps = Vec::new();
+        for (i, step) in self.measured.iter().enumerate() {
+            let rpc = rpc_of(step).ok_or_else(|| SetupError {
+                workload: self.name.clone(),
+                index: i + 1,
+                rpc: step.action.name(),
+                why: "a local step".into(),
+            })?;
+            // A step that reads a variable saved within the iteration does not evaluate
+            // against the setup variables alone: it stays fresh.
+            let fixed = match self.data {
+                Data::Fixed => env.args(step).ok(),
+                Data::Fresh => None,
+            };
+            steps.push(Prepared { rpc, fixed, step: step.clone() });
+        }
+        Ok(Ready { name: self.name.clone(), weight: self.weight, vars, steps })
+    }
+}
+
+impl Ready {
+    /// The variables an iteration starts from: setup's saves.
+    pub fn env(&self) -> Env {
+        let mut env = Env::default();
+        for (name, value) in &self.vars {
+            env.set(name, value.clone());
+        }
+        env
+    }
+
+    /// True when some step evaluates its arguments per call, so iterations need an `Env`.
+    pub fn needs_env(&self) -> bool {
+        self.steps.iter().any(|s| s.fixed.is_none())
+    }
+
+    /// One measured iteration: every step in order, stopping at the first that does not
+    /// do what it expects.
+    pub async fn iterate(&self, client: &Client, env: &mut Env) -> Result<(), Failure> {
+        for p in &self.steps {
+            let evaluated;
+            let args = match &p.fixed {
+                Some(args) => args,
+                None => {
+                    evaluated = env.args(&p.step).map_err(|_| Failure::Harness)?;
+                    &evaluated
+                }
+            };
+            let result = client.call(p.rpc, args).await;
+            judge(&p.step, &observe(&result))?;
+            if let Ok(fields) = &result
+                && !p.step.save.is_empty()
+            {
+                save(&p.step, fields, env, None);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Ready {
+    pub(crate) fn for_test(name: &str, weight: u32) -> Ready {
+        Ready { name: name.to_owned(), weight, vars: Vec::new(), steps: Vec::new() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_loads() {
+        let all = catalogue().unwrap();
+        assert!(all.len() >= 14, "{}", all.len());
+        let multi = all.iter().find(|w| w.name == "encrypt-multipart-aes256-cbc-pad-4k").unwrap();
+        assert_eq!(multi.measured.len(), 3);
+    }
+
+    #[test]
+    fn problems_are_named() {
+        let e = parse(
+            "w.yaml",
+            "workloads:\n  - name: a\n    step: {DigestSingle: {mech: CKM_SHA257, data: hex:00}}\n",
+        )
+        .unwrap_err();
+        assert!(e[0].to_string().contains("unknown mechanism \"CKM_SHA257\""), "{}", e[0]);
+        let e = parse(
+            "w.yaml",
+            "workloads:\n  - name: a\n    step: {SignSingle: {mech: CKM_ECDSA, key: $k, data: hex:00}}\n",
+        )
+        .unwrap_err();
+        assert!(e[0].to_string().contains("measured step 1 SignSingle: undefined variable $k"), "{}", e[0]);
+        let e = parse("w.yaml", "workloads:\n  - name: a\n").unwrap_err();
+        assert!(e[0].to_string().contains("no `step` to measure"), "{}", e[0]);
+    }
+}

@@ -1,0 +1,179 @@
+//! Load mode: the schedulers against an artificially slow server, the threshold exit code
+//! and the interval-log merge, through the binary where the CLI is the contract. Every run
+//! is bounded (a request count or under a second of schedule) and in-process or loopback.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::process::Command;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use grep11_harness::client::{Client, Wire, in_memory_channel};
+use grep11_harness::emulator::{Config, Emulator};
+use grep11_harness::load::record::{Recorder, summarize};
+use grep11_harness::load::sched::{Mode, Plan, run};
+use grep11_harness::load::workload::catalogue;
+use grep11_harness::proto::crypto_server::CryptoServer;
+use tonic::codegen::http;
+use tonic::server::NamedService;
+
+/// The emulator serving one call at a time, each taking at least `delay`: a server with a
+/// capacity of 1/delay calls per second.
+#[derive(Clone)]
+struct Slow {
+    inner: CryptoServer<grep11_harness::emulator::service::CryptoService>,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    delay: Duration,
+}
+
+impl NamedService for Slow {
+    const NAME: &'static str =
+        <CryptoServer<grep11_harness::emulator::service::CryptoService> as NamedService>::NAME;
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Slow {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        let mut inner = self.inner.clone();
+        let (gate, delay) = (self.gate.clone(), self.delay);
+        Box::pin(async move {
+            let _one_at_a_time = gate.lock().await;
+            tokio::time::sleep(delay).await;
+            tower::Service::call(&mut inner, req).await
+        })
+    }
+}
+
+fn slow_client(delay: Duration) -> Client {
+    let emulator = Emulator::new(Config { wrapping_key: None });
+    let slow = Slow { inner: emulator.service(), gate: Arc::new(tokio::sync::Mutex::new(())), delay };
+    Client::new(in_memory_channel(tonic::service::Routes::new(slow)), Wire::Keyblob, Duration::from_secs(5))
+}
+
+/// p99 in milliseconds of one run of random-32 against `client`.
+async fn p99_ms(client: Client, mode: Mode, duration: Duration) -> (f64, f64, u64) {
+    let workload = catalogue().unwrap().into_iter().find(|w| w.name == "random-32").unwrap();
+    let ready = workload.setup(&client).await.unwrap();
+    let recorder = Arc::new(Recorder::new(vec![ready.name.clone()], matches!(mode, Mode::Open { .. })));
+    let plan = Plan {
+        workloads: Arc::new(vec![ready]),
+        clients: vec![client],
+        mode,
+        warmup: Duration::ZERO,
+        duration,
+        requests: None,
+        drain: Duration::from_secs(2),
+    };
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    run(&plan, recorder.clone(), stop).await;
+    let (_, overall) = summarize(&recorder);
+    let s = &overall[0];
+    let unc = s.uncorrected.as_ref().map(|h| h.value_at_quantile(0.99) as f64 / 1e6).unwrap_or(0.0);
+    (s.percentile_ns(99.0) / 1e6, unc, s.count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_records_the_queueing_that_closed_loop_hides() {
+    // 10 ms per call, one at a time: 100 calls/s at most.
+    let delay = Duration::from_millis(10);
+    let (closed_p99, _, closed_n) =
+        p99_ms(slow_client(delay), Mode::Closed { concurrency: 1 }, Duration::from_millis(400)).await;
+    // Closed loop waits for each answer, so it never sees a queue: about the service time.
+    assert!(closed_n >= 10, "closed loop made {closed_n} calls");
+    assert!(closed_p99 < 60.0, "closed-loop p99 {closed_p99} ms");
+    // Open loop at 200/s for 0.6 s: 120 calls for a server that clears 60 in that time;
+    // the last ones wait about half a second behind the others.
+    let open = Mode::Open { rates: vec![200.0], max_in_flight: 1000 };
+    let (open_p99, unc_p99, open_n) = p99_ms(slow_client(delay), open, Duration::from_millis(600)).await;
+    assert!(open_n >= 100, "open loop completed {open_n} calls");
+    assert!(open_p99 > 300.0, "open-loop p99 {open_p99} ms should show the queue");
+    assert!(open_p99 > 5.0 * closed_p99, "open {open_p99} ms vs closed {closed_p99} ms");
+    assert!(unc_p99 <= open_p99, "uncorrected {unc_p99} ms above corrected {open_p99} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_counts_the_wait_for_a_slot_that_uncorrected_latency_misses() {
+    // One call in flight at most: the client, not the server, holds the queue, so only
+    // latency from the intended send time sees it.
+    let open = Mode::Open { rates: vec![200.0], max_in_flight: 1 };
+    let (open_p99, unc_p99, _) =
+        p99_ms(slow_client(Duration::from_millis(10)), open, Duration::from_millis(500)).await;
+    assert!(unc_p99 < 60.0, "uncorrected p99 {unc_p99} ms");
+    assert!(open_p99 > 200.0, "corrected p99 {open_p99} ms");
+}
+
+fn harness() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_grep11-harness"))
+}
+
+fn load(args: &[&str]) -> std::process::Output {
+    harness()
+        .args(["load", "--workload", "random-32", "--warmup", "0s", "--concurrency", "2"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_violated_threshold_exits_1_and_is_named() {
+    let out = load(&["--requests", "50", "--threshold", "p99<1ns", "--threshold", "errors<=0.1%"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("threshold violated: random-32: p99 is"), "{stdout}");
+    assert!(stdout.contains("(p99<1ns)"), "{stdout}");
+    assert!(!stdout.contains("errors<=0.1%"), "a met threshold is not reported: {stdout}");
+
+    let out = load(&["--requests", "50", "--threshold", "p99<5s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let out = load(&["--threshold", "p99<>10"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("\"<>\" is not a comparison; use <, <=, > or >="), "{stderr}");
+}
+
+fn merged(dir: &std::path::Path, files: &[&std::path::Path]) -> (u64, f64) {
+    let json = dir.join(format!("merged-{}.json", files.len()));
+    let out = harness().args(["report", "merge"]).args(files).arg("--json").arg(&json).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let row = v["merged"].as_array().unwrap().iter().find(|r| r["workload"] == "random-32").unwrap().clone();
+    (row["count"].as_u64().unwrap(), row["latency_ms"]["max"].as_f64().unwrap())
+}
+
+#[test]
+fn merging_two_logs_adds_counts_and_keeps_the_max() {
+    let dir = std::env::temp_dir().join(format!("grep11-load-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.hlog"), dir.join("b.hlog"));
+    assert!(load(&["--requests", "120", "--hlog", a.to_str().unwrap()]).status.success());
+    assert!(load(&["--requests", "80", "--hlog", b.to_str().unwrap()]).status.success());
+    let (count_a, max_a) = merged(&dir, &[&a]);
+    let (count_b, max_b) = merged(&dir, &[&b]);
+    assert_eq!((count_a, count_b), (120, 80));
+    let (count, max) = merged(&dir, &[&a, &b]);
+    assert_eq!(count, 200);
+    assert_eq!(max, max_a.max(max_b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_catalogue_workload_runs_against_the_emulator() {
+    let client = grep11_harness::load::embedded_clients(1, Wire::Keyblob, Duration::from_secs(5)).remove(0);
+    for w in catalogue().unwrap() {
+        let ready = w.setup(&client).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut env = ready.env();
+        for _ in 0..2 {
+            ready.iterate(&client, &mut env).await.unwrap_or_else(|f| panic!("{}: {f}", w.name));
+        }
+    }
+}
