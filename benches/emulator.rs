@@ -92,5 +92,23 @@ fn ecdsa(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, symmetric, blobs, ecdsa);
+fn rsa(c: &mut Criterion) {
+    let engine = Engine::new(&WRAPPING_KEY);
+    let public = template(&[(CKA_MODULUS_BITS, WireValue::Int(2048))]);
+    let keygen = mech(CKM_RSA_PKCS_KEY_PAIR_GEN, MechParam::None);
+    let (private, _) = engine.generate_key_pair(&keygen, &public, &Template::new()).expect("RSA-2048 pair");
+    let data = vec![0x5a; 1024];
+    let sha256_rsa = mech(CKM_SHA256_RSA_PKCS, MechParam::None);
+    let mut group = c.benchmark_group("RSA-2048");
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::new("SignSingle", "CKM_SHA256_RSA_PKCS 1 KiB"), |b| {
+        b.iter(|| engine.sign_single(&sha256_rsa, black_box(&private), black_box(&data)).unwrap())
+    });
+    group.bench_function("GenerateKeyPair", |b| {
+        b.iter(|| engine.generate_key_pair(&keygen, &public, &Template::new()).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, symmetric, blobs, ecdsa, rsa);
 criterion_main!(benches);

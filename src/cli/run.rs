@@ -97,7 +97,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (advertised, results) = match client {
         Ok(client) => {
             let (caps, results) = runner::run(&client, &cases, args.concurrency, &profile, print).await;
-            (caps.map(|c| c.mechanisms.iter().map(|m| m.to_string()).collect()), results)
+            (caps.map(|c| c.listed.iter().map(|m| m.to_string()).collect()), results)
         }
         Err(e) => {
             // Nothing can run, but every case is reported as an error so the report exists.

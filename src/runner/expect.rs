@@ -147,6 +147,17 @@ pub fn check_fields(checks: &[FieldCheck], fields: &Fields, env: &Env) -> Result
                     return fail(format!("a value starting with hex:{}", hex::encode(&want)));
                 }
             }
+            Check::First(wanted) => {
+                let Value::Mechanisms(list) = got else { return fail("a list".into()) };
+                if list.first() != Some(wanted) {
+                    let first = list.first().map(|m| crate::pkcs11::CkMechanismType(*m).to_string());
+                    return Err(EvalError::Endpoint(format!(
+                        "{field} starts with {}, expected {}",
+                        first.unwrap_or_else(|| "nothing".into()),
+                        crate::pkcs11::CkMechanismType(*wanted)
+                    )));
+                }
+            }
             Check::Contains(wanted) => {
                 let Value::Mechanisms(list) = got else { return fail("a list".into()) };
                 let missing: Vec<String> = wanted

@@ -218,7 +218,7 @@ fn check_fits(check: &Check, kind: FieldKind) -> Result<(), String> {
         (Check::Eq(Operand::Bytes(_)) | Check::Ne(Operand::Bytes(_)), FieldKind::Bytes)
             | (Check::Eq(_) | Check::Ne(_), FieldKind::Uint)
             | (Check::Len(_) | Check::Prefix(_), FieldKind::Bytes)
-            | (Check::Len(_) | Check::Contains(_), FieldKind::Mechanisms)
+            | (Check::Len(_) | Check::Contains(_) | Check::First(_), FieldKind::Mechanisms)
             | (Check::Has(_) | Check::Min(_) | Check::Max(_), FieldKind::Uint)
     );
     if ok { Ok(()) } else { Err(format!("{check:?} does not apply to a {kind:?} field")) }

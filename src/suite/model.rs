@@ -736,6 +736,8 @@ pub enum Check {
     Prefix(Expr),
     /// Every listed value is in the list (`Mechs`).
     Contains(Vec<u64>),
+    /// The list starts with this value (`Mechs`).
+    First(u64),
     /// Every listed flag bit is set (`Flags`).
     Has(u64),
     Min(u64),
@@ -788,7 +790,7 @@ impl<'de> Deserialize<'de> for Check {
         impl<'de> Visitor<'de> for V {
             type Value = Check;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a value to compare with, or {eq|ne|len|prefix|contains|has|min|max: ..}")
+                f.write_str("a value to compare with, or {eq|ne|len|prefix|contains|first|has|min|max: ..}")
             }
             fn visit_bool<E>(self, v: bool) -> Result<Check, E> {
                 Ok(Check::Eq(Operand::Bool(v)))
@@ -819,10 +821,17 @@ impl<'de> Deserialize<'de> for Check {
                     "min" => Check::Min(map.next_value()?),
                     "max" => Check::Max(map.next_value()?),
                     "contains" => Check::Contains(map.next_value_seed(NameList)?),
+                    "first" => match map.next_value::<Symbol>()? {
+                        Symbol::Number(n) => Check::First(n),
+                        Symbol::Name(n) => Check::First(
+                            resolve_name(&n)
+                                .ok_or_else(|| de::Error::custom(format!("unknown name {n:?}")))?,
+                        ),
+                    },
                     "has" => Check::Has(map.next_value_seed(NameList)?.into_iter().fold(0, |a, b| a | b)),
                     other => {
                         return Err(de::Error::custom(format!(
-                            "unknown check {other:?}; expected eq, ne, len, prefix, contains, has, min or max"
+                            "unknown check {other:?}; expected eq, ne, len, prefix, contains, first, has, min or max"
                         )));
                     }
                 };
