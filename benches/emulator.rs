@@ -97,6 +97,7 @@ fn rsa(c: &mut Criterion) {
     let public = template(&[(CKA_MODULUS_BITS, WireValue::Int(2048))]);
     let keygen = mech(CKM_RSA_PKCS_KEY_PAIR_GEN, MechParam::None);
     let (private, _) = engine.generate_key_pair(&keygen, &public, &Template::new()).expect("RSA-2048 pair");
+    let private = private.blob;
     let data = vec![0x5a; 1024];
     let sha256_rsa = mech(CKM_SHA256_RSA_PKCS, MechParam::None);
     let mut group = c.benchmark_group("RSA-2048");
