@@ -197,11 +197,36 @@ pub enum Origin {
     },
 }
 
-/// The attributes of one key.
+/// The attributes of one key, sorted by type. A sorted vector rather than a map: a key has
+/// about twenty attributes, and every use of a key blob decodes them, so building a tree on
+/// each call cost more than the AEAD that opens the blob.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Attrs(BTreeMap<CkAttributeType, AttrValue>);
+pub struct Attrs(Vec<(CkAttributeType, AttrValue)>);
 
 impl Attrs {
+    fn position(&self, attr: CkAttributeType) -> std::result::Result<usize, usize> {
+        self.0.binary_search_by_key(&attr, |(a, _)| *a)
+    }
+
+    fn value(&self, attr: CkAttributeType) -> Option<&AttrValue> {
+        self.position(attr).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Sets an attribute, replacing any value it had.
+    fn insert(&mut self, attr: CkAttributeType, value: AttrValue) {
+        match self.position(attr) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (attr, value)),
+        }
+    }
+
+    /// Sets an attribute unless it has a value.
+    fn insert_missing(&mut self, attr: CkAttributeType, value: AttrValue) {
+        if let Err(i) = self.position(attr) {
+            self.0.insert(i, (attr, value));
+        }
+    }
+
     /// Builds a new key's attributes: `fixed` are the values the operation decided (class,
     /// key type, length, curve, point); the template may repeat them but not contradict them.
     pub fn build(
@@ -209,7 +234,10 @@ impl Attrs {
         fixed: &[(CkAttributeType, AttrValue)],
         origin: Origin,
     ) -> Result<Attrs> {
-        let mut attrs = Attrs(fixed.iter().cloned().collect());
+        let mut attrs = Attrs::default();
+        for (attr, value) in fixed {
+            attrs.insert(*attr, value.clone());
+        }
         let class = attrs.class();
         let bit = class_bit(class);
         for (&attr, wire) in template {
@@ -223,7 +251,7 @@ impl Attrs {
             }
             match rule.source {
                 Computed => return Err(Error::AttributeReadOnly(attr)),
-                Input if attrs.0.get(&attr) != Some(&value) => {
+                Input if attrs.value(attr) != Some(&value) => {
                     return Err(Error::TemplateInconsistent {
                         attr,
                         reason: "differs from what the operation makes",
@@ -231,21 +259,21 @@ impl Attrs {
                 }
                 Input => {}
                 Settable(_) | Optional => {
-                    attrs.0.insert(attr, value);
+                    attrs.insert(attr, value);
                 }
             }
         }
         for rule in RULES.iter().filter(|r| r.classes.0 & bit != 0) {
             if let Settable(default) = rule.source {
-                attrs.0.entry(rule.attr).or_insert(AttrValue::Bool(default));
+                attrs.insert_missing(rule.attr, AttrValue::Bool(default));
             }
         }
         let (local, mech) = match origin {
             Origin::Generated(m) => (true, m.0),
             Origin::Unwrapped | Origin::Derived { .. } => (false, UNAVAILABLE),
         };
-        attrs.0.insert(CKA_LOCAL, AttrValue::Bool(local));
-        attrs.0.insert(CKA_KEY_GEN_MECHANISM, AttrValue::Ulong(mech));
+        attrs.insert(CKA_LOCAL, AttrValue::Bool(local));
+        attrs.insert(CKA_KEY_GEN_MECHANISM, AttrValue::Ulong(mech));
         if bit & (SECRET | PRIVATE) != 0 {
             let sensitive = attrs.flag(CKA_SENSITIVE);
             let extractable = attrs.flag(CKA_EXTRACTABLE);
@@ -256,8 +284,8 @@ impl Attrs {
                     (always_sensitive && sensitive, never_extractable && !extractable)
                 }
             };
-            attrs.0.insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(always));
-            attrs.0.insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(never));
+            attrs.insert(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(always));
+            attrs.insert(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(never));
         }
         Ok(attrs)
     }
@@ -274,11 +302,11 @@ impl Attrs {
 
     /// A boolean attribute; absent reads as false.
     pub fn flag(&self, attr: CkAttributeType) -> bool {
-        matches!(self.0.get(&attr), Some(AttrValue::Bool(true)))
+        matches!(self.value(attr), Some(AttrValue::Bool(true)))
     }
 
     fn ulong(&self, attr: CkAttributeType) -> Option<u64> {
-        match self.0.get(&attr) {
+        match self.value(attr) {
             Some(AttrValue::Ulong(v)) => Some(*v),
             _ => None,
         }
@@ -293,7 +321,7 @@ impl Attrs {
     /// answers it from the key material.
     pub fn get(&self, attr: CkAttributeType) -> Result<AttrValue> {
         rule_for(attr)?;
-        self.0.get(&attr).cloned().ok_or(Error::AttributeTypeInvalid(attr))
+        self.value(attr).cloned().ok_or(Error::AttributeTypeInvalid(attr))
     }
 
     /// Whether GetAttributeValue may reveal CKA_VALUE (PKCS #11 §4.9: not when sensitive or
@@ -312,7 +340,7 @@ impl Attrs {
         if attribute_kind(attr) != Some(AttrKind::Bool) {
             return Err(Error::AttributeReadOnly(attr));
         }
-        if !self.0.contains_key(&attr) {
+        if self.value(attr).is_none() {
             return Err(Error::TemplateInconsistent { attr, reason: "the key class has no such attribute" });
         }
         if !self.flag(CKA_MODIFIABLE) {
@@ -329,7 +357,7 @@ impl Attrs {
         if !allowed {
             return Err(Error::AttributeReadOnly(attr));
         }
-        self.0.insert(attr, AttrValue::Bool(new));
+        self.insert(attr, AttrValue::Bool(new));
         Ok(())
     }
 
@@ -346,7 +374,12 @@ impl Attrs {
 
     /// The inverse of [`Attrs::to_rows`].
     pub fn from_rows(rows: Vec<(u64, AttrValue)>) -> Attrs {
-        Attrs(rows.into_iter().map(|(a, v)| (CkAttributeType(a), v)).collect())
+        let mut rows: Vec<(CkAttributeType, AttrValue)> =
+            rows.into_iter().map(|(a, v)| (CkAttributeType(a), v)).collect();
+        // Sealed rows come out of a sorted `Attrs`; sorting again costs nothing then and
+        // keeps the lookups right whatever a blob holds.
+        rows.sort_by_key(|(a, _)| *a);
+        Attrs(rows)
     }
 }
 

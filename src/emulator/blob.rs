@@ -154,7 +154,12 @@ impl Sealer {
         }
         let (nonce, sealed) = rest.split_at_checked(NONCE_LEN)?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
-        let aad = [header, bound].concat();
+        // Only public keys bind extra bytes (their SPKI); the rest authenticate the header alone.
+        let aad = if bound.is_empty() {
+            std::borrow::Cow::Borrowed(header)
+        } else {
+            [header, bound].concat().into()
+        };
         self.cipher.decrypt(&nonce.into(), Payload { msg: sealed, aad: &aad }).ok().map(Zeroizing::new)
     }
 
