@@ -117,11 +117,13 @@ pub fn throughput_plot(report: &LoadReport) -> String {
     let t_max = rates.iter().map(|r| r.0).fold(1.0, f64::max);
     frame(&mut svg, "Throughput (calls/s) over time", y_max, &|v| format!("{v:.0}"));
     let x_of = |t: f64| LEFT + (W - LEFT) * t / t_max;
+    // Short runs need a decimal, or the quarter ticks of a 2 s run all read 0s, 1s, 2s.
+    let decimals = if t_max < 10.0 { 1 } else { 0 };
     for i in 0..=4 {
         let t = t_max * f64::from(i) / 4.0;
         let _ = writeln!(
             svg,
-            r#"<text x="{x}" y="{y}" text-anchor="middle">{t:.0}s</text>"#,
+            r#"<text x="{x}" y="{y}" text-anchor="middle">{t:.decimals$}s</text>"#,
             x = x_of(t),
             y = H - BOTTOM + 14.0
         );
