@@ -49,7 +49,9 @@ macro_rules! with_curve {
 /// A private key as suites hold it: a PKCS #8 PrivateKeyInfo (any curve, Ed25519), or a raw
 /// P-256 scalar (the original `local.keypair` output). The curve and the raw key bytes.
 fn private_key(key: &[u8]) -> Result<(Curve, Vec<u8>), RefError> {
-    if key.first() != Some(&0x30) {
+    // Told apart by length, not by a leading 0x30: one random scalar in 256 starts with the
+    // DER SEQUENCE tag, and any PKCS #8 key is longer than a bare P-256 scalar.
+    if key.len() == Curve::P256.field_bytes {
         return Ok((Curve::P256, key.to_vec()));
     }
     let info = pkcs8::PrivateKeyInfoRef::from_der(key).map_err(|e| RefError(format!("PKCS #8: {e}")))?;
@@ -217,4 +219,16 @@ pub fn ecdh(private: &[u8], public: &[u8]) -> Result<Vec<u8>, RefError> {
             .map_err(|e| RefError(format!("peer point: {e}")))?;
         Ok(secret.diffie_hellman(&peer).raw_secret_bytes().to_vec())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_scalar_that_starts_like_der_is_still_a_scalar() {
+        let mut scalar = [0x11u8; 32];
+        scalar[0] = 0x30;
+        assert_eq!(private_key(&scalar).unwrap(), (Curve::P256, scalar.to_vec()));
+    }
 }
