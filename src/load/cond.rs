@@ -148,9 +148,9 @@ impl Condition {
     pub fn check(&self, summary: &Summary) -> Option<String> {
         let (got, bound) = match (self.metric, self.bound) {
             (Metric::Percentile(p), Bound::Latency(b)) => (summary.percentile_ns(p), b),
-            (Metric::Max, Bound::Latency(b)) => (summary.max_ns as f64, b),
-            (Metric::Mean, Bound::Latency(b)) => (summary.mean_ns, b),
-            (Metric::Stddev, Bound::Latency(b)) => (summary.stddev_ns, b),
+            (Metric::Max, Bound::Latency(b)) => (summary.max_ns() as f64, b),
+            (Metric::Mean, Bound::Latency(b)) => (summary.mean_ns(), b),
+            (Metric::Stddev, Bound::Latency(b)) => (summary.stddev_ns(), b),
             (Metric::Errors, Bound::Percent(b)) => (summary.error_ratio() * 100.0, b),
             (Metric::Errors, Bound::Count(b)) => (summary.errors as f64, b),
             (Metric::Rate, Bound::Rate(b)) => (summary.rate, b),

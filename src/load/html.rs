@@ -66,7 +66,7 @@ fn y_of(v: f64, y_max: f64) -> f64 {
 /// Latency by percentile, one line per workload.
 pub fn percentile_plot(summaries: &[Summary]) -> String {
     let mut svg = String::new();
-    let y_max = axis_max(summaries.iter().map(|s| s.max_ns as f64).fold(0.0, f64::max));
+    let y_max = axis_max(summaries.iter().map(|s| s.max_ns() as f64).fold(0.0, f64::max));
     frame(&mut svg, "Latency by percentile", y_max, &|v| fmt_ns(v));
     let x_of = |decades: f64| LEFT + (W - LEFT) * decades / DECADES;
     for (d, label) in ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"].iter().enumerate() {

@@ -246,9 +246,6 @@ pub struct Summary {
     pub error_kinds: BTreeMap<String, u64>,
     /// Completed calls (either outcome) per second.
     pub rate: f64,
-    pub max_ns: u64,
-    pub mean_ns: f64,
-    pub stddev_ns: f64,
     pub histogram: Histogram<u64>,
     pub uncorrected: Option<Histogram<u64>>,
 }
@@ -273,12 +270,22 @@ impl Summary {
             errors,
             error_kinds: stats.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             rate: if seconds > 0.0 { (count + errors) as f64 / seconds } else { 0.0 },
-            max_ns: h.max(),
-            mean_ns: if count > 0 { h.mean() } else { 0.0 },
-            stddev_ns: if count > 0 { h.stdev() } else { 0.0 },
             histogram: h.clone(),
             uncorrected: (!stats.uncorrected.is_empty()).then(|| stats.uncorrected.clone()),
         }
+    }
+
+    /// The largest latency recorded (0 with nothing recorded).
+    pub fn max_ns(&self) -> u64 {
+        self.histogram.max()
+    }
+
+    pub fn mean_ns(&self) -> f64 {
+        if self.histogram.is_empty() { 0.0 } else { self.histogram.mean() }
+    }
+
+    pub fn stddev_ns(&self) -> f64 {
+        if self.histogram.is_empty() { 0.0 } else { self.histogram.stdev() }
     }
 
     pub fn percentile_ns(&self, p: f64) -> f64 {
@@ -339,8 +346,8 @@ mod tests {
         let near = |got: f64, want: f64| (got - want).abs() <= want * 0.001 + 1.0;
         assert!(near(s.percentile_ns(50.0), 1_500_000.0), "{}", s.percentile_ns(50.0));
         assert!(near(s.percentile_ns(99.0), 1_990_000.0), "{}", s.percentile_ns(99.0));
-        assert!(near(s.max_ns as f64, 2_000_000.0), "{}", s.max_ns);
-        assert!(near(s.mean_ns, 1_500_500.0), "{}", s.mean_ns);
+        assert!(near(s.max_ns() as f64, 2_000_000.0), "{}", s.max_ns());
+        assert!(near(s.mean_ns(), 1_500_500.0), "{}", s.mean_ns());
         let unc = s.uncorrected.as_ref().unwrap();
         assert!(near(unc.value_at_quantile(0.5) as f64, 500_000.0));
         let sample = r.tick();
@@ -360,7 +367,7 @@ mod tests {
         let (phases, overall) = summarize(&r);
         assert_eq!(phases.len(), 1);
         assert_eq!(overall[0].count, 1);
-        assert!(overall[0].max_ns < 2_000_000);
+        assert!(overall[0].max_ns() < 2_000_000);
         assert_eq!(r.tick().calls, 1);
     }
 }

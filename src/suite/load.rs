@@ -133,10 +133,7 @@ pub fn check_case(case: &Case, problem: &mut impl FnMut(Location, String)) {
                 "a case takes its parameters from `matrix` or from `vectors`, not both".into(),
             );
         }
-        match vectors.names() {
-            Ok(names) => defined.extend(names),
-            Err(why) => problem(case.location, why),
-        }
+        defined.extend(vectors.names());
     }
     if let Some(matrix) = &case.matrix {
         if let super::model::Matrix::Rows(rows) = matrix {
