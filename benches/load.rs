@@ -14,7 +14,7 @@ use grep11_harness::load::workload::catalogue;
 fn iteration(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (client, ready) = runtime.block_on(async {
-        let client = embedded_clients(1, Wire::Keyblob, Duration::from_secs(5)).remove(0);
+        let client = embedded_clients(1, Wire::Keyblob, Duration::from_secs(5)).await.unwrap().remove(0);
         let w = catalogue().unwrap().into_iter().find(|w| w.name == "random-32").unwrap();
         let ready = w.setup(&client).await.unwrap();
         (client, ready)

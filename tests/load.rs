@@ -168,7 +168,10 @@ fn merging_two_logs_adds_counts_and_keeps_the_max() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_catalogue_workload_runs_against_the_emulator() {
-    let client = grep11_harness::load::embedded_clients(1, Wire::Keyblob, Duration::from_secs(5)).remove(0);
+    let client = grep11_harness::load::embedded_clients(1, Wire::Keyblob, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .remove(0);
     for w in catalogue().unwrap() {
         let ready = w.setup(&client).await.unwrap_or_else(|e| panic!("{e}"));
         let mut env = ready.env();

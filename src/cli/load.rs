@@ -51,6 +51,12 @@ pub struct LoadArgs {
     /// HTTP/2 connections the calls are spread over.
     #[arg(long, default_value_t = 1)]
     connections: usize,
+    /// Threads driving the calls. Default: one against an --endpoint (one event loop
+    /// batches HTTP/2 writes across calls, as h2load does, and leaves the other cores to
+    /// the endpoint); every core with the embedded emulator, which runs in this process.
+    /// 0: one per core.
+    #[arg(long)]
+    threads: Option<usize>,
     /// Open loop: calls per second, or a ramp `FROM..TO` with --step.
     #[arg(long)]
     rate: Option<String>,
@@ -253,6 +259,15 @@ async fn run_group(
     Ok((recorder, phases, overall))
 }
 
+/// The runtime a load run uses: see `--threads`.
+pub fn runtime(args: &LoadArgs) -> std::io::Result<tokio::runtime::Runtime> {
+    match args.threads.unwrap_or(if args.endpoint.is_some() { 1 } else { 0 }) {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+    }
+}
+
 pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let parsed = match parse_flags(&args) {
         Ok(p) => p,
@@ -287,7 +302,12 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let started_at = SystemTime::now();
     let started = Instant::now();
     let (endpoint, clients) = match &args.endpoint {
-        None => ("embedded emulator".to_owned(), embedded_clients(args.connections, args.wire, args.timeout)),
+        None => (
+            "embedded emulator".to_owned(),
+            embedded_clients(args.connections, args.wire, args.timeout)
+                .await
+                .context("starting the embedded emulator")?,
+        ),
         Some(url) => {
             let clients =
                 endpoint_clients(url, args.connections, args.wire, args.timeout, args.connect_timeout)

@@ -36,12 +36,12 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match cli.command {
-        Command::Run(args) => runtime.block_on(run::run(args)),
-        Command::Serve(args) => runtime.block_on(serve::serve(args)),
+        Command::Run(args) => runtime()?.block_on(run::run(args)),
+        Command::Serve(args) => runtime()?.block_on(serve::serve(args)),
         Command::List(args) => list::list(args),
-        Command::Load(args) => runtime.block_on(load::load(args)),
+        Command::Load(args) => load::runtime(&args)?.block_on(load::load(args)),
         Command::Report(args) => load::report(args),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{CallError, Client, Fields, Value, Wire};
+use super::{CallError, Client, Fields, Inner, Value, Wire};
 use crate::pkcs11::{AttrKind, CkAttributeType, attribute_kind};
 use crate::proto::{self, AttributeValue, KeyBlob, Mechanism, attribute_value::OneAttr};
 use crate::rpc::Rpc;
@@ -128,13 +128,17 @@ fn attribute_value(value: &AttributeValue) -> Option<Value> {
 impl Client {
     /// Performs one RPC.
     pub async fn call(&self, rpc: Rpc, args: &Args) -> Result<Fields, CallError> {
-        let mut c = self.inner.clone();
         let w = self.wire;
         let mut f = Fields::new();
         let failed = |s: tonic::Status| CallError::Failed(from_status(&s));
         macro_rules! rpc {
             ($method:ident, $req:expr) => {
-                c.$method(self.request($req)).await.map_err(failed)?.into_inner()
+                match &self.inner {
+                    Inner::Channel(c) => c.clone().$method(self.request($req)).await,
+                    Inner::Direct(c) => c.clone().$method(self.request($req)).await,
+                }
+                .map_err(failed)?
+                .into_inner()
             };
         }
         match rpc {

@@ -4,13 +4,15 @@
 //! decoded from the `Grep11Error` detail only (`crate::status`).
 
 mod call;
+mod direct;
 mod transport;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use call::{Arg, Args};
-pub use transport::{ConnectError, in_memory_channel};
+pub use direct::Direct;
+pub use transport::{ConnectError, in_memory_channel, in_memory_direct};
 
 use crate::proto::crypto_client::CryptoClient;
 use crate::rpc::MAX_MESSAGE_BYTES;
@@ -50,17 +52,48 @@ pub enum CallError {
 /// A connected GREP11 client with its per-call deadline and wire generation.
 #[derive(Clone)]
 pub struct Client {
-    inner: CryptoClient<tonic::transport::Channel>,
+    inner: Inner,
     wire: Wire,
     timeout: Duration,
 }
 
+/// The same generated client over either transport.
+#[derive(Clone)]
+enum Inner {
+    Channel(CryptoClient<tonic::transport::Channel>),
+    Direct(CryptoClient<Direct>),
+}
+
+/// The generated client with the interface's message size limits.
+fn limited<T>(client: CryptoClient<T>) -> CryptoClient<T>
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    client.max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
 impl Client {
     pub fn new(channel: tonic::transport::Channel, wire: Wire, timeout: Duration) -> Client {
-        let inner = CryptoClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Client { inner, wire, timeout }
+        Client { inner: Inner::Channel(limited(CryptoClient::new(channel))), wire, timeout }
+    }
+
+    /// A client over a [`Direct`] connection: the load generator's lean path.
+    pub fn direct(connection: Direct, wire: Wire, timeout: Duration) -> Client {
+        Client { inner: Inner::Direct(limited(CryptoClient::new(connection))), wire, timeout }
+    }
+
+    /// Connects to `http://host:port` (h2c) over a [`Direct`] connection, failing within
+    /// `connect_timeout` when nothing answers.
+    pub async fn connect_direct(
+        url: &str,
+        wire: Wire,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Client, ConnectError> {
+        Ok(Client::direct(Direct::connect(url, timeout, connect_timeout).await?, wire, timeout))
     }
 
     /// Connects to `http://host:port` (h2c), failing within `connect_timeout` when nothing

@@ -1,4 +1,5 @@
-//! Channels: h2c to a URL, or an in-memory HTTP/2 connection to a service in this process.
+//! Connections: h2c to a URL, or an in-memory HTTP/2 connection to a service in this
+//! process; as a tonic `Channel`, or as the load generator's [`Direct`] connection.
 
 use std::time::Duration;
 
@@ -7,6 +8,8 @@ use tokio::io::DuplexStream;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::service::Routes;
 use tonic::transport::{Channel, Endpoint, Server};
+
+use super::direct::Direct;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -41,7 +44,7 @@ pub(super) async fn connect(
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -75,4 +78,20 @@ pub fn in_memory_channel(routes: Routes) -> Channel {
             }
         },
     ))
+}
+
+/// A [`Direct`] connection to `routes` served in this process over an in-memory pipe.
+/// Must be called within a tokio runtime; the server task ends with the connection.
+pub async fn in_memory_direct(routes: Routes, timeout: Duration) -> Result<Direct, ConnectError> {
+    let (client, server) = tokio::io::duplex(256 * 1024);
+    tokio::spawn(async move {
+        // The server keeps serving the one connection after its incoming stream ends.
+        let incoming = tokio_stream::once(Ok::<_, std::io::Error>(server));
+        if let Err(e) = Server::builder().add_routes(routes).serve_with_incoming(incoming).await {
+            eprintln!("grep11-harness: embedded emulator stopped: {e}");
+        }
+    });
+    Direct::over(client, http::uri::Authority::from_static("embedded.emulator"), timeout)
+        .await
+        .map_err(|e| ConnectError::Unreachable { url: "embedded emulator".into(), reason: error_chain(&*e) })
 }

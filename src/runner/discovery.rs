@@ -1,7 +1,8 @@
 //! Cases the endpoint's own advertisement generates: every mechanism GetMechanismList
 //! names must answer GetMechanismInfo with a coherent key size range and at least one
-//! function flag, and the list must not repeat itself. Suites cannot say this, since they
-//! do not know the list in advance.
+//! function flag, the list must not repeat itself, and a key generator must make keys at
+//! both ends of the range it advertises and refuse one unit beyond either end. Suites
+//! cannot say this, since they do not know the list in advance.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -9,7 +10,10 @@ use std::time::Instant;
 use super::expect::observe;
 use super::outcome::{CaseResult, Outcome, StepTrace};
 use crate::client::{Arg, Args, Client, Value};
-use crate::pkcs11::{CkMechanismFlags, CkMechanismType};
+use crate::pkcs11::{
+    CKA_MODULUS_BITS, CKA_VALUE_LEN, CKM_AES_KEY_GEN, CKM_RSA_PKCS_KEY_PAIR_GEN, CKR_KEY_SIZE_RANGE,
+    CkAttributeType, CkMechanismFlags, CkMechanismType,
+};
 use crate::proto;
 use crate::rpc::Rpc;
 use crate::suite::PlannedCall;
@@ -105,6 +109,99 @@ pub async fn mechanism_info(client: &Client, mech: CkMechanismType) -> CaseResul
         case.message = Some(format!("step 1 GetMechanismInfo: {why}"));
     }
     case
+}
+
+/// The key generators whose size is one template attribute in the unit their
+/// MechanismInfo uses (PKCS #11 v2.40: AES in bytes, RSA in bits). Generic secrets are
+/// left out: the standard counts their MechanismInfo in bits but CKA_VALUE_LEN in bytes,
+/// and services differ in which they report.
+const SIZED_GENERATORS: &[(CkMechanismType, Rpc, CkAttributeType)] = &[
+    (CKM_AES_KEY_GEN, Rpc::GenerateKey, CKA_VALUE_LEN),
+    (CKM_RSA_PKCS_KEY_PAIR_GEN, Rpc::GenerateKeyPair, CKA_MODULUS_BITS),
+];
+
+/// `discovery/key-size-range[mech=CKM_X]` for a listed key generator of
+/// [`SIZED_GENERATORS`]: keys of MinKeySize and MaxKeySize are made, and one unit below
+/// and above is refused with CKR_KEY_SIZE_RANGE. `None` for other mechanisms.
+pub async fn key_size_range(client: &Client, mech: CkMechanismType) -> Option<CaseResult> {
+    let &(_, rpc, size_attr) = SIZED_GENERATORS.iter().find(|(m, _, _)| *m == mech)?;
+    let started = Instant::now();
+    let mut case = result(
+        format!("{SUITE}/key-size-range[mech={mech}]"),
+        format!("{mech} makes keys at both ends of its advertised size range, and no further"),
+        rpc,
+        Some(mech),
+    );
+    case.functions.insert(Rpc::GetMechanismInfo);
+    let mechanism = proto::Mechanism { mechanism: mech.0, parameter: None };
+    let mut info_args = Args::default();
+    info_args.0.insert("mech", Arg::Mechanism(mechanism.clone()));
+    let mut problem = None;
+    let step = |case: &mut CaseResult, action: Rpc, request: String, answer: &Result<_, _>| {
+        case.trace.push(StepTrace {
+            index: case.trace.len() + 1,
+            action: action.name().to_owned(),
+            line: 0,
+            request,
+            result: observe(answer).describe(),
+            micros: started.elapsed().as_micros() as u64,
+        });
+    };
+    let info = client.call(Rpc::GetMechanismInfo, &info_args).await;
+    step(&mut case, Rpc::GetMechanismInfo, format!("mech={mech}"), &info);
+    let uint = |name: &str| match info.as_ref().ok().and_then(|f| f.get(name)) {
+        Some(Value::Uint(u)) => Some(*u),
+        _ => None,
+    };
+    let (Some(min), Some(max)) = (uint("MinKeySize"), uint("MaxKeySize")) else {
+        case.outcome = Outcome::Fail;
+        case.message =
+            Some(format!("step 1 GetMechanismInfo: no key size range: {}", observe(&info).describe()));
+        return Some(case);
+    };
+    let mut tries: Vec<(u64, bool)> = vec![(min, true), (max, true), (max.saturating_add(1), false)];
+    if min > 0 {
+        tries.push((min - 1, false));
+    }
+    for (size, fits) in tries {
+        let mut template = std::collections::HashMap::new();
+        template.insert(
+            size_attr.0,
+            proto::AttributeValue {
+                one_attr: Some(proto::attribute_value::OneAttr::AttributeI(size as i64)),
+            },
+        );
+        let mut args = Args::default();
+        args.0.insert("mech", Arg::Mechanism(mechanism.clone()));
+        let template_arg = if rpc == Rpc::GenerateKeyPair { "public" } else { "template" };
+        args.0.insert(template_arg, Arg::Template(template));
+        let answer = client.call(rpc, &args).await;
+        step(&mut case, rpc, format!("mech={mech}, {size_attr}={size}"), &answer);
+        let refused_right =
+            matches!(observe(&answer), super::expect::Observed::Rv(rv, _) if rv == CKR_KEY_SIZE_RANGE);
+        let wrong = match (fits, &answer) {
+            (true, Ok(_)) => None,
+            (true, Err(_)) => Some(format!("{size_attr}={size} is in the advertised range {min}..={max}")),
+            (false, _) if refused_right => None,
+            (false, _) => Some(format!(
+                "{size_attr}={size} is outside the advertised range {min}..={max}; expected {CKR_KEY_SIZE_RANGE}"
+            )),
+        };
+        if let (Some(why), None) = (wrong, &problem) {
+            problem = Some(format!(
+                "step {} {}: {why}, got {}",
+                case.trace.len(),
+                rpc.name(),
+                observe(&answer).describe()
+            ));
+        }
+    }
+    case.duration = started.elapsed();
+    if let Some(why) = problem {
+        case.outcome = Outcome::Fail;
+        case.message = Some(why);
+    }
+    Some(case)
 }
 
 #[cfg(test)]

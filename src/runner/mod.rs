@@ -149,6 +149,9 @@ pub async fn run(
         for mech in &caps.mechanisms {
             generated.push(discovery::mechanism_info(client, *mech).await);
         }
+        for mech in &caps.mechanisms {
+            generated.extend(discovery::key_size_range(client, *mech).await);
+        }
         for case in generated.into_iter().filter(|c| profile.selects_id(&c.id)) {
             on_result(&case);
             results.push(case);

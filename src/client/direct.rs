@@ -1,0 +1,174 @@
+//! A lean transport for throughput: tonic's generated client over one bare `h2`
+//! connection. tonic's `Channel` puts a request buffer (a queue and a worker task),
+//! reconnection and several layers in front of hyper, which adds its own dispatch task
+//! and a task per request body; on the load generator's hot path those task hops cost
+//! more CPU than the call itself. Here a call opens a stream on the connection from the
+//! calling task and nothing else.
+//!
+//! It does not reconnect: once the connection is lost, its calls fail (as `UNAVAILABLE`
+//! or `UNKNOWN` with h2's reason), which a load run counts as errors. Plain h2c and
+//! in-process pipes only; TLS endpoints go through the `Channel`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::uri::{Authority, Scheme};
+use http_body::{Body as _, Frame};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::transport::{ConnectError, error_chain};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One HTTP/2 connection; clones share it.
+#[derive(Clone)]
+pub struct Direct {
+    send: h2::client::SendRequest<Bytes>,
+    scheme: Scheme,
+    authority: Authority,
+    timeout: Duration,
+}
+
+impl Direct {
+    /// Connects to an `http://host:port` URL.
+    pub async fn connect(
+        url: &str,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Direct, ConnectError> {
+        let bad = |reason: String| ConnectError::BadUrl { url: url.to_owned(), reason };
+        let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
+        if uri.scheme() != Some(&Scheme::HTTP) {
+            return Err(bad("the direct transport speaks h2c (http://) only".into()));
+        }
+        let authority = uri.authority().cloned().ok_or_else(|| bad("no host".into()))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let unreachable = |reason: String| ConnectError::Unreachable { url: url.to_owned(), reason };
+        let handshake = async {
+            let tcp = tokio::net::TcpStream::connect((authority.host(), port))
+                .await
+                .map_err(|e| unreachable(error_chain(&e)))?;
+            tcp.set_nodelay(true).map_err(|e| unreachable(error_chain(&e)))?;
+            Direct::over(tcp, authority.clone(), timeout).await.map_err(|e| unreachable(error_chain(&*e)))
+        };
+        match tokio::time::timeout(connect_timeout, handshake).await {
+            Ok(result) => result,
+            Err(_) => Err(ConnectError::Timeout { url: url.to_owned(), timeout: connect_timeout }),
+        }
+    }
+
+    /// An HTTP/2 client connection over `io`; the connection runs in a task of its own
+    /// until both ends are dropped or the peer closes.
+    pub async fn over<T>(io: T, authority: Authority, timeout: Duration) -> Result<Direct, BoxError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        // Windows as large as tonic's defaults, so a 64 KiB payload is not held back by
+        // flow control.
+        let (send, connection) = h2::client::Builder::new()
+            .initial_window_size(2 * 1024 * 1024)
+            .initial_connection_window_size(4 * 1024 * 1024)
+            .handshake::<_, Bytes>(io)
+            .await?;
+        tokio::spawn(async move {
+            // A connection error surfaces on every call still using it.
+            let _ = connection.await;
+        });
+        Ok(Direct { send, scheme: Scheme::HTTP, authority, timeout })
+    }
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Direct {
+    type Response = http::Response<Received>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.send.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let (mut head, body) = request.into_parts();
+        // tonic hands over a path-only URI; h2 needs the scheme and authority for the
+        // request's pseudo-headers.
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(self.scheme.clone());
+        uri.authority = Some(self.authority.clone());
+        uri.path_and_query = head.uri.path_and_query().cloned();
+        let sent = http::Uri::from_parts(uri).map_err(BoxError::from).and_then(|uri| {
+            head.uri = uri;
+            // `poll_ready` was called on this handle, as h2 requires before a send.
+            self.send.send_request(http::Request::from_parts(head, ()), false).map_err(BoxError::from)
+        });
+        let timeout = self.timeout;
+        Box::pin(async move {
+            let (response, mut stream) = sent?;
+            let exchange = async move {
+                stream.send_data(collect(body).await?, true)?;
+                let response = response.await?;
+                Ok::<_, BoxError>(response.map(Received))
+            };
+            match tokio::time::timeout(timeout, exchange).await {
+                Ok(result) => result,
+                Err(_) => Err(BoxError::from(tonic::Status::deadline_exceeded(format!(
+                    "no answer within the deadline of {timeout:?}"
+                )))),
+            }
+        })
+    }
+}
+
+/// A unary request body is one encoded message, usually in one frame: no copy then.
+async fn collect(mut body: tonic::body::Body) -> Result<Bytes, BoxError> {
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let Ok(data) = frame?.into_data() else { continue };
+        match &first {
+            None => first = Some(data),
+            Some(f) => {
+                if rest.is_empty() {
+                    rest.extend_from_slice(f);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(if rest.is_empty() { first.unwrap_or_default() } else { rest.freeze() })
+}
+
+/// A response body straight from the h2 stream; what is read is handed back to the
+/// connection's flow-control window at once.
+pub struct Received(h2::RecvStream);
+
+impl http_body::Body for Received {
+    type Data = Bytes;
+    type Error = h2::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
+        let stream = &mut self.0;
+        match ready!(stream.poll_data(cx)) {
+            Some(Ok(data)) => {
+                // Only fails when the stream is already gone, which the next poll reports.
+                let _ = stream.flow_control().release_capacity(data.len());
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(e))),
+            None => match ready!(stream.poll_trailers(cx)) {
+                Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+                Ok(None) => Poll::Ready(None),
+                Err(e) => Poll::Ready(Some(Err(e))),
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+}
