@@ -35,16 +35,13 @@ pub struct LoadArgs {
     /// List the workloads and exit.
     #[arg(long)]
     list: bool,
-    /// A GREP11 endpoint (http://HOST:PORT); default: the embedded emulator.
-    #[arg(long)]
-    endpoint: Option<String>,
+    #[command(flatten)]
+    endpoint: super::endpoint::EndpointArgs,
     #[arg(long, value_enum, default_value_t = Wire::Keyblob)]
     wire: Wire,
     /// Per-call deadline.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     timeout: Duration,
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
-    connect_timeout: Duration,
     /// Closed loop: calls in flight.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -258,6 +255,10 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
+    let target = match args.endpoint.endpoint(args.timeout) {
+        Ok(target) => target,
+        Err(e) => return usage(e),
+    };
     let all = match workloads(&args) {
         Ok(all) => all,
         Err(errors) => {
@@ -286,14 +287,13 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     };
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let (endpoint, clients) = match &args.endpoint {
+    let (endpoint, clients) = match &target {
         None => ("embedded emulator".to_owned(), embedded_clients(args.connections, args.wire, args.timeout)),
-        Some(url) => {
-            let clients =
-                endpoint_clients(url, args.connections, args.wire, args.timeout, args.connect_timeout)
-                    .await
-                    .with_context(|| format!("connecting to {url}"))?;
-            (url.clone(), clients)
+        Some(target) => {
+            let clients = endpoint_clients(target, args.connections, args.wire)
+                .await
+                .with_context(|| format!("connecting to {}", target.url()))?;
+            (target.url().to_owned(), clients)
         }
     };
     let (stop_tx, stop) = watch::channel(false);

@@ -8,7 +8,6 @@ use super::{CallError, Client, Fields, Value, Wire};
 use crate::pkcs11::{AttrKind, CkAttributeType, attribute_kind};
 use crate::proto::{self, AttributeValue, KeyBlob, Mechanism, attribute_value::OneAttr};
 use crate::rpc::Rpc;
-use crate::status::from_status;
 
 /// An evaluated step argument.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,10 +130,10 @@ impl Client {
         let mut c = self.inner.clone();
         let w = self.wire;
         let mut f = Fields::new();
-        let failed = |s: tonic::Status| CallError::Failed(from_status(&s));
+        let failed = |s: tonic::Status| super::failure(&s);
         macro_rules! rpc {
             ($method:ident, $req:expr) => {
-                c.$method(self.request($req)).await.map_err(failed)?.into_inner()
+                c.$method(self.request($req).await?).await.map_err(failed)?.into_inner()
             };
         }
         match rpc {

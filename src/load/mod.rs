@@ -15,7 +15,7 @@ pub mod workload;
 
 use std::time::Duration;
 
-use crate::client::{Client, ConnectError, Wire, in_memory_channel};
+use crate::client::{Client, ConnectError, Endpoint, Wire, in_memory_channel};
 use crate::emulator::{Config, Emulator};
 
 /// `connections` HTTP/2 connections to one new embedded emulator (in-memory pipes, real
@@ -29,17 +29,16 @@ pub fn embedded_clients(connections: usize, wire: Wire, timeout: Duration) -> Ve
         .collect()
 }
 
-/// `connections` separate HTTP/2 connections to `url`.
+/// `connections` separate HTTP/2 connections to `endpoint`, sharing its metadata (and so
+/// one cached bearer token).
 pub async fn endpoint_clients(
-    url: &str,
+    endpoint: &Endpoint,
     connections: usize,
     wire: Wire,
-    timeout: Duration,
-    connect_timeout: Duration,
 ) -> Result<Vec<Client>, ConnectError> {
     let mut out = Vec::new();
     for _ in 0..connections.max(1) {
-        out.push(Client::connect(url, wire, timeout, connect_timeout).await?);
+        out.push(Client::connect(endpoint, wire).await?);
     }
     Ok(out)
 }
