@@ -105,6 +105,14 @@ impl IamToken {
         let url: http::Uri = format!("{}/identity/token", iam_endpoint.trim_end_matches('/'))
             .parse()
             .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        // The key travels in the request body: in clear text only to this machine (a local
+        // token server in tests).
+        let loopback = matches!(url.host(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if url.scheme_str() == Some("http") && !loopback {
+            return Err(bad(
+                "plain http:// would send the API key in clear; use https:// (http:// is for a local token server only)",
+            ));
+        }
         let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -289,5 +297,9 @@ mod tests {
                 .unwrap();
         assert_eq!(ok.url.to_string(), "https://iam.cloud.ibm.com/identity/token");
         assert!(!format!("{ok:?}").contains("must-not-show"));
+        let clear = IamToken::new("http://iam.example.com", "k", Duration::from_secs(1)).err().unwrap();
+        assert!(clear.to_string().contains("in clear"), "{clear}");
+        assert!(IamToken::new("http://127.0.0.1:8080", "k", Duration::from_secs(1)).is_ok());
+        assert!(IamToken::new("http://[::1]:8080/", "k", Duration::from_secs(1)).is_ok());
     }
 }
