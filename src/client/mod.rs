@@ -202,3 +202,59 @@ impl Client {
         Ok(request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pkcs11::CKR_SIGNATURE_INVALID;
+    use crate::status::{Grep11Failure, to_status};
+
+    #[test]
+    fn a_refusal_of_credentials_is_an_auth_failure_not_a_pkcs11_result() {
+        let err = failure(&tonic::Status::permission_denied("instance not allowed"));
+        assert_eq!(
+            err,
+            CallError::Auth(AuthFailure::Refused {
+                code: tonic::Code::PermissionDenied,
+                message: "instance not allowed".into()
+            })
+        );
+        assert_eq!(
+            err.to_string(),
+            "the endpoint refused the credentials (PERMISSION_DENIED): instance not allowed"
+        );
+        let err = failure(&tonic::Status::unauthenticated("token expired"));
+        assert!(
+            err.to_string().starts_with("the endpoint refused the credentials (UNAUTHENTICATED)"),
+            "{err}"
+        );
+        // A status that carries a Grep11Error is a PKCS #11 answer whatever its code.
+        let rv = Grep11Failure { rv: CKR_SIGNATURE_INVALID, detail: String::new(), retry: false };
+        let mut status = to_status(&rv);
+        status =
+            tonic::Status::with_details(tonic::Code::Unauthenticated, "x", status.details().to_vec().into());
+        assert_eq!(failure(&status), CallError::Failed(CallFailure::Pkcs11(rv)));
+        assert!(matches!(
+            failure(&tonic::Status::unavailable("down")),
+            CallError::Failed(CallFailure::Transport { .. })
+        ));
+    }
+
+    #[test]
+    fn an_endpoint_url_and_its_tls_options_are_checked_before_connecting() {
+        let new = |url: &str, tls: &TlsOptions| {
+            Endpoint::new(url, tls, Metadata::default(), Duration::from_secs(1), Duration::from_secs(1))
+        };
+        assert!(matches!(new("127.0.0.1:9876", &TlsOptions::default()), Err(EndpointError::BadUrl { .. })));
+        let named = TlsOptions { server_name: Some("grep11.internal".into()), ..Default::default() };
+        assert!(matches!(new("http://127.0.0.1:9876", &named), Err(EndpointError::TlsOnPlainUrl { .. })));
+        assert!(new("http://127.0.0.1:9876", &TlsOptions::default()).is_ok());
+        let bad_name = TlsOptions { server_name: Some("not a name!".into()), ..Default::default() };
+        let err = new("https://127.0.0.1:9876", &bad_name).err().unwrap();
+        // Without system roots the first complaint is that nothing is trusted.
+        assert!(
+            matches!(err, EndpointError::Tls(TlsFileError::BadServerName { .. } | TlsFileError::NoRoots)),
+            "{err:?}"
+        );
+    }
+}

@@ -50,9 +50,16 @@ pub enum TlsFileError {
 }
 
 /// A client TLS configuration with its files read and checked.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientTls {
     config: ClientTlsConfig,
+}
+
+impl std::fmt::Debug for ClientTls {
+    /// tonic's own `Debug` would print the client's private key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientTls { .. }")
+    }
 }
 
 impl ClientTls {
