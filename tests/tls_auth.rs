@@ -258,6 +258,62 @@ async fn a_server_that_never_completes_the_handshake_fails_within_the_connect_ti
     holder.abort();
 }
 
+/// A service that accepts every call and never answers.
+#[derive(Clone)]
+struct Stall<S>(S);
+
+impl<S, B> tower::Service<http::Request<B>> for Stall<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Response: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, _: http::Request<B>) -> Self::Future {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn the_per_call_deadline_holds_over_tls() {
+    let pki = pki("tls-deadline");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let tls = grep11_harness::client::tls::server_config(&pki.server_cert, &pki.server_key, None).unwrap();
+    let router = tonic::transport::Server::builder()
+        .tls_config(tls)
+        .unwrap()
+        .layer(tower::layer::layer_fn(Stall))
+        .add_service(Emulator::new(Config { wrapping_key: None }).service());
+    let task = tokio::spawn(async move {
+        let _ = router.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)).await;
+    });
+    let target = Endpoint::new(
+        &url,
+        &trusting(&pki),
+        Metadata::default(),
+        Duration::from_millis(600),
+        Duration::from_secs(3),
+    )
+    .unwrap();
+    let client = Client::connect(&target, Wire::Keyblob).await.expect("the handshake completes");
+    let started = Instant::now();
+    let err = list(&client).await.err().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    let CallError::Failed(grep11_harness::status::CallFailure::Transport { code, .. }) = &err else {
+        panic!("not a transport failure: {err:?}")
+    };
+    assert!(matches!(code, tonic::Code::DeadlineExceeded | tonic::Code::Cancelled), "{err:?}");
+    task.abort();
+}
+
 #[test]
 fn unusable_tls_files_are_named() {
     let dir = temp_dir("tls-files");
