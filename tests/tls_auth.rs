@@ -764,6 +764,19 @@ fn bad_connection_flags_are_usage_errors_naming_the_flag_or_file() {
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(show(&out).contains("cannot read /nonexistent/ca.pem"), "{}", show(&out));
 
+    let dir = temp_dir("cli-bad-pem");
+    let not_pem = dir.join("server.pem");
+    std::fs::write(&not_pem, "this is not PEM\n").unwrap();
+    let out = harness()
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&not_pem)
+        .args(["--tls-key", "/nonexistent/server.key"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let text = show(&out);
+    assert!(text.contains(&format!("{} holds no PEM certificate", not_pem.display())), "{text}");
+
     let out = harness().args(["run", "--endpoint", "grpc://127.0.0.1:1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(show(&out).contains("not a valid endpoint URL"), "{}", show(&out));

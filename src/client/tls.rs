@@ -26,9 +26,10 @@ pub struct TlsOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsFileError {
-    /// The file could not be read at all.
-    #[error("cannot read {}: {source}", path.display())]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    /// The file could not be read at all. (The I/O error is part of the message, not a
+    /// source, so that a printed cause chain does not say it twice.)
+    #[error("cannot read {}: {cause}", path.display())]
+    Unreadable { path: PathBuf, cause: std::io::Error },
     /// The file has no `CERTIFICATE` PEM section.
     #[error("{} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- section)", path.display())]
     NoCertificate { path: PathBuf },
@@ -70,7 +71,7 @@ impl ClientTls {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsFileError> {
-    std::fs::read(path).map_err(|source| TlsFileError::Unreadable { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|cause| TlsFileError::Unreadable { path: path.to_owned(), cause })
 }
 
 /// Every certificate in a PEM file, at least one, each checked to parse as X.509 (a CA
