@@ -35,16 +35,13 @@ pub struct LoadArgs {
     /// List the workloads and exit.
     #[arg(long)]
     list: bool,
-    /// A GREP11 endpoint (http://HOST:PORT); default: the embedded emulator.
-    #[arg(long)]
-    endpoint: Option<String>,
+    #[command(flatten)]
+    endpoint: super::endpoint::EndpointArgs,
     #[arg(long, value_enum, default_value_t = Wire::Keyblob)]
     wire: Wire,
     /// Per-call deadline.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     timeout: Duration,
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
-    connect_timeout: Duration,
     /// Closed loop: calls in flight.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -261,7 +258,7 @@ async fn run_group(
 
 /// The runtime a load run uses: see `--threads`.
 pub fn runtime(args: &LoadArgs) -> std::io::Result<tokio::runtime::Runtime> {
-    match args.threads.unwrap_or(if args.endpoint.is_some() { 1 } else { 0 }) {
+    match args.threads.unwrap_or(if args.endpoint.endpoint.is_some() { 1 } else { 0 }) {
         1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
         0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
         n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
@@ -271,6 +268,10 @@ pub fn runtime(args: &LoadArgs) -> std::io::Result<tokio::runtime::Runtime> {
 pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let parsed = match parse_flags(&args) {
         Ok(p) => p,
+        Err(e) => return usage(e),
+    };
+    let target = match args.endpoint.endpoint(args.timeout) {
+        Ok(target) => target,
         Err(e) => return usage(e),
     };
     let all = match workloads(&args) {
@@ -301,19 +302,18 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     };
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let (endpoint, clients) = match &args.endpoint {
+    let (endpoint, clients) = match &target {
         None => (
             "embedded emulator".to_owned(),
             embedded_clients(args.connections, args.wire, args.timeout)
                 .await
                 .context("starting the embedded emulator")?,
         ),
-        Some(url) => {
-            let clients =
-                endpoint_clients(url, args.connections, args.wire, args.timeout, args.connect_timeout)
-                    .await
-                    .with_context(|| format!("connecting to {url}"))?;
-            (url.clone(), clients)
+        Some(target) => {
+            let clients = endpoint_clients(target, args.connections, args.wire)
+                .await
+                .with_context(|| format!("connecting to {}", target.url()))?;
+            (target.url().to_owned(), clients)
         }
     };
     let (stop_tx, stop) = watch::channel(false);

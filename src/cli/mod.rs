@@ -2,6 +2,7 @@
 //! `list` (suite and case ids). Exit codes: 0 every case passed (or was unsupported or
 //! skipped), 1 a case failed or errored, 2 bad usage or a bad suite (nothing ran).
 
+mod endpoint;
 mod list;
 mod load;
 mod run;
@@ -25,7 +26,7 @@ pub struct Cli {
 enum Command {
     /// Run suites against the embedded emulator or an endpoint.
     Run(run::RunArgs),
-    /// Serve the emulator over h2c until Ctrl-C or SIGTERM.
+    /// Serve the emulator (h2c, or TLS) until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
     /// List suite and case ids.
     List(list::ListArgs),

@@ -15,9 +15,8 @@ pub struct RunArgs {
     /// Suite files or directories.
     #[arg(default_value = "suites")]
     paths: Vec<PathBuf>,
-    /// A GREP11 endpoint (http://HOST:PORT); default: the embedded emulator.
-    #[arg(long)]
-    endpoint: Option<String>,
+    #[command(flatten)]
+    endpoint: super::endpoint::EndpointArgs,
     /// Key fields to send: current KeyBlob messages or the earlier raw bytes.
     #[arg(long, value_enum, default_value_t = Wire::Keyblob)]
     wire: Wire,
@@ -25,9 +24,6 @@ pub struct RunArgs {
     /// generation, and a deadline that cuts a slow right answer reports an error.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     timeout: Duration,
-    /// How long to wait for a connection.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
-    connect_timeout: Duration,
     /// Cases run at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -62,6 +58,13 @@ fn profile(args: &RunArgs) -> Result<Profile, grep11_harness::suite::LoadError> 
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let target = match args.endpoint.endpoint(args.timeout) {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("grep11-harness: error: {e}");
+            return Ok(ExitCode::from(super::EXIT_USAGE));
+        }
+    };
     let Some(cases) = super::load(&args.paths) else { return Ok(ExitCode::from(super::EXIT_USAGE)) };
     let mut profile = match profile(&args) {
         Ok(p) => p,
@@ -77,11 +80,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let profile = Arc::new(profile);
     let started = Instant::now();
     let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (endpoint, client) = match &args.endpoint {
+    let (endpoint, client) = match &target {
         None => {
             ("embedded emulator".to_owned(), Ok(grep11_harness::embedded::client(args.wire, args.timeout)))
         }
-        Some(url) => (url.clone(), Client::connect(url, args.wire, args.timeout, args.connect_timeout).await),
+        Some(target) => (target.url().to_owned(), Client::connect(target, args.wire).await),
     };
     let print = |r: &CaseResult| {
         if r.outcome == Outcome::Skip {

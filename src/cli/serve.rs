@@ -1,8 +1,17 @@
+//! `grep11-harness serve`: the emulator on a socket (loopback unless told otherwise), over
+//! h2c or TLS, optionally requiring client certificates (mutual TLS) and a bearer token,
+//! until Ctrl-C or SIGTERM. It prints its URL on stderr; it never prints a key or token.
+
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use grep11_harness::emulator::auth::BearerToken;
 use grep11_harness::emulator::{Config, Emulator, WRAPPING_KEY_ENV};
+
+/// The environment variable that may hold the bearer token `serve` requires.
+const BEARER_TOKEN_ENV: &str = "GREP11_BEARER_TOKEN";
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -13,6 +22,19 @@ pub struct ServeArgs {
     /// process). Prefer the environment variable: command lines are visible to other users.
     #[arg(long, env = WRAPPING_KEY_ENV, hide_env_values = true)]
     wrapping_key: Option<String>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by a CA in this PEM file (mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+    /// Refuse (UNAUTHENTICATED) every call without `authorization: Bearer TOKEN`. Prefer the
+    /// environment variable: command lines are visible to other users.
+    #[arg(long, value_name = "TOKEN", env = BEARER_TOKEN_ENV, hide_env_values = true)]
+    bearer_token: Option<String>,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -20,13 +42,32 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(hex) => Config::from_hex_key(hex).context("--wrapping-key")?,
         None => Config { wrapping_key: None },
     };
+    let bearer = match &args.bearer_token {
+        Some(token) => Some(BearerToken::new(token).context("--bearer-token is empty")?),
+        None => None,
+    };
+    let mut server = tonic::transport::Server::builder();
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let tls = grep11_harness::client::tls::server_config(cert, key, args.client_ca.as_deref())
+            .context("serve TLS")?;
+        server = server.tls_config(tls).context("serve TLS")?;
+    }
     let emulator = Emulator::new(config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    eprintln!("grep11-harness: serving the GREP11 emulator on http://{} (h2c)", listener.local_addr()?);
-    tonic::transport::Server::builder()
-        .add_service(emulator.service())
+    let (scheme, mode) = match (&args.tls_cert, &args.client_ca) {
+        (None, _) => ("http", "h2c"),
+        (Some(_), None) => ("https", "TLS"),
+        (Some(_), Some(_)) => ("https", "TLS, client certificates required"),
+    };
+    let auth = if bearer.is_some() { ", bearer token required" } else { "" };
+    eprintln!(
+        "grep11-harness: serving the GREP11 emulator on {scheme}://{} ({mode}{auth})",
+        listener.local_addr()?
+    );
+    server
+        .add_service(emulator.guarded_service(bearer))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown())
         .await
         .context("serving")?;

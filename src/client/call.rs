@@ -8,7 +8,6 @@ use super::{CallError, Client, Fields, Inner, Value, Wire};
 use crate::pkcs11::{AttrKind, CkAttributeType, attribute_kind};
 use crate::proto::{self, AttributeValue, KeyBlob, Mechanism, attribute_value::OneAttr};
 use crate::rpc::Rpc;
-use crate::status::from_status;
 
 /// An evaluated step argument.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,15 +129,18 @@ impl Client {
     pub async fn call(&self, rpc: Rpc, args: &Args) -> Result<Fields, CallError> {
         let w = self.wire;
         let mut f = Fields::new();
-        let failed = |s: tonic::Status| CallError::Failed(from_status(&s));
+        let failed = |s: tonic::Status| super::failure(&s);
         macro_rules! rpc {
             ($method:ident, $req:expr) => {
-                match &self.inner {
-                    Inner::Channel(c) => c.clone().$method(self.request($req)).await,
-                    Inner::Direct(c) => c.clone().$method(self.request($req)).await,
+                {
+                    let request = self.request($req).await?;
+                    match &self.inner {
+                        Inner::Channel(c) => c.clone().$method(request).await,
+                        Inner::Direct(c) => c.clone().$method(request).await,
+                    }
+                    .map_err(failed)?
+                    .into_inner()
                 }
-                .map_err(failed)?
-                .into_inner()
             };
         }
         match rpc {

@@ -1,22 +1,29 @@
-//! Talking to a GREP11 endpoint: connecting (h2c URL, or the embedded emulator over an
-//! in-memory HTTP/2 connection, so the wire is exercised either way), deadlines, the two
-//! wire generations, and turning each RPC's response into named fields. Failures are
-//! decoded from the `Grep11Error` detail only (`crate::status`).
+//! Talking to a GREP11 endpoint: connecting (h2c or TLS URL, or the embedded emulator over
+//! an in-memory HTTP/2 connection, so the wire is exercised either way), per-call metadata
+//! and credentials, deadlines, the two wire generations, and turning each RPC's response
+//! into named fields. Failures are decoded from the `Grep11Error` detail only
+//! (`crate::status`); a refusal of the credentials is told apart from a PKCS #11 result.
 
+pub mod auth;
 mod call;
 mod direct;
+mod metadata;
+pub mod tls;
 mod transport;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use auth::{IamToken, TokenError};
 pub use call::{Arg, Args};
 pub use direct::Direct;
+pub use metadata::{Header, HeaderError, Metadata};
+pub use tls::{TlsFileError, TlsOptions};
 pub use transport::{ConnectError, in_memory_channel, in_memory_direct};
 
 use crate::proto::crypto_client::CryptoClient;
 use crate::rpc::MAX_MESSAGE_BYTES;
-use crate::status::CallFailure;
+use crate::status::{CallFailure, from_status};
 
 /// How keys travel in requests: the current `KeyBlob` messages or the earlier raw bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, clap::ValueEnum, serde::Serialize)]
@@ -47,14 +54,119 @@ pub enum CallError {
     /// The endpoint answered OK, but the response breaks the interface.
     #[error("malformed response: {0}")]
     BadResponse(String),
+    /// The credentials were refused, or none could be had: not a PKCS #11 answer.
+    #[error(transparent)]
+    Auth(AuthFailure),
 }
 
-/// A connected GREP11 client with its per-call deadline and wire generation.
+/// An authentication failure.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// The endpoint answered UNAUTHENTICATED or PERMISSION_DENIED without a `Grep11Error`.
+    #[error("the endpoint refused the credentials ({}): {message}", code_name(*code))]
+    Refused { code: tonic::Code, message: String },
+    /// No bearer token could be had from IAM, so the call was not sent.
+    #[error("no bearer token: {0}")]
+    Token(TokenError),
+}
+
+impl AuthFailure {
+    /// The gRPC code this failure stands for (UNAUTHENTICATED when the call was not sent).
+    pub fn code(&self) -> tonic::Code {
+        match self {
+            AuthFailure::Refused { code, .. } => *code,
+            AuthFailure::Token(_) => tonic::Code::Unauthenticated,
+        }
+    }
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
+        _ => "UNAUTHENTICATED",
+    }
+}
+
+/// A non-OK status as a call error: credentials refused, a PKCS #11 result, or transport
+/// trouble, the last with its cause (a TLS alert arrives as the source of a terse "transport
+/// error").
+fn failure(status: &tonic::Status) -> CallError {
+    match from_status(status) {
+        CallFailure::Transport {
+            code: code @ (tonic::Code::Unauthenticated | tonic::Code::PermissionDenied),
+            message,
+        } => CallError::Auth(AuthFailure::Refused { code, message }),
+        CallFailure::Transport { code, message } => {
+            let cause = std::error::Error::source(status).map(|source| {
+                tls::handshake_failure(source).unwrap_or_else(|| transport::error_chain(source))
+            });
+            let message = match cause {
+                Some(cause) if !message.contains(&cause) => format!("{message}: {cause}"),
+                _ => message,
+            };
+            CallError::Failed(CallFailure::Transport { code, message })
+        }
+        other => CallError::Failed(other),
+    }
+}
+
+/// Everything needed to reach an endpoint except the wire generation: checked when built,
+/// so that connecting can only fail on the network.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    url: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    tls: Option<tls::ClientTls>,
+    metadata: Metadata,
+}
+
+/// An endpoint that cannot be used as given (nothing was sent).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointError {
+    #[error(
+        "{url:?} is not a valid endpoint URL: expected http://HOST:PORT (h2c) or https://HOST[:PORT] (TLS)"
+    )]
+    BadUrl { url: String },
+    #[error("TLS options were given for {url}, which is not an https:// endpoint")]
+    TlsOnPlainUrl { url: String },
+    #[error(transparent)]
+    Tls(#[from] TlsFileError),
+}
+
+impl Endpoint {
+    /// `url` is `http://` (h2c) or `https://` (TLS with `tls`, whose files are read now).
+    pub fn new(
+        url: &str,
+        tls: &TlsOptions,
+        metadata: Metadata,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Result<Endpoint, EndpointError> {
+        let https = url.starts_with("https://");
+        if !https && !url.starts_with("http://") {
+            return Err(EndpointError::BadUrl { url: url.to_owned() });
+        }
+        if !https && tls.any() {
+            return Err(EndpointError::TlsOnPlainUrl { url: url.to_owned() });
+        }
+        let tls = if https { Some(tls.load()?) } else { None };
+        Ok(Endpoint { url: url.to_owned(), timeout, connect_timeout, tls, metadata })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A connected GREP11 client with its per-call deadline, metadata and wire generation.
 #[derive(Clone)]
 pub struct Client {
     inner: Inner,
     wire: Wire,
     timeout: Duration,
+    metadata: Metadata,
 }
 
 /// The same generated client over either transport.
@@ -77,44 +189,105 @@ where
 
 impl Client {
     pub fn new(channel: tonic::transport::Channel, wire: Wire, timeout: Duration) -> Client {
-        Client { inner: Inner::Channel(limited(CryptoClient::new(channel))), wire, timeout }
+        Client { inner: Inner::Channel(limited(CryptoClient::new(channel))), wire, timeout, metadata: Metadata::default() }
     }
 
     /// A client over a [`Direct`] connection: the load generator's lean path.
     pub fn direct(connection: Direct, wire: Wire, timeout: Duration) -> Client {
-        Client { inner: Inner::Direct(limited(CryptoClient::new(connection))), wire, timeout }
+        Client { inner: Inner::Direct(limited(CryptoClient::new(connection))), wire, timeout, metadata: Metadata::default() }
     }
 
-    /// Connects to `http://host:port` (h2c) over a [`Direct`] connection, failing within
-    /// `connect_timeout` when nothing answers.
-    pub async fn connect_direct(
-        url: &str,
-        wire: Wire,
-        timeout: Duration,
-        connect_timeout: Duration,
-    ) -> Result<Client, ConnectError> {
-        Ok(Client::direct(Direct::connect(url, timeout, connect_timeout).await?, wire, timeout))
+    /// Opens one connection to `endpoint`, failing within its connect timeout when the
+    /// endpoint does not complete TCP, TLS and HTTP/2 by then.
+    pub async fn connect(endpoint: &Endpoint, wire: Wire) -> Result<Client, ConnectError> {
+        let channel = transport::connect(endpoint).await?;
+        Ok(Client::new(channel, wire, endpoint.timeout).with_metadata(endpoint.metadata.clone()))
     }
 
-    /// Connects to `http://host:port` (h2c), failing within `connect_timeout` when nothing
-    /// answers.
-    pub async fn connect(
-        url: &str,
-        wire: Wire,
-        timeout: Duration,
-        connect_timeout: Duration,
-    ) -> Result<Client, ConnectError> {
-        let channel = transport::connect(url, timeout, connect_timeout).await?;
-        Ok(Client::new(channel, wire, timeout))
+    /// Opens one connection to `endpoint` for throughput: a [`Direct`] connection for h2c,
+    /// where the task hops of tonic's `Channel` would cost more CPU than the call; TLS
+    /// endpoints go through [`Client::connect`].
+    pub async fn connect_lean(endpoint: &Endpoint, wire: Wire) -> Result<Client, ConnectError> {
+        if endpoint.tls.is_some() {
+            return Client::connect(endpoint, wire).await;
+        }
+        let direct = Direct::connect(&endpoint.url, endpoint.timeout, endpoint.connect_timeout).await?;
+        Ok(Client::direct(direct, wire, endpoint.timeout).with_metadata(endpoint.metadata.clone()))
+    }
+
+    /// The same client sending `metadata` with every call.
+    pub fn with_metadata(self, metadata: Metadata) -> Client {
+        Client { metadata, ..self }
     }
 
     pub fn wire(&self) -> Wire {
         self.wire
     }
 
-    fn request<T>(&self, message: T) -> tonic::Request<T> {
+    /// The one place requests are built: deadline, headers, bearer token.
+    async fn request<T>(&self, message: T) -> Result<tonic::Request<T>, CallError> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(self.timeout);
-        request
+        self.metadata
+            .apply(request.metadata_mut())
+            .await
+            .map_err(|e| CallError::Auth(AuthFailure::Token(e)))?;
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pkcs11::CKR_SIGNATURE_INVALID;
+    use crate::status::{Grep11Failure, to_status};
+
+    #[test]
+    fn a_refusal_of_credentials_is_an_auth_failure_not_a_pkcs11_result() {
+        let err = failure(&tonic::Status::permission_denied("instance not allowed"));
+        assert_eq!(
+            err,
+            CallError::Auth(AuthFailure::Refused {
+                code: tonic::Code::PermissionDenied,
+                message: "instance not allowed".into()
+            })
+        );
+        assert_eq!(
+            err.to_string(),
+            "the endpoint refused the credentials (PERMISSION_DENIED): instance not allowed"
+        );
+        let err = failure(&tonic::Status::unauthenticated("token expired"));
+        assert!(
+            err.to_string().starts_with("the endpoint refused the credentials (UNAUTHENTICATED)"),
+            "{err}"
+        );
+        // A status that carries a Grep11Error is a PKCS #11 answer whatever its code.
+        let rv = Grep11Failure { rv: CKR_SIGNATURE_INVALID, detail: String::new(), retry: false };
+        let mut status = to_status(&rv);
+        status =
+            tonic::Status::with_details(tonic::Code::Unauthenticated, "x", status.details().to_vec().into());
+        assert_eq!(failure(&status), CallError::Failed(CallFailure::Pkcs11(rv)));
+        assert!(matches!(
+            failure(&tonic::Status::unavailable("down")),
+            CallError::Failed(CallFailure::Transport { .. })
+        ));
+    }
+
+    #[test]
+    fn an_endpoint_url_and_its_tls_options_are_checked_before_connecting() {
+        let new = |url: &str, tls: &TlsOptions| {
+            Endpoint::new(url, tls, Metadata::default(), Duration::from_secs(1), Duration::from_secs(1))
+        };
+        assert!(matches!(new("127.0.0.1:9876", &TlsOptions::default()), Err(EndpointError::BadUrl { .. })));
+        let named = TlsOptions { server_name: Some("grep11.internal".into()), ..Default::default() };
+        assert!(matches!(new("http://127.0.0.1:9876", &named), Err(EndpointError::TlsOnPlainUrl { .. })));
+        assert!(new("http://127.0.0.1:9876", &TlsOptions::default()).is_ok());
+        let bad_name = TlsOptions { server_name: Some("not a name!".into()), ..Default::default() };
+        let err = new("https://127.0.0.1:9876", &bad_name).err().unwrap();
+        // Without system roots the first complaint is that nothing is trusted.
+        assert!(
+            matches!(err, EndpointError::Tls(TlsFileError::BadServerName { .. } | TlsFileError::NoRoots)),
+            "{err:?}"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! Connections: h2c to a URL, or an in-memory HTTP/2 connection to a service in this
-//! process; as a tonic `Channel`, or as the load generator's [`Direct`] connection.
+//! Connections: h2c or TLS to a URL, or an in-memory HTTP/2 connection to a service in
+//! this process; as a tonic `Channel`, or as the load generator's [`Direct`] connection.
 
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use tonic::transport::{Channel, Endpoint, Server};
 use super::direct::Direct;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     #[error("{url:?} is not a valid endpoint URL: {reason}")]
     BadUrl { url: String, reason: String },
@@ -19,37 +20,52 @@ pub enum ConnectError {
     Unreachable { url: String, reason: String },
     #[error("no connection to {url} within {timeout:?}")]
     Timeout { url: String, timeout: Duration },
+    /// The TCP connection was made but TLS was not established.
+    #[error("TLS handshake with {url} failed: {reason}")]
+    Tls { url: String, reason: String },
 }
 
-pub(super) async fn connect(
-    url: &str,
-    timeout: Duration,
-    connect_timeout: Duration,
-) -> Result<Channel, ConnectError> {
+/// One HTTP/2 connection to `endpoint`: h2c for `http://`, TLS for `https://`. Fails within
+/// the connect timeout (plus a little) when the endpoint does not complete TCP, TLS and
+/// the HTTP/2 preface by then.
+pub(super) async fn connect(endpoint: &super::Endpoint) -> Result<Channel, ConnectError> {
+    let url = endpoint.url.as_str();
+    let connect_timeout = endpoint.connect_timeout;
     let bad = |reason: String| ConnectError::BadUrl { url: url.to_owned(), reason };
-    if !url.starts_with("http://") {
-        return Err(bad("only http:// (h2c) endpoints are supported so far".into()));
-    }
-    let endpoint = Endpoint::from_shared(url.to_owned())
+    let mut channel = Endpoint::from_shared(url.to_owned())
         .map_err(|e| bad(e.to_string()))?
         .connect_timeout(connect_timeout)
-        .timeout(timeout)
+        .timeout(endpoint.timeout)
         .tcp_nodelay(true);
-    // The connect timeout bounds the TCP handshake; the outer one also bounds an endpoint
-    // that accepts but never completes the HTTP/2 preface.
-    match tokio::time::timeout(connect_timeout + Duration::from_millis(500), endpoint.connect()).await {
+    // The first connection is bounded by the outer timeout below, which says what happened;
+    // the handshake's own bound, a little longer, covers reconnections later on.
+    if let Some(tls) = &endpoint.tls {
+        channel = channel
+            .tls_config(tls.config(connect_timeout + Duration::from_secs(1)))
+            .map_err(|e| ConnectError::Tls { url: url.to_owned(), reason: error_chain(&e) })?;
+    }
+    // tonic's connect timeout bounds the TCP handshake only; this one also bounds an
+    // endpoint that accepts but never completes TLS or the HTTP/2 preface.
+    match tokio::time::timeout(connect_timeout + Duration::from_millis(500), channel.connect()).await {
         Ok(Ok(channel)) => Ok(channel),
-        Ok(Err(e)) => Err(ConnectError::Unreachable { url: url.to_owned(), reason: error_chain(&e) }),
+        Ok(Err(e)) => Err(match super::tls::handshake_failure(&e) {
+            Some(reason) => ConnectError::Tls { url: url.to_owned(), reason },
+            None => ConnectError::Unreachable { url: url.to_owned(), reason: error_chain(&e) },
+        }),
         Err(_) => Err(ConnectError::Timeout { url: url.to_owned(), timeout: connect_timeout }),
     }
 }
 
+/// An error and its sources as one line, skipping a source whose text its parent repeats.
 pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         source = s.source();
     }
     out

@@ -5,9 +5,10 @@
 //! Layers: `service.rs` (the only tonic code) decodes a request, makes one [`engine`]
 //! call and encodes the answer; the engine checks keys and templates ([`attrs`]) and
 //! dispatches to the mechanism families registered in [`mech`]; [`error`] decides every
-//! `CK_RV`.
+//! `CK_RV`. [`auth`] is the bearer-token check `serve` may apply in front of it all.
 
 pub mod attrs;
+pub mod auth;
 pub mod blob;
 pub mod engine;
 pub mod error;
@@ -60,6 +61,12 @@ impl Emulator {
             key
         });
         Emulator { engine: Arc::new(engine::Engine::new(&key)) }
+    }
+
+    /// The service behind a bearer-token check (`None`: every call is admitted), ready for
+    /// `Server::add_service`.
+    pub fn guarded_service(&self, bearer: Option<auth::BearerToken>) -> service::Guarded {
+        service::guard(self.service(), bearer)
     }
 
     /// The tonic service, ready for `Server::add_service`, with message size limits set.

@@ -2,6 +2,7 @@
 //! engine call and encodes the answer. Errors become a `Grep11Error` status through
 //! `status::to_status`. Both wire generations are read: a key arrives as `KeyBlob`
 //! (`KeyBlobs[0]`) or in the `Legacy*` bytes field; new keys are returned in both forms.
+//! [`BearerCheck`] applies `auth::BearerToken` to each call's metadata in front of it all.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,34 @@ impl CryptoService {
     pub(super) fn new(engine: Arc<Engine>) -> CryptoService {
         CryptoService { engine }
     }
+}
+
+/// Refuses, with UNAUTHENTICATED, every call without the required bearer token, before
+/// the request is decoded.
+#[derive(Clone)]
+pub struct BearerCheck(Option<Arc<super::auth::BearerToken>>);
+
+impl tonic::service::Interceptor for BearerCheck {
+    fn call(&mut self, request: Request<()>) -> std::result::Result<Request<()>, Status> {
+        let Some(token) = &self.0 else { return Ok(request) };
+        match token.admits(request.metadata().get("authorization").map(|v| v.as_bytes())) {
+            Ok(()) => Ok(request),
+            Err(refusal) => Err(Status::unauthenticated(refusal.to_string())),
+        }
+    }
+}
+
+/// The service behind its bearer-token check.
+pub type Guarded = tonic::service::interceptor::InterceptedService<
+    proto::crypto_server::CryptoServer<CryptoService>,
+    BearerCheck,
+>;
+
+pub(super) fn guard(
+    service: proto::crypto_server::CryptoServer<CryptoService>,
+    bearer: Option<super::auth::BearerToken>,
+) -> Guarded {
+    tonic::service::interceptor::InterceptedService::new(service, BearerCheck(bearer.map(Arc::new)))
 }
 
 type Reply<T> = std::result::Result<Response<T>, Status>;

@@ -15,7 +15,7 @@ pub mod workload;
 
 use std::time::Duration;
 
-use crate::client::{Client, ConnectError, Wire, in_memory_direct};
+use crate::client::{Client, ConnectError, Endpoint, Wire, in_memory_direct};
 use crate::emulator::{Config, Emulator};
 
 /// `connections` HTTP/2 connections to one new embedded emulator (in-memory pipes, real
@@ -34,18 +34,17 @@ pub async fn embedded_clients(
     Ok(out)
 }
 
-/// `connections` separate HTTP/2 connections to `url`, over the direct transport: the
-/// generator must cost less CPU per call than the endpoint it measures.
+/// `connections` separate HTTP/2 connections to `endpoint`, sharing its metadata (and so
+/// one cached bearer token); lean ones where the endpoint allows (`Client::connect_lean`):
+/// the generator must cost less CPU per call than the endpoint it measures.
 pub async fn endpoint_clients(
-    url: &str,
+    endpoint: &Endpoint,
     connections: usize,
     wire: Wire,
-    timeout: Duration,
-    connect_timeout: Duration,
 ) -> Result<Vec<Client>, ConnectError> {
     let mut out = Vec::new();
     for _ in 0..connections.max(1) {
-        out.push(Client::connect_direct(url, wire, timeout, connect_timeout).await?);
+        out.push(Client::connect_lean(endpoint, wire).await?);
     }
     Ok(out)
 }

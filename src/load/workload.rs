@@ -259,6 +259,7 @@ fn judge(step: &Step, observed: &Observed) -> Result<(), Failure> {
         (_, Observed::Rv(rv, _)) => Err(Failure::Rv(*rv)),
         (_, Observed::Grpc(code, _)) => Err(Failure::Grpc(*code as i32)),
         (_, Observed::Malformed(_)) => Err(Failure::Malformed),
+        (_, Observed::Auth(failure)) => Err(Failure::Grpc(failure.code() as i32)),
     }
 }
 

@@ -2,7 +2,7 @@
 //! (`Observed`), and compared with what the suite expects.
 
 use super::eval::{Env, EvalError};
-use crate::client::{CallError, Fields, Value};
+use crate::client::{AuthFailure, CallError, Fields, Value};
 use crate::pkcs11::CkRv;
 use crate::status::CallFailure;
 use crate::suite::{Check, Expect, FieldCheck, Operand, Profile, grpc_code_name};
@@ -14,6 +14,9 @@ pub enum Observed<'a> {
     Rv(CkRv, &'a str),
     Grpc(tonic::Code, &'a str),
     Malformed(String),
+    /// The credentials were refused or could not be had: neither a PKCS #11 answer nor
+    /// the endpoint's fault.
+    Auth(&'a AuthFailure),
 }
 
 pub fn observe(result: &Result<Fields, CallError>) -> Observed<'_> {
@@ -25,6 +28,7 @@ pub fn observe(result: &Result<Fields, CallError>) -> Observed<'_> {
             format!("status {} with a malformed Grep11Error detail: {reason}", grpc_code_name(*code)),
         ),
         Err(CallError::BadResponse(why)) => Observed::Malformed(why.clone()),
+        Err(CallError::Auth(failure)) => Observed::Auth(failure),
     }
 }
 
@@ -38,6 +42,7 @@ impl Observed<'_> {
                 format!("gRPC {} without a Grep11Error: {msg}", grpc_code_name(*code))
             }
             Observed::Malformed(why) => why.clone(),
+            Observed::Auth(failure) => failure.to_string(),
         }
     }
 }
@@ -64,6 +69,8 @@ pub fn judge(expect: &Expect, observed: &Observed, env: &Env, profile: &Profile)
     match (expect, observed) {
         (_, Observed::Malformed(why)) => Verdict::Fail(format!("malformed answer: {why}")),
         (Expect::Grpc(want), Observed::Grpc(got, _)) if want == got => Verdict::Ok,
+        (Expect::Grpc(want), Observed::Auth(failure)) if *want == failure.code() => Verdict::Ok,
+        (_, Observed::Auth(_)) => Verdict::Error(observed.describe()),
         (Expect::Ok(_) | Expect::Error(_), Observed::Grpc(tonic::Code::Unimplemented, msg)) => {
             Verdict::Unimplemented(format!("the endpoint does not implement this RPC: {msg}"))
         }
