@@ -131,17 +131,15 @@ impl Client {
         let mut f = Fields::new();
         let failed = |s: tonic::Status| super::failure(&s);
         macro_rules! rpc {
-            ($method:ident, $req:expr) => {
-                {
-                    let request = self.request($req).await?;
-                    match &self.inner {
-                        Inner::Channel(c) => c.clone().$method(request).await,
-                        Inner::Direct(c) => c.clone().$method(request).await,
-                    }
-                    .map_err(failed)?
-                    .into_inner()
+            ($method:ident, $req:expr) => {{
+                let request = self.request($req).await?;
+                match &self.inner {
+                    Inner::Channel(c) => c.clone().$method(request).await,
+                    Inner::Direct(c) => c.clone().$method(request).await,
                 }
-            };
+                .map_err(failed)?
+                .into_inner()
+            }};
         }
         match rpc {
             Rpc::GetMechanismList => {

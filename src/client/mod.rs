@@ -189,12 +189,22 @@ where
 
 impl Client {
     pub fn new(channel: tonic::transport::Channel, wire: Wire, timeout: Duration) -> Client {
-        Client { inner: Inner::Channel(limited(CryptoClient::new(channel))), wire, timeout, metadata: Metadata::default() }
+        Client {
+            inner: Inner::Channel(limited(CryptoClient::new(channel))),
+            wire,
+            timeout,
+            metadata: Metadata::default(),
+        }
     }
 
     /// A client over a [`Direct`] connection: the load generator's lean path.
     pub fn direct(connection: Direct, wire: Wire, timeout: Duration) -> Client {
-        Client { inner: Inner::Direct(limited(CryptoClient::new(connection))), wire, timeout, metadata: Metadata::default() }
+        Client {
+            inner: Inner::Direct(limited(CryptoClient::new(connection))),
+            wire,
+            timeout,
+            metadata: Metadata::default(),
+        }
     }
 
     /// Opens one connection to `endpoint`, failing within its connect timeout when the

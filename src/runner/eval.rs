@@ -79,6 +79,18 @@ impl Env {
         Ok(self.opt_bytes(expr)?.unwrap_or_default())
     }
 
+    /// An expression as a field value to compare with: a bare variable holding a number
+    /// (a matrix `CKK_*` name, a saved `CKA_VALUE_LEN`) stays a number; the rest are bytes.
+    pub fn value(&self, expr: &Expr) -> Result<Value, EvalError> {
+        match expr {
+            Expr::Var(name) => match self.var(name)? {
+                Some(Value::Uint(u)) => Ok(Value::Uint(*u)),
+                _ => self.bytes(expr).map(Value::Bytes),
+            },
+            _ => self.bytes(expr).map(Value::Bytes),
+        }
+    }
+
     /// Evaluates an expression; a bare null variable gives `None`.
     pub fn opt_bytes(&self, expr: &Expr) -> Result<Option<Vec<u8>>, EvalError> {
         match expr {

@@ -121,7 +121,7 @@ pub fn check_fields(checks: &[FieldCheck], fields: &Fields, env: &Env) -> Result
             Ok(match o {
                 Operand::Bool(b) => Value::Uint(u64::from(*b)),
                 Operand::Uint(u) => Value::Uint(*u),
-                Operand::Bytes(e) => Value::Bytes(env.bytes(e)?),
+                Operand::Bytes(e) => env.value(e)?,
             })
         };
         match check {
