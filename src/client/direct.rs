@@ -172,3 +172,72 @@ impl http_body::Body for Received {
         self.0.is_end_stream()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Args, CallError, Client, Wire};
+    use crate::rpc::Rpc;
+    use crate::status::CallFailure;
+
+    /// A peer that completes HTTP/2 and accepts streams but never answers: the call must
+    /// end at its deadline with DEADLINE_EXCEEDED, not hang.
+    #[tokio::test]
+    async fn a_silent_endpoint_fails_at_the_deadline() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut connection = h2::server::handshake(tcp).await.unwrap();
+            let mut held = Vec::new();
+            while let Some(Ok(stream)) = connection.accept().await {
+                held.push(stream);
+            }
+        });
+        let timeout = Duration::from_millis(300);
+        let direct = Direct::connect(&url, timeout, Duration::from_secs(2)).await.unwrap();
+        let client = Client::direct(direct, Wire::Keyblob, timeout);
+        let started = std::time::Instant::now();
+        let answer = client.call(Rpc::GetMechanismList, &Args::default()).await;
+        let Err(CallError::Failed(CallFailure::Transport { code, message })) = answer else {
+            panic!("expected a transport failure, got {answer:?}")
+        };
+        assert_eq!(code, tonic::Code::DeadlineExceeded, "{message}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_unreachable_and_tls_urls_are_not_taken() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let second = Duration::from_secs(1);
+        assert!(matches!(Direct::connect(&url, second, second).await, Err(ConnectError::Unreachable { .. })));
+        assert!(matches!(
+            Direct::connect("https://127.0.0.1:1", second, second).await,
+            Err(ConnectError::BadUrl { .. })
+        ));
+    }
+
+    /// The embedded emulator over a direct connection answers like over the Channel.
+    #[tokio::test]
+    async fn the_embedded_emulator_answers_over_a_direct_connection() {
+        let emulator = crate::emulator::Emulator::new(crate::emulator::Config { wrapping_key: None });
+        let routes = tonic::service::Routes::new(emulator.service());
+        let second = Duration::from_secs(5);
+        let client = Client::direct(
+            super::super::in_memory_direct(routes, second).await.unwrap(),
+            Wire::Keyblob,
+            second,
+        );
+        let mut args = Args::default();
+        args.0.insert("len", crate::client::Arg::Uint(48));
+        let fields = client.call(Rpc::GenerateRandom, &args).await.unwrap();
+        assert!(matches!(fields.get("Rnd"), Some(crate::client::Value::Bytes(b)) if b.len() == 48));
+        // A PKCS #11 refusal arrives decoded, over the same connection.
+        args.0.insert("len", crate::client::Arg::Uint(u64::MAX));
+        let refused = client.call(Rpc::GenerateRandom, &args).await;
+        assert!(matches!(refused, Err(CallError::Failed(CallFailure::Pkcs11(_)))), "{refused:?}");
+    }
+}
