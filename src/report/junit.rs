@@ -58,5 +58,32 @@ pub fn render(report: &RunReport) -> std::io::Result<String> {
         suite.add_test_case(test);
     }
     junit.add_test_suites(suites.into_values());
-    junit.to_string().map_err(std::io::Error::other)
+    junit.to_string().map(without_root_skipped).map_err(std::io::Error::other)
+}
+
+/// Drops the `skipped` count from the root `<testsuites>` element. Jenkins' JUnit schema
+/// (junit-10.xsd, the one CI servers and pytest's own tests validate against) allows it
+/// only on `<testsuite>`, where it stays; quick-junit writes it on both.
+fn without_root_skipped(xml: String) -> String {
+    let Some(start) = xml.find("<testsuites ") else { return xml };
+    let end = xml[start..].find('>').map_or(xml.len(), |e| start + e);
+    let Some(at) = xml[start..end].find(" skipped=\"").map(|a| start + a) else { return xml };
+    let Some(close) = xml[at + 10..end].find('"').map(|c| at + 10 + c + 1) else { return xml };
+    format!("{}{}", &xml[..at], &xml[close..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_element_loses_only_its_skipped_count() {
+        let xml = "<?xml version=\"1.0\"?>\n<testsuites name=\"g\" tests=\"3\" skipped=\"2\" failures=\"1\">\n<testsuite name=\"s\" tests=\"3\" skipped=\"2\"/>\n</testsuites>";
+        assert_eq!(
+            without_root_skipped(xml.to_owned()),
+            "<?xml version=\"1.0\"?>\n<testsuites name=\"g\" tests=\"3\" failures=\"1\">\n<testsuite name=\"s\" tests=\"3\" skipped=\"2\"/>\n</testsuites>"
+        );
+        let no_count = "<testsuites name=\"g\">\n<testsuite skipped=\"1\"/></testsuites>";
+        assert_eq!(without_root_skipped(no_count.to_owned()), no_count);
+    }
 }
