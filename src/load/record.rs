@@ -162,15 +162,10 @@ impl Recorder {
         let mut s = self.lock();
         let open = self.open_loop;
         let warmup = s.phases.get(phase).is_none_or(|p| p.warmup);
-        let mut targets: Vec<&mut Stats> = Vec::with_capacity(2);
         let State { phases, interval, .. } = &mut *s;
-        if let Some(stats) = phases.get_mut(phase).and_then(|p| p.stats.get_mut(workload)) {
-            targets.push(stats);
-        }
-        if !warmup && let Some(stats) = interval.get_mut(workload) {
-            targets.push(stats);
-        }
-        for stats in targets {
+        let in_phase = phases.get_mut(phase).and_then(|p| p.stats.get_mut(workload));
+        let in_interval = if warmup { None } else { interval.get_mut(workload) };
+        for stats in [in_phase, in_interval].into_iter().flatten() {
             match &result {
                 Ok(()) => {
                     record(&mut stats.latency, done.saturating_duration_since(intended));
