@@ -131,7 +131,15 @@ impl Client {
         let mut c = self.inner.clone();
         let w = self.wire;
         let mut f = Fields::new();
-        let failed = |s: tonic::Status| CallError::Failed(from_status(&s));
+        let failed = |s: tonic::Status| match super::failure::classify(&s) {
+            // tonic's own text ("Timeout expired") does not say which deadline.
+            Some(mut no_answer) if no_answer.kind == super::NoAnswerKind::DeadlineExceeded => {
+                no_answer.detail = format!("no answer within {:?} ({})", self.timeout, no_answer.detail);
+                CallError::NoAnswer(no_answer)
+            }
+            Some(no_answer) => CallError::NoAnswer(no_answer),
+            None => CallError::Failed(from_status(&s)),
+        };
         macro_rules! rpc {
             ($method:ident, $req:expr) => {
                 c.$method(self.request($req)).await.map_err(failed)?.into_inner()

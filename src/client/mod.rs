@@ -4,12 +4,14 @@
 //! decoded from the `Grep11Error` detail only (`crate::status`).
 
 mod call;
+mod failure;
 mod transport;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use call::{Arg, Args};
+pub use failure::{NoAnswer, NoAnswerKind};
 pub use transport::{ConnectError, in_memory_channel};
 
 use crate::proto::crypto_client::CryptoClient;
@@ -42,6 +44,10 @@ pub enum CallError {
     /// The endpoint answered with a non-OK status (a PKCS #11 result or otherwise).
     #[error("{0:?}")]
     Failed(CallFailure),
+    /// No answer: the deadline passed, the connection closed or could not be made, or what
+    /// came back was too large or not the RPC's protobuf.
+    #[error("{0}")]
+    NoAnswer(NoAnswer),
     /// The endpoint answered OK, but the response breaks the interface.
     #[error("malformed response: {0}")]
     BadResponse(String),

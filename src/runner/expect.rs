@@ -2,7 +2,7 @@
 //! (`Observed`), and compared with what the suite expects.
 
 use super::eval::{Env, EvalError};
-use crate::client::{CallError, Fields, Value};
+use crate::client::{CallError, Fields, NoAnswer, Value};
 use crate::pkcs11::CkRv;
 use crate::status::CallFailure;
 use crate::suite::{Check, Expect, FieldCheck, Operand, Profile, grpc_code_name};
@@ -13,6 +13,8 @@ pub enum Observed<'a> {
     Ok(&'a Fields),
     Rv(CkRv, &'a str),
     Grpc(tonic::Code, &'a str),
+    /// No answer at all: deadline, closed or refused connection, undecodable response.
+    NoAnswer(&'a NoAnswer),
     Malformed(String),
 }
 
@@ -24,6 +26,7 @@ pub fn observe(result: &Result<Fields, CallError>) -> Observed<'_> {
         Err(CallError::Failed(CallFailure::MalformedDetail { code, reason })) => Observed::Malformed(
             format!("status {} with a malformed Grep11Error detail: {reason}", grpc_code_name(*code)),
         ),
+        Err(CallError::NoAnswer(n)) => Observed::NoAnswer(n),
         Err(CallError::BadResponse(why)) => Observed::Malformed(why.clone()),
     }
 }
@@ -37,6 +40,7 @@ impl Observed<'_> {
             Observed::Grpc(code, msg) => {
                 format!("gRPC {} without a Grep11Error: {msg}", grpc_code_name(*code))
             }
+            Observed::NoAnswer(n) => n.to_string(),
             Observed::Malformed(why) => why.clone(),
         }
     }
@@ -62,6 +66,8 @@ fn expected_rvs(rvs: &[CkRv]) -> String {
 
 pub fn judge(expect: &Expect, observed: &Observed, env: &Env, profile: &Profile) -> Verdict {
     match (expect, observed) {
+        // Whatever the step expects, no answer is no evidence either way.
+        (_, Observed::NoAnswer(_)) => Verdict::Error(observed.describe()),
         (_, Observed::Malformed(why)) => Verdict::Fail(format!("malformed answer: {why}")),
         (Expect::Grpc(want), Observed::Grpc(got, _)) if want == got => Verdict::Ok,
         (Expect::Ok(_) | Expect::Error(_), Observed::Grpc(tonic::Code::Unimplemented, msg)) => {
