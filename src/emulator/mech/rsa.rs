@@ -142,6 +142,13 @@ impl PssParams {
         if mgf_of(*mgf) != Some(hash) {
             return Err(bad("only MGF1 with the message hash is supported"));
         }
+        // PKCS #1 v2.2 §9.1.1: sLen <= emLen - hLen - 2, and emLen is at most MAX_BITS / 8,
+        // so no larger count can ever be used. Refused here because the rsa crate allocates
+        // the salt before it compares it with the modulus: SaltByteCount 2^62 aborted the
+        // whole server on an allocation failure (found by tests/emulator_props.rs).
+        if *salt_len > MAX_BITS / 8 {
+            return Err(bad("SaltByteCount is larger than any supported modulus can hold"));
+        }
         let salt_len = usize::try_from(*salt_len).map_err(|_| bad("SaltByteCount is too large"))?;
         Ok(PssParams { hash, salt_len })
     }
@@ -398,6 +405,29 @@ fn check_hash_len(hash: HashAlg, input: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::pkcs11::*;
+
+    /// Regression: a SaltByteCount near 2^63 made the rsa crate allocate the salt and
+    /// abort the process. Refused as a parameter now, before any allocation, for signing
+    /// and verifying alike; the largest count a 4096-bit key could use still parses.
+    #[test]
+    fn issue_6_a_huge_pss_salt_is_refused_before_allocating() {
+        let pss = |salt_len| Mechanism {
+            mech: CKM_SHA256_RSA_PKCS_PSS,
+            param: MechParam::Pss { hash: CKM_SHA256, mgf: 2, salt_len }, // MGF1-SHA256
+        };
+        for salt_len in [MAX_BITS / 8 + 1, 6_914_789_164_490_459_032, u64::MAX] {
+            let refused = PssParams::from_mech(&pss(salt_len), Some(HashAlg::Sha256)).unwrap_err();
+            assert_eq!(refused.rv(), CKR_MECHANISM_PARAM_INVALID, "{salt_len}");
+        }
+        assert!(PssParams::from_mech(&pss(MAX_BITS / 8), Some(HashAlg::Sha256)).is_ok());
+        // A count that parses but does not fit this key is refused by the crate, not a panic.
+        let key = generate(512, None).unwrap();
+        let p = PssParams { hash: HashAlg::Sha256, salt_len: (MAX_BITS / 8) as usize };
+        let digest = HashAlg::Sha256.digest(b"m");
+        assert!(sign(&key, SigPadding::Pss(p), &digest).is_err());
+        let signature = vec![1u8; size_bytes(key.as_public_key())];
+        assert!(verify(key.as_public_key(), SigPadding::Pss(p), &digest, &signature).is_err());
+    }
 
     #[test]
     fn sizes_and_exponents() {
