@@ -881,3 +881,30 @@ proptest! {
         }
     }
 }
+
+// ---- blobs of another server ----
+
+/// A key and a state sealed by another emulator (another wrapping key) are refused over the
+/// wire with CKR_KEY_HANDLE_INVALID / CKR_SAVED_STATE_INVALID and a Detail that says so.
+#[test]
+fn blobs_of_another_server_are_refused_with_a_clear_detail() {
+    let f = fixture();
+    let other = {
+        let _entered = f.runtime.enter();
+        let channel = in_memory_channel(tonic::service::Routes::new(
+            Emulator::new(Config { wrapping_key: None }).service(),
+        ));
+        Client::new(channel, Wire::Keyblob, Duration::from_secs(5))
+    };
+    for target in [Target::Aes, Target::EcPub, Target::RsaPriv, Target::EncryptState] {
+        let (rpc, a) = target.call(&f.pool, target.blob(&f.pool).to_vec());
+        let failure = match f.runtime.block_on(other.call(rpc, &a)) {
+            Err(CallError::Failed(CallFailure::Pkcs11(failure))) => failure,
+            other => panic!("{target:?}: {other:?}"),
+        };
+        let expected = if target.is_state() { CKR_SAVED_STATE_INVALID } else { CKR_KEY_HANDLE_INVALID };
+        assert_eq!(failure.rv, expected, "{target:?}");
+        assert!(failure.detail.contains("was not sealed by this server"), "{target:?}: {}", failure.detail);
+        assert!(!failure.retry);
+    }
+}
