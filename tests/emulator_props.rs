@@ -292,11 +292,16 @@ request_types!(
 /// Sends `body` as one gRPC message straight to the tonic service (HTTP request in, HTTP
 /// response out, no connection): `Ok` or the status from the answer's headers or trailers.
 async fn raw_call(service: &Service, rpc: Rpc, body: &[u8]) -> Result<(), tonic::Status> {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
     let mut framed = vec![0u8];
     framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
     framed.extend_from_slice(body);
+    raw_framed_call(service, rpc, framed).await
+}
+
+/// As [`raw_call`], with the gRPC framing (flag, length, message) given as it is.
+async fn raw_framed_call(service: &Service, rpc: Rpc, framed: Vec<u8>) -> Result<(), tonic::Status> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
     let request = http::Request::builder()
         .method("POST")
         .uri(format!("http://emulator/grep11.Crypto/{rpc}"))
@@ -906,5 +911,22 @@ fn blobs_of_another_server_are_refused_with_a_clear_detail() {
         assert_eq!(failure.rv, expected, "{target:?}");
         assert!(failure.detail.contains("was not sealed by this server"), "{target:?}: {}", failure.detail);
         assert!(!failure.retry);
+    }
+}
+
+/// A request announcing more than `rpc::MAX_MESSAGE_BYTES` is refused by tonic's decoder
+/// from the length prefix, before the body is buffered or the handler runs: a plain
+/// OUT_OF_RANGE, since no PKCS #11 function was reached.
+#[test]
+fn a_request_over_the_size_limit_is_refused_unread() {
+    let f = fixture();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&(grep11_harness::rpc::MAX_MESSAGE_BYTES as u32 + 1).to_be_bytes());
+    framed.extend_from_slice(&[0; 16]);
+    for rpc in [Rpc::GenerateRandom, Rpc::EncryptSingle, Rpc::SignUpdate] {
+        let status = f.runtime.block_on(raw_framed_call(&f.service, rpc, framed.clone())).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::OutOfRange, "{rpc}: {status:?}");
+        assert!(status.message().contains("too large"), "{rpc}: {status:?}");
+        assert!(status.details().is_empty());
     }
 }

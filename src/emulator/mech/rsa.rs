@@ -223,8 +223,17 @@ pub fn to_pkcs8(key: &PrivateKey) -> Result<Zeroizing<Vec<u8>>> {
     Ok(Zeroizing::new(der.as_bytes().to_vec()))
 }
 
+/// The largest PKCS #8 an RSA private key import reads (8 KiB). A 4096-bit key with its CRT
+/// values is about 2.4 KB; the bound is checked before parsing because the crate computes
+/// with the numbers it decodes (inverses, products) before the size check below can run,
+/// so a client could otherwise make the server work on a modulus of megabytes.
+pub const PKCS8_MAX: usize = 8 << 10;
+
 /// A private key inside a PKCS #8 PrivateKeyInfo, of a size this module accepts.
 pub fn from_pkcs8(der: &[u8]) -> Option<PrivateKey> {
+    if der.len() > PKCS8_MAX {
+        return None;
+    }
     let key = PrivateKey::from_pkcs8_der(der).ok()?;
     (MIN_BITS..=MAX_BITS).contains(&bits(key.as_public_key())).then_some(key)
 }
@@ -427,6 +436,19 @@ mod tests {
         assert!(sign(&key, SigPadding::Pss(p), &digest).is_err());
         let signature = vec![1u8; size_bytes(key.as_public_key())];
         assert!(verify(key.as_public_key(), SigPadding::Pss(p), &digest, &signature).is_err());
+    }
+
+    /// The PKCS #8 bound leaves room for the largest key and refuses what is above it.
+    #[test]
+    fn pkcs8_import_is_bounded() {
+        let key = generate(2048, None).unwrap();
+        let der = to_pkcs8(&key).unwrap();
+        // Every part of the key grows linearly with the modulus: twice 2048 bits, twice the size.
+        assert!(2 * der.len() + 64 < PKCS8_MAX, "{}", der.len());
+        assert!(from_pkcs8(&der).is_some());
+        let mut padded = der.to_vec();
+        padded.resize(PKCS8_MAX + 1, 0);
+        assert!(from_pkcs8(&padded).is_none());
     }
 
     #[test]
