@@ -129,7 +129,15 @@ impl Client {
     pub async fn call(&self, rpc: Rpc, args: &Args) -> Result<Fields, CallError> {
         let w = self.wire;
         let mut f = Fields::new();
-        let failed = |s: tonic::Status| super::failure(&s);
+        let failed = |s: tonic::Status| match super::failure::classify(&s) {
+            // tonic's own text ("Timeout expired") does not say which deadline.
+            Some(mut no_answer) if no_answer.kind == super::NoAnswerKind::DeadlineExceeded => {
+                no_answer.detail = format!("no answer within {:?} ({})", self.timeout, no_answer.detail);
+                CallError::NoAnswer(no_answer)
+            }
+            Some(no_answer) => CallError::NoAnswer(no_answer),
+            None => super::status_error(&s),
+        };
         macro_rules! rpc {
             ($method:ident, $req:expr) => {{
                 let request = self.request($req).await?;

@@ -113,9 +113,8 @@ impl tower::Service<http::Request<tonic::body::Body>> for Direct {
             };
             match tokio::time::timeout(timeout, exchange).await {
                 Ok(result) => result,
-                Err(_) => Err(BoxError::from(tonic::Status::deadline_exceeded(format!(
-                    "no answer within the deadline of {timeout:?}"
-                )))),
+                // tonic's own deadline error, so the call is reported like one over a Channel.
+                Err(_) => Err(BoxError::from(tonic::TimeoutExpired(()))),
             }
         })
     }
@@ -199,10 +198,11 @@ mod tests {
         let client = Client::direct(direct, Wire::Keyblob, timeout);
         let started = std::time::Instant::now();
         let answer = client.call(Rpc::GetMechanismList, &Args::default()).await;
-        let Err(CallError::Failed(CallFailure::Transport { code, message })) = answer else {
-            panic!("expected a transport failure, got {answer:?}")
+        let Err(CallError::NoAnswer(no_answer)) = answer else {
+            panic!("expected no answer, got {answer:?}")
         };
-        assert_eq!(code, tonic::Code::DeadlineExceeded, "{message}");
+        assert_eq!(no_answer.kind, crate::client::NoAnswerKind::DeadlineExceeded, "{no_answer}");
+        assert!(no_answer.detail.contains("no answer within 300ms"), "{no_answer}");
         assert!(started.elapsed() < Duration::from_secs(5));
         server.abort();
     }

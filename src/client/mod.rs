@@ -7,6 +7,7 @@
 pub mod auth;
 mod call;
 mod direct;
+mod failure;
 mod metadata;
 pub mod tls;
 mod transport;
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use auth::{IamToken, TokenError};
 pub use call::{Arg, Args};
 pub use direct::Direct;
+pub use failure::{NoAnswer, NoAnswerKind};
 pub use metadata::{Header, HeaderError, Metadata};
 pub use tls::{TlsFileError, TlsOptions};
 pub use transport::{ConnectError, in_memory_channel, in_memory_direct};
@@ -51,6 +53,10 @@ pub enum CallError {
     /// The endpoint answered with a non-OK status (a PKCS #11 result or otherwise).
     #[error("{0:?}")]
     Failed(CallFailure),
+    /// No answer: the deadline passed, the connection closed or could not be made, or what
+    /// came back was too large or not the RPC's protobuf.
+    #[error("{0}")]
+    NoAnswer(NoAnswer),
     /// The endpoint answered OK, but the response breaks the interface.
     #[error("malformed response: {0}")]
     BadResponse(String),
@@ -90,7 +96,7 @@ fn code_name(code: tonic::Code) -> &'static str {
 /// A non-OK status as a call error: credentials refused, a PKCS #11 result, or transport
 /// trouble, the last with its cause (a TLS alert arrives as the source of a terse "transport
 /// error").
-fn failure(status: &tonic::Status) -> CallError {
+fn status_error(status: &tonic::Status) -> CallError {
     match from_status(status) {
         CallFailure::Transport {
             code: code @ (tonic::Code::Unauthenticated | tonic::Code::PermissionDenied),
@@ -254,7 +260,7 @@ mod tests {
 
     #[test]
     fn a_refusal_of_credentials_is_an_auth_failure_not_a_pkcs11_result() {
-        let err = failure(&tonic::Status::permission_denied("instance not allowed"));
+        let err = status_error(&tonic::Status::permission_denied("instance not allowed"));
         assert_eq!(
             err,
             CallError::Auth(AuthFailure::Refused {
@@ -266,7 +272,7 @@ mod tests {
             err.to_string(),
             "the endpoint refused the credentials (PERMISSION_DENIED): instance not allowed"
         );
-        let err = failure(&tonic::Status::unauthenticated("token expired"));
+        let err = status_error(&tonic::Status::unauthenticated("token expired"));
         assert!(
             err.to_string().starts_with("the endpoint refused the credentials (UNAUTHENTICATED)"),
             "{err}"
@@ -276,9 +282,9 @@ mod tests {
         let mut status = to_status(&rv);
         status =
             tonic::Status::with_details(tonic::Code::Unauthenticated, "x", status.details().to_vec().into());
-        assert_eq!(failure(&status), CallError::Failed(CallFailure::Pkcs11(rv)));
+        assert_eq!(status_error(&status), CallError::Failed(CallFailure::Pkcs11(rv)));
         assert!(matches!(
-            failure(&tonic::Status::unavailable("down")),
+            status_error(&tonic::Status::unavailable("down")),
             CallError::Failed(CallFailure::Transport { .. })
         ));
     }

@@ -31,6 +31,37 @@ const VERSION: u8 = 2;
 const HEADER_LEN: usize = MAGIC.len() + 2;
 const NONCE_LEN: usize = 12;
 
+/// Why a blob did not open: the end of the Detail a client sees. AES-GCM cannot tell a
+/// blob sealed under another wrapping key from an altered one, so one cause names both.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Unopened {
+    /// Too short, without the emulator's magic, or (for a public key) no SPKI and tag.
+    NotABlob,
+    /// An emulator blob of another format version.
+    Version(u8),
+    /// A state where a key belongs, or a key where a state belongs.
+    OtherKind,
+    /// Authentication failed: another server's wrapping key, or changed bytes.
+    NotSealedHere,
+}
+
+impl std::fmt::Display for Unopened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unopened::NotABlob => f.write_str("is not a blob of this emulator"),
+            Unopened::Version(v) => {
+                write!(f, "has blob format version {v}; this server reads version {VERSION}")
+            }
+            Unopened::OtherKind => {
+                f.write_str("is a blob of another kind (a key for a state or the reverse)")
+            }
+            Unopened::NotSealedHere => {
+                f.write_str("was not sealed by this server (another wrapping key) or was altered")
+            }
+        }
+    }
+}
+
 /// What a sealed blob holds; part of the associated data.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -146,21 +177,37 @@ impl Sealer {
         Ok(blob)
     }
 
-    /// Opens a blob of `kind`; `None` for anything that does not authenticate.
-    fn open(&self, kind: Kind, bound: &[u8], blob: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let (header, rest) = blob.split_at_checked(HEADER_LEN)?;
-        if header[..MAGIC.len()] != MAGIC || header[MAGIC.len()..] != [VERSION, kind as u8] {
-            return None;
+    /// Opens a blob of `kind`, or says why it does not open. The version and kind bytes are
+    /// read before authentication only to word the refusal; they are authenticated too.
+    fn open(
+        &self,
+        kind: Kind,
+        bound: &[u8],
+        blob: &[u8],
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, Unopened> {
+        let (header, rest) = blob.split_at_checked(HEADER_LEN).ok_or(Unopened::NotABlob)?;
+        if header[..MAGIC.len()] != MAGIC {
+            return Err(Unopened::NotABlob);
         }
-        let (nonce, sealed) = rest.split_at_checked(NONCE_LEN)?;
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+        let (version, found) = (header[MAGIC.len()], header[MAGIC.len() + 1]);
+        if version != VERSION {
+            return Err(Unopened::Version(version));
+        }
+        if found != kind as u8 {
+            return Err(Unopened::OtherKind);
+        }
+        let (nonce, sealed) = rest.split_at_checked(NONCE_LEN).ok_or(Unopened::NotABlob)?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Unopened::NotABlob)?;
         // Only public keys bind extra bytes (their SPKI); the rest authenticate the header alone.
         let aad = if bound.is_empty() {
             std::borrow::Cow::Borrowed(header)
         } else {
             [header, bound].concat().into()
         };
-        self.cipher.decrypt(&nonce.into(), Payload { msg: sealed, aad: &aad }).ok().map(Zeroizing::new)
+        self.cipher
+            .decrypt(&nonce.into(), Payload { msg: sealed, aad: &aad })
+            .map(Zeroizing::new)
+            .map_err(|_| Unopened::NotSealedHere)
     }
 
     /// The blob of a key: sealed record for secret and private keys, SPKI || tag for public.
@@ -180,25 +227,25 @@ impl Sealer {
         Ok([spki, sealed].concat())
     }
 
-    /// Opens a key blob; anything that does not open is CKR_KEY_HANDLE_INVALID, an empty
-    /// blob is a missing argument.
+    /// Opens a key blob; anything that does not open is CKR_KEY_HANDLE_INVALID with the
+    /// reason, an empty blob is a missing argument.
     pub fn open_key(&self, blob: &[u8]) -> Result<Key> {
         if blob.is_empty() {
             return Err(Error::ArgumentsBad("no key blob"));
         }
         let (kind, spki, tag) = if blob.starts_with(&MAGIC) {
+            // Any other kind byte is refused by `open` as a blob of another kind.
             let kind = match blob.get(MAGIC.len() + 1) {
-                Some(&k) if k == Kind::SecretKey as u8 => Kind::SecretKey,
                 Some(&k) if k == Kind::PrivateKey as u8 => Kind::PrivateKey,
-                _ => return Err(Error::KeyHandleInvalid),
+                _ => Kind::SecretKey,
             };
             (kind, &[][..], blob)
         } else {
-            let spki_len = leading_der_len(blob).ok_or(Error::KeyHandleInvalid)?;
+            let spki_len = leading_der_len(blob).ok_or(Error::KeyBlobRefused(Unopened::NotABlob))?;
             let (spki, tag) = blob.split_at(spki_len);
             (Kind::PublicKey, spki, tag)
         };
-        let payload = self.open(kind, spki, tag).ok_or(Error::KeyHandleInvalid)?;
+        let payload = self.open(kind, spki, tag).map_err(Error::KeyBlobRefused)?;
         let record: KeyRecord = postcard::from_bytes(&payload).map_err(|_| Error::KeyHandleInvalid)?;
         let attrs = Attrs::from_rows(record.attrs);
         let material = Zeroizing::new(record.material);
@@ -233,7 +280,7 @@ impl Sealer {
     /// Opens a state for `expected`: a blob that does not open is CKR_SAVED_STATE_INVALID,
     /// a valid state of another operation CKR_OPERATION_NOT_INITIALIZED.
     pub fn open_state(&self, blob: &[u8], expected: Operation) -> Result<State> {
-        let payload = self.open(Kind::State, &[], blob).ok_or(Error::SavedStateInvalid)?;
+        let payload = self.open(Kind::State, &[], blob).map_err(Error::StateBlobRefused)?;
         let state: State = postcard::from_bytes(&payload).map_err(|_| Error::SavedStateInvalid)?;
         let found = state.operation();
         if found != expected {
@@ -271,33 +318,74 @@ mod tests {
         for i in 0..blob.len() {
             let mut bad = blob.clone();
             bad[i] ^= 0x01;
-            assert!(matches!(sealer.open_key(&bad), Err(Error::KeyHandleInvalid)), "byte {i}");
+            let refused = sealer.open_key(&bad).err().map(|e| e.rv());
+            assert_eq!(refused, Some(CKR_KEY_HANDLE_INVALID), "byte {i}");
         }
         assert!(sealer.open_key(&blob[..blob.len() - 1]).is_err());
         assert!(sealer.open_key(&blob).is_ok());
     }
 
+    /// Keys and states sealed by another server (another wrapping key) are refused with
+    /// the code for a bad key or state, and a Detail that says why.
     #[test]
     fn another_wrapping_key_cannot_open() {
-        let blob = Sealer::new(&[1; 32]).seal_key(&secret_key()).unwrap();
-        assert!(matches!(Sealer::new(&[2; 32]).open_key(&blob), Err(Error::KeyHandleInvalid)));
+        let (ours, theirs) = (Sealer::new(&[2; 32]), Sealer::new(&[1; 32]));
+        let key = theirs.seal_key(&secret_key()).unwrap();
+        let refused = ours.open_key(&key).err().unwrap();
+        assert_eq!(refused, Error::KeyBlobRefused(Unopened::NotSealedHere));
+        assert_eq!(refused.rv(), CKR_KEY_HANDLE_INVALID);
+        assert_eq!(
+            refused.to_string(),
+            "the key blob was not sealed by this server (another wrapping key) or was altered"
+        );
+        let state = theirs
+            .seal_state(&State::Digest(DigestState::new(super::super::mech::digest::HashAlg::Sha256)))
+            .unwrap();
+        let refused = ours.open_state(&state, Operation::Digest).err().unwrap();
+        assert_eq!(refused, Error::StateBlobRefused(Unopened::NotSealedHere));
+        assert_eq!(refused.rv(), CKR_SAVED_STATE_INVALID);
+        assert!(refused.to_string().contains("not sealed by this server"), "{refused}");
+    }
+
+    /// A blob of another format version is refused naming both versions, before any
+    /// attempt to read it (the version byte is authenticated too, so it cannot be edited).
+    #[test]
+    fn another_version_is_refused_by_name() {
+        let sealer = Sealer::new(&[1; 32]);
+        let mut blob = sealer.seal_key(&secret_key()).unwrap();
+        blob[MAGIC.len()] = VERSION - 1;
+        let refused = sealer.open_key(&blob).err().unwrap();
+        assert_eq!(refused.rv(), CKR_KEY_HANDLE_INVALID);
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "the key blob has blob format version {}; this server reads version {VERSION}",
+                VERSION - 1
+            )
+        );
+        let refused = sealer.open_state(&blob, Operation::Digest).err().unwrap();
+        assert_eq!(refused, Error::StateBlobRefused(Unopened::Version(VERSION - 1)));
     }
 
     #[test]
     fn kinds_do_not_mix() {
         let sealer = Sealer::new(&[1; 32]);
         let key = sealer.seal_key(&secret_key()).unwrap();
-        assert!(matches!(sealer.open_state(&key, Operation::Digest), Err(Error::SavedStateInvalid)));
+        assert_eq!(
+            sealer.open_state(&key, Operation::Digest).err(),
+            Some(Error::StateBlobRefused(Unopened::OtherKind))
+        );
         let state = sealer
             .seal_state(&State::Digest(DigestState::new(super::super::mech::digest::HashAlg::Sha256)))
             .unwrap();
-        assert!(matches!(sealer.open_key(&state), Err(Error::KeyHandleInvalid)));
+        assert_eq!(sealer.open_key(&state).err(), Some(Error::KeyBlobRefused(Unopened::OtherKind)));
         assert!(matches!(
             sealer.open_state(&state, Operation::Encrypt),
             Err(Error::OperationNotInitialized { expected: Operation::Encrypt, found: Operation::Digest })
         ));
         for garbage in [&[][..], &[0x30, 0x03, 1, 2, 3][..], b"EMU1\x01\x04"] {
-            assert!(matches!(sealer.open_state(garbage, Operation::Digest), Err(Error::SavedStateInvalid)));
+            let refused = sealer.open_state(garbage, Operation::Digest).err().map(|e| e.rv());
+            assert_eq!(refused, Some(CKR_SAVED_STATE_INVALID));
             assert!(sealer.open_key(garbage).is_err());
         }
     }

@@ -5,7 +5,7 @@
 use crate::pkcs11::*;
 use crate::status::Grep11Failure;
 
-use super::blob::Operation;
+use super::blob::{Operation, Unopened};
 
 /// Why an emulator call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,12 +20,21 @@ pub enum Error {
     /// A required request field is missing or out of range.
     #[error("bad arguments: {0}")]
     ArgumentsBad(&'static str),
-    /// A key blob does not open: tampered, sealed under another wrapping key, or not a blob.
+    /// A key blob that opened holds material the key's type cannot use (a layout of another
+    /// build, or a bug).
     #[error("the key blob is not valid for this server")]
     KeyHandleInvalid,
-    /// A state blob does not open: tampered, truncated, empty or not a state.
+    /// A key blob does not open: sealed under another wrapping key, altered, of another
+    /// format version, a state, or not a blob at all.
+    #[error("the key blob {0}")]
+    KeyBlobRefused(Unopened),
+    /// A state blob that opened does not hold what its operation needs.
     #[error("the state blob is not valid for this server")]
     SavedStateInvalid,
+    /// A state blob does not open: sealed under another wrapping key, altered, truncated,
+    /// empty, of another format version, or a key.
+    #[error("the state blob {0}")]
+    StateBlobRefused(Unopened),
     /// A valid state of another operation was passed (a digest state to EncryptUpdate...).
     #[error("the state belongs to a {found} operation, not {expected}")]
     OperationNotInitialized { expected: Operation, found: Operation },
@@ -45,7 +54,7 @@ pub enum Error {
     #[error("key length {0} is out of range")]
     KeySizeRange(u64),
     /// CKA_EC_PARAMS names a curve this emulator does not implement.
-    #[error("the curve is not supported (only P-256 is)")]
+    #[error("the curve is not supported")]
     CurveNotSupported,
     /// Plaintext of a length the mechanism cannot process.
     #[error("data length out of range: {0}")]
@@ -104,8 +113,8 @@ impl Error {
             Error::MechanismInvalid { .. } => CKR_MECHANISM_INVALID,
             Error::MechanismParamInvalid { .. } => CKR_MECHANISM_PARAM_INVALID,
             Error::ArgumentsBad(_) | Error::WrappingKeyInvalid => CKR_ARGUMENTS_BAD,
-            Error::KeyHandleInvalid => CKR_KEY_HANDLE_INVALID,
-            Error::SavedStateInvalid => CKR_SAVED_STATE_INVALID,
+            Error::KeyHandleInvalid | Error::KeyBlobRefused(_) => CKR_KEY_HANDLE_INVALID,
+            Error::SavedStateInvalid | Error::StateBlobRefused(_) => CKR_SAVED_STATE_INVALID,
             Error::OperationNotInitialized { .. } => CKR_OPERATION_NOT_INITIALIZED,
             Error::KeyTypeInconsistent { .. } => CKR_KEY_TYPE_INCONSISTENT,
             Error::KeyFunctionNotPermitted(_) => CKR_KEY_FUNCTION_NOT_PERMITTED,

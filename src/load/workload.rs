@@ -258,6 +258,8 @@ fn judge(step: &Step, observed: &Observed) -> Result<(), Failure> {
         (_, Observed::Ok(_)) => Err(Failure::UnexpectedOk),
         (_, Observed::Rv(rv, _)) => Err(Failure::Rv(*rv)),
         (_, Observed::Grpc(code, _)) => Err(Failure::Grpc(*code as i32)),
+        // Counted by the code tonic gave it, as before it had a cause.
+        (_, Observed::NoAnswer(n)) => Err(Failure::Grpc(n.code as i32)),
         (_, Observed::Malformed(_)) => Err(Failure::Malformed),
         (_, Observed::Auth(failure)) => Err(Failure::Grpc(failure.code() as i32)),
     }

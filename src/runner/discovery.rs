@@ -85,6 +85,8 @@ pub async fn mechanism_info(client: &Client, mech: CkMechanismType) -> CaseResul
         _ => 0,
     };
     let problem = match &answer {
+        // No answer says nothing about the mechanism: the case could not be completed.
+        Err(crate::client::CallError::NoAnswer(n)) => Some((Outcome::Error, n.to_string())),
         Err(_) => {
             Some((Outcome::Fail, format!("listed but GetMechanismInfo answers {}", observed.describe())))
         }

@@ -2,7 +2,7 @@
 //! (`Observed`), and compared with what the suite expects.
 
 use super::eval::{Env, EvalError};
-use crate::client::{AuthFailure, CallError, Fields, Value};
+use crate::client::{AuthFailure, CallError, Fields, NoAnswer, Value};
 use crate::pkcs11::CkRv;
 use crate::status::CallFailure;
 use crate::suite::{Check, Expect, FieldCheck, Operand, Profile, grpc_code_name};
@@ -13,6 +13,8 @@ pub enum Observed<'a> {
     Ok(&'a Fields),
     Rv(CkRv, &'a str),
     Grpc(tonic::Code, &'a str),
+    /// No answer at all: deadline, closed or refused connection, undecodable response.
+    NoAnswer(&'a NoAnswer),
     Malformed(String),
     /// The credentials were refused or could not be had: neither a PKCS #11 answer nor
     /// the endpoint's fault.
@@ -27,6 +29,7 @@ pub fn observe(result: &Result<Fields, CallError>) -> Observed<'_> {
         Err(CallError::Failed(CallFailure::MalformedDetail { code, reason })) => Observed::Malformed(
             format!("status {} with a malformed Grep11Error detail: {reason}", grpc_code_name(*code)),
         ),
+        Err(CallError::NoAnswer(n)) => Observed::NoAnswer(n),
         Err(CallError::BadResponse(why)) => Observed::Malformed(why.clone()),
         Err(CallError::Auth(failure)) => Observed::Auth(failure),
     }
@@ -41,6 +44,7 @@ impl Observed<'_> {
             Observed::Grpc(code, msg) => {
                 format!("gRPC {} without a Grep11Error: {msg}", grpc_code_name(*code))
             }
+            Observed::NoAnswer(n) => n.to_string(),
             Observed::Malformed(why) => why.clone(),
             Observed::Auth(failure) => failure.to_string(),
         }
@@ -67,6 +71,8 @@ fn expected_rvs(rvs: &[CkRv]) -> String {
 
 pub fn judge(expect: &Expect, observed: &Observed, env: &Env, profile: &Profile) -> Verdict {
     match (expect, observed) {
+        // Whatever the step expects, no answer is no evidence either way.
+        (_, Observed::NoAnswer(_)) => Verdict::Error(observed.describe()),
         (_, Observed::Malformed(why)) => Verdict::Fail(format!("malformed answer: {why}")),
         (Expect::Grpc(want), Observed::Grpc(got, _)) if want == got => Verdict::Ok,
         (Expect::Grpc(want), Observed::Auth(failure)) if *want == failure.code() => Verdict::Ok,

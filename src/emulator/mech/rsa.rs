@@ -142,6 +142,13 @@ impl PssParams {
         if mgf_of(*mgf) != Some(hash) {
             return Err(bad("only MGF1 with the message hash is supported"));
         }
+        // PKCS #1 v2.2 §9.1.1: sLen <= emLen - hLen - 2, and emLen is at most MAX_BITS / 8,
+        // so no larger count can ever be used. Refused here because the rsa crate allocates
+        // the salt before it compares it with the modulus: SaltByteCount 2^62 aborted the
+        // whole server on an allocation failure (found by tests/emulator_props.rs).
+        if *salt_len > MAX_BITS / 8 {
+            return Err(bad("SaltByteCount is larger than any supported modulus can hold"));
+        }
         let salt_len = usize::try_from(*salt_len).map_err(|_| bad("SaltByteCount is too large"))?;
         Ok(PssParams { hash, salt_len })
     }
@@ -216,8 +223,17 @@ pub fn to_pkcs8(key: &PrivateKey) -> Result<Zeroizing<Vec<u8>>> {
     Ok(Zeroizing::new(der.as_bytes().to_vec()))
 }
 
+/// The largest PKCS #8 an RSA private key import reads (8 KiB). A 4096-bit key with its CRT
+/// values is about 2.4 KB; the bound is checked before parsing because the crate computes
+/// with the numbers it decodes (inverses, products) before the size check below can run,
+/// so a client could otherwise make the server work on a modulus of megabytes.
+pub const PKCS8_MAX: usize = 8 << 10;
+
 /// A private key inside a PKCS #8 PrivateKeyInfo, of a size this module accepts.
 pub fn from_pkcs8(der: &[u8]) -> Option<PrivateKey> {
+    if der.len() > PKCS8_MAX {
+        return None;
+    }
     let key = PrivateKey::from_pkcs8_der(der).ok()?;
     (MIN_BITS..=MAX_BITS).contains(&bits(key.as_public_key())).then_some(key)
 }
@@ -398,6 +414,42 @@ fn check_hash_len(hash: HashAlg, input: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::pkcs11::*;
+
+    /// Regression: a SaltByteCount near 2^63 made the rsa crate allocate the salt and
+    /// abort the process. Refused as a parameter now, before any allocation, for signing
+    /// and verifying alike; the largest count a 4096-bit key could use still parses.
+    #[test]
+    fn issue_6_a_huge_pss_salt_is_refused_before_allocating() {
+        let pss = |salt_len| Mechanism {
+            mech: CKM_SHA256_RSA_PKCS_PSS,
+            param: MechParam::Pss { hash: CKM_SHA256, mgf: 2, salt_len }, // MGF1-SHA256
+        };
+        for salt_len in [MAX_BITS / 8 + 1, 6_914_789_164_490_459_032, u64::MAX] {
+            let refused = PssParams::from_mech(&pss(salt_len), Some(HashAlg::Sha256)).unwrap_err();
+            assert_eq!(refused.rv(), CKR_MECHANISM_PARAM_INVALID, "{salt_len}");
+        }
+        assert!(PssParams::from_mech(&pss(MAX_BITS / 8), Some(HashAlg::Sha256)).is_ok());
+        // A count that parses but does not fit this key is refused by the crate, not a panic.
+        let key = generate(512, None).unwrap();
+        let p = PssParams { hash: HashAlg::Sha256, salt_len: (MAX_BITS / 8) as usize };
+        let digest = HashAlg::Sha256.digest(b"m");
+        assert!(sign(&key, SigPadding::Pss(p), &digest).is_err());
+        let signature = vec![1u8; size_bytes(key.as_public_key())];
+        assert!(verify(key.as_public_key(), SigPadding::Pss(p), &digest, &signature).is_err());
+    }
+
+    /// The PKCS #8 bound leaves room for the largest key and refuses what is above it.
+    #[test]
+    fn pkcs8_import_is_bounded() {
+        let key = generate(2048, None).unwrap();
+        let der = to_pkcs8(&key).unwrap();
+        // Every part of the key grows linearly with the modulus: twice 2048 bits, twice the size.
+        assert!(2 * der.len() + 64 < PKCS8_MAX, "{}", der.len());
+        assert!(from_pkcs8(&der).is_some());
+        let mut padded = der.to_vec();
+        padded.resize(PKCS8_MAX + 1, 0);
+        assert!(from_pkcs8(&padded).is_none());
+    }
 
     #[test]
     fn sizes_and_exponents() {
