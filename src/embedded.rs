@@ -4,10 +4,16 @@
 use std::time::Duration;
 
 use crate::client::{Client, Wire, in_memory_channel};
-use crate::emulator::{Config, Emulator};
+use crate::emulator::{Config, Emulator, FaultSet};
 
 /// A client of a new emulator with a random wrapping key. Needs a tokio runtime.
 pub fn client(wire: Wire, timeout: Duration) -> Client {
-    let emulator = Emulator::new(Config { wrapping_key: None });
-    Client::new(in_memory_channel(tonic::service::Routes::new(emulator.service())), wire, timeout)
+    faulty_client(FaultSet::default(), wire, timeout)
+}
+
+/// A client of a new emulator that commits `faults` (mutation testing of the suites).
+/// Needs a tokio runtime.
+pub fn faulty_client(faults: FaultSet, wire: Wire, timeout: Duration) -> Client {
+    let emulator = Emulator::new(Config { faults, ..Config::default() });
+    Client::new(in_memory_channel(emulator.routes()), wire, timeout)
 }

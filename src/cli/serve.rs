@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use grep11_harness::emulator::fault::{Fault, Kind};
 use grep11_harness::emulator::{Config, Emulator, WRAPPING_KEY_ENV};
 
 #[derive(clap::Args)]
@@ -13,20 +14,38 @@ pub struct ServeArgs {
     /// process). Prefer the environment variable: command lines are visible to other users.
     #[arg(long, env = WRAPPING_KEY_ENV, hide_env_values = true)]
     wrapping_key: Option<String>,
+    /// Commit a defect on purpose, to check that a client or a suite notices (repeatable;
+    /// `--list-faults` names them).
+    #[arg(long = "fault", value_name = "NAME")]
+    faults: Vec<Fault>,
+    /// Print the fault catalogue and exit.
+    #[arg(long)]
+    list_faults: bool,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.wrapping_key {
+    if args.list_faults {
+        for fault in Fault::all() {
+            let kind = if fault.kind() == Kind::Benign { "benign" } else { "correctness" };
+            println!("{:<30} {kind:<12} {}", fault.name(), fault.description());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut config = match &args.wrapping_key {
         Some(hex) => Config::from_hex_key(hex).context("--wrapping-key")?,
-        None => Config { wrapping_key: None },
+        None => Config::default(),
     };
+    config.faults = args.faults.iter().copied().collect();
     let emulator = Emulator::new(config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     eprintln!("grep11-harness: serving the GREP11 emulator on http://{} (h2c)", listener.local_addr()?);
+    for fault in &args.faults {
+        eprintln!("grep11-harness: injecting fault {fault}: {}", fault.description());
+    }
     tonic::transport::Server::builder()
-        .add_service(emulator.service())
+        .add_routes(emulator.routes())
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown())
         .await
         .context("serving")?;

@@ -1,15 +1,18 @@
 //! Talking to a GREP11 endpoint: connecting (h2c URL, or the embedded emulator over an
 //! in-memory HTTP/2 connection, so the wire is exercised either way), deadlines, the two
 //! wire generations, and turning each RPC's response into named fields. Failures are
-//! decoded from the `Grep11Error` detail only (`crate::status`).
+//! decoded from the `Grep11Error` detail only (`crate::status`); those whose `Retry` is
+//! true are retried a bounded number of times (`retry`).
 
 mod call;
+mod retry;
 mod transport;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use call::{Arg, Args};
+pub use call::{Arg, Args, Counted};
+pub use retry::MAX_ATTEMPTS;
 pub use transport::{ConnectError, in_memory_channel};
 
 use crate::proto::crypto_client::CryptoClient;

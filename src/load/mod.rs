@@ -21,7 +21,7 @@ use crate::emulator::{Config, Emulator};
 /// `connections` HTTP/2 connections to one new embedded emulator (in-memory pipes, real
 /// HTTP/2 framing). Needs a tokio runtime.
 pub fn embedded_clients(connections: usize, wire: Wire, timeout: Duration) -> Vec<Client> {
-    let emulator = Emulator::new(Config { wrapping_key: None });
+    let emulator = Emulator::new(Config::default());
     (0..connections.max(1))
         .map(|_| {
             Client::new(in_memory_channel(tonic::service::Routes::new(emulator.service())), wire, timeout)
