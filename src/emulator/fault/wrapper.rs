@@ -67,10 +67,7 @@ impl FaultyService {
         if n % TRANSIENT_EVERY != 0 {
             return Ok(());
         }
-        let mut hasher = DefaultHasher::new();
-        rpc.hash(&mut hasher);
-        message.encode_to_vec().hash(&mut hasher);
-        let fingerprint = hasher.finish();
+        let fingerprint = fingerprint(rpc, &message.encode_to_vec());
         // A poisoned lock only means another call panicked mid-insert; the set is still a set.
         let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
         if refused.contains(&fingerprint) {
@@ -126,6 +123,61 @@ impl FaultyService {
     fn stale_state(&self, state: &[u8]) -> Option<Vec<u8>> {
         self.on(Fault::StateDoesNotAdvance).then(|| state.to_vec())
     }
+}
+
+/// A request's identity for `transient-unavailable`, the same however its map fields are
+/// ordered: protobuf encodes a map as one top-level record per entry in whatever order the
+/// sender's hash map iterates, so the records' hashes are summed rather than chained. (Maps
+/// nested inside a submessage keep their order; the requests' maps are all top-level.)
+fn fingerprint(rpc: &str, encoded: &[u8]) -> u64 {
+    let hash = |bytes: &[u8]| {
+        let mut hasher = DefaultHasher::new();
+        bytes.hash(&mut hasher);
+        hasher.finish()
+    };
+    let mut sum = hash(rpc.as_bytes());
+    let mut rest = encoded;
+    while !rest.is_empty() {
+        match record_len(rest) {
+            Some(len) => {
+                sum = sum.wrapping_add(hash(&rest[..len]));
+                rest = &rest[len..];
+            }
+            // Not a record this reader knows (a group, or truncated): the rest in one piece.
+            None => return sum.wrapping_add(hash(rest)),
+        }
+    }
+    sum
+}
+
+/// The length of the protobuf record (key and value) at the start of `bytes`.
+fn record_len(bytes: &[u8]) -> Option<usize> {
+    let (key, key_len) = varint(bytes)?;
+    let body = &bytes[key_len..];
+    let value_len = match key & 7 {
+        0 => varint(body)?.1,
+        1 => 8,
+        2 => {
+            let (len, len_len) = varint(body)?;
+            len_len.checked_add(usize::try_from(len).ok()?)?
+        }
+        5 => 4,
+        _ => return None,
+    };
+    let total = key_len.checked_add(value_len)?;
+    (total <= bytes.len()).then_some(total)
+}
+
+/// A base-128 varint: its value and how many bytes it took.
+fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
 }
 
 fn rv(status: &Status) -> Option<CkRv> {
@@ -528,6 +580,35 @@ mod tests {
             assert!(s.generate_random(random(n)).await.is_ok(), "call {n}");
         }
         assert!(s.generate_random(random(15)).await.is_err(), "a new request at call 15");
+    }
+
+    #[test]
+    fn fingerprints_ignore_map_order_but_not_content() {
+        use prost::Message;
+        let template = |pairs: &[(u64, bool)]| {
+            let mut map = std::collections::HashMap::new();
+            for &(a, b) in pairs {
+                map.insert(a, proto::AttributeValue { one_attr: Some(OneAttr::AttributeTf(b)) });
+            }
+            proto::UnwrapKeyRequest { wrapped: vec![1, 2, 3], template: map, ..Default::default() }
+        };
+        let pairs: Vec<(u64, bool)> = (0..32).map(|a| (a, a % 3 == 0)).collect();
+        let reversed: Vec<(u64, bool)> = pairs.iter().rev().copied().collect();
+        let a = fingerprint("UnwrapKey", &template(&pairs).encode_to_vec());
+        // Each HashMap has its own random iteration order; the fingerprint must not care.
+        for _ in 0..8 {
+            assert_eq!(a, fingerprint("UnwrapKey", &template(&reversed).encode_to_vec()));
+        }
+        let mut changed = pairs.clone();
+        changed[5].1 = !changed[5].1;
+        assert_ne!(a, fingerprint("UnwrapKey", &template(&changed).encode_to_vec()));
+        assert_ne!(a, fingerprint("GenerateKey", &template(&pairs).encode_to_vec()));
+        // Truncated or odd input still gives an answer, never a panic.
+        let bytes = template(&pairs).encode_to_vec();
+        for cut in 0..bytes.len() {
+            fingerprint("UnwrapKey", &bytes[..cut]);
+        }
+        fingerprint("UnwrapKey", &[0x0b, 0xff, 0xff]);
     }
 
     #[tokio::test]
