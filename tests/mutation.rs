@@ -47,7 +47,8 @@ const SUITES: &[(&str, &[&str])] = &[
 /// Every RPC of the seed table through its cheaper suites: where a benign fault would show
 /// if it broke anything. RSA key generation, the AES matrices and the 1 MiB inputs are
 /// left to the full mode, to keep each trial under 10 s in a debug build.
-const BROAD: &[&str] = &["random", "mechanisms", "digest", "des3", "cmac", "ecdsa", "keys", "keywrap", "attributes"];
+const BROAD: &[&str] =
+    &["random", "mechanisms", "digest", "des3", "cmac", "ecdsa", "keys", "keywrap", "attributes"];
 
 /// What one fault's run showed.
 struct Caught {
@@ -128,7 +129,11 @@ fn main() {
     let args = Arguments::from_args();
     let full = std::env::var_os("GREP11_MUTATION_FULL").is_some_and(|v| v == "1");
     let runtime = Arc::new(
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime"),
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime"),
     );
     let suites = grep11_harness::suite::load_paths(&["suites".into()]).unwrap_or_else(|errors| {
         for e in &errors {

@@ -40,10 +40,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    eprintln!("grep11-harness: serving the GREP11 emulator on http://{} (h2c)", listener.local_addr()?);
-    for fault in &args.faults {
-        eprintln!("grep11-harness: injecting fault {fault}: {}", fault.description());
-    }
+    // One line, faults included: a caller that reads the first line for the URL and then
+    // closes the pipe must not make a later eprintln! fail.
+    let faults = match args.faults.as_slice() {
+        [] => String::new(),
+        faults => {
+            format!(", injecting {}", faults.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "))
+        }
+    };
+    eprintln!(
+        "grep11-harness: serving the GREP11 emulator on http://{} (h2c){faults}",
+        listener.local_addr()?
+    );
     tonic::transport::Server::builder()
         .add_routes(emulator.routes())
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown())

@@ -49,7 +49,8 @@ mod tests {
         assert_eq!(next_wait(&status(true), 1, later), Some(Duration::from_millis(40)));
         assert_eq!(next_wait(&status(true), 2, later), None);
         assert_eq!(next_wait(&status(false), 0, later), None);
-        let final_answer = to_status(&Grep11Failure { rv: CKR_SIGNATURE_INVALID, detail: String::new(), retry: false });
+        let final_answer =
+            to_status(&Grep11Failure { rv: CKR_SIGNATURE_INVALID, detail: String::new(), retry: false });
         assert_eq!(next_wait(&final_answer, 0, later), None);
         // UNAVAILABLE without the detail is a transport failure: not ours to retry.
         assert_eq!(next_wait(&tonic::Status::unavailable("down"), 0, later), None);

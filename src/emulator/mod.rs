@@ -92,7 +92,9 @@ impl Emulator {
     }
 }
 
-fn limits<S>(server: crate::proto::crypto_server::CryptoServer<S>) -> crate::proto::crypto_server::CryptoServer<S>
+fn limits<S>(
+    server: crate::proto::crypto_server::CryptoServer<S>,
+) -> crate::proto::crypto_server::CryptoServer<S>
 where
     S: crate::proto::crypto_server::Crypto,
 {

@@ -64,7 +64,7 @@ impl FaultyService {
     /// fault is deterministic for a retrying client.
     fn transient<T: prost::Message>(&self, rpc: &'static str, message: &T) -> Result<(), Status> {
         let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % TRANSIENT_EVERY != 0 {
+        if !n.is_multiple_of(TRANSIENT_EVERY) {
             return Ok(());
         }
         let fingerprint = fingerprint(rpc, &message.encode_to_vec());
@@ -106,7 +106,9 @@ impl FaultyService {
     /// `verify-accepts-corrupt`: CKR_SIGNATURE_INVALID becomes success.
     fn verdict<T: Default>(&self, reply: Reply<T>) -> Reply<T> {
         match reply {
-            Err(status) if self.on(Fault::VerifyAcceptsCorrupt) && rv(&status) == Some(CKR_SIGNATURE_INVALID) => {
+            Err(status)
+                if self.on(Fault::VerifyAcceptsCorrupt) && rv(&status) == Some(CKR_SIGNATURE_INVALID) =>
+            {
                 Ok(Response::new(T::default()))
             }
             other => self.answer(other),
@@ -614,7 +616,8 @@ mod tests {
     #[tokio::test]
     async fn error_codes_are_recoded_only_for_their_fault() {
         let s = service(&[Fault::DataLenCodesSwapped]);
-        let status = to_status(&Grep11Failure { rv: CKR_DATA_LEN_RANGE, detail: String::new(), retry: false });
+        let status =
+            to_status(&Grep11Failure { rv: CKR_DATA_LEN_RANGE, detail: String::new(), retry: false });
         assert_eq!(rv(&s.recode(status)), Some(CKR_ENCRYPTED_DATA_LEN_RANGE));
         let status =
             to_status(&Grep11Failure { rv: CKR_KEY_TYPE_INCONSISTENT, detail: String::new(), retry: false });
