@@ -86,8 +86,13 @@ impl Drop for Served {
 }
 
 fn serve() -> Served {
+    serve_with(&[])
+}
+
+fn serve_with(extra: &[&str]) -> Served {
     let mut child = harness()
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve starts");
@@ -242,4 +247,38 @@ fn the_reports_hold_the_matrix_and_the_certification() {
     for rpc in grep11_harness::rpc::Rpc::seed_table() {
         assert!(html.contains(&format!("<th class=\"fn\">{rpc}</th>")), "{rpc} has no matrix row");
     }
+}
+
+#[test]
+fn serve_lists_its_faults_and_refuses_an_unknown_one() {
+    let out = harness().args(["serve", "--list-faults"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.lines().count() >= 14, "{listing}");
+    assert!(listing.contains("verify-accepts-corrupt") && listing.contains("transient-unavailable"));
+    let out = harness().args(["serve", "--fault", "no-such-fault"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault"));
+}
+
+#[test]
+fn a_served_fault_fails_the_run_and_retries_are_reported() {
+    let served = serve_with(&["--fault", "wrong-digest", "--fault", "transient-unavailable"]);
+    let dir = temp_dir("faulty");
+    let out = harness()
+        .args(["run", "suites/digest.yaml", "--endpoint", &served.url, "--report-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("fail") && l.contains("digest/kat-abc-single")), "{stdout}");
+    assert!(stdout.contains("calls retried at the endpoint's request"), "{stdout}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let cases = results["cases"].as_array().unwrap();
+    let retries: u64 = cases.iter().map(|c| c["retries"].as_u64().unwrap()).sum();
+    assert!(retries > 0, "no retries recorded");
+    // A refusal with Retry is retried, never reported: no case errors because of it.
+    assert!(cases.iter().all(|c| c["outcome"] != "error"), "{stdout}");
 }

@@ -219,7 +219,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let emulator = Emulator::new(Config { wrapping_key: None });
+        let emulator = Emulator::new(Config::default());
         let channel = {
             let _entered = runtime.enter();
             in_memory_channel(tonic::service::Routes::new(emulator.service()))
@@ -896,9 +896,8 @@ fn blobs_of_another_server_are_refused_with_a_clear_detail() {
     let f = fixture();
     let other = {
         let _entered = f.runtime.enter();
-        let channel = in_memory_channel(tonic::service::Routes::new(
-            Emulator::new(Config { wrapping_key: None }).service(),
-        ));
+        let channel =
+            in_memory_channel(tonic::service::Routes::new(Emulator::new(Config::default()).service()));
         Client::new(channel, Wire::Keyblob, Duration::from_secs(5))
     };
     for target in [Target::Aes, Target::EcPub, Target::RsaPriv, Target::EncryptState] {

@@ -54,7 +54,7 @@ impl tower::Service<http::Request<tonic::body::Body>> for Slow {
 }
 
 fn slow_client(delay: Duration) -> Client {
-    let emulator = Emulator::new(Config { wrapping_key: None });
+    let emulator = Emulator::new(Config::default());
     let slow = Slow { inner: emulator.service(), gate: Arc::new(tokio::sync::Mutex::new(())), delay };
     Client::new(in_memory_channel(tonic::service::Routes::new(slow)), Wire::Keyblob, Duration::from_secs(5))
 }

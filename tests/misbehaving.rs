@@ -322,7 +322,7 @@ async fn emulator_dying_after(calls: usize) -> String {
         Ok(request)
     };
     let service = tonic::service::interceptor::InterceptedService::new(
-        Emulator::new(Config { wrapping_key: None }).service(),
+        Emulator::new(Config::default()).service(),
         count,
     );
     tokio::spawn(

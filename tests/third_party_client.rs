@@ -140,7 +140,7 @@ where
 async fn a_client_built_from_field_numbers_alone_uses_the_served_emulator() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let emulator = Emulator::new(Config { wrapping_key: None });
+    let emulator = Emulator::new(Config::default());
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(emulator.service())

@@ -130,9 +130,8 @@ async fn serve(options: ServeOptions<'_>) -> Served {
         seen.lock().unwrap().push(request.metadata().clone());
         Ok(request)
     };
-    let service = Emulator::new(Config { wrapping_key: None })
-        .guarded_service(options.bearer.and_then(BearerToken::new));
-    let router = builder.layer(tonic::service::InterceptorLayer::new(record)).add_service(service);
+    let routes = Emulator::new(Config::default()).routes(options.bearer.and_then(BearerToken::new));
+    let router = builder.layer(tonic::service::InterceptorLayer::new(record)).add_routes(routes);
     let task = tokio::spawn(async move {
         let _ = router.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)).await;
     });
@@ -291,7 +290,7 @@ async fn the_per_call_deadline_holds_over_tls() {
         .tls_config(tls)
         .unwrap()
         .layer(tower::layer::layer_fn(Stall))
-        .add_service(Emulator::new(Config { wrapping_key: None }).service());
+        .add_service(Emulator::new(Config::default()).service());
     let task = tokio::spawn(async move {
         let _ = router.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)).await;
     });

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use grep11_harness::emulator::auth::BearerToken;
+use grep11_harness::emulator::fault::{Fault, Kind};
 use grep11_harness::emulator::{Config, Emulator, WRAPPING_KEY_ENV};
 
 /// The environment variable that may hold the bearer token `serve` requires.
@@ -35,12 +36,26 @@ pub struct ServeArgs {
     /// environment variable: command lines are visible to other users.
     #[arg(long, value_name = "TOKEN", env = BEARER_TOKEN_ENV, hide_env_values = true)]
     bearer_token: Option<String>,
+    /// Commit a defect on purpose, to check that a client or a suite notices (repeatable;
+    /// `--list-faults` names them).
+    #[arg(long = "fault", value_name = "NAME")]
+    faults: Vec<Fault>,
+    /// Print the fault catalogue and exit.
+    #[arg(long)]
+    list_faults: bool,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.wrapping_key {
+    if args.list_faults {
+        for fault in Fault::all() {
+            let kind = if fault.kind() == Kind::Benign { "benign" } else { "correctness" };
+            println!("{:<30} {kind:<12} {}", fault.name(), fault.description());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut config = match &args.wrapping_key {
         Some(hex) => Config::from_hex_key(hex).context("--wrapping-key")?,
-        None => Config { wrapping_key: None },
+        None => Config::default(),
     };
     let bearer = match &args.bearer_token {
         Some(token) => Some(BearerToken::new(token).context("--bearer-token is empty")?),
@@ -52,6 +67,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .context("serve TLS")?;
         server = server.tls_config(tls).context("serve TLS")?;
     }
+    config.faults = args.faults.iter().copied().collect();
     let emulator = Emulator::new(config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -62,12 +78,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (Some(_), Some(_)) => ("https", "TLS, client certificates required"),
     };
     let auth = if bearer.is_some() { ", bearer token required" } else { "" };
+    // One line, faults included: a caller that reads the first line for the URL and then
+    // closes the pipe must not make a later eprintln! fail.
+    let faults = match args.faults.as_slice() {
+        [] => String::new(),
+        faults => {
+            format!(", injecting {}", faults.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "))
+        }
+    };
     eprintln!(
-        "grep11-harness: serving the GREP11 emulator on {scheme}://{} ({mode}{auth})",
+        "grep11-harness: serving the GREP11 emulator on {scheme}://{} ({mode}{auth}){faults}",
         listener.local_addr()?
     );
     server
-        .add_service(emulator.guarded_service(bearer))
+        .add_routes(emulator.routes(bearer))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown())
         .await
         .context("serving")?;

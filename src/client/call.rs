@@ -3,8 +3,9 @@
 //! both as bytes and as a `KeyBlob`, the two must agree.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
-use super::{CallError, Client, Fields, Inner, Value, Wire};
+use super::{CallError, Client, Fields, Inner, Value, Wire, retry};
 use crate::pkcs11::{AttrKind, CkAttributeType, attribute_kind};
 use crate::proto::{self, AttributeValue, KeyBlob, Mechanism, attribute_value::OneAttr};
 use crate::rpc::Rpc;
@@ -124,9 +125,27 @@ fn attribute_value(value: &AttributeValue) -> Option<Value> {
     })
 }
 
+/// A call's result and how many times it was retried on the endpoint's request.
+#[derive(Debug)]
+pub struct Counted {
+    pub result: Result<Fields, CallError>,
+    pub retries: u32,
+}
+
 impl Client {
-    /// Performs one RPC.
+    /// Performs one RPC, retrying it when the endpoint asks to (`retry`).
     pub async fn call(&self, rpc: Rpc, args: &Args) -> Result<Fields, CallError> {
+        self.call_counted(rpc, args).await.result
+    }
+
+    /// [`Client::call`], also telling how many retries it took.
+    pub async fn call_counted(&self, rpc: Rpc, args: &Args) -> Counted {
+        let mut retries = 0;
+        let result = self.call_retrying(rpc, args, &mut retries).await;
+        Counted { result, retries }
+    }
+
+    async fn call_retrying(&self, rpc: Rpc, args: &Args, retries: &mut u32) -> Result<Fields, CallError> {
         let w = self.wire;
         let mut f = Fields::new();
         let failed = |s: tonic::Status| match super::failure::classify(&s) {
@@ -138,15 +157,29 @@ impl Client {
             Some(no_answer) => CallError::NoAnswer(no_answer),
             None => super::status_error(&s),
         };
+        // Every attempt, and every wait between them, fits inside the one per-call deadline.
+        let deadline = Instant::now() + self.timeout;
         macro_rules! rpc {
             ($method:ident, $req:expr) => {{
-                let request = self.request($req).await?;
-                match &self.inner {
-                    Inner::Channel(c) => c.clone().$method(request).await,
-                    Inner::Direct(c) => c.clone().$method(request).await,
+                let req = $req;
+                loop {
+                    let mut request = self.request(req.clone()).await?;
+                    request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+                    let answer = match &self.inner {
+                        Inner::Channel(c) => c.clone().$method(request).await,
+                        Inner::Direct(c) => c.clone().$method(request).await,
+                    };
+                    match answer {
+                        Ok(response) => break response.into_inner(),
+                        Err(status) => match retry::next_wait(&status, *retries, deadline) {
+                            Some(wait) => {
+                                *retries += 1;
+                                tokio::time::sleep(wait).await;
+                            }
+                            None => return Err(failed(status)),
+                        },
+                    }
                 }
-                .map_err(failed)?
-                .into_inner()
             }};
         }
         match rpc {

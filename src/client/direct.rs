@@ -223,7 +223,7 @@ mod tests {
     /// The embedded emulator over a direct connection answers like over the Channel.
     #[tokio::test]
     async fn the_embedded_emulator_answers_over_a_direct_connection() {
-        let emulator = crate::emulator::Emulator::new(crate::emulator::Config { wrapping_key: None });
+        let emulator = crate::emulator::Emulator::new(crate::emulator::Config::default());
         let routes = tonic::service::Routes::new(emulator.service());
         let second = Duration::from_secs(5);
         let client = Client::direct(

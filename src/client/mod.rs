@@ -2,13 +2,15 @@
 //! an in-memory HTTP/2 connection, so the wire is exercised either way), per-call metadata
 //! and credentials, deadlines, the two wire generations, and turning each RPC's response
 //! into named fields. Failures are decoded from the `Grep11Error` detail only
-//! (`crate::status`); a refusal of the credentials is told apart from a PKCS #11 result.
+//! (`crate::status`); a refusal of the credentials is told apart from a PKCS #11 result, and
+//! those whose `Retry` is true are retried a bounded number of times (`retry`).
 
 pub mod auth;
 mod call;
 mod direct;
 mod failure;
 mod metadata;
+mod retry;
 pub mod tls;
 mod transport;
 
@@ -16,10 +18,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use auth::{IamToken, TokenError};
-pub use call::{Arg, Args};
+pub use call::{Arg, Args, Counted};
 pub use direct::Direct;
 pub use failure::{NoAnswer, NoAnswerKind};
 pub use metadata::{Header, HeaderError, Metadata};
+pub use retry::MAX_ATTEMPTS;
 pub use tls::{TlsFileError, TlsOptions};
 pub use transport::{ConnectError, in_memory_channel, in_memory_direct};
 

@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use super::attrs::{self, AttrValue, Attrs, Origin, Template};
 use super::blob::{Key, Material, Operation, Sealer, State};
 use super::error::{Error, Result};
+use super::fault::{Fault, FaultSet};
 use super::mech::aes::{self, BlockCipher, CipherState};
 use super::mech::des3;
 use super::mech::digest::{DigestState, HashAlg};
@@ -38,14 +39,30 @@ pub struct NewKey {
     pub checksum: Vec<u8>,
 }
 
-/// The engine, holding only the wrapping key.
+/// The engine, holding only the wrapping key (and the faults it is told to commit).
 pub struct Engine {
     sealer: Sealer,
+    faults: FaultSet,
 }
 
 impl Engine {
     pub fn new(wrapping_key: &[u8; 32]) -> Engine {
-        Engine { sealer: Sealer::new(wrapping_key) }
+        Engine::with_faults(wrapping_key, FaultSet::default())
+    }
+
+    /// An engine that commits the key-policy faults in `faults` (the others are the
+    /// service wrapper's, `fault::FaultyService`).
+    pub fn with_faults(wrapping_key: &[u8; 32], faults: FaultSet) -> Engine {
+        Engine { sealer: Sealer::new(wrapping_key), faults }
+    }
+
+    /// `key.attrs.require(usage)`, except that the `ignores-encrypt-false` fault lets
+    /// CKA_ENCRYPT pass: the one place a wrapper cannot reach, the key's own attributes.
+    fn require(&self, attrs: &Attrs, usage: CkAttributeType) -> Result<()> {
+        if usage == CKA_ENCRYPT && self.faults.contains(Fault::IgnoresEncryptFalse) {
+            return Ok(());
+        }
+        attrs.require(usage)
     }
 
     // ---- random ----
@@ -157,7 +174,7 @@ impl Engine {
             (Material::RsaPrivate(sk), Operation::Decrypt) => rsa_mech::to_pkcs1(sk)?,
             _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
         };
-        key.attrs.require(usage)?;
+        self.require(&key.attrs, usage)?;
         Ok(Some(RsaCipherState::new(op, padding, &der)))
     }
 
@@ -173,7 +190,7 @@ impl Engine {
         let (cipher, mode) = block_mode(mech::lookup(mech.mech, flag, name)?, name)?;
         let key = self.sealer.open_key(key)?;
         let value = secret_value(&key, mech.mech, cipher.key_type())?;
-        key.attrs.require(usage)?;
+        self.require(&key.attrs, usage)?;
         CipherState::start(op, cipher, mode, mech, value)
     }
 
@@ -551,6 +568,9 @@ impl Engine {
             .iter()
             .map(|&attr| {
                 let value = match (attr, &key.material) {
+                    (CKA_VALUE, Material::Secret(v)) if self.faults.contains(Fault::LeaksSensitiveValue) => {
+                        Ok(AttrValue::Bytes(v.to_vec()))
+                    }
                     (CKA_VALUE, Material::Secret(v)) => {
                         key.attrs.value_readable().map(|_| AttrValue::Bytes(v.to_vec()))
                     }

@@ -5,35 +5,44 @@
 //! Layers: `service.rs` (the only tonic code) decodes a request, makes one [`engine`]
 //! call and encodes the answer; the engine checks keys and templates ([`attrs`]) and
 //! dispatches to the mechanism families registered in [`mech`]; [`error`] decides every
-//! `CK_RV`. [`auth`] is the bearer-token check `serve` may apply in front of it all.
+//! `CK_RV`. [`auth`] is the bearer-token check `serve` may apply in front of it all;
+//! [`fault`] makes it misbehave on purpose, for mutation testing of the suites.
 
 pub mod attrs;
 pub mod auth;
 pub mod blob;
 pub mod engine;
 pub mod error;
+pub mod fault;
 pub mod mech;
 pub mod service;
 
 use std::sync::Arc;
 
 pub use error::Error;
+pub use fault::{Fault, FaultSet};
 
 /// The environment variable that may hold the wrapping key (64 hex characters).
 pub const WRAPPING_KEY_ENV: &str = "GREP11_WRAPPING_KEY";
 
 /// How to start an emulator.
+#[derive(Default)]
 pub struct Config {
     /// The key that seals blobs; `None` draws a random one per process, so blobs do not
     /// survive a restart.
     pub wrapping_key: Option<[u8; 32]>,
+    /// Defects to commit on purpose ([`fault`]); empty for a correct emulator.
+    pub faults: FaultSet,
 }
 
 impl std::fmt::Debug for Config {
     /// Never prints the key itself.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let key = if self.wrapping_key.is_some() { "Some(<redacted>)" } else { "None" };
-        f.debug_struct("Config").field("wrapping_key", &format_args!("{key}")).finish()
+        f.debug_struct("Config")
+            .field("wrapping_key", &format_args!("{key}"))
+            .field("faults", &self.faults)
+            .finish()
     }
 }
 
@@ -43,7 +52,7 @@ impl Config {
     pub fn from_hex_key(hex: &str) -> Result<Config, Error> {
         let mut key = [0u8; 32];
         hex::decode_to_slice(hex.trim(), &mut key).map_err(|_| Error::WrappingKeyInvalid)?;
-        Ok(Config { wrapping_key: Some(key) })
+        Ok(Config { wrapping_key: Some(key), faults: FaultSet::default() })
     }
 }
 
@@ -51,6 +60,7 @@ impl Config {
 #[derive(Clone)]
 pub struct Emulator {
     engine: Arc<engine::Engine>,
+    faults: FaultSet,
 }
 
 impl Emulator {
@@ -60,19 +70,47 @@ impl Emulator {
             rand::fill(&mut key[..]);
             key
         });
-        Emulator { engine: Arc::new(engine::Engine::new(&key)) }
-    }
-
-    /// The service behind a bearer-token check (`None`: every call is admitted), ready for
-    /// `Server::add_service`.
-    pub fn guarded_service(&self, bearer: Option<auth::BearerToken>) -> service::Guarded {
-        service::guard(self.service(), bearer)
+        Emulator { engine: Arc::new(engine::Engine::with_faults(&key, config.faults)), faults: config.faults }
     }
 
     /// The tonic service, ready for `Server::add_service`, with message size limits set.
+    /// Only the engine's faults act through it; [`Emulator::routes`] injects them all.
     pub fn service(&self) -> crate::proto::crypto_server::CryptoServer<service::CryptoService> {
-        crate::proto::crypto_server::CryptoServer::new(service::CryptoService::new(self.engine.clone()))
-            .max_decoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
+        limits(crate::proto::crypto_server::CryptoServer::new(self.plain_service()))
     }
+
+    /// What to serve: the service, inside [`fault::FaultyService`] when faults are
+    /// configured, behind a bearer-token check when `bearer` is set. Nothing is wrapped
+    /// around the service that is not asked for.
+    pub fn routes(&self, bearer: Option<auth::BearerToken>) -> tonic::service::Routes {
+        if self.faults.is_empty() {
+            return match bearer {
+                None => tonic::service::Routes::new(self.service()),
+                Some(token) => tonic::service::Routes::new(service::guard(self.service(), token)),
+            };
+        }
+        let faulty = limits(crate::proto::crypto_server::CryptoServer::new(fault::FaultyService::new(
+            self.plain_service(),
+            self.faults,
+        )));
+        match bearer {
+            None => tonic::service::Routes::new(faulty),
+            Some(token) => tonic::service::Routes::new(service::guard(faulty, token)),
+        }
+    }
+
+    fn plain_service(&self) -> service::CryptoService {
+        service::CryptoService::new(self.engine.clone())
+    }
+}
+
+fn limits<S>(
+    server: crate::proto::crypto_server::CryptoServer<S>,
+) -> crate::proto::crypto_server::CryptoServer<S>
+where
+    S: crate::proto::crypto_server::Crypto,
+{
+    server
+        .max_decoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
 }

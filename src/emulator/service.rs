@@ -32,29 +32,23 @@ impl CryptoService {
 /// Refuses, with UNAUTHENTICATED, every call without the required bearer token, before
 /// the request is decoded.
 #[derive(Clone)]
-pub struct BearerCheck(Option<Arc<super::auth::BearerToken>>);
+pub struct BearerCheck(Arc<super::auth::BearerToken>);
 
 impl tonic::service::Interceptor for BearerCheck {
     fn call(&mut self, request: Request<()>) -> std::result::Result<Request<()>, Status> {
-        let Some(token) = &self.0 else { return Ok(request) };
-        match token.admits(request.metadata().get("authorization").map(|v| v.as_bytes())) {
+        match self.0.admits(request.metadata().get("authorization").map(|v| v.as_bytes())) {
             Ok(()) => Ok(request),
             Err(refusal) => Err(Status::unauthenticated(refusal.to_string())),
         }
     }
 }
 
-/// The service behind its bearer-token check.
-pub type Guarded = tonic::service::interceptor::InterceptedService<
-    proto::crypto_server::CryptoServer<CryptoService>,
-    BearerCheck,
->;
-
-pub(super) fn guard(
-    service: proto::crypto_server::CryptoServer<CryptoService>,
-    bearer: Option<super::auth::BearerToken>,
-) -> Guarded {
-    tonic::service::interceptor::InterceptedService::new(service, BearerCheck(bearer.map(Arc::new)))
+/// `service` behind the bearer-token check.
+pub(super) fn guard<S>(
+    service: S,
+    bearer: super::auth::BearerToken,
+) -> tonic::service::interceptor::InterceptedService<S, BearerCheck> {
+    tonic::service::interceptor::InterceptedService::new(service, BearerCheck(Arc::new(bearer)))
 }
 
 type Reply<T> = std::result::Result<Response<T>, Status>;

@@ -25,7 +25,7 @@ pub async fn embedded_clients(
     wire: Wire,
     timeout: Duration,
 ) -> Result<Vec<Client>, ConnectError> {
-    let emulator = Emulator::new(Config { wrapping_key: None });
+    let emulator = Emulator::new(Config::default());
     let mut out = Vec::new();
     for _ in 0..connections.max(1) {
         let routes = tonic::service::Routes::new(emulator.service());

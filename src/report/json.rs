@@ -5,8 +5,10 @@
 //! `name`, `file`, `line`, `outcome` (pass|non-strict|fail|error|skip|unsupported),
 //! `message` (null on pass), `deviation` (null, or the reason a known deviation is
 //! expected), `duration` (ms), `functions` (RPC names called), `mechanisms` (names sent),
-//! `calls` (planned: `function`, `mechanism` or null, `expects_ok`: the matrix's input), and
-//! `trace` (per step run: `index`, `action`, `line`, `request` summary, `result`, `micros`).
+//! `calls` (planned: `function`, `mechanism` or null, `expects_ok`: the matrix's input),
+//! `retries` (calls the client repeated because the endpoint's `Grep11Error` said Retry),
+//! and `trace` (per step run: `index`, `action`, `line`, `request` summary, `result`,
+//! `micros`).
 
 use super::RunReport;
 

@@ -45,6 +45,11 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl RunReport {
+    /// Calls retried on the endpoint's request, over every case.
+    pub fn retries(&self) -> u64 {
+        self.cases.iter().map(|c| u64::from(c.retries)).sum()
+    }
+
     pub fn count(&self, outcome: Outcome) -> usize {
         self.cases.iter().filter(|c| c.outcome == outcome).count()
     }

@@ -60,8 +60,12 @@ pub fn render(report: &RunReport) -> String {
     }
     let mut outcomes = builder.build();
     outcomes.with(Style::sharp());
+    let retried = match report.retries() {
+        0 => String::new(),
+        n => format!(" ({n} calls retried at the endpoint's request)"),
+    };
     format!(
-        "{functions}\nseed-table functions exercised: {exercised}/{total}\n\n{outcomes}\n{} cases in {:.2}s against {}",
+        "{functions}\nseed-table functions exercised: {exercised}/{total}\n\n{outcomes}\n{} cases in {:.2}s against {}{retried}",
         report.cases.len(),
         report.duration.as_secs_f64(),
         report.endpoint

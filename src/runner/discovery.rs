@@ -35,6 +35,7 @@ fn result(id: String, name: String, rpc: Rpc, mechanism: Option<CkMechanismType>
         functions: BTreeSet::from([rpc]),
         mechanisms: mechanism.into_iter().collect(),
         calls: vec![PlannedCall { rpc, mechanism, expects_ok: true }],
+        retries: 0,
         trace: Vec::new(),
     }
 }
@@ -69,7 +70,9 @@ pub async fn mechanism_info(client: &Client, mech: CkMechanismType) -> CaseResul
     );
     let mut args = Args::default();
     args.0.insert("mech", Arg::Mechanism(proto::Mechanism { mechanism: mech.0, parameter: None }));
-    let answer = client.call(Rpc::GetMechanismInfo, &args).await;
+    let counted = client.call_counted(Rpc::GetMechanismInfo, &args).await;
+    case.retries = counted.retries;
+    let answer = counted.result;
     let observed = observe(&answer);
     case.trace.push(StepTrace {
         index: 1,

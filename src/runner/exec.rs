@@ -19,6 +19,8 @@ struct Run<'a> {
     non_strict: Vec<String>,
     functions: BTreeSet<crate::rpc::Rpc>,
     mechanisms: BTreeSet<CkMechanismType>,
+    /// Retries the client made on the endpoint's request, over all steps.
+    retries: u32,
     trace: Vec<StepTrace>,
 }
 
@@ -31,6 +33,7 @@ pub async fn run_case(client: &Client, instance: &CaseInstance, profile: &Profil
         non_strict: Vec::new(),
         functions: BTreeSet::new(),
         mechanisms: BTreeSet::new(),
+        retries: 0,
         trace: Vec::new(),
     };
     let (outcome, message) = match run.steps(client).await {
@@ -52,6 +55,7 @@ pub async fn run_case(client: &Client, instance: &CaseInstance, profile: &Profil
         mechanisms: run.mechanisms,
         calls: instance.calls.clone(),
         deviation: None,
+        retries: run.retries,
         trace: run.trace,
     }
 }
@@ -72,7 +76,9 @@ impl Run<'_> {
             let fields = match step.action {
                 Action::Call(rpc) => {
                     self.functions.insert(rpc);
-                    let result = client.call(rpc, &args).await;
+                    let counted = client.call_counted(rpc, &args).await;
+                    self.retries += counted.retries;
+                    let result = counted.result;
                     let observed = observe(&result);
                     let verdict = judge(&step.expect, &observed, &env, self.profile);
                     let shown = observed.describe();

@@ -61,6 +61,7 @@ impl CaseResult {
             mechanisms: instance.requires.clone(),
             calls: instance.calls.clone(),
             deviation: None,
+            retries: 0,
             trace: Vec::new(),
         }
     }

@@ -93,6 +93,9 @@ pub struct CaseResult {
     pub mechanisms: BTreeSet<CkMechanismType>,
     /// What the case plans to call, function by mechanism: the report matrix's cells.
     pub calls: Vec<PlannedCall>,
+    /// Calls repeated because the endpoint answered with a `Grep11Error` whose `Retry` is
+    /// true (`client::retry`); the case's outcome is that of the last attempt.
+    pub retries: u32,
     pub trace: Vec<StepTrace>,
 }
 

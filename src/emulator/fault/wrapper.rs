@@ -1,0 +1,640 @@
+//! The fault-injecting `Crypto` service: every RPC goes to the real [`CryptoService`]
+//! unchanged unless a fault in the set bends its request or its answer. Like `service.rs`
+//! this file knows tonic; the engine below it does not.
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tonic::{Request, Response, Status};
+
+use super::{Fault, FaultSet};
+use crate::emulator::service::CryptoService;
+use crate::pkcs11::*;
+use crate::proto::crypto_server::Crypto;
+use crate::proto::{self, attribute_value::OneAttr};
+use crate::status::{CallFailure, Grep11Failure, from_status, to_status};
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// One call in this many is refused by `transient-unavailable`.
+const TRANSIENT_EVERY: u64 = 5;
+/// The most refused requests remembered, so that a long run does not grow the set without
+/// bound (after a clear, an old request could be refused once more).
+const TRANSIENT_MEMORY: usize = 4096;
+/// The upper bound of the `latency` fault's delay.
+const MAX_LATENCY_MICROS: u64 = 5_000;
+
+/// The real service with faults injected around it.
+pub struct FaultyService {
+    inner: CryptoService,
+    faults: FaultSet,
+    /// Calls seen, for `transient-unavailable`'s every-Nth rule.
+    calls: AtomicU64,
+    /// Fingerprints of requests `transient-unavailable` has refused (each is refused once).
+    refused: Mutex<HashSet<u64>>,
+}
+
+impl FaultyService {
+    pub(crate) fn new(inner: CryptoService, faults: FaultSet) -> FaultyService {
+        FaultyService { inner, faults, calls: AtomicU64::new(0), refused: Mutex::new(HashSet::new()) }
+    }
+
+    fn on(&self, fault: Fault) -> bool {
+        self.faults.contains(fault)
+    }
+
+    /// The benign faults, before the real call: a delay, or a refusal that asks for a retry.
+    async fn before<T: prost::Message>(&self, rpc: &'static str, request: &Request<T>) -> Result<(), Status> {
+        if self.on(Fault::Latency) {
+            let micros = rand::random_range(0..=MAX_LATENCY_MICROS);
+            tokio::time::sleep(Duration::from_micros(micros)).await;
+        }
+        if self.on(Fault::TransientUnavailable) {
+            self.transient(rpc, request.get_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Refuses every `TRANSIENT_EVERY`th call, but never the same request twice: a client
+    /// that retries as told always gets through on its second attempt, however calls from
+    /// other cases interleave (identical requests from different cases included), so the
+    /// fault is deterministic for a retrying client.
+    fn transient<T: prost::Message>(&self, rpc: &'static str, message: &T) -> Result<(), Status> {
+        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        if !n.is_multiple_of(TRANSIENT_EVERY) {
+            return Ok(());
+        }
+        let fingerprint = fingerprint(rpc, &message.encode_to_vec());
+        // A poisoned lock only means another call panicked mid-insert; the set is still a set.
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        if refused.contains(&fingerprint) {
+            return Ok(());
+        }
+        if refused.len() >= TRANSIENT_MEMORY {
+            refused.clear();
+        }
+        refused.insert(fingerprint);
+        Err(to_status(&Grep11Failure {
+            rv: CKR_DEVICE_ERROR,
+            detail: "injected fault transient-unavailable: busy, try again".into(),
+            retry: true,
+        }))
+    }
+
+    /// The error-code faults: a plausible but wrong `CK_RV` in place of the right one.
+    fn recode(&self, status: Status) -> Status {
+        if !self.on(Fault::KeyTypeAsMechanismInvalid) && !self.on(Fault::DataLenCodesSwapped) {
+            return status;
+        }
+        let CallFailure::Pkcs11(mut failure) = from_status(&status) else { return status };
+        failure.rv = match failure.rv {
+            CKR_KEY_TYPE_INCONSISTENT if self.on(Fault::KeyTypeAsMechanismInvalid) => CKR_MECHANISM_INVALID,
+            CKR_DATA_LEN_RANGE if self.on(Fault::DataLenCodesSwapped) => CKR_ENCRYPTED_DATA_LEN_RANGE,
+            CKR_ENCRYPTED_DATA_LEN_RANGE if self.on(Fault::DataLenCodesSwapped) => CKR_DATA_LEN_RANGE,
+            _ => return status,
+        };
+        to_status(&failure)
+    }
+
+    fn answer<T>(&self, reply: Reply<T>) -> Reply<T> {
+        reply.map_err(|s| self.recode(s))
+    }
+
+    /// `verify-accepts-corrupt`: CKR_SIGNATURE_INVALID becomes success.
+    fn verdict<T: Default>(&self, reply: Reply<T>) -> Reply<T> {
+        match reply {
+            Err(status)
+                if self.on(Fault::VerifyAcceptsCorrupt) && rv(&status) == Some(CKR_SIGNATURE_INVALID) =>
+            {
+                Ok(Response::new(T::default()))
+            }
+            other => self.answer(other),
+        }
+    }
+
+    fn corrupt(&self, fault: Fault, bytes: &mut [u8]) {
+        if self.on(fault) {
+            flip(bytes);
+        }
+    }
+
+    /// The state a `*Update` was given, kept when `state-does-not-advance` is on.
+    fn stale_state(&self, state: &[u8]) -> Option<Vec<u8>> {
+        self.on(Fault::StateDoesNotAdvance).then(|| state.to_vec())
+    }
+}
+
+/// A request's identity for `transient-unavailable`, the same however its map fields are
+/// ordered: protobuf encodes a map as one top-level record per entry in whatever order the
+/// sender's hash map iterates, so the records' hashes are summed rather than chained. (Maps
+/// nested inside a submessage keep their order; the requests' maps are all top-level.)
+fn fingerprint(rpc: &str, encoded: &[u8]) -> u64 {
+    let hash = |bytes: &[u8]| {
+        let mut hasher = DefaultHasher::new();
+        bytes.hash(&mut hasher);
+        hasher.finish()
+    };
+    let mut sum = hash(rpc.as_bytes());
+    let mut rest = encoded;
+    while !rest.is_empty() {
+        match record_len(rest) {
+            Some(len) => {
+                sum = sum.wrapping_add(hash(&rest[..len]));
+                rest = &rest[len..];
+            }
+            // Not a record this reader knows (a group, or truncated): the rest in one piece.
+            None => return sum.wrapping_add(hash(rest)),
+        }
+    }
+    sum
+}
+
+/// The length of the protobuf record (key and value) at the start of `bytes`.
+fn record_len(bytes: &[u8]) -> Option<usize> {
+    let (key, key_len) = varint(bytes)?;
+    let body = &bytes[key_len..];
+    let value_len = match key & 7 {
+        0 => varint(body)?.1,
+        1 => 8,
+        2 => {
+            let (len, len_len) = varint(body)?;
+            len_len.checked_add(usize::try_from(len).ok()?)?
+        }
+        5 => 4,
+        _ => return None,
+    };
+    let total = key_len.checked_add(value_len)?;
+    (total <= bytes.len()).then_some(total)
+}
+
+/// A base-128 varint: its value and how many bytes it took.
+fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+fn rv(status: &Status) -> Option<CkRv> {
+    match from_status(status) {
+        CallFailure::Pkcs11(f) => Some(f.rv),
+        _ => None,
+    }
+}
+
+/// Flips the lowest bit of the first byte (nothing to flip in an empty answer).
+fn flip(bytes: &mut [u8]) {
+    if let Some(b) = bytes.first_mut() {
+        *b ^= 1;
+    }
+}
+
+/// `cbc-pad-zero-padding`: the request rewritten to the unpadded mechanism over data padded
+/// with zero bytes to the next whole block (a whole block of them when already aligned).
+fn zero_padded(request: &mut proto::EncryptSingleRequest) {
+    let Some(mech) = request.mech.as_mut() else { return };
+    let (unpadded, block) = match CkMechanismType(mech.mechanism) {
+        CKM_AES_CBC_PAD => (CKM_AES_CBC, 16),
+        CKM_DES3_CBC_PAD => (CKM_DES3_CBC, 8),
+        _ => return,
+    };
+    mech.mechanism = unpadded.0;
+    let padded = (request.plain.len() / block + 1) * block;
+    request.plain.resize(padded, 0);
+}
+
+#[tonic::async_trait]
+impl Crypto for FaultyService {
+    async fn generate_random(
+        &self,
+        r: Request<proto::GenerateRandomRequest>,
+    ) -> Reply<proto::GenerateRandomResponse> {
+        self.before("GenerateRandom", &r).await?;
+        let mut out = self.answer(self.inner.generate_random(r).await)?;
+        if self.on(Fault::RandomTruncated) {
+            out.get_mut().rnd.pop();
+        }
+        Ok(out)
+    }
+
+    async fn seed_random(&self, r: Request<proto::SeedRandomRequest>) -> Reply<proto::SeedRandomResponse> {
+        self.before("SeedRandom", &r).await?;
+        self.answer(self.inner.seed_random(r).await)
+    }
+
+    async fn digest_init(&self, r: Request<proto::DigestInitRequest>) -> Reply<proto::DigestInitResponse> {
+        self.before("DigestInit", &r).await?;
+        self.answer(self.inner.digest_init(r).await)
+    }
+
+    async fn digest(&self, r: Request<proto::DigestRequest>) -> Reply<proto::DigestResponse> {
+        self.before("Digest", &r).await?;
+        let mut out = self.answer(self.inner.digest(r).await)?;
+        self.corrupt(Fault::WrongDigest, &mut out.get_mut().digest);
+        Ok(out)
+    }
+
+    async fn digest_update(
+        &self,
+        r: Request<proto::DigestUpdateRequest>,
+    ) -> Reply<proto::DigestUpdateResponse> {
+        self.before("DigestUpdate", &r).await?;
+        let stale = self.stale_state(&r.get_ref().state);
+        let mut out = self.answer(self.inner.digest_update(r).await)?;
+        if let Some(state) = stale {
+            out.get_mut().state = state;
+        }
+        Ok(out)
+    }
+
+    async fn digest_key(&self, r: Request<proto::DigestKeyRequest>) -> Reply<proto::DigestKeyResponse> {
+        self.before("DigestKey", &r).await?;
+        self.answer(self.inner.digest_key(r).await)
+    }
+
+    async fn digest_final(&self, r: Request<proto::DigestFinalRequest>) -> Reply<proto::DigestFinalResponse> {
+        self.before("DigestFinal", &r).await?;
+        let mut out = self.answer(self.inner.digest_final(r).await)?;
+        self.corrupt(Fault::WrongDigest, &mut out.get_mut().digest);
+        Ok(out)
+    }
+
+    async fn digest_single(
+        &self,
+        r: Request<proto::DigestSingleRequest>,
+    ) -> Reply<proto::DigestSingleResponse> {
+        self.before("DigestSingle", &r).await?;
+        let mut out = self.answer(self.inner.digest_single(r).await)?;
+        self.corrupt(Fault::WrongDigest, &mut out.get_mut().digest);
+        Ok(out)
+    }
+
+    async fn encrypt_init(&self, r: Request<proto::EncryptInitRequest>) -> Reply<proto::EncryptInitResponse> {
+        self.before("EncryptInit", &r).await?;
+        self.answer(self.inner.encrypt_init(r).await)
+    }
+
+    async fn decrypt_init(&self, r: Request<proto::DecryptInitRequest>) -> Reply<proto::DecryptInitResponse> {
+        self.before("DecryptInit", &r).await?;
+        self.answer(self.inner.decrypt_init(r).await)
+    }
+
+    async fn encrypt_update(
+        &self,
+        r: Request<proto::EncryptUpdateRequest>,
+    ) -> Reply<proto::EncryptUpdateResponse> {
+        self.before("EncryptUpdate", &r).await?;
+        let stale = self.stale_state(&r.get_ref().state);
+        let mut out = self.answer(self.inner.encrypt_update(r).await)?;
+        if let Some(state) = stale {
+            out.get_mut().state = state;
+        }
+        self.corrupt(Fault::CiphertextFlip, &mut out.get_mut().ciphered);
+        Ok(out)
+    }
+
+    async fn decrypt_update(
+        &self,
+        r: Request<proto::DecryptUpdateRequest>,
+    ) -> Reply<proto::DecryptUpdateResponse> {
+        self.before("DecryptUpdate", &r).await?;
+        let stale = self.stale_state(&r.get_ref().state);
+        let mut out = self.answer(self.inner.decrypt_update(r).await)?;
+        if let Some(state) = stale {
+            out.get_mut().state = state;
+        }
+        Ok(out)
+    }
+
+    async fn encrypt(&self, r: Request<proto::EncryptRequest>) -> Reply<proto::EncryptResponse> {
+        self.before("Encrypt", &r).await?;
+        let mut out = self.answer(self.inner.encrypt(r).await)?;
+        self.corrupt(Fault::CiphertextFlip, &mut out.get_mut().ciphered);
+        Ok(out)
+    }
+
+    async fn decrypt(&self, r: Request<proto::DecryptRequest>) -> Reply<proto::DecryptResponse> {
+        self.before("Decrypt", &r).await?;
+        self.answer(self.inner.decrypt(r).await)
+    }
+
+    async fn encrypt_final(
+        &self,
+        r: Request<proto::EncryptFinalRequest>,
+    ) -> Reply<proto::EncryptFinalResponse> {
+        self.before("EncryptFinal", &r).await?;
+        let mut out = self.answer(self.inner.encrypt_final(r).await)?;
+        self.corrupt(Fault::CiphertextFlip, &mut out.get_mut().ciphered);
+        Ok(out)
+    }
+
+    async fn decrypt_final(
+        &self,
+        r: Request<proto::DecryptFinalRequest>,
+    ) -> Reply<proto::DecryptFinalResponse> {
+        self.before("DecryptFinal", &r).await?;
+        self.answer(self.inner.decrypt_final(r).await)
+    }
+
+    async fn encrypt_single(
+        &self,
+        mut r: Request<proto::EncryptSingleRequest>,
+    ) -> Reply<proto::EncryptSingleResponse> {
+        self.before("EncryptSingle", &r).await?;
+        if self.on(Fault::CbcPadZeroPadding) {
+            zero_padded(r.get_mut());
+        }
+        let mut out = self.answer(self.inner.encrypt_single(r).await)?;
+        self.corrupt(Fault::CiphertextFlip, &mut out.get_mut().ciphered);
+        Ok(out)
+    }
+
+    async fn decrypt_single(
+        &self,
+        r: Request<proto::DecryptSingleRequest>,
+    ) -> Reply<proto::DecryptSingleResponse> {
+        self.before("DecryptSingle", &r).await?;
+        self.answer(self.inner.decrypt_single(r).await)
+    }
+
+    async fn reencrypt_single(
+        &self,
+        r: Request<proto::ReencryptSingleRequest>,
+    ) -> Reply<proto::ReencryptSingleResponse> {
+        self.before("ReencryptSingle", &r).await?;
+        self.answer(self.inner.reencrypt_single(r).await)
+    }
+
+    async fn sign_init(&self, r: Request<proto::SignInitRequest>) -> Reply<proto::SignInitResponse> {
+        self.before("SignInit", &r).await?;
+        self.answer(self.inner.sign_init(r).await)
+    }
+
+    async fn verify_init(&self, r: Request<proto::VerifyInitRequest>) -> Reply<proto::VerifyInitResponse> {
+        self.before("VerifyInit", &r).await?;
+        self.answer(self.inner.verify_init(r).await)
+    }
+
+    async fn sign_update(&self, r: Request<proto::SignUpdateRequest>) -> Reply<proto::SignUpdateResponse> {
+        self.before("SignUpdate", &r).await?;
+        let stale = self.stale_state(&r.get_ref().state);
+        let mut out = self.answer(self.inner.sign_update(r).await)?;
+        if let Some(state) = stale {
+            out.get_mut().state = state;
+        }
+        Ok(out)
+    }
+
+    async fn verify_update(
+        &self,
+        r: Request<proto::VerifyUpdateRequest>,
+    ) -> Reply<proto::VerifyUpdateResponse> {
+        self.before("VerifyUpdate", &r).await?;
+        let stale = self.stale_state(&r.get_ref().state);
+        let mut out = self.answer(self.inner.verify_update(r).await)?;
+        if let Some(state) = stale {
+            out.get_mut().state = state;
+        }
+        Ok(out)
+    }
+
+    async fn sign_final(&self, r: Request<proto::SignFinalRequest>) -> Reply<proto::SignFinalResponse> {
+        self.before("SignFinal", &r).await?;
+        let mut out = self.answer(self.inner.sign_final(r).await)?;
+        self.corrupt(Fault::BadSignature, &mut out.get_mut().signature);
+        Ok(out)
+    }
+
+    async fn verify_final(&self, r: Request<proto::VerifyFinalRequest>) -> Reply<proto::VerifyFinalResponse> {
+        self.before("VerifyFinal", &r).await?;
+        self.verdict(self.inner.verify_final(r).await)
+    }
+
+    async fn sign(&self, r: Request<proto::SignRequest>) -> Reply<proto::SignResponse> {
+        self.before("Sign", &r).await?;
+        let mut out = self.answer(self.inner.sign(r).await)?;
+        self.corrupt(Fault::BadSignature, &mut out.get_mut().signature);
+        Ok(out)
+    }
+
+    async fn verify(&self, r: Request<proto::VerifyRequest>) -> Reply<proto::VerifyResponse> {
+        self.before("Verify", &r).await?;
+        self.verdict(self.inner.verify(r).await)
+    }
+
+    async fn sign_single(&self, r: Request<proto::SignSingleRequest>) -> Reply<proto::SignSingleResponse> {
+        self.before("SignSingle", &r).await?;
+        let mut out = self.answer(self.inner.sign_single(r).await)?;
+        self.corrupt(Fault::BadSignature, &mut out.get_mut().signature);
+        Ok(out)
+    }
+
+    async fn verify_single(
+        &self,
+        r: Request<proto::VerifySingleRequest>,
+    ) -> Reply<proto::VerifySingleResponse> {
+        self.before("VerifySingle", &r).await?;
+        self.verdict(self.inner.verify_single(r).await)
+    }
+
+    async fn generate_key(&self, r: Request<proto::GenerateKeyRequest>) -> Reply<proto::GenerateKeyResponse> {
+        self.before("GenerateKey", &r).await?;
+        let mut out = self.answer(self.inner.generate_key(r).await)?;
+        self.corrupt(Fault::WrongChecksum, &mut out.get_mut().check_sum);
+        Ok(out)
+    }
+
+    async fn generate_key_pair(
+        &self,
+        r: Request<proto::GenerateKeyPairRequest>,
+    ) -> Reply<proto::GenerateKeyPairResponse> {
+        self.before("GenerateKeyPair", &r).await?;
+        self.answer(self.inner.generate_key_pair(r).await)
+    }
+
+    async fn wrap_key(&self, r: Request<proto::WrapKeyRequest>) -> Reply<proto::WrapKeyResponse> {
+        self.before("WrapKey", &r).await?;
+        self.answer(self.inner.wrap_key(r).await)
+    }
+
+    async fn unwrap_key(&self, mut r: Request<proto::UnwrapKeyRequest>) -> Reply<proto::UnwrapKeyResponse> {
+        self.before("UnwrapKey", &r).await?;
+        if self.on(Fault::UnwrapIgnoresTemplate) {
+            r.get_mut().template.retain(|_, v| !matches!(v.one_attr, Some(OneAttr::AttributeTf(_))));
+        }
+        let mut out = self.answer(self.inner.unwrap_key(r).await)?;
+        self.corrupt(Fault::WrongChecksum, &mut out.get_mut().check_sum);
+        Ok(out)
+    }
+
+    async fn derive_key(&self, r: Request<proto::DeriveKeyRequest>) -> Reply<proto::DeriveKeyResponse> {
+        self.before("DeriveKey", &r).await?;
+        let mut out = self.answer(self.inner.derive_key(r).await)?;
+        self.corrupt(Fault::WrongChecksum, &mut out.get_mut().check_sum);
+        Ok(out)
+    }
+
+    async fn get_mechanism_list(
+        &self,
+        r: Request<proto::GetMechanismListRequest>,
+    ) -> Reply<proto::GetMechanismListResponse> {
+        self.before("GetMechanismList", &r).await?;
+        let mut out = self.answer(self.inner.get_mechanism_list(r).await)?;
+        if self.on(Fault::MechanismListDrops) {
+            out.get_mut().mechs.retain(|&m| m != CKM_SHA256.0);
+        }
+        Ok(out)
+    }
+
+    async fn get_mechanism_info(
+        &self,
+        r: Request<proto::GetMechanismInfoRequest>,
+    ) -> Reply<proto::GetMechanismInfoResponse> {
+        self.before("GetMechanismInfo", &r).await?;
+        let mut out = self.answer(self.inner.get_mechanism_info(r).await)?;
+        if let (true, Some(info)) = (self.on(Fault::MechanismInfoSwapped), out.get_mut().mech_info.as_mut()) {
+            std::mem::swap(&mut info.min_key_size, &mut info.max_key_size);
+        }
+        Ok(out)
+    }
+
+    async fn get_attribute_value(
+        &self,
+        r: Request<proto::GetAttributeValueRequest>,
+    ) -> Reply<proto::GetAttributeValueResponse> {
+        self.before("GetAttributeValue", &r).await?;
+        self.answer(self.inner.get_attribute_value(r).await)
+    }
+
+    async fn set_attribute_value(
+        &self,
+        r: Request<proto::SetAttributeValueRequest>,
+    ) -> Reply<proto::SetAttributeValueResponse> {
+        self.before("SetAttributeValue", &r).await?;
+        let given = self.on(Fault::SetAttributeIgnored).then(|| r.get_ref().object.clone());
+        let mut out = self.answer(self.inner.set_attribute_value(r).await)?;
+        if let Some(object) = given {
+            out.get_mut().object = object;
+        }
+        Ok(out)
+    }
+
+    async fn login(&self, r: Request<proto::LoginRequest>) -> Reply<proto::LoginResponse> {
+        self.before("Login", &r).await?;
+        self.answer(self.inner.login(r).await)
+    }
+
+    async fn logout(&self, r: Request<proto::LogoutRequest>) -> Reply<proto::LogoutResponse> {
+        self.before("Logout", &r).await?;
+        self.answer(self.inner.logout(r).await)
+    }
+
+    async fn rewrap_key_blob(
+        &self,
+        r: Request<proto::RewrapKeyBlobRequest>,
+    ) -> Reply<proto::RewrapKeyBlobResponse> {
+        self.before("RewrapKeyBlob", &r).await?;
+        self.answer(self.inner.rewrap_key_blob(r).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::emulator::engine::Engine;
+
+    fn service(faults: &[Fault]) -> FaultyService {
+        let inner = CryptoService::new(Arc::new(Engine::new(&[5; 32])));
+        FaultyService::new(inner, faults.iter().copied().collect())
+    }
+
+    fn random(len: u64) -> Request<proto::GenerateRandomRequest> {
+        Request::new(proto::GenerateRandomRequest { len })
+    }
+
+    #[tokio::test]
+    async fn transient_refuses_every_fifth_call_but_never_one_request_twice() {
+        let s = service(&[Fault::TransientUnavailable]);
+        for n in 1..=4 {
+            assert!(s.generate_random(random(n)).await.is_ok(), "call {n}");
+        }
+        let refused = s.generate_random(random(5)).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unavailable);
+        match from_status(&refused) {
+            CallFailure::Pkcs11(f) => assert!(f.retry && f.rv == CKR_DEVICE_ERROR, "{f:?}"),
+            other => panic!("no Grep11Error: {other:?}"),
+        }
+        for n in 6..=9 {
+            assert!(s.generate_random(random(n)).await.is_ok(), "call {n}");
+        }
+        // Call 10 is due a refusal, but it repeats the request refused at call 5.
+        assert!(s.generate_random(random(5)).await.is_ok());
+        for n in 11..=14 {
+            assert!(s.generate_random(random(n)).await.is_ok(), "call {n}");
+        }
+        assert!(s.generate_random(random(15)).await.is_err(), "a new request at call 15");
+    }
+
+    #[test]
+    fn fingerprints_ignore_map_order_but_not_content() {
+        use prost::Message;
+        let template = |pairs: &[(u64, bool)]| {
+            let mut map = std::collections::HashMap::new();
+            for &(a, b) in pairs {
+                map.insert(a, proto::AttributeValue { one_attr: Some(OneAttr::AttributeTf(b)) });
+            }
+            proto::UnwrapKeyRequest { wrapped: vec![1, 2, 3], template: map, ..Default::default() }
+        };
+        let pairs: Vec<(u64, bool)> = (0..32).map(|a| (a, a % 3 == 0)).collect();
+        let reversed: Vec<(u64, bool)> = pairs.iter().rev().copied().collect();
+        let a = fingerprint("UnwrapKey", &template(&pairs).encode_to_vec());
+        // Each HashMap has its own random iteration order; the fingerprint must not care.
+        for _ in 0..8 {
+            assert_eq!(a, fingerprint("UnwrapKey", &template(&reversed).encode_to_vec()));
+        }
+        let mut changed = pairs.clone();
+        changed[5].1 = !changed[5].1;
+        assert_ne!(a, fingerprint("UnwrapKey", &template(&changed).encode_to_vec()));
+        assert_ne!(a, fingerprint("GenerateKey", &template(&pairs).encode_to_vec()));
+        // Truncated or odd input still gives an answer, never a panic.
+        let bytes = template(&pairs).encode_to_vec();
+        for cut in 0..bytes.len() {
+            fingerprint("UnwrapKey", &bytes[..cut]);
+        }
+        fingerprint("UnwrapKey", &[0x0b, 0xff, 0xff]);
+    }
+
+    #[tokio::test]
+    async fn error_codes_are_recoded_only_for_their_fault() {
+        let s = service(&[Fault::DataLenCodesSwapped]);
+        let status =
+            to_status(&Grep11Failure { rv: CKR_DATA_LEN_RANGE, detail: String::new(), retry: false });
+        assert_eq!(rv(&s.recode(status)), Some(CKR_ENCRYPTED_DATA_LEN_RANGE));
+        let status =
+            to_status(&Grep11Failure { rv: CKR_KEY_TYPE_INCONSISTENT, detail: String::new(), retry: false });
+        assert_eq!(rv(&s.recode(status)), Some(CKR_KEY_TYPE_INCONSISTENT));
+    }
+
+    #[tokio::test]
+    async fn truncation_and_padding_faults_change_the_answer() {
+        let s = service(&[Fault::RandomTruncated]);
+        assert_eq!(s.generate_random(random(32)).await.unwrap().into_inner().rnd.len(), 31);
+        let mut request = proto::EncryptSingleRequest {
+            mech: Some(proto::Mechanism { mechanism: CKM_AES_CBC_PAD.0, parameter: None }),
+            plain: vec![7; 16],
+            ..Default::default()
+        };
+        zero_padded(&mut request);
+        assert_eq!(request.mech.map(|m| m.mechanism), Some(CKM_AES_CBC.0));
+        assert_eq!(request.plain, [[7; 16], [0; 16]].concat());
+    }
+}
