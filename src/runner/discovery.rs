@@ -88,8 +88,7 @@ pub async fn mechanism_info(client: &Client, mech: CkMechanismType) -> CaseResul
         _ => 0,
     };
     let problem = match &answer {
-        // No answer says nothing about the mechanism: the case could not be completed.
-        Err(crate::client::CallError::NoAnswer(n)) => Some((Outcome::Error, n.to_string())),
+        Err(_) if unjudged(&observed) => Some((Outcome::Error, observed.describe())),
         Err(_) => {
             Some((Outcome::Fail, format!("listed but GetMechanismInfo answers {}", observed.describe())))
         }
@@ -114,6 +113,12 @@ pub async fn mechanism_info(client: &Client, mech: CkMechanismType) -> CaseResul
         case.message = Some(format!("step 1 GetMechanismInfo: {why}"));
     }
     case
+}
+
+/// No answer, or credentials refused, says nothing about the mechanism: a generated case
+/// meeting one could not be completed (`error`), as a suite case would be.
+fn unjudged(observed: &super::expect::Observed) -> bool {
+    matches!(observed, super::expect::Observed::NoAnswer(_) | super::expect::Observed::Auth(_))
 }
 
 /// The key generators whose size is one template attribute in the unit their
@@ -159,7 +164,7 @@ pub async fn key_size_range(client: &Client, mech: CkMechanismType) -> Option<Ca
         _ => None,
     };
     let (Some(min), Some(max)) = (uint("MinKeySize"), uint("MaxKeySize")) else {
-        case.outcome = Outcome::Fail;
+        case.outcome = if unjudged(&observe(&info)) { Outcome::Error } else { Outcome::Fail };
         case.message =
             Some(format!("step 1 GetMechanismInfo: no key size range: {}", observe(&info).describe()));
         return Some(case);
@@ -182,6 +187,13 @@ pub async fn key_size_range(client: &Client, mech: CkMechanismType) -> Option<Ca
         args.0.insert(template_arg, Arg::Template(template));
         let answer = client.call(rpc, &args).await;
         step(&mut case, rpc, format!("mech={mech}, {size_attr}={size}"), &answer);
+        if unjudged(&observe(&answer)) {
+            case.outcome = Outcome::Error;
+            case.message =
+                Some(format!("step {} {}: {}", case.trace.len(), rpc.name(), observe(&answer).describe()));
+            case.duration = started.elapsed();
+            return Some(case);
+        }
         let refused_right =
             matches!(observe(&answer), super::expect::Observed::Rv(rv, _) if rv == CKR_KEY_SIZE_RANGE);
         let wrong = match (fits, &answer) {

@@ -115,11 +115,13 @@ pub async fn run(
             results[index] = Some(result);
             continue;
         }
-        let (client, instance, limit, profile) =
-            (client.clone(), instance.clone(), Arc::clone(&limit), Arc::clone(profile));
+        // Cases start in case order (the permit is taken before the task exists), so a run
+        // with --concurrency 1 is one reproducible sequence of calls. The semaphore is never
+        // closed, so acquiring cannot fail.
+        let permit = Arc::clone(&limit).acquire_owned().await.expect("semaphore is never closed");
+        let (client, instance, profile) = (client.clone(), instance.clone(), Arc::clone(profile));
         pending.spawn(async move {
-            // The semaphore is never closed, so acquiring cannot fail.
-            let _permit = limit.acquire_owned().await.expect("semaphore is never closed");
+            let _permit = permit;
             (index, run_case(&client, &instance, &profile).await)
         });
     }
