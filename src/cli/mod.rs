@@ -23,6 +23,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
+// One value, parsed once per process: boxing the larger variants would save nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run suites against the embedded emulator or an endpoint.
     Run(run::RunArgs),
