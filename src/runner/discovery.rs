@@ -12,7 +12,7 @@ use super::outcome::{CaseResult, Outcome, StepTrace};
 use crate::client::{Arg, Args, Client, Value};
 use crate::pkcs11::{
     CKA_MODULUS_BITS, CKA_VALUE_LEN, CKM_AES_KEY_GEN, CKM_RSA_PKCS_KEY_PAIR_GEN, CKR_KEY_SIZE_RANGE,
-    CkAttributeType, CkMechanismFlags, CkMechanismType,
+    CKR_MECHANISM_INVALID, CkAttributeType, CkMechanismFlags, CkMechanismType,
 };
 use crate::proto;
 use crate::rpc::Rpc;
@@ -107,6 +107,49 @@ pub async fn mechanism_info(client: &Client, mech: CkMechanismType) -> CaseResul
                 None
             }
         }
+    };
+    if let Some((outcome, why)) = problem {
+        case.outcome = outcome;
+        case.message = Some(format!("step 1 GetMechanismInfo: {why}"));
+    }
+    case
+}
+
+/// `discovery/unlisted-mechanism-refused[mech=CKM_X]` for a mechanism some case needs but
+/// GetMechanismList leaves out: GetMechanismInfo must refuse it with CKR_MECHANISM_INVALID.
+/// An endpoint that describes a mechanism it does not list has an incomplete list, and the
+/// cases marked `unsupported` for it were not run for a wrong reason.
+pub async fn unlisted_mechanism(client: &Client, mech: CkMechanismType) -> CaseResult {
+    let started = Instant::now();
+    let mut case = result(
+        format!("{SUITE}/unlisted-mechanism-refused[mech={mech}]"),
+        format!("{mech} is not listed, so GetMechanismInfo refuses it"),
+        Rpc::GetMechanismInfo,
+        None,
+    );
+    case.calls[0].expects_ok = false;
+    let mut args = Args::default();
+    args.0.insert("mech", Arg::Mechanism(proto::Mechanism { mechanism: mech.0, parameter: None }));
+    let answer = client.call(Rpc::GetMechanismInfo, &args).await;
+    let observed = observe(&answer);
+    case.trace.push(StepTrace {
+        index: 1,
+        action: Rpc::GetMechanismInfo.name().to_owned(),
+        line: 0,
+        request: format!("mech={mech}"),
+        result: observed.describe(),
+        micros: started.elapsed().as_micros() as u64,
+    });
+    case.duration = started.elapsed();
+    let problem = match &observed {
+        super::expect::Observed::Rv(rv, _) if *rv == CKR_MECHANISM_INVALID => None,
+        _ if unjudged(&observed) => Some((Outcome::Error, observed.describe())),
+        super::expect::Observed::Ok(_) => Some((
+            Outcome::Fail,
+            "GetMechanismList leaves it out, but GetMechanismInfo describes it: the list is incomplete"
+                .to_owned(),
+        )),
+        _ => Some((Outcome::Fail, format!("expected {CKR_MECHANISM_INVALID}, got {}", observed.describe()))),
     };
     if let Some((outcome, why)) = problem {
         case.outcome = outcome;

@@ -155,6 +155,17 @@ pub async fn run(
         for mech in &caps.mechanisms {
             generated.extend(discovery::key_size_range(client, *mech).await);
         }
+        // Mechanisms the selected cases need that the list leaves out: their cases were
+        // `unsupported`, which is right only if the endpoint really lacks them.
+        let unlisted: BTreeSet<CkMechanismType> = cases
+            .iter()
+            .filter(|instance| profile.selects(instance).is_ok())
+            .flat_map(|instance| instance.requires.iter().copied())
+            .filter(|m| !caps.mechanisms.contains(m))
+            .collect();
+        for mech in unlisted {
+            generated.push(discovery::unlisted_mechanism(client, mech).await);
+        }
         for case in generated.into_iter().filter(|c| profile.selects_id(&c.id)) {
             on_result(&case);
             results.push(case);
