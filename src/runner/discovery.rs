@@ -40,6 +40,37 @@ fn result(id: String, name: String, rpc: Rpc, mechanism: Option<CkMechanismType>
     }
 }
 
+/// Arguments naming `mech` alone, as GetMechanismInfo and key generation take it.
+fn mech_args(mech: CkMechanismType) -> Args {
+    let mut args = Args::default();
+    args.0.insert("mech", Arg::Mechanism(proto::Mechanism { mechanism: mech.0, parameter: None }));
+    args
+}
+
+/// Makes one call of a generated case: the step goes into its trace, its retries into its
+/// count, and the time so far into its duration.
+async fn traced_call(
+    client: &Client,
+    case: &mut CaseResult,
+    started: Instant,
+    rpc: Rpc,
+    args: &Args,
+    request: String,
+) -> Result<crate::client::Fields, crate::client::CallError> {
+    let counted = client.call_counted(rpc, args).await;
+    case.retries += counted.retries;
+    case.trace.push(StepTrace {
+        index: case.trace.len() + 1,
+        action: rpc.name().to_owned(),
+        line: 0,
+        request,
+        result: observe(&counted.result).describe(),
+        micros: started.elapsed().as_micros() as u64,
+    });
+    case.duration = started.elapsed();
+    counted.result
+}
+
 /// `discovery/mechanism-list-unique`: no mechanism is listed twice.
 pub fn list_is_unique(listed: &[CkMechanismType]) -> CaseResult {
     let mut case = result(
@@ -68,21 +99,16 @@ pub async fn mechanism_info(client: &Client, mech: CkMechanismType) -> CaseResul
         Rpc::GetMechanismInfo,
         Some(mech),
     );
-    let mut args = Args::default();
-    args.0.insert("mech", Arg::Mechanism(proto::Mechanism { mechanism: mech.0, parameter: None }));
-    let counted = client.call_counted(Rpc::GetMechanismInfo, &args).await;
-    case.retries = counted.retries;
-    let answer = counted.result;
+    let answer = traced_call(
+        client,
+        &mut case,
+        started,
+        Rpc::GetMechanismInfo,
+        &mech_args(mech),
+        format!("mech={mech}"),
+    )
+    .await;
     let observed = observe(&answer);
-    case.trace.push(StepTrace {
-        index: 1,
-        action: Rpc::GetMechanismInfo.name().to_owned(),
-        line: 0,
-        request: format!("mech={mech}"),
-        result: observed.describe(),
-        micros: started.elapsed().as_micros() as u64,
-    });
-    case.duration = started.elapsed();
     let uint = |fields: &crate::client::Fields, name: &str| match fields.get(name) {
         Some(Value::Uint(u)) => *u,
         _ => 0,
@@ -128,19 +154,16 @@ pub async fn unlisted_mechanism(client: &Client, mech: CkMechanismType) -> CaseR
         None,
     );
     case.calls[0].expects_ok = false;
-    let mut args = Args::default();
-    args.0.insert("mech", Arg::Mechanism(proto::Mechanism { mechanism: mech.0, parameter: None }));
-    let answer = client.call(Rpc::GetMechanismInfo, &args).await;
+    let answer = traced_call(
+        client,
+        &mut case,
+        started,
+        Rpc::GetMechanismInfo,
+        &mech_args(mech),
+        format!("mech={mech}"),
+    )
+    .await;
     let observed = observe(&answer);
-    case.trace.push(StepTrace {
-        index: 1,
-        action: Rpc::GetMechanismInfo.name().to_owned(),
-        line: 0,
-        request: format!("mech={mech}"),
-        result: observed.describe(),
-        micros: started.elapsed().as_micros() as u64,
-    });
-    case.duration = started.elapsed();
     let problem = match &observed {
         super::expect::Observed::Rv(rv, _) if *rv == CKR_MECHANISM_INVALID => None,
         _ if unjudged(&observed) => Some((Outcome::Error, observed.describe())),
@@ -186,22 +209,16 @@ pub async fn key_size_range(client: &Client, mech: CkMechanismType) -> Option<Ca
         Some(mech),
     );
     case.functions.insert(Rpc::GetMechanismInfo);
-    let mechanism = proto::Mechanism { mechanism: mech.0, parameter: None };
-    let mut info_args = Args::default();
-    info_args.0.insert("mech", Arg::Mechanism(mechanism.clone()));
     let mut problem = None;
-    let step = |case: &mut CaseResult, action: Rpc, request: String, answer: &Result<_, _>| {
-        case.trace.push(StepTrace {
-            index: case.trace.len() + 1,
-            action: action.name().to_owned(),
-            line: 0,
-            request,
-            result: observe(answer).describe(),
-            micros: started.elapsed().as_micros() as u64,
-        });
-    };
-    let info = client.call(Rpc::GetMechanismInfo, &info_args).await;
-    step(&mut case, Rpc::GetMechanismInfo, format!("mech={mech}"), &info);
+    let info = traced_call(
+        client,
+        &mut case,
+        started,
+        Rpc::GetMechanismInfo,
+        &mech_args(mech),
+        format!("mech={mech}"),
+    )
+    .await;
     let uint = |name: &str| match info.as_ref().ok().and_then(|f| f.get(name)) {
         Some(Value::Uint(u)) => Some(*u),
         _ => None,
@@ -224,17 +241,16 @@ pub async fn key_size_range(client: &Client, mech: CkMechanismType) -> Option<Ca
                 one_attr: Some(proto::attribute_value::OneAttr::AttributeI(size as i64)),
             },
         );
-        let mut args = Args::default();
-        args.0.insert("mech", Arg::Mechanism(mechanism.clone()));
+        let mut args = mech_args(mech);
         let template_arg = if rpc == Rpc::GenerateKeyPair { "public" } else { "template" };
         args.0.insert(template_arg, Arg::Template(template));
-        let answer = client.call(rpc, &args).await;
-        step(&mut case, rpc, format!("mech={mech}, {size_attr}={size}"), &answer);
+        let answer =
+            traced_call(client, &mut case, started, rpc, &args, format!("mech={mech}, {size_attr}={size}"))
+                .await;
         if unjudged(&observe(&answer)) {
             case.outcome = Outcome::Error;
             case.message =
                 Some(format!("step {} {}: {}", case.trace.len(), rpc.name(), observe(&answer).describe()));
-            case.duration = started.elapsed();
             return Some(case);
         }
         let refused_right =
@@ -256,7 +272,6 @@ pub async fn key_size_range(client: &Client, mech: CkMechanismType) -> Option<Ca
             ));
         }
     }
-    case.duration = started.elapsed();
     if let Some(why) = problem {
         case.outcome = Outcome::Fail;
         case.message = Some(why);
