@@ -160,10 +160,11 @@ impl Client {
         // Every attempt, and every wait between them, fits inside the one per-call deadline.
         let deadline = Instant::now() + self.timeout;
         macro_rules! rpc {
+            // `$req` is built again for each attempt, from the arguments: a retry needs the
+            // request a first attempt gave away, and building it costs no more than a copy.
             ($method:ident, $req:expr) => {{
-                let req = $req;
                 loop {
-                    let mut request = self.request(req.clone()).await?;
+                    let mut request = self.request($req).await?;
                     request.set_timeout(deadline.saturating_duration_since(Instant::now()));
                     let answer = match &self.inner {
                         Inner::Channel(c) => c.clone().$method(request).await,
@@ -202,19 +203,24 @@ impl Client {
                     Some(super::Arg::Attributes(a)) => a.clone(),
                     _ => Vec::new(),
                 };
-                let mut req =
-                    proto::GetAttributeValueRequest { object: args.bytes("object"), ..Default::default() };
-                for a in &wanted {
-                    match w {
-                        Wire::Keyblob => {
-                            req.attributes.insert(a.0, AttributeValue::default());
-                        }
-                        Wire::Legacy => {
-                            req.attributes_bytes.insert(a.0, Vec::new());
+                let req = || {
+                    let mut req = proto::GetAttributeValueRequest {
+                        object: args.bytes("object"),
+                        ..Default::default()
+                    };
+                    for a in &wanted {
+                        match w {
+                            Wire::Keyblob => {
+                                req.attributes.insert(a.0, AttributeValue::default());
+                            }
+                            Wire::Legacy => {
+                                req.attributes_bytes.insert(a.0, Vec::new());
+                            }
                         }
                     }
-                }
-                let r = rpc!(get_attribute_value, req);
+                    req
+                };
+                let r = rpc!(get_attribute_value, req());
                 for a in wanted {
                     let value = match (r.attributes.get(&a.0), r.attributes_bytes.get(&a.0)) {
                         (Some(v), _) => attribute_value(v).ok_or_else(|| {
@@ -231,11 +237,11 @@ impl Client {
                 }
             }
             Rpc::SetAttributeValue => {
-                let req = proto::SetAttributeValueRequest {
+                let req = || proto::SetAttributeValueRequest {
                     object: args.bytes("object"),
                     attributes: args.template("attributes"),
                 };
-                let r = rpc!(set_attribute_value, req);
+                let r = rpc!(set_attribute_value, req());
                 bytes(&mut f, "Object", r.object);
             }
             Rpc::GenerateRandom => {
@@ -275,25 +281,24 @@ impl Client {
                 bytes(&mut f, "Digest", r.digest);
             }
             Rpc::DigestKey => {
-                let (key, legacy_key) = key(w, args.opt_bytes("key"));
-                let r =
-                    rpc!(digest_key, proto::DigestKeyRequest { state: args.bytes("state"), key, legacy_key });
+                let r = rpc!(digest_key, {
+                    let (key, legacy_key) = key(w, args.opt_bytes("key"));
+                    proto::DigestKeyRequest { state: args.bytes("state"), key, legacy_key }
+                });
                 bytes(&mut f, "State", r.state);
             }
             Rpc::EncryptInit => {
-                let (key, legacy_key) = key(w, args.opt_bytes("key"));
-                let r = rpc!(
-                    encrypt_init,
+                let r = rpc!(encrypt_init, {
+                    let (key, legacy_key) = key(w, args.opt_bytes("key"));
                     proto::EncryptInitRequest { mech: args.mech("mech"), key, legacy_key }
-                );
+                });
                 bytes(&mut f, "State", r.state);
             }
             Rpc::DecryptInit => {
-                let (key, legacy_key) = key(w, args.opt_bytes("key"));
-                let r = rpc!(
-                    decrypt_init,
+                let r = rpc!(decrypt_init, {
+                    let (key, legacy_key) = key(w, args.opt_bytes("key"));
                     proto::DecryptInitRequest { mech: args.mech("mech"), key, legacy_key }
-                );
+                });
                 bytes(&mut f, "State", r.state);
             }
             Rpc::Encrypt => {
@@ -312,17 +317,17 @@ impl Client {
             }
             Rpc::EncryptUpdate => {
                 let req =
-                    proto::EncryptUpdateRequest { state: args.bytes("state"), plain: args.bytes("plain") };
-                let r = rpc!(encrypt_update, req);
+                    || proto::EncryptUpdateRequest { state: args.bytes("state"), plain: args.bytes("plain") };
+                let r = rpc!(encrypt_update, req());
                 bytes(&mut f, "State", r.state);
                 bytes(&mut f, "Ciphered", r.ciphered);
             }
             Rpc::DecryptUpdate => {
-                let req = proto::DecryptUpdateRequest {
+                let req = || proto::DecryptUpdateRequest {
                     state: args.bytes("state"),
                     ciphered: args.bytes("ciphered"),
                 };
-                let r = rpc!(decrypt_update, req);
+                let r = rpc!(decrypt_update, req());
                 bytes(&mut f, "State", r.state);
                 bytes(&mut f, "Plain", r.plain);
             }
@@ -335,55 +340,59 @@ impl Client {
                 bytes(&mut f, "Plain", r.plain);
             }
             Rpc::EncryptSingle => {
-                let (key, legacy_key) = key(w, args.opt_bytes("key"));
-                let req = proto::EncryptSingleRequest {
-                    mech: args.mech("mech"),
-                    plain: args.bytes("plain"),
-                    key,
-                    legacy_key,
+                let req = || {
+                    let (key, legacy_key) = key(w, args.opt_bytes("key"));
+                    proto::EncryptSingleRequest {
+                        mech: args.mech("mech"),
+                        plain: args.bytes("plain"),
+                        key,
+                        legacy_key,
+                    }
                 };
-                let r = rpc!(encrypt_single, req);
+                let r = rpc!(encrypt_single, req());
                 bytes(&mut f, "Ciphered", r.ciphered);
             }
             Rpc::DecryptSingle => {
-                let (key, legacy_key) = key(w, args.opt_bytes("key"));
-                let req = proto::DecryptSingleRequest {
-                    mech: args.mech("mech"),
-                    ciphered: args.bytes("ciphered"),
-                    key,
-                    legacy_key,
+                let req = || {
+                    let (key, legacy_key) = key(w, args.opt_bytes("key"));
+                    proto::DecryptSingleRequest {
+                        mech: args.mech("mech"),
+                        ciphered: args.bytes("ciphered"),
+                        key,
+                        legacy_key,
+                    }
                 };
-                let r = rpc!(decrypt_single, req);
+                let r = rpc!(decrypt_single, req());
                 bytes(&mut f, "Plain", r.plain);
             }
             Rpc::ReencryptSingle => {
                 // Only the KeyBlob generation of this RPC is published.
-                let (dec_key, _) = key(Wire::Keyblob, args.opt_bytes("deckey"));
-                let (enc_key, _) = key(Wire::Keyblob, args.opt_bytes("enckey"));
-                let req = proto::ReencryptSingleRequest {
-                    dec_mech: args.mech("decmech"),
-                    enc_mech: args.mech("encmech"),
-                    ciphered: args.bytes("ciphered"),
-                    dec_key,
-                    enc_key,
+                let req = || {
+                    let (dec_key, _) = key(Wire::Keyblob, args.opt_bytes("deckey"));
+                    let (enc_key, _) = key(Wire::Keyblob, args.opt_bytes("enckey"));
+                    proto::ReencryptSingleRequest {
+                        dec_mech: args.mech("decmech"),
+                        enc_mech: args.mech("encmech"),
+                        ciphered: args.bytes("ciphered"),
+                        dec_key,
+                        enc_key,
+                    }
                 };
-                let r = rpc!(reencrypt_single, req);
+                let r = rpc!(reencrypt_single, req());
                 bytes(&mut f, "Reciphered", r.reciphered);
             }
             Rpc::SignInit => {
-                let (priv_key, legacy_priv_key) = key(w, args.opt_bytes("key"));
-                let r = rpc!(
-                    sign_init,
+                let r = rpc!(sign_init, {
+                    let (priv_key, legacy_priv_key) = key(w, args.opt_bytes("key"));
                     proto::SignInitRequest { mech: args.mech("mech"), priv_key, legacy_priv_key }
-                );
+                });
                 bytes(&mut f, "State", r.state);
             }
             Rpc::VerifyInit => {
-                let (pub_key, legacy_pub_key) = key(w, args.opt_bytes("key"));
-                let r = rpc!(
-                    verify_init,
+                let r = rpc!(verify_init, {
+                    let (pub_key, legacy_pub_key) = key(w, args.opt_bytes("key"));
                     proto::VerifyInitRequest { mech: args.mech("mech"), pub_key, legacy_pub_key }
-                );
+                });
                 bytes(&mut f, "State", r.state);
             }
             Rpc::Sign => {
@@ -392,12 +401,12 @@ impl Client {
                 bytes(&mut f, "Signature", r.signature);
             }
             Rpc::Verify => {
-                let req = proto::VerifyRequest {
+                let req = || proto::VerifyRequest {
                     state: args.bytes("state"),
                     data: args.bytes("data"),
                     signature: args.bytes("signature"),
                 };
-                rpc!(verify, req);
+                rpc!(verify, req());
             }
             Rpc::SignUpdate => {
                 let r = rpc!(
@@ -418,109 +427,121 @@ impl Client {
                 bytes(&mut f, "Signature", r.signature);
             }
             Rpc::VerifyFinal => {
-                let req = proto::VerifyFinalRequest {
+                let req = || proto::VerifyFinalRequest {
                     state: args.bytes("state"),
                     signature: args.bytes("signature"),
                 };
-                rpc!(verify_final, req);
+                rpc!(verify_final, req());
             }
             Rpc::SignSingle => {
-                let (priv_key, legacy_priv_key) = key(w, args.opt_bytes("key"));
-                let req = proto::SignSingleRequest {
-                    mech: args.mech("mech"),
-                    data: args.bytes("data"),
-                    priv_key,
-                    legacy_priv_key,
+                let req = || {
+                    let (priv_key, legacy_priv_key) = key(w, args.opt_bytes("key"));
+                    proto::SignSingleRequest {
+                        mech: args.mech("mech"),
+                        data: args.bytes("data"),
+                        priv_key,
+                        legacy_priv_key,
+                    }
                 };
-                let r = rpc!(sign_single, req);
+                let r = rpc!(sign_single, req());
                 bytes(&mut f, "Signature", r.signature);
             }
             Rpc::VerifySingle => {
-                let (pub_key, legacy_pub_key) = key(w, args.opt_bytes("key"));
-                let req = proto::VerifySingleRequest {
-                    mech: args.mech("mech"),
-                    data: args.bytes("data"),
-                    signature: args.bytes("signature"),
-                    pub_key,
-                    legacy_pub_key,
+                let req = || {
+                    let (pub_key, legacy_pub_key) = key(w, args.opt_bytes("key"));
+                    proto::VerifySingleRequest {
+                        mech: args.mech("mech"),
+                        data: args.bytes("data"),
+                        signature: args.bytes("signature"),
+                        pub_key,
+                        legacy_pub_key,
+                    }
                 };
-                rpc!(verify_single, req);
+                rpc!(verify_single, req());
             }
             Rpc::GenerateKey => {
-                let req = proto::GenerateKeyRequest {
+                let req = || proto::GenerateKeyRequest {
                     mech: args.mech("mech"),
                     template: args.template("template"),
                 };
-                let r = rpc!(generate_key, req);
+                let r = rpc!(generate_key, req());
                 key_out(&mut f, rpc, "Key", "KeyBytes", r.key_bytes, r.key)?;
                 bytes(&mut f, "CheckSum", r.check_sum);
             }
             Rpc::GenerateKeyPair => {
-                let req = proto::GenerateKeyPairRequest {
+                let req = || proto::GenerateKeyPairRequest {
                     mech: args.mech("mech"),
                     pub_key_template: args.template("public"),
                     priv_key_template: args.template("private"),
                 };
-                let r = rpc!(generate_key_pair, req);
+                let r = rpc!(generate_key_pair, req());
                 key_out(&mut f, rpc, "PubKey", "PubKeyBytes", r.pub_key_bytes, r.pub_key)?;
                 key_out(&mut f, rpc, "PrivKey", "PrivKeyBytes", r.priv_key_bytes, r.priv_key)?;
             }
             Rpc::WrapKey => {
-                let (key_blob, legacy_key) = key(w, args.opt_bytes("key"));
-                let (ke_k, legacy_ke_k) = key(w, args.opt_bytes("kek"));
-                let (mac_key, legacy_mac_key) = key(w, args.opt_bytes("mackey"));
-                let req = proto::WrapKeyRequest {
-                    mech: args.mech("mech"),
-                    key: key_blob,
-                    legacy_key,
-                    ke_k,
-                    legacy_ke_k,
-                    mac_key,
-                    legacy_mac_key,
+                let req = || {
+                    let (key_blob, legacy_key) = key(w, args.opt_bytes("key"));
+                    let (ke_k, legacy_ke_k) = key(w, args.opt_bytes("kek"));
+                    let (mac_key, legacy_mac_key) = key(w, args.opt_bytes("mackey"));
+                    proto::WrapKeyRequest {
+                        mech: args.mech("mech"),
+                        key: key_blob,
+                        legacy_key,
+                        ke_k,
+                        legacy_ke_k,
+                        mac_key,
+                        legacy_mac_key,
+                    }
                 };
-                let r = rpc!(wrap_key, req);
+                let r = rpc!(wrap_key, req());
                 bytes(&mut f, "Wrapped", r.wrapped);
             }
             Rpc::UnwrapKey => {
-                let (ke_k, legacy_ke_k) = key(w, args.opt_bytes("kek"));
-                let (mac_key, legacy_mac_key) = key(w, args.opt_bytes("mackey"));
-                let req = proto::UnwrapKeyRequest {
-                    wrapped: args.bytes("wrapped"),
-                    mech: args.mech("mech"),
-                    template: args.template("template"),
-                    ke_k,
-                    legacy_ke_k,
-                    mac_key,
-                    legacy_mac_key,
+                let req = || {
+                    let (ke_k, legacy_ke_k) = key(w, args.opt_bytes("kek"));
+                    let (mac_key, legacy_mac_key) = key(w, args.opt_bytes("mackey"));
+                    proto::UnwrapKeyRequest {
+                        wrapped: args.bytes("wrapped"),
+                        mech: args.mech("mech"),
+                        template: args.template("template"),
+                        ke_k,
+                        legacy_ke_k,
+                        mac_key,
+                        legacy_mac_key,
+                    }
                 };
-                let r = rpc!(unwrap_key, req);
+                let r = rpc!(unwrap_key, req());
                 key_out(&mut f, rpc, "Unwrapped", "UnwrappedBytes", r.unwrapped_bytes, r.unwrapped)?;
                 bytes(&mut f, "CheckSum", r.check_sum);
             }
             Rpc::DeriveKey => {
-                let (base_key, legacy_base_key) = key(w, args.opt_bytes("key"));
-                let req = proto::DeriveKeyRequest {
-                    mech: args.mech("mech"),
-                    data: args.bytes("data"),
-                    template: args.template("template"),
-                    base_key,
-                    legacy_base_key,
+                let req = || {
+                    let (base_key, legacy_base_key) = key(w, args.opt_bytes("key"));
+                    proto::DeriveKeyRequest {
+                        mech: args.mech("mech"),
+                        data: args.bytes("data"),
+                        template: args.template("template"),
+                        base_key,
+                        legacy_base_key,
+                    }
                 };
-                let r = rpc!(derive_key, req);
+                let r = rpc!(derive_key, req());
                 key_out(&mut f, rpc, "NewKey", "NewKeyBytes", r.new_key_bytes, r.new_key)?;
                 bytes(&mut f, "CheckSum", r.check_sum);
             }
             Rpc::Login => {
-                let req = proto::LoginRequest { storeid: args.bytes("storeid"), pin: args.bytes("pin") };
-                let r = rpc!(login, req);
+                let req = || proto::LoginRequest { storeid: args.bytes("storeid"), pin: args.bytes("pin") };
+                let r = rpc!(login, req());
                 bytes(&mut f, "Pinblob", r.pinblob);
             }
             Rpc::Logout => {
                 rpc!(logout, proto::LogoutRequest {});
             }
             Rpc::RewrapKeyBlob => {
-                let (wrapped_key, wrapped_key_bytes) = key(w, args.opt_bytes("key"));
-                let r = rpc!(rewrap_key_blob, proto::RewrapKeyBlobRequest { wrapped_key_bytes, wrapped_key });
+                let r = rpc!(rewrap_key_blob, {
+                    let (wrapped_key, wrapped_key_bytes) = key(w, args.opt_bytes("key"));
+                    proto::RewrapKeyBlobRequest { wrapped_key_bytes, wrapped_key }
+                });
                 key_out(&mut f, rpc, "Rewrapped", "RewrappedBytes", r.rewrapped_key_bytes, r.rewrapped_key)?;
             }
         }

@@ -71,6 +71,25 @@ async fn traced_call(
     counted.result
 }
 
+/// A one-step GetMechanismInfo case with its problem, if any, as outcome and message.
+fn concluded(mut case: CaseResult, problem: Option<(Outcome, String)>) -> CaseResult {
+    if let Some((outcome, why)) = problem {
+        case.outcome = outcome;
+        case.message = Some(format!("step 1 GetMechanismInfo: {why}"));
+    }
+    case
+}
+
+/// GetMechanismInfo for `mech` as a generated case's step.
+async fn mechanism_info_call(
+    client: &Client,
+    case: &mut CaseResult,
+    started: Instant,
+    mech: CkMechanismType,
+) -> Result<crate::client::Fields, crate::client::CallError> {
+    traced_call(client, case, started, Rpc::GetMechanismInfo, &mech_args(mech), format!("mech={mech}")).await
+}
+
 /// `discovery/mechanism-list-unique`: no mechanism is listed twice.
 pub fn list_is_unique(listed: &[CkMechanismType]) -> CaseResult {
     let mut case = result(
@@ -99,15 +118,7 @@ pub async fn mechanism_info(client: &Client, mech: CkMechanismType) -> CaseResul
         Rpc::GetMechanismInfo,
         Some(mech),
     );
-    let answer = traced_call(
-        client,
-        &mut case,
-        started,
-        Rpc::GetMechanismInfo,
-        &mech_args(mech),
-        format!("mech={mech}"),
-    )
-    .await;
+    let answer = mechanism_info_call(client, &mut case, started, mech).await;
     let observed = observe(&answer);
     let uint = |fields: &crate::client::Fields, name: &str| match fields.get(name) {
         Some(Value::Uint(u)) => *u,
@@ -134,11 +145,7 @@ pub async fn mechanism_info(client: &Client, mech: CkMechanismType) -> CaseResul
             }
         }
     };
-    if let Some((outcome, why)) = problem {
-        case.outcome = outcome;
-        case.message = Some(format!("step 1 GetMechanismInfo: {why}"));
-    }
-    case
+    concluded(case, problem)
 }
 
 /// `discovery/unlisted-mechanism-refused[mech=CKM_X]` for a mechanism some case needs but
@@ -154,15 +161,7 @@ pub async fn unlisted_mechanism(client: &Client, mech: CkMechanismType) -> CaseR
         None,
     );
     case.calls[0].expects_ok = false;
-    let answer = traced_call(
-        client,
-        &mut case,
-        started,
-        Rpc::GetMechanismInfo,
-        &mech_args(mech),
-        format!("mech={mech}"),
-    )
-    .await;
+    let answer = mechanism_info_call(client, &mut case, started, mech).await;
     let observed = observe(&answer);
     let problem = match &observed {
         super::expect::Observed::Rv(rv, _) if *rv == CKR_MECHANISM_INVALID => None,
@@ -174,11 +173,7 @@ pub async fn unlisted_mechanism(client: &Client, mech: CkMechanismType) -> CaseR
         )),
         _ => Some((Outcome::Fail, format!("expected {CKR_MECHANISM_INVALID}, got {}", observed.describe()))),
     };
-    if let Some((outcome, why)) = problem {
-        case.outcome = outcome;
-        case.message = Some(format!("step 1 GetMechanismInfo: {why}"));
-    }
-    case
+    concluded(case, problem)
 }
 
 /// No answer, or credentials refused, says nothing about the mechanism: a generated case
@@ -210,15 +205,7 @@ pub async fn key_size_range(client: &Client, mech: CkMechanismType) -> Option<Ca
     );
     case.functions.insert(Rpc::GetMechanismInfo);
     let mut problem = None;
-    let info = traced_call(
-        client,
-        &mut case,
-        started,
-        Rpc::GetMechanismInfo,
-        &mech_args(mech),
-        format!("mech={mech}"),
-    )
-    .await;
+    let info = mechanism_info_call(client, &mut case, started, mech).await;
     let uint = |name: &str| match info.as_ref().ok().and_then(|f| f.get(name)) {
         Some(Value::Uint(u)) => Some(*u),
         _ => None,
