@@ -36,6 +36,10 @@ pub enum Fault {
     UnwrapIgnoresTemplate,
     WrongChecksum,
     SetAttributeIgnored,
+    WrapReturnsClear,
+    EcdhKdfIgnoresSharedData,
+    EcPointDisagrees,
+    RandomDegenerate,
     TransientUnavailable,
     Latency,
 }
@@ -158,6 +162,30 @@ const ROWS: &[Row] = &[
         description: "SetAttributeValue answers OK with the object unchanged",
     },
     Row {
+        fault: WrapReturnsClear,
+        name: "wrap-returns-clear",
+        kind: Correctness,
+        description: "WrapKey returns a secret key's value in clear (UnwrapKey still takes it back)",
+    },
+    Row {
+        fault: EcdhKdfIgnoresSharedData,
+        name: "ecdh-kdf-ignores-shared-data",
+        kind: Correctness,
+        description: "DeriveKey with CKM_ECDH1_DERIVE runs the X9.63 KDF without the SharedData",
+    },
+    Row {
+        fault: EcPointDisagrees,
+        name: "ec-point-disagrees-with-spki",
+        kind: Correctness,
+        description: "GetAttributeValue returns a CKA_EC_POINT one bit away from the public key in the SPKI",
+    },
+    Row {
+        fault: RandomDegenerate,
+        name: "random-degenerate",
+        kind: Correctness,
+        description: "GenerateRandom repeats one random 16-byte block (draws of 16 bytes or fewer look fine)",
+    },
+    Row {
         fault: TransientUnavailable,
         name: "transient-unavailable",
         kind: Benign,
@@ -268,7 +296,7 @@ mod tests {
             assert!(!row.description.is_empty());
         }
         assert!(ROWS.len() <= 32, "FaultSet is a u32 bitmask");
-        assert_eq!(Fault::all().filter(|f| f.kind() == Kind::Correctness).count(), 16);
+        assert_eq!(Fault::all().filter(|f| f.kind() == Kind::Correctness).count(), 20);
         assert_eq!("no-such-fault".parse::<Fault>(), Err(UnknownFault("no-such-fault".into())));
     }
 

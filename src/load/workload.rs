@@ -134,6 +134,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<Vec<Workload>, Vec<Workloa
             tags: Vec::new(),
             matrix: None,
             vectors: None,
+            items: Vec::new(),
             steps: raw.setup.iter().chain(&measured).cloned().collect(),
             location: Location::default(),
         };

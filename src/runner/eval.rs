@@ -33,15 +33,23 @@ impl Env {
     pub fn with_params(params: &[(String, Param)]) -> Result<Env, EvalError> {
         let mut env = Env::default();
         for (name, param) in params {
-            let value = match param {
-                Param::Null => None,
-                Param::Bool(b) => Some(Value::Uint(u64::from(*b))),
-                Param::Int(i) | Param::Name(_, i) => Some(Value::Uint(*i)),
-                Param::Expr(e) => Some(Value::Bytes(env.bytes(e)?)),
-            };
-            env.vars.insert(name.clone(), value);
+            env.bind(name, param)?;
         }
         Ok(env)
+    }
+
+    /// Sets a variable to a parameter's value (a matrix parameter, a fixture's `with:`); a
+    /// bare `$var` passes its value on as it is, null and numbers included.
+    pub fn bind(&mut self, name: &str, param: &Param) -> Result<(), EvalError> {
+        let value = match param {
+            Param::Null => None,
+            Param::Bool(b) => Some(Value::Uint(u64::from(*b))),
+            Param::Int(i) | Param::Name(_, i) => Some(Value::Uint(*i)),
+            Param::Expr(Expr::Var(v)) => self.var(v)?.cloned(),
+            Param::Expr(e) => Some(Value::Bytes(self.bytes(e)?)),
+        };
+        self.vars.insert(name.to_owned(), value);
+        Ok(())
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
@@ -175,7 +183,13 @@ impl Env {
             Func::Sha256 => digest(p::CKM_SHA256),
             Func::Sha384 => digest(p::CKM_SHA384),
             Func::Sha512 => digest(p::CKM_SHA512),
-            Func::Kcv => reference::kcv(&self.bytes(&args[0])?).map_err(endpoint),
+            Func::Kcv => {
+                let key_type = match args.get(1) {
+                    Some(t) => p::CkKeyType(self.int(t)? as u64),
+                    None => p::CKK_AES,
+                };
+                reference::kcv(key_type, &self.bytes(&args[0])?).map_err(endpoint)
+            }
             Func::Spki => reference::spki(&self.bytes(&args[0])?).map_err(endpoint),
             Func::EcPoint => reference::ec_point(&self.bytes(&args[0])?).map_err(endpoint),
         }

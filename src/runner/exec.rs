@@ -64,6 +64,9 @@ impl Run<'_> {
     async fn steps(&mut self, client: &Client) -> Result<(), (Outcome, String)> {
         let mut env = Env::with_params(&self.instance.params).map_err(|e| self.eval_failure(None, e))?;
         for (index, step) in self.instance.case().steps.iter().enumerate() {
+            for (name, value) in &step.binds {
+                env.bind(name, value).map_err(|e| self.eval_failure(Some((index, step)), e))?;
+            }
             let args = env.args(step).map_err(|e| self.eval_failure(Some((index, step)), e))?;
             for arg in args.0.values() {
                 if let Arg::Mechanism(m) = arg {
@@ -133,22 +136,30 @@ impl Run<'_> {
         self.trace.push(StepTrace {
             index: index + 1,
             action: step.action.name().to_owned(),
-            line: step.location.line,
+            // The trace speaks of the case's file: a fixture's step is where it was used.
+            line: step.origin.as_ref().map_or(step.location.line, |o| o.used_at.line),
             request,
             result,
             micros: started.elapsed().as_micros() as u64,
         });
     }
 
-    /// `step 4 VerifySingle (suites/sign.yaml:22): why`
+    /// `step 4 VerifySingle (suites/sign.yaml:22): why`; a fixture's step names the
+    /// fixture's line and the use:
+    /// `step 3 UnwrapKey (suites/fixtures/import.yaml:31, use: import-key at suites/aes.yaml:18): why`
     fn at(&self, index: usize, step: &Step, why: &str) -> String {
-        format!(
-            "step {} {} ({}:{}): {why}",
-            index + 1,
-            step.action.name(),
-            self.instance.suite.file.display(),
-            step.location.line
-        )
+        let file = self.instance.suite.file.display();
+        let place = match &step.origin {
+            None => format!("{file}:{}", step.location.line),
+            Some(o) => format!(
+                "{}:{}, use: {} at {file}:{}",
+                o.file.display(),
+                step.location.line,
+                o.fixture,
+                o.used_at.line
+            ),
+        };
+        format!("step {} {} ({place}): {why}", index + 1, step.action.name())
     }
 
     fn eval_failure(&self, at: Option<(usize, &Step)>, e: EvalError) -> (Outcome, String) {
@@ -167,6 +178,13 @@ fn bytes_arg<'a>(args: &'a Args, name: &str) -> Result<&'a [u8], EvalError> {
     match args.0.get(name) {
         Some(Arg::Bytes(b)) => Ok(b),
         _ => Err(EvalError::Harness(format!("missing {name}"))),
+    }
+}
+
+fn opt_bytes_arg<'a>(args: &'a Args, name: &str) -> Option<&'a [u8]> {
+    match args.0.get(name) {
+        Some(Arg::Bytes(b)) => Some(b),
+        _ => None,
     }
 }
 
@@ -237,6 +255,7 @@ fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
             bytes_arg(args, "key")?,
             bytes_arg(args, "data")?,
             bytes_arg(args, "signature")?,
+            opt_bytes_arg(args, "curve"),
         )
         .map_err(endpoint)?,
         LocalOp::Keypair => {
@@ -251,9 +270,44 @@ fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
             put("Point", pair.point);
             put("Pkcs8", pair.pkcs8);
         }
-        LocalOp::Ecdh => put(
-            "Secret",
-            reference::ecdh(bytes_arg(args, "key")?, bytes_arg(args, "public")?).map_err(endpoint)?,
+        LocalOp::Ecdh => {
+            let kdf = match args.0.get("kdf") {
+                Some(Arg::Uint(k)) => crate::pkcs11::CkEcKdf(*k),
+                _ => crate::pkcs11::CKD_NULL,
+            };
+            let len = match args.0.get("len") {
+                Some(Arg::Uint(n)) => {
+                    Some(usize::try_from(*n).map_err(|_| EvalError::Harness("len".into()))?)
+                }
+                _ => None,
+            };
+            put(
+                "Secret",
+                reference::ecdh_kdf(
+                    bytes_arg(args, "key")?,
+                    bytes_arg(args, "public")?,
+                    kdf,
+                    opt_bytes_arg(args, "shared").unwrap_or_default(),
+                    len,
+                )
+                .map_err(endpoint)?,
+            )
+        }
+        LocalOp::Random => {
+            let len = match args.0.get("len") {
+                Some(Arg::Uint(n)) => usize::try_from(*n).map_err(|_| EvalError::Harness("len".into()))?,
+                _ => return Err(EvalError::Harness("local.random needs len".into())),
+            };
+            // The harness's own generator: inputs never depend on the endpoint's RNG.
+            let mut rnd = vec![0u8; len];
+            rand::fill(&mut rnd[..]);
+            put("Rnd", rnd)
+        }
+        LocalOp::RngQuality => reference::randomness(bytes_arg(args, "data")?).map_err(endpoint)?,
+        LocalOp::EcPoint => put(
+            "Point",
+            reference::ec_point_matches(bytes_arg(args, "key")?, bytes_arg(args, "point")?)
+                .map_err(endpoint)?,
         ),
     }
     Ok(out)

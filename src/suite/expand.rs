@@ -121,11 +121,27 @@ fn planned_calls(case: &Case, params: &[(String, Param)]) -> Vec<PlannedCall> {
     };
     // Which mechanism each saved State variable belongs to.
     let mut state_mechanism: HashMap<&str, CkMechanismType> = HashMap::new();
+    // Mechanisms bound to a fixture's parameters by `use: .. with:`.
+    let mut bound: HashMap<String, CkMechanismType> = HashMap::new();
     let mut out = Vec::new();
     for step in &case.steps {
+        for (name, value) in &step.binds {
+            let m = match value {
+                Param::Name(_, v) | Param::Int(v) => Some(CkMechanismType(*v)),
+                Param::Expr(Expr::Var(v)) => bound.get(v).copied().or_else(|| resolve(&Sym::Var(v.clone()))),
+                _ => None,
+            };
+            match m {
+                Some(m) => bound.insert(name.clone(), m),
+                None => bound.remove(name),
+            };
+        }
         let Action::Call(rpc) = step.action else { continue };
         let own = step.args.values().find_map(|arg| match arg {
-            ArgValue::Mechanism(spec) => resolve(&spec.mech),
+            ArgValue::Mechanism(spec) => match &spec.mech {
+                Sym::Var(v) if bound.contains_key(v) => bound.get(v).copied(),
+                sym => resolve(sym),
+            },
             _ => None,
         });
         let continued = match step.args.get("state") {

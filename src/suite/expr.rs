@@ -5,7 +5,8 @@
 //! $name             a variable saved by an earlier step or set by the case's matrix
 //! random(32)  zeros(16)  repeat(hex:ab, 1024)  concat(a, b, ..)  slice(x, 0, 16)  flip(x, -1)
 //! sha1(x) sha224(x) sha256(x) sha384(x) sha512(x)   digests computed by the harness
-//! kcv(x)            AES key check value: first 3 bytes of AES-ECB(x, 16 zero bytes)
+//! kcv(x)            AES key check value: first 3 bytes of AES-ECB(x, 16 zero bytes);
+//! kcv(x, $type)     the same for the key type in $type (CKK_AES, or CKK_DES3: DES3-ECB of 8)
 //! spki(x)           the leading DER SubjectPublicKeyInfo of a public key blob
 //! ec_point(x)       the uncompressed EC point inside an SPKI (or a public key blob)
 //! ```
@@ -51,7 +52,7 @@ const FUNCS: &[(&str, Func, usize, usize)] = &[
     ("sha256", Func::Sha256, 1, 1),
     ("sha384", Func::Sha384, 1, 1),
     ("sha512", Func::Sha512, 1, 1),
-    ("kcv", Func::Kcv, 1, 1),
+    ("kcv", Func::Kcv, 1, 2),
     ("spki", Func::Spki, 1, 1),
     ("ec_point", Func::EcPoint, 1, 1),
 ];
@@ -78,6 +79,15 @@ impl Expr {
         let mut out = Vec::new();
         self.collect_vars(&mut out);
         out
+    }
+
+    /// Renames every variable the expression reads.
+    pub fn rename_vars(&mut self, f: &impl Fn(&str) -> String) {
+        match self {
+            Expr::Var(name) => *name = f(name),
+            Expr::Call(_, args) => args.iter_mut().for_each(|a| a.rename_vars(f)),
+            Expr::Bytes(_) | Expr::Int(_) => {}
+        }
     }
 
     fn collect_vars<'a>(&'a self, out: &mut Vec<&'a str>) {

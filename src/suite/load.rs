@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::model::{
     Action, ArgValue, Case, Check, Expect, Location, MechSpec, Operand, Step, Suite, Sym, TemplateValue,
 };
-use super::positions;
+use super::{fixture, positions};
 use crate::rpc::FieldKind;
 
 /// One problem in one suite file.
@@ -31,8 +31,8 @@ impl fmt::Display for LoadError {
 }
 
 /// Directories under a suite root that hold other YAML (published vectors, endpoint
-/// profiles), not suites.
-const NOT_SUITES: &[&str] = &["vectors", "profiles"];
+/// profiles, fixtures that suites include), not suites.
+const NOT_SUITES: &[&str] = &["vectors", "profiles", "fixtures"];
 
 /// Every `*.yaml`/`*.yml` file at or below `path`, sorted so runs are reproducible.
 pub fn suite_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
@@ -100,13 +100,19 @@ pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
     let mut suite: Suite = serde_yaml::from_str(text).map_err(|e| vec![LoadError::from_yaml(file, &e)])?;
     suite.file = file.to_owned();
     let positions = positions::index(text);
-    for (case, (case_loc, step_locs)) in suite.cases.iter_mut().zip(positions.cases) {
-        case.location = case_loc;
-        for (step, loc) in case.steps.iter_mut().zip(step_locs) {
-            step.location = loc;
-        }
+    for (case, (case_loc, step_locs)) in suite.cases.iter_mut().zip(&positions.cases) {
+        case.location = *case_loc;
+        fixture::place(&mut case.items, step_locs);
     }
     let mut errors = Vec::new();
+    fixture::place_fixtures(&mut suite.fixtures, file, &positions);
+    let fixtures = fixture::available(file, &suite.include, &suite.fixtures, &mut errors);
+    let fixtures_broken = !errors.is_empty();
+    for case in &mut suite.cases {
+        fixture::expand_case(case, &fixtures, fixtures_broken, &mut |location, message| {
+            errors.push(LoadError { file: file.to_owned(), location: Some(location), message })
+        });
+    }
     let mut ids = BTreeSet::new();
     for case in &suite.cases {
         let mut problem = |location: Location, message: String| {
@@ -148,9 +154,38 @@ pub fn check_case(case: &Case, problem: &mut impl FnMut(Location, String)) {
         }
         defined.extend(matrix.names().into_iter().map(str::to_owned));
     }
-    for (index, step) in case.steps.iter().enumerate() {
-        let label = format!("step {} {}", index + 1, step.action.name());
-        for var in step_vars(step) {
+    check_steps(&case.steps, defined, problem);
+}
+
+/// Checks a sequence of steps, given the variables defined before the first. A problem in a
+/// step inserted by `use:` is reported at the use.
+pub fn check_steps(
+    steps: &[Step],
+    mut defined: BTreeSet<String>,
+    problem: &mut impl FnMut(Location, String),
+) {
+    for (index, step) in steps.iter().enumerate() {
+        let (label, at) = match &step.origin {
+            None => (format!("step {} {}", index + 1, step.action.name()), step.location),
+            Some(o) => (
+                format!(
+                    "step {} {} (use: {}, {}:{})",
+                    index + 1,
+                    step.action.name(),
+                    o.fixture,
+                    o.file.display(),
+                    step.location.line
+                ),
+                o.used_at,
+            ),
+        };
+        let mut problem = |_: Location, message: String| problem(at, message);
+        let mut reads: Vec<&str> = step.binds.iter().flat_map(|(_, p)| param_vars(p)).collect();
+        for (name, _) in &step.binds {
+            defined.insert(name.clone());
+        }
+        reads.extend(step_vars(step));
+        for var in reads {
             if !defined.contains(var) {
                 let known = if defined.is_empty() {
                     "no variables are defined yet".to_owned()
@@ -219,6 +254,13 @@ fn check_fits(check: &Check, kind: FieldKind) -> Result<(), String> {
             | (Check::Has(_) | Check::Min(_) | Check::Max(_), FieldKind::Uint)
     );
     if ok { Ok(()) } else { Err(format!("{check:?} does not apply to a {kind:?} field")) }
+}
+
+fn param_vars(p: &super::model::Param) -> Vec<&str> {
+    match p {
+        super::model::Param::Expr(e) => e.vars(),
+        _ => Vec::new(),
+    }
 }
 
 /// Every variable a step reads, in its arguments and its checks.

@@ -6,6 +6,7 @@
 
 pub mod expand;
 pub mod expr;
+pub mod fixture;
 pub mod load;
 pub mod model;
 mod positions;

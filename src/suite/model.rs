@@ -36,9 +36,71 @@ pub struct Suite {
     pub requires: Vec<Mechanism>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Fixture files (paths relative to this file) whose fixtures `use:` may name.
+    #[serde(default)]
+    pub include: Vec<PathBuf>,
+    /// Fixtures of this file alone.
+    #[serde(default)]
+    pub fixtures: Vec<Fixture>,
     pub cases: Vec<Case>,
     #[serde(skip)]
     pub file: PathBuf,
+}
+
+/// A file of shared fixtures (`include:`d by suites).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureFile {
+    pub fixtures: Vec<Fixture>,
+}
+
+/// A named sequence of steps that cases insert with `use:`. Its parameters are variables
+/// bound from the use's `with:`; every other variable it saves is its own unless the use's
+/// `save:` gives it a name in the case.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    pub name: String,
+    #[serde(default)]
+    pub title: String,
+    /// Parameters every use must give.
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// Parameters that are null (the attribute or argument left out) unless given.
+    #[serde(default)]
+    pub optional: Vec<String>,
+    pub steps: Vec<StepItem>,
+    #[serde(skip)]
+    pub location: Location,
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// `- use: NAME` in a case's steps.
+#[derive(Clone, Debug)]
+pub struct Use {
+    pub fixture: String,
+    pub with: Vec<(String, Param)>,
+    /// case variable ← fixture variable
+    pub save: Vec<(String, String)>,
+    pub location: Location,
+}
+
+/// One entry of a `steps:` list as written: a step, or a fixture's steps.
+#[derive(Clone, Debug)]
+pub enum StepItem {
+    Step(Step),
+    Use(Use),
+}
+
+/// Where a step that came from a fixture was written and used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UseOrigin {
+    pub fixture: String,
+    /// The fixture's file and the step's place in it are `Step::location`'s.
+    pub file: PathBuf,
+    /// The `use:` in the case.
+    pub used_at: Location,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +119,11 @@ pub struct Case {
     /// Published test vectors: one instance per selected test (instead of a matrix).
     #[serde(default)]
     pub vectors: Option<super::vectors::VectorSource>,
+    /// The steps as written; the loader turns them into `steps`.
+    #[serde(rename = "steps")]
+    pub items: Vec<StepItem>,
+    /// The steps to run, every `use:` replaced by its fixture's steps.
+    #[serde(skip)]
     pub steps: Vec<Step>,
     #[serde(skip)]
     pub location: Location,
@@ -258,10 +325,13 @@ pub enum LocalOp {
     Verify,
     Keypair,
     Ecdh,
+    Random,
+    RngQuality,
+    EcPoint,
 }
 
 impl LocalOp {
-    const ALL: [(LocalOp, &'static str); 7] = [
+    const ALL: [(LocalOp, &'static str); 10] = [
         (LocalOp::Digest, "local.digest"),
         (LocalOp::Encrypt, "local.encrypt"),
         (LocalOp::Decrypt, "local.decrypt"),
@@ -269,6 +339,9 @@ impl LocalOp {
         (LocalOp::Verify, "local.verify"),
         (LocalOp::Keypair, "local.keypair"),
         (LocalOp::Ecdh, "local.ecdh"),
+        (LocalOp::Random, "local.random"),
+        (LocalOp::RngQuality, "local.rng-quality"),
+        (LocalOp::EcPoint, "local.ec-point"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -291,13 +364,30 @@ impl LocalOp {
         const ENCRYPT: &[Arg] = &[MECH, KEY, a("plain", ArgKind::Bytes)];
         const DECRYPT: &[Arg] = &[MECH, KEY, a("ciphered", ArgKind::Bytes)];
         const SIGN: &[Arg] = &[MECH, KEY, DATA];
-        const VERIFY: &[Arg] = &[MECH, KEY, DATA, a("signature", ArgKind::Bytes)];
+        // `curve`: the CKA_EC_PARAMS the case asked for; the key must be on it.
+        const VERIFY: &[Arg] = &[
+            MECH,
+            KEY,
+            DATA,
+            a("signature", ArgKind::Bytes),
+            Arg { name: "curve", kind: ArgKind::Bytes, required: false },
+        ];
         // `curve` (CKA_EC_PARAMS) for EC and Ed25519 pairs, or `bits` for an RSA pair.
         const KEYPAIR: &[Arg] = &[
             Arg { name: "curve", kind: ArgKind::Bytes, required: false },
             Arg { name: "bits", kind: ArgKind::Uint, required: false },
         ];
-        const ECDH: &[Arg] = &[KEY, a("public", ArgKind::Bytes)];
+        // `kdf` (a CKD_* name), `shared` (SharedData) and `len` as CKM_ECDH1_DERIVE takes them.
+        const ECDH: &[Arg] = &[
+            KEY,
+            a("public", ArgKind::Bytes),
+            Arg { name: "kdf", kind: ArgKind::Uint, required: false },
+            Arg { name: "shared", kind: ArgKind::Bytes, required: false },
+            Arg { name: "len", kind: ArgKind::Uint, required: false },
+        ];
+        const RANDOM: &[Arg] = &[a("len", ArgKind::Uint)];
+        const RNG_QUALITY: &[Arg] = &[DATA];
+        const EC_POINT: &[Arg] = &[KEY, a("point", ArgKind::Bytes)];
         match self {
             LocalOp::Digest => DIGEST,
             LocalOp::Encrypt => ENCRYPT,
@@ -306,6 +396,9 @@ impl LocalOp {
             LocalOp::Verify => VERIFY,
             LocalOp::Keypair => KEYPAIR,
             LocalOp::Ecdh => ECDH,
+            LocalOp::Random => RANDOM,
+            LocalOp::RngQuality => RNG_QUALITY,
+            LocalOp::EcPoint => EC_POINT,
         }
     }
 
@@ -319,6 +412,9 @@ impl LocalOp {
             LocalOp::Verify => &[],
             LocalOp::Keypair => &[("Private", B), ("Public", B), ("Point", B), ("Pkcs8", B)],
             LocalOp::Ecdh => &[("Secret", B)],
+            LocalOp::Random => &[("Rnd", B)],
+            LocalOp::RngQuality => &[],
+            LocalOp::EcPoint => &[("Point", B)],
         }
     }
 }
@@ -969,28 +1065,47 @@ pub struct Step {
     pub save: Vec<(String, String)>,
     pub expect: Expect,
     pub location: Location,
+    /// Fixture parameters bound (in the case's variables) before this step runs: set on the
+    /// first step of a `use:`.
+    pub binds: Vec<(String, Param)>,
+    pub origin: Option<std::sync::Arc<UseOrigin>>,
 }
 
 impl<'de> Deserialize<'de> for Step {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match StepItem::deserialize(d)? {
+            StepItem::Step(step) => Ok(step),
+            StepItem::Use(_) => Err(de::Error::custom("`use:` is not available here")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StepItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Step;
+            type Value = StepItem;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a step: {RpcName: {args}, save: {..}, expect: ..}")
+                f.write_str("a step: {RpcName: {args}, save: {..}, expect: ..} or {use: FIXTURE, with: {..}, save: {..}}")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
-                let (mut call, mut save, mut expect) = (None, Vec::new(), Expect::default());
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StepItem, A::Error> {
+                let (mut call, mut save, mut expect) = (None, Vec::new(), None);
+                let (mut fixture, mut with) = (None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "save" => save = map.next_value::<BTreeMap<String, String>>()?.into_iter().collect(),
-                        "expect" => expect = map.next_value()?,
+                        "expect" => expect = Some(map.next_value()?),
+                        "use" => fixture = Some(map.next_value::<String>()?),
+                        "with" => {
+                            with = Some(map.next_value::<BTreeMap<String, Param>>()?.into_iter().collect())
+                        }
                         name => {
                             let action = Action::from_name(name).ok_or_else(|| {
                                 de::Error::custom(format!(
                                     "unknown step {name:?}: expected an RPC name (e.g. SignSingle) or a local step \
                                      (local.digest, local.encrypt, local.decrypt, local.sign, local.verify, \
-                                     local.keypair, local.ecdh)"
+                                     local.keypair, local.ecdh, local.random, local.rng-quality, local.ec-point) \
+                                     or use: FIXTURE"
                                 ))
                             })?;
                             if let Some((first, _)) = &call {
@@ -1003,9 +1118,34 @@ impl<'de> Deserialize<'de> for Step {
                         }
                     }
                 }
-                let (action, args) =
-                    call.ok_or_else(|| de::Error::custom("a step needs an RPC or local step"))?;
-                Ok(Step { action, args, save, expect, location: Location::default() })
+                match (call, fixture) {
+                    (Some((action, _)), Some(name)) => Err(de::Error::custom(format!(
+                        "a step does one thing: {} and use: {name} are both given",
+                        Action::name(action)
+                    ))),
+                    (None, Some(fixture)) if expect.is_some() => Err(de::Error::custom(format!(
+                        "use: {fixture} takes no `expect`; the fixture's steps say what they expect"
+                    ))),
+                    (None, Some(fixture)) => Ok(StepItem::Use(Use {
+                        fixture,
+                        with: with.unwrap_or_default(),
+                        save,
+                        location: Location::default(),
+                    })),
+                    (Some(_), None) if with.is_some() => {
+                        Err(de::Error::custom("`with` belongs to a `use:` step"))
+                    }
+                    (Some((action, args)), None) => Ok(StepItem::Step(Step {
+                        action,
+                        args,
+                        save,
+                        expect: expect.unwrap_or_default(),
+                        location: Location::default(),
+                        binds: Vec::new(),
+                        origin: None,
+                    })),
+                    (None, None) => Err(de::Error::custom("a step needs an RPC, a local step or `use:`")),
+                }
             }
         }
         d.deserialize_map(V)

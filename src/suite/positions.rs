@@ -11,6 +11,8 @@ use super::model::Location;
 #[derive(Debug, Default)]
 pub struct Positions {
     pub cases: Vec<(Location, Vec<Location>)>,
+    /// The same for each of `fixtures[i]`.
+    pub fixtures: Vec<(Location, Vec<Location>)>,
 }
 
 enum Node {
@@ -101,16 +103,17 @@ pub fn index(text: &str) -> Positions {
     let Some(root) = build(&events.0, &mut pos) else {
         return Positions::default();
     };
-    let cases = root.get("cases").map(Node::items).unwrap_or_default();
-    Positions {
-        cases: cases
+    let with_steps = |key: &str| -> Vec<(Location, Vec<Location>)> {
+        let items = root.get(key).map(Node::items).unwrap_or_default();
+        items
             .iter()
-            .map(|case| {
-                let steps = case.get("steps").map(Node::items).unwrap_or_default();
-                (case.location(), steps.iter().map(Node::location).collect())
+            .map(|item| {
+                let steps = item.get("steps").map(Node::items).unwrap_or_default();
+                (item.location(), steps.iter().map(Node::location).collect())
             })
-            .collect(),
-    }
+            .collect()
+    };
+    Positions { cases: with_steps("cases"), fixtures: with_steps("fixtures") }
 }
 
 #[cfg(test)]

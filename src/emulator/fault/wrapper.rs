@@ -2,7 +2,7 @@
 //! unchanged unless a fault in the set bends its request or its answer. Like `service.rs`
 //! this file knows tonic; the engine below it does not.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,11 +35,20 @@ pub struct FaultyService {
     calls: AtomicU64,
     /// Fingerprints of requests `transient-unavailable` has refused (each is refused once).
     refused: Mutex<HashSet<u64>>,
+    /// `wrap-returns-clear`: each clear value handed out as "wrapped", and the real wrapped
+    /// bytes UnwrapKey gets in its place, so the round trip still works.
+    clear_wraps: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
 }
 
 impl FaultyService {
     pub(crate) fn new(inner: CryptoService, faults: FaultSet) -> FaultyService {
-        FaultyService { inner, faults, calls: AtomicU64::new(0), refused: Mutex::new(HashSet::new()) }
+        FaultyService {
+            inner,
+            faults,
+            calls: AtomicU64::new(0),
+            refused: Mutex::new(HashSet::new()),
+            clear_wraps: Mutex::new(HashMap::new()),
+        }
     }
 
     fn on(&self, fault: Fault) -> bool {
@@ -220,6 +229,12 @@ impl Crypto for FaultyService {
         let mut out = self.answer(self.inner.generate_random(r).await)?;
         if self.on(Fault::RandomTruncated) {
             out.get_mut().rnd.pop();
+        }
+        if self.on(Fault::RandomDegenerate) {
+            let rnd = &mut out.get_mut().rnd;
+            for i in 16..rnd.len() {
+                rnd[i] = rnd[i % 16];
+            }
         }
         Ok(out)
     }
@@ -461,11 +476,43 @@ impl Crypto for FaultyService {
 
     async fn wrap_key(&self, r: Request<proto::WrapKeyRequest>) -> Reply<proto::WrapKeyResponse> {
         self.before("WrapKey", &r).await?;
-        self.answer(self.inner.wrap_key(r).await)
+        // Either wire generation's field, as the service reads them.
+        let key = self.on(Fault::WrapReturnsClear).then(|| {
+            let req = r.get_ref();
+            req.key
+                .as_ref()
+                .and_then(|k| k.key_blobs.first().cloned())
+                .unwrap_or_else(|| req.legacy_key.clone())
+        });
+        let mut out = self.answer(self.inner.wrap_key(r).await)?;
+        if let Some(key) = key {
+            // The key's value, where the key has one that can be read (a secret key).
+            let read = self
+                .inner
+                .get_attribute_value(Request::new(proto::GetAttributeValueRequest {
+                    object: key,
+                    attributes_bytes: HashMap::from([(CKA_VALUE.0, Vec::new())]),
+                    attributes: HashMap::new(),
+                }))
+                .await;
+            let value = read.ok().and_then(|a| a.into_inner().attributes_bytes.remove(&CKA_VALUE.0));
+            if let Some(value) = value {
+                let wrapped = std::mem::replace(&mut out.get_mut().wrapped, value.clone());
+                self.clear_wraps.lock().unwrap_or_else(|p| p.into_inner()).insert(value, wrapped);
+            }
+        }
+        Ok(out)
     }
 
     async fn unwrap_key(&self, mut r: Request<proto::UnwrapKeyRequest>) -> Reply<proto::UnwrapKeyResponse> {
         self.before("UnwrapKey", &r).await?;
+        if self.on(Fault::WrapReturnsClear) {
+            let known =
+                self.clear_wraps.lock().unwrap_or_else(|p| p.into_inner()).get(&r.get_ref().wrapped).cloned();
+            if let Some(wrapped) = known {
+                r.get_mut().wrapped = wrapped;
+            }
+        }
         if self.on(Fault::UnwrapIgnoresTemplate) {
             r.get_mut().template.retain(|_, v| !matches!(v.one_attr, Some(OneAttr::AttributeTf(_))));
         }
@@ -474,8 +521,14 @@ impl Crypto for FaultyService {
         Ok(out)
     }
 
-    async fn derive_key(&self, r: Request<proto::DeriveKeyRequest>) -> Reply<proto::DeriveKeyResponse> {
+    async fn derive_key(&self, mut r: Request<proto::DeriveKeyRequest>) -> Reply<proto::DeriveKeyResponse> {
         self.before("DeriveKey", &r).await?;
+        if self.on(Fault::EcdhKdfIgnoresSharedData) {
+            let parameter = r.get_mut().mech.as_mut().and_then(|m| m.parameter.as_mut());
+            if let Some(proto::mechanism::Parameter::Ecdh1DeriveParameter(p)) = parameter {
+                p.shared_data.clear();
+            }
+        }
         let mut out = self.answer(self.inner.derive_key(r).await)?;
         self.corrupt(Fault::WrongChecksum, &mut out.get_mut().check_sum);
         Ok(out)
@@ -510,7 +563,24 @@ impl Crypto for FaultyService {
         r: Request<proto::GetAttributeValueRequest>,
     ) -> Reply<proto::GetAttributeValueResponse> {
         self.before("GetAttributeValue", &r).await?;
-        self.answer(self.inner.get_attribute_value(r).await)
+        let mut out = self.answer(self.inner.get_attribute_value(r).await)?;
+        if self.on(Fault::EcPointDisagrees) {
+            let answer = out.get_mut();
+            let last = |point: &mut Vec<u8>| {
+                if let Some(b) = point.last_mut() {
+                    *b ^= 1;
+                }
+            };
+            if let Some(point) = answer.attributes_bytes.get_mut(&CKA_EC_POINT.0) {
+                last(point);
+            }
+            if let Some(proto::AttributeValue { one_attr: Some(OneAttr::AttributeB(point)) }) =
+                answer.attributes.get_mut(&CKA_EC_POINT.0)
+            {
+                last(point);
+            }
+        }
+        Ok(out)
     }
 
     async fn set_attribute_value(

@@ -154,10 +154,14 @@ pub fn cipher(
     }
 }
 
-/// The AES key check value: the first 3 bytes of the key's encryption of a zero block.
-/// (A DES3 key's check value is `slice(<DES3_ECB of zeros(8)>, 0, 3)` in a suite.)
-pub fn kcv(key: &[u8]) -> Result<Vec<u8>, RefError> {
-    let mut out = cipher(p11::CKM_AES_ECB, key, None, &[0u8; 16], true)?;
+/// A block-cipher key's check value: the first 3 bytes of the key's encryption of a zero
+/// block, AES (`CKK_AES`, a 16-byte block) or DES3 (`CKK_DES3`, 8 bytes).
+pub fn kcv(key_type: crate::pkcs11::CkKeyType, key: &[u8]) -> Result<Vec<u8>, RefError> {
+    let mut out = match key_type {
+        p11::CKK_AES => cipher(p11::CKM_AES_ECB, key, None, &[0u8; 16], true)?,
+        p11::CKK_DES3 => cipher(p11::CKM_DES3_ECB, key, None, &[0u8; 8], true)?,
+        other => return err(format!("no key check value is defined for {other} keys")),
+    };
     out.truncate(3);
     Ok(out)
 }

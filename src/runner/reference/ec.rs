@@ -111,16 +111,21 @@ pub(super) fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Option<Res
     }))
 }
 
-/// `local.verify` for ECDSA and Ed25519 with an SPKI or a public key blob.
+/// `local.verify` for ECDSA and Ed25519 with an SPKI or a public key blob. With `curve`
+/// (CKA_EC_PARAMS) the key must be on that curve, and the signature exactly `r || s` of its
+/// size. A high-S signature is valid ECDSA (only some protocols demand low S), so S is
+/// normalised before verifying.
 pub(super) fn verify(
     mech: CkMechanismType,
     key: &[u8],
     data: &[u8],
     signature: &[u8],
+    curve: Option<&[u8]>,
 ) -> Option<Result<(), RefError>> {
     if mech == ibm::CKM_IBM_ED25519_SHA512 {
         return Some((|| {
             use ed25519_dalek::Verifier;
+            expect_curve(key, curve)?;
             let der = spki(key)?;
             let vk = ed25519_dalek::VerifyingKey::from_public_key_der(&der)
                 .map_err(|e| RefError(format!("not an Ed25519 public key: {e}")))?;
@@ -131,18 +136,98 @@ pub(super) fn verify(
         })());
     }
     let hash = ecdsa_hash(mech, data).ok()?;
-    Some(public_key(key).and_then(|(curve, point)| {
+    Some(expect_curve(key, curve).and_then(|(curve, point)| {
         with_curve!(curve, C => {
             let verifying = ecdsa::VerifyingKey::<C>::from_sec1_bytes(&point)
                 .map_err(|e| RefError(format!("not a {} public key: {e}", curve.name)))?;
+            if signature.len() != 2 * curve.field_bytes {
+                return err(format!(
+                    "a {} signature r || s has {} bytes, got {}",
+                    curve.name,
+                    2 * curve.field_bytes,
+                    signature.len()
+                ));
+            }
             let sig = ecdsa::Signature::<C>::from_slice(signature).map_err(|e| {
                 RefError(format!("signature is not a {} r || s ({} bytes): {e}", curve.name, signature.len()))
             })?;
             verifying
-                .verify_prehash(&hash, &sig)
+                .verify_prehash(&hash, &sig.normalize_s())
                 .map_err(|_| RefError("the signature does not verify locally".into()))
         })
     }))
+}
+
+/// The curve and point of a public key, which must be on `wanted` (CKA_EC_PARAMS) when the
+/// case names one: a key on another curve is the endpoint's error, not a reason to verify
+/// on the curve it chose.
+fn expect_curve(key: &[u8], wanted: Option<&[u8]>) -> Result<(Curve, Vec<u8>), RefError> {
+    let (curve, point) = public_key(key)?;
+    if let Some(params) = wanted {
+        let wanted = Curve::from_ec_params(params)
+            .ok_or_else(|| RefError("the case's curve is not a known named curve".into()))?;
+        if wanted != curve {
+            return err(format!("the public key is on {}, the case asked for {}", curve.name, wanted.name));
+        }
+    }
+    Ok((curve, point))
+}
+
+/// `local.ec-point`: CKA_EC_POINT must be the point of the key's SPKI, given either raw (as
+/// PKCS #11 v3 allows) or as a DER OCTET STRING (PKCS #11 v2.40); compared as points, so a
+/// compressed and an uncompressed encoding of one point agree. Returns the SPKI's point.
+pub fn ec_point_matches(key: &[u8], attribute: &[u8]) -> Result<Vec<u8>, RefError> {
+    let (curve, spki_point) = public_key(key)?;
+    let raw = if curve == Curve::ED25519 {
+        match attribute.len() {
+            32 => attribute.to_vec(),
+            34 if attribute[..2] == [0x04, 32] => attribute[2..].to_vec(),
+            n => {
+                return err(format!(
+                    "CKA_EC_POINT of an Ed25519 key has {n} bytes, expected 32 (or 34 as DER)"
+                ));
+            }
+        }
+    } else {
+        // A raw point is exactly the curve's encoding length; anything else must be one
+        // DER OCTET STRING holding it. Told apart by length, not by the first byte: 0x04
+        // begins both an uncompressed point and an OCTET STRING.
+        let lengths = [1 + 2 * curve.field_bytes, 1 + curve.field_bytes];
+        if lengths.contains(&attribute.len()) {
+            attribute.to_vec()
+        } else {
+            der::asn1::OctetString::from_der(attribute)
+                .map_err(|e| {
+                    RefError(format!(
+                        "CKA_EC_POINT ({} bytes) is neither a raw {} point nor a DER OCTET STRING: {e}",
+                        attribute.len(),
+                        curve.name
+                    ))
+                })?
+                .into_bytes()
+                .to_vec()
+        }
+    };
+    let same = if curve == Curve::ED25519 {
+        raw == spki_point
+    } else {
+        with_curve!(curve, C => {
+            let decode = |b: &[u8], what: &str| {
+                ecdsa::elliptic_curve::PublicKey::<C>::from_sec1_bytes(b)
+                    .map_err(|e| RefError(format!("{what} is not a {} point: {e}", curve.name)))
+            };
+            Ok(decode(&raw, "CKA_EC_POINT")? == decode(&spki_point, "the SPKI's key")?)
+        })?
+    };
+    if same {
+        Ok(spki_point)
+    } else {
+        err(format!(
+            "CKA_EC_POINT {} is not the SPKI's public key {}",
+            hex::encode(&raw),
+            hex::encode(&spki_point)
+        ))
+    }
 }
 
 /// The leading DER SubjectPublicKeyInfo of a public key blob (servers may append a tag).
@@ -207,6 +292,40 @@ pub fn keypair(ec_params: &[u8]) -> Result<KeyPair, RefError> {
     })
 }
 
+/// ECDH with a KDF as CKM_ECDH1_DERIVE applies it: `CKD_NULL` gives the last `len` bytes of
+/// Z (all of Z without `len`), `CKD_SHA*_KDF` the ANSI X9.63 KDF of Z and `shared` (the
+/// SharedData) to `len` bytes.
+pub fn ecdh_kdf(
+    private: &[u8],
+    public: &[u8],
+    kdf: crate::pkcs11::CkEcKdf,
+    shared: &[u8],
+    len: Option<usize>,
+) -> Result<Vec<u8>, RefError> {
+    use crate::pkcs11 as p;
+    let z = ecdh(private, public)?;
+    if kdf == p::CKD_NULL {
+        let len = len.unwrap_or(z.len());
+        if len > z.len() {
+            return err(format!("CKD_NULL gives at most {} bytes, asked for {len}", z.len()));
+        }
+        return Ok(z[z.len() - len..].to_vec());
+    }
+    let len = len.ok_or_else(|| RefError("a KDF needs the key length (len)".into()))?;
+    let mut out = vec![0u8; len];
+    let x963 = |e: ansi_x963_kdf::Error| RefError(format!("X9.63 KDF: {e:?}"));
+    match kdf {
+        p::CKD_SHA1_KDF => ansi_x963_kdf::derive_key_into::<sha1::Sha1>(&z, shared, &mut out),
+        p::CKD_SHA224_KDF => ansi_x963_kdf::derive_key_into::<sha2::Sha224>(&z, shared, &mut out),
+        p::CKD_SHA256_KDF => ansi_x963_kdf::derive_key_into::<sha2::Sha256>(&z, shared, &mut out),
+        p::CKD_SHA384_KDF => ansi_x963_kdf::derive_key_into::<sha2::Sha384>(&z, shared, &mut out),
+        p::CKD_SHA512_KDF => ansi_x963_kdf::derive_key_into::<sha2::Sha512>(&z, shared, &mut out),
+        other => return err(format!("no local KDF {other}")),
+    }
+    .map_err(x963)?;
+    Ok(out)
+}
+
 /// ECDH: the x-coordinate Z shared between `private` (a raw P-256 scalar or a PKCS #8 key of
 /// any curve) and `public` (a point, an SPKI or a blob).
 pub fn ecdh(private: &[u8], public: &[u8]) -> Result<Vec<u8>, RefError> {
@@ -224,6 +343,69 @@ pub fn ecdh(private: &[u8], public: &[u8]) -> Result<Vec<u8>, RefError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use der::Encode;
+
+    /// A high-S signature (s replaced by n - s) is as valid as the low-S one: an endpoint
+    /// that does not normalise S must pass.
+    #[test]
+    fn high_s_signatures_verify_on_secp256k1() {
+        let pair = keypair(&Curve::SECP256K1.ec_params()).unwrap();
+        let sig = sign(p11::CKM_ECDSA_SHA256, &pair.pkcs8, b"m").unwrap().unwrap();
+        let low = ecdsa::Signature::<k256::Secp256k1>::from_slice(&sig).unwrap();
+        let (r, s) = low.split_scalars();
+        let high = ecdsa::Signature::<k256::Secp256k1>::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+        assert_ne!(high.to_bytes(), low.to_bytes());
+        for sig in [low.to_bytes().to_vec(), high.to_bytes().to_vec()] {
+            verify(p11::CKM_ECDSA_SHA256, &pair.spki, b"m", &sig, None).unwrap().unwrap();
+        }
+    }
+
+    #[test]
+    fn the_requested_curve_and_signature_length_are_checked() {
+        let pair = keypair(&Curve::P384.ec_params()).unwrap();
+        let sig = sign(p11::CKM_ECDSA_SHA256, &pair.pkcs8, b"m").unwrap().unwrap();
+        verify(p11::CKM_ECDSA_SHA256, &pair.spki, b"m", &sig, Some(&Curve::P384.ec_params()))
+            .unwrap()
+            .unwrap();
+        let e = verify(p11::CKM_ECDSA_SHA256, &pair.spki, b"m", &sig, Some(&Curve::P256.ec_params()))
+            .unwrap()
+            .unwrap_err();
+        assert!(e.0.contains("on P-384, the case asked for P-256"), "{e}");
+        let mut long = vec![0u8];
+        long.extend_from_slice(&sig);
+        let e = verify(p11::CKM_ECDSA_SHA256, &pair.spki, b"m", &long, None).unwrap().unwrap_err();
+        assert!(e.0.contains("has 96 bytes, got 97"), "{e}");
+    }
+
+    #[test]
+    fn ec_point_is_compared_in_either_encoding() {
+        for curve in [Curve::P256, Curve::P521, Curve::ED25519] {
+            let pair = keypair(&curve.ec_params()).unwrap();
+            let raw = pair.point.clone();
+            let der = der::asn1::OctetString::new(raw.clone()).unwrap().to_der().unwrap();
+            assert_eq!(ec_point_matches(&pair.spki, &raw).unwrap(), raw);
+            assert_eq!(ec_point_matches(&pair.spki, &der).unwrap(), raw);
+            let other = keypair(&curve.ec_params()).unwrap();
+            assert!(ec_point_matches(&pair.spki, &other.point).is_err());
+            let mut bent = raw.clone();
+            *bent.last_mut().unwrap() ^= 1;
+            assert!(ec_point_matches(&pair.spki, &bent).is_err());
+        }
+    }
+
+    /// SharedData changes the X9.63 output; CKD_NULL takes the tail of Z.
+    #[test]
+    fn ecdh_kdf_uses_shared_data() {
+        let a = keypair(&Curve::P256.ec_params()).unwrap();
+        let b = keypair(&Curve::P256.ec_params()).unwrap();
+        let z = ecdh(&a.pkcs8, &b.point).unwrap();
+        let k1 = ecdh_kdf(&a.pkcs8, &b.point, p11::CKD_SHA256_KDF, b"one", Some(40)).unwrap();
+        let k2 = ecdh_kdf(&a.pkcs8, &b.point, p11::CKD_SHA256_KDF, b"two", Some(40)).unwrap();
+        assert_eq!(k1.len(), 40);
+        assert_ne!(k1, k2);
+        assert_eq!(k1, ecdh_kdf(&b.pkcs8, &a.spki, p11::CKD_SHA256_KDF, b"one", Some(40)).unwrap());
+        assert_eq!(ecdh_kdf(&a.pkcs8, &b.point, p11::CKD_NULL, b"", Some(16)).unwrap(), z[16..]);
+    }
 
     #[test]
     fn a_raw_scalar_that_starts_like_der_is_still_a_scalar() {

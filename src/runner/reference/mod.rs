@@ -10,11 +10,13 @@ mod cipher;
 mod cmac;
 mod digest;
 mod ec;
+mod randomness;
 mod rsa;
 
 pub use cipher::{cipher, kcv};
 pub use digest::{digest, hmac};
-pub use ec::{KeyPair, ec_point, ecdh, keypair, spki};
+pub use ec::{KeyPair, ec_point, ec_point_matches, ecdh, ecdh_kdf, keypair, spki};
+pub use randomness::check as randomness;
 pub use rsa::{cipher as rsa_cipher, keypair as rsa_keypair};
 
 use crate::pkcs11::CkMechanismType;
@@ -38,11 +40,18 @@ pub fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Result<Vec<u8>, R
 }
 
 /// `local.verify`: a MAC compared with a raw key, or a signature checked with an SPKI (or
-/// a public key blob that begins with one).
-pub fn verify(mech: CkMechanismType, key: &[u8], data: &[u8], signature: &[u8]) -> Result<(), RefError> {
+/// a public key blob that begins with one); `curve` (CKA_EC_PARAMS) is the curve an EC key
+/// must be on.
+pub fn verify(
+    mech: CkMechanismType,
+    key: &[u8],
+    data: &[u8],
+    signature: &[u8],
+    curve: Option<&[u8]>,
+) -> Result<(), RefError> {
     digest::verify(mech, key, data, signature)
         .or_else(|| cmac::verify(mech, key, data, signature))
-        .or_else(|| ec::verify(mech, key, data, signature))
+        .or_else(|| ec::verify(mech, key, data, signature, curve))
         .or_else(|| rsa::verify(mech, key, data, signature))
         .unwrap_or_else(|| err(format!("no local verification for {mech}")))
 }
@@ -83,8 +92,8 @@ mod tests {
         let sig = sign(p11::CKM_ECDSA_SHA256, &private, b"hello").unwrap();
         let mut blob = spki_der.clone();
         blob.extend_from_slice(b"integrity-tag");
-        verify(p11::CKM_ECDSA_SHA256, &blob, b"hello", &sig).unwrap();
-        assert!(verify(p11::CKM_ECDSA_SHA256, &blob, b"hellO", &sig).is_err());
+        verify(p11::CKM_ECDSA_SHA256, &blob, b"hello", &sig, None).unwrap();
+        assert!(verify(p11::CKM_ECDSA_SHA256, &blob, b"hellO", &sig, None).is_err());
         assert_eq!(ec_point(&blob).unwrap(), point);
         let KeyPair { private_scalar: other, spki: other_spki, .. } =
             keypair(&Curve::P256.ec_params()).unwrap();

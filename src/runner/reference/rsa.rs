@@ -3,7 +3,7 @@
 //! MGF1 with the message hash and a salt as long as the hash (the usual choice, and what
 //! suites ask endpoints for); raw CKM_RSA_PKCS_PSS takes its hash from the input length.
 
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::{Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign, PrivateKey, Pss, PublicKey};
 
 use super::ec::{KeyPair, spki};
@@ -99,8 +99,23 @@ fn private(key: &[u8]) -> Result<PrivateKey, RefError> {
     PrivateKey::from_pkcs8_der(key).map_err(|e| RefError(format!("RSA PKCS #8: {e}")))
 }
 
+/// The moduli suites use, 512..4096 bits; the crate's own SPKI decoder stops at 1024, so
+/// the key is decoded from its PKCS #1 components and built with these limits.
+const MODULUS_BITS: std::ops::RangeInclusive<usize> = 512..=4096;
+
 fn public(key: &[u8]) -> Result<PublicKey, RefError> {
-    PublicKey::from_public_key_der(&spki(key)?).map_err(|e| RefError(format!("not an RSA public key: {e}")))
+    use rsa::pkcs8::der::Decode;
+    let bad = |e: &dyn std::fmt::Display| RefError(format!("not an RSA public key: {e}"));
+    let der = spki(key)?;
+    let info = rsa::pkcs8::SubjectPublicKeyInfoRef::from_der(&der).map_err(|e| bad(&e))?;
+    if info.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
+        return Err(bad(&format!("algorithm {}", info.algorithm.oid)));
+    }
+    let bits = info.subject_public_key.as_bytes().ok_or_else(|| bad(&"unused bits"))?;
+    let parts = rsa::pkcs1::RsaPublicKeyRef::from_der(bits).map_err(|e| bad(&e))?;
+    let n = rsa::BoxedUint::from_be_slice_vartime(parts.modulus.as_bytes());
+    let e = rsa::BoxedUint::from_be_slice_vartime(parts.public_exponent.as_bytes());
+    PublicKey::new_with_size_limits(n, e, MODULUS_BITS).map_err(|e| bad(&e))
 }
 
 /// `local.sign` with a PKCS #8 RSA key.
