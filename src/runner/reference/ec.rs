@@ -355,6 +355,10 @@ mod tests {
         let (r, s) = low.split_scalars();
         let high = ecdsa::Signature::<k256::Secp256k1>::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
         assert_ne!(high.to_bytes(), low.to_bytes());
+        // The curve crate alone refuses it (Bitcoin's low-S rule), which is why S is normalised.
+        let vk = ecdsa::VerifyingKey::<k256::Secp256k1>::from_sec1_bytes(&pair.point).unwrap();
+        let hash = digest(p11::CKM_SHA256, b"m").unwrap();
+        assert!(vk.verify_prehash(&hash, &high).is_err());
         for sig in [low.to_bytes().to_vec(), high.to_bytes().to_vec()] {
             verify(p11::CKM_ECDSA_SHA256, &pair.spki, b"m", &sig, None).unwrap().unwrap();
         }

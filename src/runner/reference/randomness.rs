@@ -32,7 +32,7 @@ pub fn frequency_bound(n: usize) -> f64 {
 /// - no 16-byte block repeats (birthday bound (n/16)^2 / 2^129, 2^-97 for 1 MiB);
 /// - every byte value's count is within [`frequency_bound`] of n/256 (10^-12).
 pub fn check(data: &[u8]) -> Result<(), RefError> {
-    if data.len() < MIN_BYTES || data.len() % 16 != 0 {
+    if data.len() < MIN_BYTES || !data.len().is_multiple_of(16) {
         return err(format!(
             "the quality check needs at least {MIN_BYTES} bytes in whole 16-byte blocks, got {}",
             data.len()
