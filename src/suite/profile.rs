@@ -240,6 +240,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn strict_cases_need_a_strict_profile() {
+        let text = "suite: s\ncases:\n  - name: lenient\n    id: lenient\n    steps: [{GenerateRandom: {len: 1}}]\n  - name: strict\n    id: strict\n    tags: [pkcs11-strict]\n    steps: [{GenerateRandom: {len: 1}}]\n";
+        let suite = super::super::load::load_str(Path::new("s.yaml"), text).unwrap();
+        let cases = super::super::expand::expand(vec![suite]);
+        let picked = |p: &Profile| {
+            cases.iter().filter(|c| p.selects(c).is_ok()).map(|c| c.id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(picked(&Profile::default()), ["s/lenient"]);
+        let strict: Profile = serde_yaml::from_str("profile: p\nstrict: true\n").unwrap();
+        assert_eq!(picked(&strict), ["s/lenient", "s/strict"]);
+    }
+
+    #[test]
     fn patterns_cross_slashes_and_codes_are_checked() {
         let p: Profile = serde_yaml::from_str(
             "profile: t\naccept:\n  - {expected: CKR_SAVED_STATE_INVALID, also: [CKR_OPERATION_NOT_INITIALIZED], reason: r}\ndeviations:\n  - {case: \"keys/*[curve=P-384]\", reason: no P-384}\n",
