@@ -258,10 +258,12 @@ pub enum LocalOp {
     Verify,
     Keypair,
     Ecdh,
+    DhKeypair,
+    Dh,
 }
 
 impl LocalOp {
-    const ALL: [(LocalOp, &'static str); 7] = [
+    const ALL: [(LocalOp, &'static str); 9] = [
         (LocalOp::Digest, "local.digest"),
         (LocalOp::Encrypt, "local.encrypt"),
         (LocalOp::Decrypt, "local.decrypt"),
@@ -269,6 +271,8 @@ impl LocalOp {
         (LocalOp::Verify, "local.verify"),
         (LocalOp::Keypair, "local.keypair"),
         (LocalOp::Ecdh, "local.ecdh"),
+        (LocalOp::DhKeypair, "local.dh_keypair"),
+        (LocalOp::Dh, "local.dh"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -298,6 +302,9 @@ impl LocalOp {
             Arg { name: "bits", kind: ArgKind::Uint, required: false },
         ];
         const ECDH: &[Arg] = &[KEY, a("public", ArgKind::Bytes)];
+        // DH: a pair over DER DHParameter `params`; a secret from the harness's private
+        // value and the peer's SPKI (or public key blob).
+        const DH_KEYPAIR: &[Arg] = &[a("params", ArgKind::Bytes)];
         match self {
             LocalOp::Digest => DIGEST,
             LocalOp::Encrypt => ENCRYPT,
@@ -305,7 +312,8 @@ impl LocalOp {
             LocalOp::Sign => SIGN,
             LocalOp::Verify => VERIFY,
             LocalOp::Keypair => KEYPAIR,
-            LocalOp::Ecdh => ECDH,
+            LocalOp::Ecdh | LocalOp::Dh => ECDH,
+            LocalOp::DhKeypair => DH_KEYPAIR,
         }
     }
 
@@ -318,7 +326,8 @@ impl LocalOp {
             LocalOp::Sign => &[("Signature", B)],
             LocalOp::Verify => &[],
             LocalOp::Keypair => &[("Private", B), ("Public", B), ("Point", B), ("Pkcs8", B)],
-            LocalOp::Ecdh => &[("Secret", B)],
+            LocalOp::Ecdh | LocalOp::Dh => &[("Secret", B)],
+            LocalOp::DhKeypair => &[("Private", B), ("Public", B)],
         }
     }
 }
@@ -990,7 +999,7 @@ impl<'de> Deserialize<'de> for Step {
                                 de::Error::custom(format!(
                                     "unknown step {name:?}: expected an RPC name (e.g. SignSingle) or a local step \
                                      (local.digest, local.encrypt, local.decrypt, local.sign, local.verify, \
-                                     local.keypair, local.ecdh)"
+                                     local.keypair, local.ecdh, local.dh_keypair, local.dh)"
                                 ))
                             })?;
                             if let Some((first, _)) = &call {

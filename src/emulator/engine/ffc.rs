@@ -12,8 +12,8 @@
 //! A key pair template gives the parameters as CKA_IBM_STRUCT_PARAMS (public template
 //! first, then private), or as PKCS #11's CKA_PRIME, CKA_BASE (and CKA_SUBPRIME). Parameters
 //! of another size are CKR_KEY_SIZE_RANGE; parameters that do not parse, or are not a
-//! group (an even prime, a base out of range), CKR_ATTRIBUTE_VALUE_INVALID on the attribute
-//! that carried them. Both halves carry CKA_PRIME, CKA_BASE (CKA_SUBPRIME) and, when given,
+//! group (an even prime, a base out of range), CKR_DOMAIN_PARAMS_INVALID (PKCS #11's code
+//! for unusable domain parameters). Both halves carry CKA_PRIME, CKA_BASE (CKA_SUBPRIME) and, when given,
 //! CKA_IBM_STRUCT_PARAMS as given.
 //!
 //! DH derivation takes the peer's public value as ParameterB (big-endian bytes, as IBM's
@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(pair(Template::new()), CKR_TEMPLATE_INCOMPLETE);
         assert_eq!(
             pair(template(&[(CKA_IBM_STRUCT_PARAMS, WireValue::Bytes(b"garbage".to_vec()))])),
-            CKR_ATTRIBUTE_VALUE_INVALID
+            CKR_DOMAIN_PARAMS_INVALID
         );
         let small = dh::DhParams::named(2048).unwrap().prime()[..64].to_vec();
         assert_eq!(
@@ -503,13 +503,13 @@ mod tests {
         assert_eq!(pair(Template::new()), CKR_TEMPLATE_INCOMPLETE);
         assert_eq!(
             pair(template(&[(CKA_IBM_STRUCT_PARAMS, WireValue::Bytes(vec![0x30, 0x00]))])),
-            CKR_ATTRIBUTE_VALUE_INVALID
+            CKR_DOMAIN_PARAMS_INVALID
         );
         // DH parameters are not DSA parameters.
         let dh_der = DhParams::named(2048).unwrap().to_der().unwrap();
         assert_eq!(
             pair(template(&[(CKA_IBM_STRUCT_PARAMS, WireValue::Bytes(dh_der))])),
-            CKR_ATTRIBUTE_VALUE_INVALID
+            CKR_DOMAIN_PARAMS_INVALID
         );
     }
 }

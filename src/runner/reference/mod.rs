@@ -8,11 +8,14 @@
 
 mod cipher;
 mod cmac;
+mod dh;
 mod digest;
+mod dsa;
 mod ec;
 mod rsa;
 
 pub use cipher::{cipher, kcv};
+pub use dh::{agree as dh_agree, keypair as dh_keypair};
 pub use digest::{digest, hmac};
 pub use ec::{KeyPair, ec_point, ecdh, keypair, spki};
 pub use rsa::{cipher as rsa_cipher, keypair as rsa_keypair};
@@ -44,6 +47,7 @@ pub fn verify(mech: CkMechanismType, key: &[u8], data: &[u8], signature: &[u8]) 
         .or_else(|| cmac::verify(mech, key, data, signature))
         .or_else(|| ec::verify(mech, key, data, signature))
         .or_else(|| rsa::verify(mech, key, data, signature))
+        .or_else(|| dsa::verify(mech, key, data, signature))
         .unwrap_or_else(|| err(format!("no local verification for {mech}")))
 }
 
