@@ -84,10 +84,13 @@ impl Engine {
         };
         let required = |attr| from(attr)?.ok_or(Error::TemplateIncomplete(attr));
         let structured = from(CKA_IBM_STRUCT_PARAMS)?;
-        let unusable = |attr| {
+        let unusable = |attr: CkAttributeType| {
             move |e| match e {
                 Unusable::Size(bits) => Error::KeySizeRange(bits),
-                Unusable::Malformed => Error::AttributeValueInvalid(attr),
+                Unusable::Malformed if attr == CKA_IBM_STRUCT_PARAMS => {
+                    Error::DomainParamsInvalid("CKA_IBM_STRUCT_PARAMS is not DER parameters of a group")
+                }
+                Unusable::Malformed => Error::DomainParamsInvalid("CKA_PRIME and CKA_BASE are not a group"),
             }
         };
         let (private, public, mut fixed) = if family == Family::DhKeyPairGen {
