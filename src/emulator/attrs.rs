@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
+use crate::pkcs11::ibm::CKA_IBM_STRUCT_PARAMS;
 use crate::pkcs11::*;
 
 /// A stored attribute value, typed as `pkcs11::attribute_kind` says.
@@ -129,6 +130,12 @@ static RULES: &[Rule] = &[
     rule(CKA_MODULUS, PRIVATE | PUBLIC, Computed, Never),
     rule(CKA_MODULUS_BITS, PRIVATE | PUBLIC, Input, Never),
     rule(CKA_PUBLIC_EXPONENT, PRIVATE | PUBLIC, Input, Never),
+    // DH and DSA domain parameters, on both halves (engine::ffc); CKA_IBM_STRUCT_PARAMS is
+    // their DER form as the key pair template gave it.
+    rule(CKA_PRIME, PRIVATE | PUBLIC, Input, Never),
+    rule(CKA_SUBPRIME, PRIVATE | PUBLIC, Input, Never),
+    rule(CKA_BASE, PRIVATE | PUBLIC, Input, Never),
+    rule(CKA_IBM_STRUCT_PARAMS, PRIVATE | PUBLIC, Input, Never),
     rule(CKA_VALUE, SECRET | PRIVATE, Computed, Never),
     rule(CKA_ENCRYPT, SECRET | PUBLIC, Settable(true), Free),
     rule(CKA_DECRYPT, SECRET | PRIVATE, Settable(true), Free),

@@ -19,10 +19,12 @@ use zeroize::Zeroizing;
 use super::attrs::{AttrValue, Attrs};
 use super::cache::{self, Bounded};
 use super::error::{Error, Result};
+use super::mech::dh::{self, DhParams};
+use super::mech::dsa;
 use super::mech::ec::{self, CurveOps};
 use super::mech::rsa::{self, RsaCipherState};
 use super::mech::{aes::CipherState, digest::DigestState, sign::SignState};
-use crate::pkcs11::{CKA_EC_PARAMS, CKK_RSA};
+use crate::pkcs11::{CKA_BASE, CKA_EC_PARAMS, CKA_PRIME, CKK_DH, CKK_DSA, CKK_RSA};
 
 /// Marks an emulator blob. Its first byte is not 0x30, so a sealed blob can never be
 /// mistaken for a public key blob, which starts with a DER SEQUENCE.
@@ -84,6 +86,14 @@ pub enum Material {
     EcPublic(&'static dyn CurveOps, Vec<u8>),
     RsaPrivate(Box<::rsa::PrivateKey>),
     RsaPublic(Box<::rsa::PublicKey>),
+    /// DH private key: its group and private value (sealed alone; the group is in the
+    /// key's CKA_PRIME and CKA_BASE).
+    DhPrivate(Box<DhParams>, Zeroizing<Vec<u8>>),
+    /// DH public key: its group and public value.
+    DhPublic(Box<DhParams>, Vec<u8>),
+    /// DSA private key (sealed as PKCS #8).
+    DsaPrivate(Box<::dsa::SigningKey>),
+    DsaPublic(Box<::dsa::VerifyingKey>),
 }
 
 impl Material {
@@ -94,6 +104,12 @@ impl Material {
             Material::EcPrivate(c, scalar) => c.to_spki(&c.public_point(scalar)?),
             Material::RsaPublic(k) => rsa::to_spki(k),
             Material::RsaPrivate(k) => rsa::to_spki(k.as_public_key()),
+            Material::DhPublic(params, y) => params.to_spki(y),
+            Material::DhPrivate(params, x) => {
+                params.to_spki(&params.public_value(x).ok_or(Error::KeyHandleInvalid)?)
+            }
+            Material::DsaPublic(k) => dsa::to_spki(k),
+            Material::DsaPrivate(k) => dsa::to_spki(k.verifying_key()),
             Material::Secret(_) => Err(Error::General("a secret key has no SPKI")),
         }
     }
@@ -224,9 +240,12 @@ impl Sealer {
             Material::Secret(v) => (Kind::SecretKey, Vec::new(), Zeroizing::new(v.to_vec())),
             Material::EcPrivate(_, scalar) => (Kind::PrivateKey, Vec::new(), scalar.clone()),
             Material::RsaPrivate(k) => (Kind::PrivateKey, Vec::new(), rsa::to_pkcs1(k)?),
-            Material::EcPublic(..) | Material::RsaPublic(_) => {
-                (Kind::PublicKey, key.material.spki()?, Zeroizing::new(Vec::new()))
-            }
+            Material::DhPrivate(_, x) => (Kind::PrivateKey, Vec::new(), x.clone()),
+            Material::DsaPrivate(k) => (Kind::PrivateKey, Vec::new(), dsa::to_pkcs8(k)?),
+            Material::EcPublic(..)
+            | Material::RsaPublic(_)
+            | Material::DhPublic(..)
+            | Material::DsaPublic(_) => (Kind::PublicKey, key.material.spki()?, Zeroizing::new(Vec::new())),
         };
         let record = KeyRecord { attrs, material: material.to_vec() };
         let payload = Zeroizing::new(encode(&record)?);
@@ -272,6 +291,18 @@ impl Sealer {
             Kind::PrivateKey if attrs.key_type() == CKK_RSA => {
                 Material::RsaPrivate(Box::new(rsa::from_pkcs1(&material).ok_or(Error::KeyHandleInvalid)?))
             }
+            Kind::PrivateKey if attrs.key_type() == CKK_DH => {
+                let part = |attr| match attrs.get(attr) {
+                    Ok(AttrValue::Bytes(v)) => Ok(v),
+                    _ => Err(Error::KeyHandleInvalid),
+                };
+                let params = DhParams::from_parts(&part(CKA_PRIME)?, &part(CKA_BASE)?)
+                    .map_err(|_| Error::KeyHandleInvalid)?;
+                Material::DhPrivate(Box::new(params), material)
+            }
+            Kind::PrivateKey if attrs.key_type() == CKK_DSA => {
+                Material::DsaPrivate(Box::new(dsa::from_pkcs8(&material).ok_or(Error::KeyHandleInvalid)?))
+            }
             Kind::PrivateKey => {
                 let params = match attrs.get(CKA_EC_PARAMS) {
                     Ok(AttrValue::Bytes(p)) => p,
@@ -279,6 +310,13 @@ impl Sealer {
                 };
                 let curve = ec::by_params(&params).map_err(|_| Error::KeyHandleInvalid)?;
                 Material::EcPrivate(curve, material)
+            }
+            _ if attrs.key_type() == CKK_DH => {
+                let (params, y) = dh::from_spki(spki).ok_or(Error::KeyHandleInvalid)?;
+                Material::DhPublic(Box::new(params), y)
+            }
+            _ if attrs.key_type() == CKK_DSA => {
+                Material::DsaPublic(Box::new(dsa::from_spki(spki).ok_or(Error::KeyHandleInvalid)?))
             }
             _ => match ec::from_spki(spki) {
                 Some((curve, point)) => Material::EcPublic(curve, point),

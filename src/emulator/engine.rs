@@ -29,6 +29,8 @@ use super::mech::sign::{SignParam, SignScheme, SignState};
 use super::mech::{self, Family, GENERIC_SECRET_MAX, GENERIC_SECRET_MIN, MechRow, Mechanism, ec, random};
 use crate::pkcs11::*;
 
+mod ffc;
+
 /// A key the engine just made, ready for a response.
 pub struct NewKey {
     /// The blob (KeyBytes / KeyBlobs[0]).
@@ -306,6 +308,10 @@ impl Engine {
                 (v.to_vec(), param)
             }
             (SignScheme::Cmac, _, _) => (secret_value(&key, mech.mech, CKK_AES)?.to_vec(), param),
+            (SignScheme::Dsa(_), Material::DsaPrivate(sk), false) => {
+                (mech::dsa::to_pkcs8(sk)?.to_vec(), param)
+            }
+            (SignScheme::Dsa(_), Material::DsaPublic(pk), true) => (mech::dsa::to_spki(pk)?, param),
             _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
         };
         key.attrs.require(usage)?;
@@ -323,6 +329,9 @@ impl Engine {
 
     pub fn generate_key(&self, mech: &Mechanism, template: &Template) -> Result<NewKey> {
         let row = mech::lookup(mech.mech, CKF_GENERATE, "GenerateKey")?;
+        if let Family::DhParamGen | Family::DsaParamGen = row.family {
+            return self.generate_domain_params(row.family, mech, template);
+        }
         let key_type = match row.family {
             Family::AesKeyGen => CKK_AES,
             Family::GenericSecretKeyGen => CKK_GENERIC_SECRET,
@@ -364,6 +373,9 @@ impl Engine {
         let row = mech::lookup(mech.mech, CKF_GENERATE_KEY_PAIR, "GenerateKeyPair")?;
         if row.family == Family::RsaKeyPairGen {
             return self.generate_rsa_pair(mech, public_template, private_template);
+        }
+        if let Family::DhKeyPairGen | Family::DsaKeyPairGen = row.family {
+            return self.generate_ffc_pair(row.family, mech, public_template, private_template);
         }
         if row.family != Family::EcKeyPairGen {
             return Err(Error::MechanismInvalid { mech: mech.mech, function: "GenerateKeyPair" });
@@ -532,9 +544,12 @@ impl Engine {
                 // every curve, Ed25519, RSA.
                 let material = match ec::from_spki(wrapped) {
                     Some((curve, point)) => Material::EcPublic(curve, point),
-                    None => Material::RsaPublic(Box::new(rsa_mech::from_spki(wrapped).ok_or(
-                        Error::WrappedKeyInvalid("not a SubjectPublicKeyInfo of a supported key type"),
-                    )?)),
+                    None => match ffc::public_from_spki(wrapped) {
+                        Some(material) => material,
+                        None => Material::RsaPublic(Box::new(rsa_mech::from_spki(wrapped).ok_or(
+                            Error::WrappedKeyInvalid("not a SubjectPublicKeyInfo of a supported key type"),
+                        )?)),
+                    },
                 };
                 let attrs = Attrs::build(template, &public_fixed(&material), Origin::Unwrapped)?;
                 self.issue(Key { attrs, material }, Vec::new())
@@ -549,6 +564,9 @@ impl Engine {
     /// the whole Z, or one hash output.
     pub fn derive_key(&self, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
         let row = mech::lookup(mech.mech, CKF_DERIVE, "DeriveKey")?;
+        if row.family == Family::DhDerive {
+            return self.derive_dh(mech, base, template);
+        }
         if row.family != Family::Ecdh1Derive {
             return Err(Error::MechanismInvalid { mech: mech.mech, function: "DeriveKey" });
         }
@@ -604,9 +622,13 @@ impl Engine {
                     (CKA_VALUE, Material::Secret(v)) => {
                         key.attrs.value_readable().map(|_| AttrValue::Bytes(v.to_vec()))
                     }
-                    (CKA_VALUE, Material::EcPrivate(..) | Material::RsaPrivate(_)) => {
-                        Err(Error::AttributeSensitive(CKA_VALUE))
-                    }
+                    (
+                        CKA_VALUE,
+                        Material::EcPrivate(..)
+                        | Material::RsaPrivate(_)
+                        | Material::DhPrivate(..)
+                        | Material::DsaPrivate(_),
+                    ) => Err(Error::AttributeSensitive(CKA_VALUE)),
                     _ => key.attrs.get(attr),
                 };
                 value.map(|v| (attr, v))
@@ -795,6 +817,7 @@ fn public_fixed(material: &Material) -> Vec<(CkAttributeType, AttrValue)> {
     match material {
         Material::RsaPublic(pk) => rsa_fixed(CKO_PUBLIC_KEY, pk, &rsa_mech::public_exponent(pk)),
         Material::EcPublic(curve, point) => ec_fixed(CKO_PUBLIC_KEY, *curve, Some(point)),
+        Material::DhPublic(..) | Material::DsaPublic(_) => ffc::public_fixed(material),
         // Only public material reaches here.
         _ => Vec::new(),
     }

@@ -50,6 +50,9 @@ pub enum Error {
     /// The key to wrap is of a class this wrapping mechanism does not carry.
     #[error("{0} keys cannot be wrapped with this mechanism")]
     KeyNotWrappable(CkObjectClass),
+    /// DH or DSA domain parameters that do not parse or are not a group.
+    #[error("the domain parameters are invalid: {0}")]
+    DomainParamsInvalid(&'static str),
     /// A key length outside what the mechanism supports.
     #[error("key length {0} is out of range")]
     KeySizeRange(u64),
@@ -121,6 +124,7 @@ impl Error {
             Error::KeyUnextractable => CKR_KEY_UNEXTRACTABLE,
             Error::KeyNotWrappable(_) => CKR_KEY_NOT_WRAPPABLE,
             Error::KeySizeRange(_) => CKR_KEY_SIZE_RANGE,
+            Error::DomainParamsInvalid(_) => CKR_DOMAIN_PARAMS_INVALID,
             Error::CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
             Error::DataLenRange(_) => CKR_DATA_LEN_RANGE,
             Error::EncryptedDataLenRange(_) => CKR_ENCRYPTED_DATA_LEN_RANGE,

@@ -20,6 +20,8 @@ static KINDS: &[(CkAttributeType, AttrKind)] = &[
     (CKA_KEY_TYPE, AttrKind::Ulong),
     (CKA_VALUE_LEN, AttrKind::Ulong),
     (CKA_MODULUS_BITS, AttrKind::Ulong),
+    (CKA_PRIME_BITS, AttrKind::Ulong),
+    (CKA_SUBPRIME_BITS, AttrKind::Ulong),
     (CKA_KEY_GEN_MECHANISM, AttrKind::Ulong),
     (CKA_CERTIFICATE_TYPE, AttrKind::Ulong),
     (CKA_TOKEN, AttrKind::Bool),
@@ -67,6 +69,10 @@ static KINDS: &[(CkAttributeType, AttrKind)] = &[
     (CKA_EXPONENT_1, AttrKind::Bytes),
     (CKA_EXPONENT_2, AttrKind::Bytes),
     (CKA_COEFFICIENT, AttrKind::Bytes),
+    (CKA_PRIME, AttrKind::Bytes),
+    (CKA_SUBPRIME, AttrKind::Bytes),
+    (CKA_BASE, AttrKind::Bytes),
+    (CKA_IBM_STRUCT_PARAMS, AttrKind::Bytes),
 ];
 
 /// The attributes PKCS #11 types as big integers (big-endian byte strings). IBM's clients

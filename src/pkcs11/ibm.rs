@@ -31,6 +31,7 @@ vendor_names!(CkAttributeType, ATTRIBUTE_NAMES: [
     CKA_IBM_NEVER_MODIFIABLE = V + 0x10002,
     CKA_IBM_ATTRBOUND = V + 0x10004,
     CKA_IBM_USE_AS_DATA = V + 0x10008,
+    CKA_IBM_STRUCT_PARAMS = V + 0x10009,
 ]);
 
 // No IBM return codes are part of the published interface yet; the table exists so that

@@ -309,6 +309,15 @@ fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
             reference::ec_point_matches(bytes_arg(args, "key")?, bytes_arg(args, "point")?)
                 .map_err(endpoint)?,
         ),
+        LocalOp::DhKeypair => {
+            let pair = reference::dh_keypair(bytes_arg(args, "params")?).map_err(endpoint)?;
+            put("Private", pair.private);
+            put("Public", pair.public);
+        }
+        LocalOp::Dh => put(
+            "Secret",
+            reference::dh_agree(bytes_arg(args, "key")?, bytes_arg(args, "public")?).map_err(endpoint)?,
+        ),
     }
     Ok(out)
 }

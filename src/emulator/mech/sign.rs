@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::digest::HashAlg;
 use super::rsa::{self, PssParams, SigPadding};
-use super::{cmac, ec, hmac};
+use super::{cmac, dsa, ec, hmac};
 use crate::emulator::blob::Operation;
 use crate::emulator::error::{Error, Result};
 
@@ -43,6 +43,8 @@ pub enum SignScheme {
     RsaPss(Option<HashAlg>),
     /// Ed25519 (CKM_IBM_ED25519_SHA512).
     Ed25519,
+    /// DSA; `None` signs the given data as the hash (CKM_DSA), single-part like CKM_ECDSA.
+    Dsa(Option<HashAlg>),
 }
 
 /// What a scheme needs beyond the key bytes.
@@ -73,7 +75,8 @@ pub struct SignState {
     verify: bool,
     scheme: SignScheme,
     /// Private scalar (ECDSA sign), SEC1 point (ECDSA verify), secret value (HMAC, CMAC),
-    /// PKCS #1 RSAPrivateKey (RSA sign) or SubjectPublicKeyInfo (RSA verify).
+    /// PKCS #1 RSAPrivateKey (RSA sign), PKCS #8 (DSA sign) or SubjectPublicKeyInfo (RSA
+    /// and DSA verify).
     key: Vec<u8>,
     input: Input,
     param: SignParam,
@@ -82,8 +85,8 @@ pub struct SignState {
 impl SignState {
     pub fn new(op: Operation, scheme: SignScheme, key: Vec<u8>) -> SignState {
         let input = match scheme {
-            SignScheme::Ecdsa(None) => Input::SinglePart,
-            SignScheme::Ecdsa(Some(alg)) => Input::Hash(alg, alg.fresh()),
+            SignScheme::Ecdsa(None) | SignScheme::Dsa(None) => Input::SinglePart,
+            SignScheme::Ecdsa(Some(alg)) | SignScheme::Dsa(Some(alg)) => Input::Hash(alg, alg.fresh()),
             SignScheme::Hmac(_) | SignScheme::Cmac => Input::Buffer(Vec::new()),
             SignScheme::RsaPkcs(None) | SignScheme::RsaPss(None) | SignScheme::Ed25519 => Input::SinglePart,
             SignScheme::RsaPkcs(Some(alg)) | SignScheme::RsaPss(Some(alg)) => Input::Hash(alg, alg.fresh()),
@@ -169,6 +172,7 @@ impl SignState {
     fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>> {
         match self.scheme {
             SignScheme::Ecdsa(_) | SignScheme::Ed25519 => self.curve()?.sign(&self.key, message),
+            SignScheme::Dsa(_) => dsa::sign(&self.key, message),
             SignScheme::Hmac(alg) => hmac::mac(alg, &self.key, message),
             SignScheme::Cmac => cmac::mac(&self.key, message),
             SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_) => {
@@ -180,6 +184,7 @@ impl SignState {
     fn verify_message(&self, message: &[u8], signature: &[u8]) -> Result<()> {
         match self.scheme {
             SignScheme::Ecdsa(_) | SignScheme::Ed25519 => self.curve()?.verify(&self.key, message, signature),
+            SignScheme::Dsa(_) => dsa::verify(&self.key, message, signature),
             SignScheme::Hmac(alg) => hmac::verify(alg, &self.key, message, signature),
             SignScheme::Cmac => cmac::verify(&self.key, message, signature),
             SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_) => {
@@ -191,6 +196,6 @@ impl SignState {
 
 fn single_part_only() -> Error {
     Error::FunctionNotSupported(
-        "multi-part signing with a single-part mechanism (CKM_ECDSA, CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_IBM_ED25519_SHA512)",
+        "multi-part signing with a single-part mechanism (CKM_ECDSA, CKM_DSA, CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_IBM_ED25519_SHA512)",
     )
 }

@@ -8,12 +8,15 @@
 
 mod cipher;
 mod cmac;
+mod dh;
 mod digest;
+mod dsa;
 mod ec;
 mod randomness;
 mod rsa;
 
 pub use cipher::{cipher, kcv};
+pub use dh::{agree as dh_agree, keypair as dh_keypair};
 pub use digest::{digest, hmac};
 pub use ec::{KeyPair, ec_point, ec_point_matches, ecdh, ecdh_kdf, keypair, spki};
 pub use randomness::check as randomness;
@@ -53,6 +56,7 @@ pub fn verify(
         .or_else(|| cmac::verify(mech, key, data, signature))
         .or_else(|| ec::verify(mech, key, data, signature, curve))
         .or_else(|| rsa::verify(mech, key, data, signature))
+        .or_else(|| dsa::verify(mech, key, data, signature))
         .unwrap_or_else(|| err(format!("no local verification for {mech}")))
 }
 
