@@ -85,6 +85,13 @@ fn mechanism(mech: Option<proto::Mechanism>) -> Result<Mechanism> {
             mgf: u64::try_from(p.mgf).unwrap_or(u64::MAX),
             salt_len: p.salt_byte_count,
         },
+        // The proto enum values are the derivation types; a negative one matches none.
+        Some(Parameter::BtcDeriveParameter(p)) => MechParam::BtcDerive {
+            kind: u64::try_from(p.r#type).unwrap_or(u64::MAX),
+            child_index: p.child_key_index,
+            chain_code: p.chain_code,
+            version: p.version,
+        },
         #[allow(unreachable_patterns)]
         Some(_) => MechParam::Other,
     };
@@ -369,15 +376,17 @@ impl proto::crypto_server::Crypto for CryptoService {
     async fn wrap_key(&self, r: Request<proto::WrapKeyRequest>) -> Reply<proto::WrapKeyResponse> {
         let r = r.into_inner();
         let (k, kek) = (key(r.key, r.legacy_key), key(r.ke_k, r.legacy_ke_k));
-        let result = mechanism(r.mech).and_then(|m| self.engine.wrap_key(&m, &k, &kek));
+        let mac_key = key(r.mac_key, r.legacy_mac_key);
+        let result = mechanism(r.mech).and_then(|m| self.engine.wrap_key_with_mac(&m, &k, &kek, &mac_key));
         reply(result.map(|wrapped| proto::WrapKeyResponse { wrapped }))
     }
 
     async fn unwrap_key(&self, r: Request<proto::UnwrapKeyRequest>) -> Reply<proto::UnwrapKeyResponse> {
         let r = r.into_inner();
-        let kek = key(r.ke_k, r.legacy_ke_k);
-        let result = mechanism(r.mech)
-            .and_then(|m| self.engine.unwrap_key(&m, &kek, &r.wrapped, &template(r.template)));
+        let (kek, mac_key) = (key(r.ke_k, r.legacy_ke_k), key(r.mac_key, r.legacy_mac_key));
+        let result = mechanism(r.mech).and_then(|m| {
+            self.engine.unwrap_key_with_mac(&m, &kek, &mac_key, &r.wrapped, &template(r.template))
+        });
         reply(result.map(|k| proto::UnwrapKeyResponse {
             unwrapped: Some(key_blob(&k)),
             unwrapped_bytes: k.blob,

@@ -7,6 +7,8 @@
 //! RSA in bits.
 
 pub mod aes;
+pub mod attrbound;
+pub mod bip32;
 pub mod cmac;
 pub mod des3;
 pub mod digest;
@@ -60,6 +62,14 @@ pub enum MechParam {
         mgf: u64,
         salt_len: u64,
     },
+    /// BTCDeriveParm (CKM_IBM_BTC_DERIVE): derivation type (the wire enum value), child
+    /// index, the parent's chain code and the parameter version.
+    BtcDerive {
+        kind: u64,
+        child_index: u64,
+        chain_code: Vec<u8>,
+        version: u64,
+    },
     /// A parameter arm no emulated mechanism takes.
     Other,
 }
@@ -82,6 +92,11 @@ pub enum Family {
     RsaKeyPairGen,
     /// RSA encryption and key wrapping (CKM_RSA_PKCS also signs: see [`Family::sign_scheme`]).
     Rsa(RsaMech),
+    /// CKM_IBM_BTC_DERIVE: BIP-32 and SLIP-10 ([`bip32`]).
+    BtcDerive,
+    /// CKM_IBM_ATTRIBUTEBOUND_WRAP: a key with its attributes, under a KeK and a MAC key
+    /// ([`attrbound`]).
+    AttrBoundWrap,
 }
 
 /// The RSA mechanisms that encrypt and wrap.
@@ -292,6 +307,11 @@ pub static MECHANISMS: &[MechRow] = &[
     hmac_row(ibm::CKM_IBM_SHA3_384_HMAC, HashAlg::Sha3_384),
     hmac_row(ibm::CKM_IBM_SHA3_512_HMAC, HashAlg::Sha3_512),
     row(CKM_IBM_TRANSPORTKEY, Family::TransportKey, EC_MIN, RSA_MAX, CKF_UNWRAP.0),
+    // Sizes in bits of the derived keys: every BIP-32/SLIP-10 curve here is 256 bits.
+    row(ibm::CKM_IBM_BTC_DERIVE, Family::BtcDerive, 256, 256, CKF_DERIVE.0 | EC),
+    // The KeK is an AES key (16..32 bytes) or an RSA key (up to RSA_MAX bits), as for
+    // CKM_IBM_TRANSPORTKEY the range spans both units.
+    row(ibm::CKM_IBM_ATTRIBUTEBOUND_WRAP, Family::AttrBoundWrap, 16, RSA_MAX, WRAP),
 ];
 
 /// A full-length HMAC row over generic secret keys.

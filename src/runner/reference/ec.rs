@@ -166,6 +166,21 @@ pub fn ec_point(blob: &[u8]) -> Result<Vec<u8>, RefError> {
         .ok_or_else(|| RefError("SPKI subjectPublicKey has unused bits".into()))
 }
 
+/// The compressed SEC1 point of an EC public key blob (Ed25519: its 32-byte encoding,
+/// already compressed): the form BIP-32 and SLIP-0010 publish their vectors in.
+pub fn ec_compressed(blob: &[u8]) -> Result<Vec<u8>, RefError> {
+    use ecdsa::elliptic_curve::sec1::ToSec1Point;
+    let (curve, point) = public_key(blob)?;
+    if curve == Curve::ED25519 {
+        return Ok(point);
+    }
+    with_curve!(curve, C => {
+        let pk = ecdsa::elliptic_curve::PublicKey::<C>::from_sec1_bytes(&point)
+            .map_err(|e| RefError(format!("{} point: {e}", curve.name)))?;
+        Ok(pk.as_affine().to_sec1_point(true).as_bytes().to_vec())
+    })
+}
+
 /// A local key pair as suites use it.
 pub struct KeyPair {
     /// The raw private key: scalar, Ed25519 seed, or (RSA) the PKCS #8 DER.

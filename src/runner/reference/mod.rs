@@ -14,7 +14,7 @@ mod rsa;
 
 pub use cipher::{cipher, kcv};
 pub use digest::{digest, hmac};
-pub use ec::{KeyPair, ec_point, ecdh, keypair, spki};
+pub use ec::{KeyPair, ec_compressed, ec_point, ecdh, keypair, spki};
 pub use rsa::{cipher as rsa_cipher, keypair as rsa_keypair};
 
 use crate::pkcs11::CkMechanismType;
