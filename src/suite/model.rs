@@ -388,8 +388,8 @@ pub struct MechSpec {
     pub ecdh: Option<EcdhSpec>,
     /// RSAOAEPParameter or RSAPSSParameter.
     pub rsa: Option<RsaParamSpec>,
-    /// BTCDeriveParameter (CKM_IBM_BTC_DERIVE).
-    pub btc: Option<BtcSpec>,
+    /// BTCDeriveParameter (CKM_IBM_BTC_DERIVE); boxed, as few mechanisms carry one.
+    pub btc: Option<Box<BtcSpec>>,
 }
 
 /// `btc: {type: CkBIP0032PRV2PRV, index: 2147483648, chain: $cc, version: 1}`: the
@@ -562,12 +562,12 @@ impl<'de> Deserialize<'de> for MechSpec {
                         }
                         "btc" => {
                             let b = map.next_value::<BtcRaw>()?;
-                            btc = Some(BtcSpec {
+                            btc = Some(Box::new(BtcSpec {
                                 kind: b.kind.0,
                                 index: b.index.map_or(Sym::Value(0), |i| i.0),
                                 chain: b.chain.map(|c| c.0),
                                 version: b.version,
-                            });
+                            }));
                         }
                         other => {
                             return Err(de::Error::custom(format!(
