@@ -106,6 +106,9 @@ impl Engine {
 
     /// The MAC key's value: an attribute-bound generic secret with `usage`.
     fn mac_key(&self, blob: &[u8], usage: CkAttributeType) -> Result<Zeroizing<Vec<u8>>> {
+        if blob.is_empty() {
+            return Err(Error::ArgumentsBad("CKM_IBM_ATTRIBUTEBOUND_WRAP needs a MacKey"));
+        }
         let key = self.sealer.open_key(blob)?;
         let Material::Secret(value) = &key.material else {
             return Err(type_inconsistent(CKM_IBM_ATTRIBUTEBOUND_WRAP, &key.attrs));
