@@ -138,8 +138,10 @@ pub(super) fn verify(
             let sig = ecdsa::Signature::<C>::from_slice(signature).map_err(|e| {
                 RefError(format!("signature is not a {} r || s ({} bytes): {e}", curve.name, signature.len()))
             })?;
+            // ECDSA accepts either S (SEC 1 §4.1.4); k256 insists on the low one, which
+            // signers other than k256 (AWS-LC) need not produce.
             verifying
-                .verify_prehash(&hash, &sig)
+                .verify_prehash(&hash, &sig.normalize_s())
                 .map_err(|_| RefError("the signature does not verify locally".into()))
         })
     }))
