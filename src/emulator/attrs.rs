@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
 use crate::pkcs11::ibm::CKA_IBM_STRUCT_PARAMS;
+use crate::pkcs11::ibm;
 use crate::pkcs11::*;
 
 /// A stored attribute value, typed as `pkcs11::attribute_kind` says.
@@ -157,7 +158,24 @@ static RULES: &[Rule] = &[
     // so they are fixed once the key exists.
     rule(CKA_LABEL, ALL, Optional, Never),
     rule(CKA_ID, ALL, Optional, Never),
+    // IBM: an attribute-bound key travels only under CKM_IBM_ATTRIBUTEBOUND_WRAP, which
+    // binds its attributes (emulator/attrbound); once set it stays set.
+    rule(ibm::CKA_IBM_ATTRBOUND, ALL, Settable(false), OnlyTo(true)),
+    // IBM: the key's value may be used as data (a BIP-32 seed, a derived key's parent).
+    rule(ibm::CKA_IBM_USE_AS_DATA, ALL, Settable(false), Free),
 ];
+
+/// Whether `attr` is one the table knows but keys of `class` do not carry (a template for
+/// either half of a derivation may name attributes of the other).
+pub fn only_other_classes(attr: CkAttributeType, class: CkObjectClass) -> bool {
+    rule_for(attr).is_ok_and(|r| r.classes.0 & class_bit(class) == 0)
+}
+
+/// Whether a template may give `attr` a value of its choice (usage flags, labels): the
+/// attributes an attribute-bound wrap binds besides class, type and size.
+pub fn template_settable(attr: CkAttributeType) -> bool {
+    rule_for(attr).is_ok_and(|r| matches!(r.source, Settable(_) | Optional))
+}
 
 fn rule_for(attr: CkAttributeType) -> Result<&'static Rule> {
     RULES.iter().find(|r| r.attr == attr).ok_or(Error::AttributeTypeInvalid(attr))

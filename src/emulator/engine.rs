@@ -17,6 +17,9 @@
 
 use zeroize::Zeroizing;
 
+mod attrbound;
+mod btc;
+
 use super::attrs::{self, AttrValue, Attrs, Origin, Template};
 use super::blob::{Key, Material, Operation, Sealer, State};
 use super::error::{Error, Result};
@@ -432,11 +435,15 @@ impl Engine {
         if let Family::Rsa(_) = row.family {
             return self.rsa_wrap(mech, key, kek);
         }
+        if row.family == Family::AttrBoundWrap {
+            return self.wrap_key_with_mac(mech, key, kek, &[]);
+        }
         let (cipher, mode) = block_mode(row, "WrapKey")?;
         let kek = self.sealer.open_key(kek)?;
         let kek_value = secret_value(&kek, mech.mech, cipher.key_type())?;
         kek.attrs.require(CKA_WRAP)?;
         let key = self.sealer.open_key(key)?;
+        attrbound::refuse_plain_wrap(&key)?;
         let value = match &key.material {
             Material::Secret(value) => value.clone(),
             Material::EcPrivate(c, sk) => c.to_pkcs8(sk)?,
@@ -464,6 +471,7 @@ impl Engine {
         };
         kek.attrs.require(CKA_WRAP)?;
         let key = self.sealer.open_key(key)?;
+        attrbound::refuse_plain_wrap(&key)?;
         let Material::Secret(value) = &key.material else {
             return Err(Error::KeyNotWrappable(key.attrs.class()));
         };
@@ -484,6 +492,9 @@ impl Engine {
         template: &Template,
     ) -> Result<NewKey> {
         let row = mech::lookup(mech.mech, CKF_UNWRAP, "UnwrapKey")?;
+        if row.family == Family::AttrBoundWrap {
+            return self.unwrap_key_with_mac(mech, kek, &[], wrapped, template);
+        }
         let kek = self.sealer.open_key(kek)?;
         match row.family {
             Family::Aes(_) | Family::Des3(_)
@@ -566,6 +577,9 @@ impl Engine {
         let row = mech::lookup(mech.mech, CKF_DERIVE, "DeriveKey")?;
         if row.family == Family::DhDerive {
             return self.derive_dh(mech, base, template);
+        }
+        if row.family == Family::BtcDerive {
+            return self.btc_derive(mech, base, template);
         }
         if row.family != Family::Ecdh1Derive {
             return Err(Error::MechanismInvalid { mech: mech.mech, function: "DeriveKey" });

@@ -62,6 +62,8 @@ fn cpu_heavy(mech: &Result<Mechanism>) -> bool {
                 | Family::EcKeyPairGen
                 | Family::Ecdh1Derive
                 | Family::TransportKey
+                | Family::BtcDerive
+                | Family::AttrBoundWrap
         )
     })
 }
@@ -121,6 +123,13 @@ fn mechanism(mech: Option<proto::Mechanism>) -> Result<Mechanism> {
             hash: CkMechanismType(p.hash_mech),
             mgf: u64::try_from(p.mgf).unwrap_or(u64::MAX),
             salt_len: p.salt_byte_count,
+        },
+        // The proto enum values are the derivation types; a negative one matches none.
+        Some(Parameter::BtcDeriveParameter(p)) => MechParam::BtcDerive {
+            kind: u64::try_from(p.r#type).unwrap_or(u64::MAX),
+            child_index: p.child_key_index,
+            chain_code: p.chain_code,
+            version: p.version,
         },
         #[allow(unreachable_patterns)]
         Some(_) => MechParam::Other,
@@ -424,17 +433,21 @@ impl proto::crypto_server::Crypto for CryptoService {
     async fn wrap_key(&self, r: Request<proto::WrapKeyRequest>) -> Reply<proto::WrapKeyResponse> {
         let r = r.into_inner();
         let (k, kek) = (key(r.key, r.legacy_key), key(r.ke_k, r.legacy_ke_k));
+        let mac_key = key(r.mac_key, r.legacy_mac_key);
         let mech = mechanism(r.mech);
-        let result = self.run(cpu_heavy(&mech), move |e| e.wrap_key(&mech?, &k, &kek)).await;
+        let result =
+            self.run(cpu_heavy(&mech), move |e| e.wrap_key_with_mac(&mech?, &k, &kek, &mac_key)).await;
         reply(result.map(|wrapped| proto::WrapKeyResponse { wrapped }))
     }
 
     async fn unwrap_key(&self, r: Request<proto::UnwrapKeyRequest>) -> Reply<proto::UnwrapKeyResponse> {
         let r = r.into_inner();
-        let kek = key(r.ke_k, r.legacy_ke_k);
+        let (kek, mac_key) = (key(r.ke_k, r.legacy_ke_k), key(r.mac_key, r.legacy_mac_key));
         let mech = mechanism(r.mech);
         let result = self
-            .run(cpu_heavy(&mech), move |e| e.unwrap_key(&mech?, &kek, &r.wrapped, &template(r.template)))
+            .run(cpu_heavy(&mech), move |e| {
+                e.unwrap_key_with_mac(&mech?, &kek, &mac_key, &r.wrapped, &template(r.template))
+            })
             .await;
         reply(result.map(|k| proto::UnwrapKeyResponse {
             unwrapped: Some(key_blob(&k)),

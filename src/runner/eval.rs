@@ -192,6 +192,7 @@ impl Env {
             }
             Func::Spki => reference::spki(&self.bytes(&args[0])?).map_err(endpoint),
             Func::EcPoint => reference::ec_point(&self.bytes(&args[0])?).map_err(endpoint),
+            Func::EcCompressed => reference::ec_compressed(&self.bytes(&args[0])?).map_err(endpoint),
         }
     }
 
@@ -215,6 +216,16 @@ impl Env {
                     None => Vec::new(),
                 },
                 public_data: self.bytes(&ecdh.public)?,
+            }))
+        } else if let Some(btc) = &spec.btc {
+            Some(Parameter::BtcDeriveParameter(proto::BtcDeriveParm {
+                r#type: btc.kind as i32,
+                child_key_index: self.uint(&btc.index)?,
+                chain_code: match &btc.chain {
+                    Some(e) => self.bytes(e)?,
+                    None => Vec::new(),
+                },
+                version: btc.version,
             }))
         } else if let Some(rsa) = &spec.rsa {
             Some(match rsa {
@@ -315,5 +326,6 @@ fn param_len(p: &Parameter) -> usize {
         Parameter::RsaoaepParameter(p) => p.encoded_len(),
         Parameter::RsapssParameter(p) => p.encoded_len(),
         Parameter::Ecdh1DeriveParameter(p) => p.encoded_len(),
+        Parameter::BtcDeriveParameter(p) => p.encoded_len(),
     }
 }

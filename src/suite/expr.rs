@@ -37,6 +37,7 @@ pub enum Func {
     Kcv,
     Spki,
     EcPoint,
+    EcCompressed,
 }
 
 /// (name, function, minimum and maximum argument count)
@@ -55,6 +56,7 @@ const FUNCS: &[(&str, Func, usize, usize)] = &[
     ("kcv", Func::Kcv, 1, 2),
     ("spki", Func::Spki, 1, 1),
     ("ec_point", Func::EcPoint, 1, 1),
+    ("ec_compressed", Func::EcCompressed, 1, 1),
 ];
 
 impl Func {

@@ -271,7 +271,13 @@ fn step_vars(step: &Step) -> Vec<&str> {
             ArgValue::Bytes(e) => out.extend(e.vars()),
             ArgValue::Uint(Sym::Var(v)) => out.push(v.as_str()),
             ArgValue::Uint(Sym::Value(_)) | ArgValue::AttributeList(_) => {}
-            ArgValue::Mechanism(MechSpec { mech, param, ecdh, rsa }) => {
+            ArgValue::Mechanism(MechSpec { mech, param, ecdh, rsa, btc }) => {
+                if let Some(b) = btc {
+                    out.extend(b.chain.iter().flat_map(|c| c.vars()));
+                    if let Sym::Var(v) = &b.index {
+                        out.push(v.as_str());
+                    }
+                }
                 if let Some(crate::suite::model::RsaParamSpec::Oaep { label: Some(l), .. }) = rsa {
                     out.extend(l.vars());
                 }

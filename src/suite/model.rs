@@ -495,6 +495,72 @@ pub struct MechSpec {
     pub ecdh: Option<EcdhSpec>,
     /// RSAOAEPParameter or RSAPSSParameter.
     pub rsa: Option<RsaParamSpec>,
+    /// BTCDeriveParameter (CKM_IBM_BTC_DERIVE); boxed, as few mechanisms carry one.
+    pub btc: Option<Box<BtcSpec>>,
+}
+
+/// `btc: {type: CkBIP0032PRV2PRV, index: 2147483648, chain: $cc, version: 1}`: the
+/// derivation type by its wire enum name; `chain` may be left out (master keys), `version`
+/// defaults to 1.
+#[derive(Clone, PartialEq, Debug)]
+pub struct BtcSpec {
+    pub kind: u64,
+    pub index: Sym<u64>,
+    pub chain: Option<Expr>,
+    pub version: u64,
+}
+
+/// The `BTCDeriveParm.Type` names and their wire values.
+const BTC_DERIVE_TYPES: &[(&str, u64)] = &[
+    ("CkBIP0032PRV2PRV", 1),
+    ("CkBIP0032PRV2PUB", 2),
+    ("CkBIP0032PUB2PUB", 3),
+    ("CkBIP0032MASTERK", 4),
+    ("CkSLIP0010PRV2PRV", 5),
+    ("CkSLIP0010PRV2PUB", 6),
+    ("CkSLIP0010PUB2PUB", 7),
+    ("CkSLIP0010MASTERK", 8),
+];
+
+struct BtcType(u64);
+
+impl<'de> Deserialize<'de> for BtcType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        BTC_DERIVE_TYPES.iter().find(|(n, _)| *n == name).map(|(_, v)| BtcType(*v)).ok_or_else(|| {
+            de::Error::custom(format!("unknown derivation type {name:?}; expected CkBIP0032* or CkSLIP0010*"))
+        })
+    }
+}
+
+/// A number or `$var`, as Uint step arguments are written.
+struct UintArg(Sym<u64>);
+
+impl<'de> Deserialize<'de> for UintArg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Param::deserialize(d)? {
+            Param::Int(i) => Ok(UintArg(Sym::Value(i))),
+            Param::Expr(Expr::Var(v)) => Ok(UintArg(Sym::Var(v))),
+            other => Err(de::Error::custom(format!("expected a number or $var, got {other}"))),
+        }
+    }
+}
+
+fn btc_version() -> u64 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BtcRaw {
+    #[serde(rename = "type")]
+    kind: BtcType,
+    #[serde(default)]
+    index: Option<UintArg>,
+    #[serde(default)]
+    chain: Option<ExprValue>,
+    #[serde(default = "btc_version")]
+    version: u64,
 }
 
 /// `oaep: {hash: CKM_SHA256, mgf: CKG_MGF1_SHA256, label: <bytes>}` or
@@ -571,13 +637,19 @@ impl<'de> Deserialize<'de> for MechSpec {
                 f.write_str("a mechanism (CKM_NAME, $var, or {type: CKM_NAME, param: .., ecdh: {..}})")
             }
             fn visit_u64<E>(self, v: u64) -> Result<MechSpec, E> {
-                Ok(MechSpec { mech: Sym::Value(CkMechanismType(v)), param: None, ecdh: None, rsa: None })
+                Ok(MechSpec {
+                    mech: Sym::Value(CkMechanismType(v)),
+                    param: None,
+                    ecdh: None,
+                    rsa: None,
+                    btc: None,
+                })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<MechSpec, E> {
-                Ok(MechSpec { mech: mech_sym(v)?, param: None, ecdh: None, rsa: None })
+                Ok(MechSpec { mech: mech_sym(v)?, param: None, ecdh: None, rsa: None, btc: None })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MechSpec, A::Error> {
-                let (mut mech, mut param, mut ecdh, mut rsa) = (None, None, None, None);
+                let (mut mech, mut param, mut ecdh, mut rsa, mut btc) = (None, None, None, None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "type" => mech = Some(mech_sym(&map.next_value::<String>()?)?),
@@ -595,9 +667,18 @@ impl<'de> Deserialize<'de> for MechSpec {
                             let p = map.next_value::<PssRaw>()?;
                             rsa = Some(RsaParamSpec::Pss { hash: p.hash.0, mgf: p.mgf.0, salt: p.salt });
                         }
+                        "btc" => {
+                            let b = map.next_value::<BtcRaw>()?;
+                            btc = Some(Box::new(BtcSpec {
+                                kind: b.kind.0,
+                                index: b.index.map_or(Sym::Value(0), |i| i.0),
+                                chain: b.chain.map(|c| c.0),
+                                version: b.version,
+                            }));
+                        }
                         other => {
                             return Err(de::Error::custom(format!(
-                                "unknown mechanism field {other:?}; expected type, param, ecdh, oaep or pss"
+                                "unknown mechanism field {other:?}; expected type, param, ecdh, oaep, pss or btc"
                             )));
                         }
                     }
@@ -608,7 +689,7 @@ impl<'de> Deserialize<'de> for MechSpec {
                     public: e.public.0,
                     shared: e.shared.map(|s| s.0),
                 });
-                Ok(MechSpec { mech, param, ecdh, rsa })
+                Ok(MechSpec { mech, param, ecdh, rsa, btc })
             }
         }
         d.deserialize_any(V)

@@ -7,6 +7,8 @@
 //! RSA in bits.
 
 pub mod aes;
+pub mod attrbound;
+pub mod bip32;
 pub mod cmac;
 pub mod des3;
 pub mod dh;
@@ -62,6 +64,14 @@ pub enum MechParam {
         mgf: u64,
         salt_len: u64,
     },
+    /// BTCDeriveParm (CKM_IBM_BTC_DERIVE): derivation type (the wire enum value), child
+    /// index, the parent's chain code and the parameter version.
+    BtcDerive {
+        kind: u64,
+        child_index: u64,
+        chain_code: Vec<u8>,
+        version: u64,
+    },
     /// A parameter arm no emulated mechanism takes.
     Other,
 }
@@ -91,6 +101,11 @@ pub enum Family {
     DhKeyPairGen,
     DsaKeyPairGen,
     DhDerive,
+    /// CKM_IBM_BTC_DERIVE: BIP-32 and SLIP-10 ([`bip32`]).
+    BtcDerive,
+    /// CKM_IBM_ATTRIBUTEBOUND_WRAP: a key with its attributes, under a KeK and a MAC key
+    /// ([`attrbound`]).
+    AttrBoundWrap,
 }
 
 /// The RSA mechanisms that encrypt and wrap.
@@ -313,6 +328,11 @@ pub static MECHANISMS: &[MechRow] = &[
     dsa_row(CKM_DSA_SHA256, Some(HashAlg::Sha256)),
     dsa_row(CKM_DSA_SHA384, Some(HashAlg::Sha384)),
     dsa_row(CKM_DSA_SHA512, Some(HashAlg::Sha512)),
+    // Sizes in bits of the derived keys: every BIP-32/SLIP-10 curve here is 256 bits.
+    row(ibm::CKM_IBM_BTC_DERIVE, Family::BtcDerive, 256, 256, CKF_DERIVE.0 | EC),
+    // The KeK is an AES key (16..32 bytes) or an RSA key (up to RSA_MAX bits), as for
+    // CKM_IBM_TRANSPORTKEY the range spans both units.
+    row(ibm::CKM_IBM_ATTRIBUTEBOUND_WRAP, Family::AttrBoundWrap, 16, RSA_MAX, WRAP),
 ];
 
 /// The smallest group DH parameter generation hands out (see `dh`).

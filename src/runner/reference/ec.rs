@@ -151,6 +151,8 @@ pub(super) fn verify(
             let sig = ecdsa::Signature::<C>::from_slice(signature).map_err(|e| {
                 RefError(format!("signature is not a {} r || s ({} bytes): {e}", curve.name, signature.len()))
             })?;
+            // ECDSA accepts either S (SEC 1 §4.1.4); k256 insists on the low one, which
+            // signers other than k256 (AWS-LC) need not produce.
             verifying
                 .verify_prehash(&hash, &sig.normalize_s())
                 .map_err(|_| RefError("the signature does not verify locally".into()))
@@ -249,6 +251,21 @@ pub fn ec_point(blob: &[u8]) -> Result<Vec<u8>, RefError> {
         .as_bytes()
         .map(<[u8]>::to_vec)
         .ok_or_else(|| RefError("SPKI subjectPublicKey has unused bits".into()))
+}
+
+/// The compressed SEC1 point of an EC public key blob (Ed25519: its 32-byte encoding,
+/// already compressed): the form BIP-32 and SLIP-0010 publish their vectors in.
+pub fn ec_compressed(blob: &[u8]) -> Result<Vec<u8>, RefError> {
+    use ecdsa::elliptic_curve::sec1::ToSec1Point;
+    let (curve, point) = public_key(blob)?;
+    if curve == Curve::ED25519 {
+        return Ok(point);
+    }
+    with_curve!(curve, C => {
+        let pk = ecdsa::elliptic_curve::PublicKey::<C>::from_sec1_bytes(&point)
+            .map_err(|e| RefError(format!("{} point: {e}", curve.name)))?;
+        Ok(pk.as_affine().to_sec1_point(true).as_bytes().to_vec())
+    })
 }
 
 /// A local key pair as suites use it.

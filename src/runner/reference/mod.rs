@@ -18,7 +18,7 @@ mod rsa;
 pub use cipher::{cipher, kcv};
 pub use dh::{agree as dh_agree, keypair as dh_keypair};
 pub use digest::{digest, hmac};
-pub use ec::{KeyPair, ec_point, ec_point_matches, ecdh, ecdh_kdf, keypair, spki};
+pub use ec::{KeyPair, ec_compressed, ec_point, ec_point_matches, ecdh, ecdh_kdf, keypair, spki};
 pub use randomness::check as randomness;
 pub use rsa::{cipher as rsa_cipher, keypair as rsa_keypair};
 
