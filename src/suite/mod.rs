@@ -10,6 +10,7 @@ pub mod load;
 pub mod model;
 mod positions;
 pub mod profile;
+mod suggest;
 pub mod vectors;
 
 pub use expand::{CaseInstance, PlannedCall, expand};
