@@ -42,8 +42,7 @@ fn a_closed_stdout_ends_every_subcommand_without_a_panic() {
         &["run", "suites/digest.yaml"],
     ];
     for args in commands {
-        let mut child =
-            harness().args(*args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = harness().args(*args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         drop(child.stdout.take());
         let mut stderr = String::new();
         child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
@@ -89,7 +88,11 @@ fn absurd_values_are_refused_in_one_line_naming_the_flag() {
     let out = run(&["run", "--profile", "nosuch"]);
     assert!(text(&out.stderr).contains("available: core"), "{}", text(&out.stderr));
     // A bad value from the environment is named by its variable.
-    let out = harness().args(["serve", "--listen", "127.0.0.1:0"]).env("GREP11_WRAPPING_KEY", "xyz").output().unwrap();
+    let out = harness()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("GREP11_WRAPPING_KEY", "xyz")
+        .output()
+        .unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("GREP11_WRAPPING_KEY:") && !stderr.contains("--wrapping-key"), "{stderr}");
@@ -172,7 +175,10 @@ fn sigint_stops_the_run_writes_interrupted_reports_and_exits_130() {
         assert!(report.contains("INTERRUPTED"), "{name} does not say it was interrupted");
     }
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
-    assert!(junit.contains("name=\"grep11-harness (interrupted)\""), "junit.xml does not say it was interrupted");
+    assert!(
+        junit.contains("name=\"grep11-harness (interrupted)\""),
+        "junit.xml does not say it was interrupted"
+    );
 }
 
 fn case_lines(out: &Output) -> Vec<String> {

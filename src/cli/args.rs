@@ -15,7 +15,10 @@ pub const MAX_COUNT: u64 = 1_000_000;
 pub fn duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 500ms, 30s or 2m)"))?;
     if d > MAX_DURATION {
-        return Err(format!("{text} is longer than the limit of {}", humantime::format_duration(MAX_DURATION)));
+        return Err(format!(
+            "{text} is longer than the limit of {}",
+            humantime::format_duration(MAX_DURATION)
+        ));
     }
     Ok(d)
 }

@@ -78,7 +78,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = match tokio::net::lookup_host(args.listen.as_str()).await.map(|mut a| a.next()) {
         Ok(Some(addr)) => addr,
         Ok(None) => return usage(format!("--listen {}: the name has no address", args.listen)),
-        Err(e) => return usage(format!("--listen {}: {e} (write HOST:PORT, e.g. 127.0.0.1:9876)", args.listen)),
+        Err(e) => {
+            return usage(format!("--listen {}: {e} (write HOST:PORT, e.g. 127.0.0.1:9876)", args.listen));
+        }
     };
     let mut server = tonic::transport::Server::builder();
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {

@@ -229,7 +229,9 @@ fn describe(e: &rustls::Error) -> String {
             "the endpoint does not speak TLS; if it serves plain HTTP/2 (h2c), use http:// instead of https:// ({e})"
         ),
         Error::AlertReceived(Alert::CertificateRequired) => {
-            format!("the server requires a client certificate; give one with --client-cert and --client-key ({e})")
+            format!(
+                "the server requires a client certificate; give one with --client-cert and --client-key ({e})"
+            )
         }
         Error::AlertReceived(Alert::BadCertificate | Alert::UnknownCA | Alert::CertificateUnknown) => {
             format!("the server refused the client certificate ({e})")
@@ -244,9 +246,10 @@ fn describe(e: &rustls::Error) -> String {
 pub(super) fn scheme_hint(error: &(dyn std::error::Error + 'static), tls: bool) -> String {
     let chain = super::transport::error_chain(error);
     let lower = chain.to_lowercase();
-    let hung_up = ["broken pipe", "connection reset", "frame with invalid size", "connection closed", "protocol error"]
-        .iter()
-        .any(|sign| lower.contains(sign));
+    let hung_up =
+        ["broken pipe", "connection reset", "frame with invalid size", "connection closed", "protocol error"]
+            .iter()
+            .any(|sign| lower.contains(sign));
     if !tls && hung_up {
         format!(
             "the endpoint closed the connection during the HTTP/2 handshake; if it serves TLS, use https:// instead of http:// ({chain})"

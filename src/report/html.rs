@@ -127,6 +127,13 @@ fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt
     let failing: Vec<_> =
         indexed.iter().filter(|(_, c)| c.outcome.is_failure() && !is_deviation(c)).copied().collect();
     let deviating: Vec<_> = indexed.iter().filter(|(_, c)| is_deviation(c)).copied().collect();
+    writeln!(
+        out,
+        "<p><a href=\"#failures\">failures and errors ({})</a> · <a href=\"#deviations\">known deviations ({})</a> · \
+         <a href=\"#matrix\">function × mechanism</a> · <a href=\"#others\">other cases</a></p>",
+        failing.len(),
+        deviating.len()
+    )?;
     writeln!(out, "<h2 id=\"failures\">Failures and errors ({})</h2>", failing.len())?;
     if failing.is_empty() {
         writeln!(out, "<p>None.</p>")?;
@@ -134,11 +141,12 @@ fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt
     for (index, case) in &failing {
         write_case(out, *index, case)?;
     }
-    if !deviating.is_empty() {
-        writeln!(out, "<h2 id=\"deviations\">Known deviations ({})</h2>", deviating.len())?;
-        for (index, case) in &deviating {
-            write_case(out, *index, case)?;
-        }
+    writeln!(out, "<h2 id=\"deviations\">Known deviations ({})</h2>", deviating.len())?;
+    if deviating.is_empty() {
+        writeln!(out, "<p>None.</p>")?;
+    }
+    for (index, case) in &deviating {
+        write_case(out, *index, case)?;
     }
 
     writeln!(out, "<h2>Function × mechanism</h2>")?;
@@ -148,7 +156,10 @@ fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt
          outcome shows). A cell links to its first case of that outcome; hover for its cases.</p>"
     )?;
     legend(out)?;
-    writeln!(out, "<div class=\"scroll\"><table class=\"matrix\" id=\"matrix\"><thead><tr><th class=\"corner\"></th>")?;
+    writeln!(
+        out,
+        "<div class=\"scroll\"><table class=\"matrix\" id=\"matrix\"><thead><tr><th class=\"corner\"></th>"
+    )?;
     for m in &matrix.mechanisms {
         writeln!(out, "<th class=\"mech\">{}</th>", esc(&mechanism_label(*m)))?;
     }
@@ -195,7 +206,7 @@ fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt
         .filter(|(_, c)| matches!(c.outcome, Outcome::NonStrict | Outcome::Unsupported))
         .copied()
         .collect();
-    writeln!(out, "<h2>Other cases</h2>")?;
+    writeln!(out, "<h2 id=\"others\">Other cases</h2>")?;
     writeln!(out, "<details><summary>Non-strict and unsupported ({})</summary>", others.len())?;
     for (index, case) in &others {
         write_case(out, *index, case)?;
@@ -297,7 +308,8 @@ mod tests {
 
     #[test]
     fn a_mismatch_is_split_and_marked_where_it_differs() {
-        let (context, want, got) = expected_got("step 2 Digest: Digest: expected hex:abcd, got hex:abce").unwrap();
+        let (context, want, got) =
+            expected_got("step 2 Digest: Digest: expected hex:abcd, got hex:abce").unwrap();
         assert_eq!(context, "step 2 Digest: Digest: ");
         assert_eq!((want, got), ("hex:abcd", "hex:abce"));
         assert_eq!(marked(got, want), "hex:abc<mark>e</mark>");

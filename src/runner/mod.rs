@@ -199,8 +199,9 @@ pub async fn run_until(
             (index, run_case(&client, &instance, &profile).await)
         });
     }
-    let mut finish =
-        |joined: Result<(usize, CaseResult), tokio::task::JoinError>| record(&mut results, joined, &on_result);
+    let mut finish = |joined: Result<(usize, CaseResult), tokio::task::JoinError>| {
+        record(&mut results, joined, &on_result)
+    };
     loop {
         tokio::select! {
             joined = pending.join_next() => match joined {

@@ -183,10 +183,10 @@ fn every_problem(file: &Path, text: &str, first: &serde_yaml::Error) -> Vec<Load
         }
         // The case's own fields, checked with one step that is fine on its own (a case's
         // rules may refuse an empty list of steps).
-        if steps.is_empty() || good_step.is_some() {
-            if let Err(e) = with_steps(good_step.into_iter().collect()) {
-                errors.push(at(Some(case_at), e));
-            }
+        if (steps.is_empty() || good_step.is_some())
+            && let Err(e) = with_steps(good_step.into_iter().collect())
+        {
+            errors.push(at(Some(case_at), e));
         }
     }
     if errors.is_empty() { whole } else { errors }

@@ -54,7 +54,8 @@ pub fn annotate(message: &str) -> String {
 }
 
 fn suggestion(message: &str) -> Option<String> {
-    for marker in ["unknown mechanism ", "unknown attribute ", "unknown return value ", "unknown name ", "unknown KDF "]
+    for marker in
+        ["unknown mechanism ", "unknown attribute ", "unknown return value ", "unknown name ", "unknown KDF "]
     {
         if let Some(name) = quoted_after(message, marker) {
             let prefix = name.get(..4).unwrap_or("");
