@@ -17,5 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_fds_with_config(fds, config)?;
 
     println!("cargo:rerun-if-changed=proto");
+    // The binary embeds suites/ (src/cli/builtin.rs); include_dir cannot tell cargo so.
+    println!("cargo:rerun-if-changed=suites");
     Ok(())
 }

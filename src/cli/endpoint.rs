@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use grep11_harness::client::auth::DEFAULT_IAM_ENDPOINT;
-use grep11_harness::client::{Endpoint, Header, IamToken, Metadata, TlsOptions};
+use grep11_harness::client::{Endpoint, EndpointError, Header, IamToken, Metadata, TlsOptions};
 
 /// The environment variable that may hold the IAM API key.
 const API_KEY_ENV: &str = "GREP11_APIKEY";
@@ -20,8 +20,8 @@ pub struct EndpointArgs {
     /// embedded emulator.
     #[arg(long)]
     pub endpoint: Option<String>,
-    /// How long to wait for a connection (TCP, TLS and HTTP/2 together).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    /// How long to wait for a connection (TCP, TLS and the server's HTTP/2 preface together).
+    #[arg(long, value_name = "DURATION", value_parser = super::args::positive_duration, default_value = "5s")]
     pub connect_timeout: Duration,
     /// Also trust the CA certificates in this PEM file (besides the system's).
     #[arg(long, value_name = "FILE", requires = "endpoint")]
@@ -81,6 +81,10 @@ impl EndpointArgs {
         };
         Endpoint::new(url, &tls, Metadata::new(headers, token), timeout, self.connect_timeout)
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(|e| match e {
+                // A TLS file's problem names the file.
+                EndpointError::Tls(_) => e.to_string(),
+                _ => format!("--endpoint: {e}"),
+            })
     }
 }

@@ -40,40 +40,40 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value_t = Wire::Keyblob)]
     wire: Wire,
     /// Per-call deadline.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    #[arg(long, value_name = "DURATION", value_parser = super::args::positive_duration, default_value = "10s")]
     timeout: Duration,
     /// Closed loop: calls in flight.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = super::args::positive_count, default_value = "16")]
     concurrency: usize,
     /// HTTP/2 connections the calls are spread over.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = super::args::positive_count, default_value = "1")]
     connections: usize,
     /// Threads driving the calls. Default: one against an --endpoint (one event loop
     /// batches HTTP/2 writes across calls, as h2load does, and leaves the other cores to
     /// the endpoint); every core with the embedded emulator, which runs in this process.
     /// 0: one per core.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::threads)]
     threads: Option<usize>,
     /// Open loop: calls per second, or a ramp `FROM..TO` with --step.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     rate: Option<String>,
     /// Ramp increment in calls per second.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     step: Option<f64>,
     /// How long each ramp step (or find-max trial) lasts.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::args::positive_duration)]
     step_duration: Option<Duration>,
     /// Measured time per workload (per phase).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
+    #[arg(long, value_name = "DURATION", value_parser = super::args::duration, default_value = "2s")]
     duration: Duration,
     /// Unrecorded time before measuring.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "300ms")]
+    #[arg(long, value_name = "DURATION", value_parser = super::args::duration, default_value = "300ms")]
     warmup: Duration,
     /// Measured iterations at most (per workload run).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_u64)]
     requests: Option<u64>,
     /// Open loop: calls outstanding at most; later sends wait, and the wait is counted.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, value_parser = super::args::positive_count, default_value = "4096")]
     max_in_flight: usize,
     /// Fail (exit 1) when a condition does not hold, e.g. `p99<10ms`, `errors<=0.1%`,
     /// `sign-ecdsa-p256:p99.9<50ms`. Repeatable.
@@ -115,7 +115,7 @@ enum ReportCommand {
 }
 
 fn usage(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
-    eprintln!("grep11-harness: error: {message}");
+    super::complain(message);
     Ok(ExitCode::from(super::EXIT_USAGE))
 }
 
@@ -176,9 +176,6 @@ fn parse_flags(args: &LoadArgs) -> Result<Parsed, String> {
         None if args.step.is_some() => return Err("--step needs --rate FROM..TO".into()),
         None => None,
     };
-    if args.concurrency == 0 || args.connections == 0 {
-        return Err("--concurrency and --connections must be at least 1".into());
-    }
     if args.duration.is_zero() && args.requests.is_none() {
         return Err("--duration must be above zero".into());
     }
@@ -309,12 +306,14 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                 .await
                 .context("starting the embedded emulator")?,
         ),
-        Some(target) => {
-            let clients = endpoint_clients(target, args.connections, args.wire)
-                .await
-                .with_context(|| format!("connecting to {}", target.url()))?;
-            (target.url().to_owned(), clients)
-        }
+        Some(target) => match endpoint_clients(target, args.connections, args.wire).await {
+            Ok(clients) => (target.url().to_owned(), clients),
+            Err(e) => {
+                // As `run`: an unreachable endpoint is a failed run (exit 1), not bad usage.
+                super::complain(e);
+                return Ok(ExitCode::from(super::EXIT_FAILED));
+            }
+        },
     };
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {

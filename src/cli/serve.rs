@@ -2,7 +2,7 @@
 //! h2c or TLS, optionally requiring client certificates (mutual TLS) and a bearer token,
 //! until Ctrl-C or SIGTERM. It prints its URL on stderr; it never prints a key or token.
 
-use std::net::SocketAddr;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,9 +16,10 @@ const BEARER_TOKEN_ENV: &str = "GREP11_BEARER_TOKEN";
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on; loopback unless told otherwise.
-    #[arg(long, default_value = "127.0.0.1:9876")]
-    listen: SocketAddr,
+    /// Address to listen on, HOST:PORT (a name such as localhost:9876, or an IP address;
+    /// port 0 picks a free one); loopback unless told otherwise.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9876")]
+    listen: String,
     /// The 32-byte wrapping key in hex, so blobs survive restarts (default: random per
     /// process). Prefer the environment variable: command lines are visible to other users.
     #[arg(long, env = WRAPPING_KEY_ENV, hide_env_values = true)]
@@ -49,17 +50,37 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.list_faults {
         for fault in Fault::all() {
             let kind = if fault.kind() == Kind::Benign { "benign" } else { "correctness" };
-            println!("{:<30} {kind:<12} {}", fault.name(), fault.description());
+            let line = format!("{:<30} {kind:<12} {}", fault.name(), fault.description());
+            if writeln!(std::io::stdout(), "{line}").is_err() {
+                break;
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let usage = |message: String| {
+        super::complain(message);
+        Ok(ExitCode::from(super::EXIT_USAGE))
+    };
     let mut config = match &args.wrapping_key {
-        Some(hex) => Config::from_hex_key(hex).context("--wrapping-key")?,
+        Some(hex) => match Config::from_hex_key(hex) {
+            Ok(config) => config,
+            Err(e) => return usage(format!("{}: {e}", source("--wrapping-key", WRAPPING_KEY_ENV, hex))),
+        },
         None => Config::default(),
     };
     let bearer = match &args.bearer_token {
-        Some(token) => Some(BearerToken::new(token).context("--bearer-token is empty")?),
+        Some(token) => match BearerToken::new(token) {
+            Some(token) => Some(token),
+            None => return usage(format!("{} is empty", source("--bearer-token", BEARER_TOKEN_ENV, token))),
+        },
         None => None,
+    };
+    let listen = match tokio::net::lookup_host(args.listen.as_str()).await.map(|mut a| a.next()) {
+        Ok(Some(addr)) => addr,
+        Ok(None) => return usage(format!("--listen {}: the name has no address", args.listen)),
+        Err(e) => {
+            return usage(format!("--listen {}: {e} (write HOST:PORT, e.g. 127.0.0.1:9876)", args.listen));
+        }
     };
     let mut server = tonic::transport::Server::builder();
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
@@ -69,9 +90,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     config.faults = args.faults.iter().copied().collect();
     let emulator = Emulator::new(config);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(e) => return usage(format!("--listen {}: cannot listen on {listen}: {e}", args.listen)),
+    };
     let (scheme, mode) = match (&args.tls_cert, &args.client_ca) {
         (None, _) => ("http", "h2c"),
         (Some(_), None) => ("https", "TLS"),
@@ -99,6 +121,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("serving")?;
     eprintln!("grep11-harness: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which of a flag and its environment variable gave a value, for a message about it: the
+/// variable when it holds exactly this value and the flag is not on the command line.
+fn source(flag: &'static str, env: &'static str, value: &str) -> &'static str {
+    let on_command_line = std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    if !on_command_line && std::env::var(env).is_ok_and(|v| v == value) { env } else { flag }
 }
 
 async fn shutdown() {

@@ -68,15 +68,21 @@ impl Direct {
     {
         // Windows as large as tonic's defaults, so a 64 KiB payload is not held back by
         // flow control.
-        let (send, connection) = h2::client::Builder::new()
+        let (send, mut connection) = h2::client::Builder::new()
             .initial_window_size(2 * 1024 * 1024)
             .initial_connection_window_size(4 * 1024 * 1024)
             .handshake::<_, Bytes>(io)
             .await?;
+        let ping = connection.ping_pong();
         tokio::spawn(async move {
             // A connection error surfaces on every call still using it.
             let _ = connection.await;
         });
+        // The handshake above only sends the client's preface; a PING answered proves the
+        // peer speaks HTTP/2 (the caller bounds the wait with its connect timeout).
+        if let Some(mut ping) = ping {
+            ping.ping(h2::Ping::opaque()).await?;
+        }
         Ok(Direct { send, scheme: Scheme::HTTP, authority, timeout })
     }
 }

@@ -138,10 +138,40 @@ pub enum EndpointError {
         "{url:?} is not a valid endpoint URL: expected http://HOST:PORT (h2c) or https://HOST[:PORT] (TLS)"
     )]
     BadUrl { url: String },
+    #[error("{url:?} is not a valid endpoint URL: {reason}")]
+    BadHostOrPort { url: String, reason: &'static str },
     #[error("TLS options were given for {url}, which is not an https:// endpoint")]
     TlsOnPlainUrl { url: String },
     #[error(transparent)]
     Tls(#[from] TlsFileError),
+}
+
+/// The host and port of an `http(s)://` URL, checked before anything is sent: a URL
+/// without a host, or with a port outside 1..=65535, is a usage error rather than a
+/// connection that fails.
+fn check_authority(url: &str) -> Result<(), EndpointError> {
+    let bad = |reason| EndpointError::BadHostOrPort { url: url.to_owned(), reason };
+    let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
+    let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+    if authority.host().is_empty() {
+        return Err(bad("no host"));
+    }
+    let text = authority.as_str();
+    // After an IPv6 literal's `]`, or after the last `:` of anything else.
+    let port = match text.rfind(']') {
+        Some(end) => text[end + 1..].strip_prefix(':'),
+        None => text.rsplit_once(':').map(|(_, p)| p),
+    };
+    if let Some(port) = port {
+        match port.parse::<u16>() {
+            Ok(0) | Err(_) => return Err(bad("the port must be 1 to 65535")),
+            Ok(_) => {}
+        }
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(bad("an endpoint URL has no path (gRPC chooses it per call)"));
+    }
+    Ok(())
 }
 
 impl Endpoint {
@@ -157,6 +187,7 @@ impl Endpoint {
         if !https && !url.starts_with("http://") {
             return Err(EndpointError::BadUrl { url: url.to_owned() });
         }
+        check_authority(url)?;
         if !https && tls.any() {
             return Err(EndpointError::TlsOnPlainUrl { url: url.to_owned() });
         }
@@ -301,6 +332,12 @@ mod tests {
         let named = TlsOptions { server_name: Some("grep11.internal".into()), ..Default::default() };
         assert!(matches!(new("http://127.0.0.1:9876", &named), Err(EndpointError::TlsOnPlainUrl { .. })));
         assert!(new("http://127.0.0.1:9876", &TlsOptions::default()).is_ok());
+        for url in ["http://", "http://127.0.0.1:99999", "http://127.0.0.1:0", "https://:443", "http://h/x"] {
+            assert!(
+                matches!(new(url, &TlsOptions::default()), Err(EndpointError::BadHostOrPort { .. })),
+                "{url}"
+            );
+        }
         let bad_name = TlsOptions { server_name: Some("not a name!".into()), ..Default::default() };
         let err = new("https://127.0.0.1:9876", &bad_name).err().unwrap();
         // Without system roots the first complaint is that nothing is trusted.

@@ -206,19 +206,55 @@ pub(super) fn handshake_failure(error: &(dyn std::error::Error + 'static)) -> Op
 fn describe(e: &rustls::Error) -> String {
     use rustls::{AlertDescription as Alert, CertificateError as Cert, Error};
     match e {
-        Error::InvalidCertificate(Cert::UnknownIssuer) => {
-            format!("the server's certificate is not signed by a trusted CA ({e})")
+        Error::InvalidCertificate(Cert::UnknownIssuer) => format!(
+            "the server's certificate is not signed by a trusted CA; if it comes from a private CA, \
+             give that CA's certificate with --ca-cert ({e})"
+        ),
+        Error::InvalidCertificate(Cert::Other(other)) if other.to_string().contains("CaUsedAsEndEntity") => {
+            format!(
+                "the server presents a CA certificate as its own, as a self-signed certificate usually \
+                 is, and TLS refuses that even when it is trusted; serve a certificate signed by a CA \
+                 and give that CA with --ca-cert ({e})"
+            )
         }
-        Error::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
-            format!("the server's certificate is not valid for the name it was checked against ({e})")
+        Error::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => format!(
+            "the server's certificate is not valid for the name it was checked against; \
+             --tls-server-name NAME checks it against the name it was issued for ({e})"
+        ),
+        Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
+            format!("the server's certificate has expired ({e})")
         }
         Error::InvalidCertificate(_) => format!("the server's certificate was refused ({e})"),
+        Error::InvalidMessage(_) => format!(
+            "the endpoint does not speak TLS; if it serves plain HTTP/2 (h2c), use http:// instead of https:// ({e})"
+        ),
         Error::AlertReceived(Alert::CertificateRequired) => {
-            format!("the server requires a client certificate ({e})")
+            format!(
+                "the server requires a client certificate; give one with --client-cert and --client-key ({e})"
+            )
         }
         Error::AlertReceived(Alert::BadCertificate | Alert::UnknownCA | Alert::CertificateUnknown) => {
             format!("the server refused the client certificate ({e})")
         }
         _ => e.to_string(),
+    }
+}
+
+/// A connection failure's text, with the likely fix when an `http://` URL reached a TLS
+/// port: the server then hangs up on the HTTP/2 preface (broken pipe, reset, or its TLS
+/// alert read as a malformed frame).
+pub(super) fn scheme_hint(error: &(dyn std::error::Error + 'static), tls: bool) -> String {
+    let chain = super::transport::error_chain(error);
+    let lower = chain.to_lowercase();
+    let hung_up =
+        ["broken pipe", "connection reset", "frame with invalid size", "connection closed", "protocol error"]
+            .iter()
+            .any(|sign| lower.contains(sign));
+    if !tls && hung_up {
+        format!(
+            "the endpoint closed the connection during the HTTP/2 handshake; if it serves TLS, use https:// instead of http:// ({chain})"
+        )
+    } else {
+        chain
     }
 }

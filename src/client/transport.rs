@@ -44,15 +44,39 @@ pub(super) async fn connect(endpoint: &super::Endpoint) -> Result<Channel, Conne
             .tls_config(tls.config(connect_timeout + Duration::from_secs(1)))
             .map_err(|e| ConnectError::Tls { url: url.to_owned(), reason: error_chain(&e) })?;
     }
-    // tonic's connect timeout bounds the TCP handshake only; this one also bounds an
-    // endpoint that accepts but never completes TLS or the HTTP/2 preface.
-    match tokio::time::timeout(connect_timeout + Duration::from_millis(500), channel.connect()).await {
-        Ok(Ok(channel)) => Ok(channel),
-        Ok(Err(e)) => Err(match super::tls::handshake_failure(&e) {
-            Some(reason) => ConnectError::Tls { url: url.to_owned(), reason },
-            None => ConnectError::Unreachable { url: url.to_owned(), reason: error_chain(&e) },
-        }),
+    let tls = endpoint.tls.is_some();
+    let failed = |e: &(dyn std::error::Error + 'static)| match super::tls::handshake_failure(e) {
+        Some(reason) => ConnectError::Tls { url: url.to_owned(), reason },
+        None => ConnectError::Unreachable { url: url.to_owned(), reason: super::tls::scheme_hint(e, tls) },
+    };
+    // tonic's connect timeout bounds the TCP handshake only, and its connection is ready
+    // once the client's preface is sent; this bounds TLS and the server's side of the
+    // HTTP/2 preface too, by waiting for an answer to a probe.
+    let connected = async {
+        let channel = channel.connect().await.map_err(|e| failed(&e))?;
+        match answers(channel.clone()).await {
+            Ok(()) => Ok(channel),
+            Err(status) => Err(failed(&status)),
+        }
+    };
+    match tokio::time::timeout(connect_timeout + Duration::from_millis(500), connected).await {
+        Ok(result) => result,
         Err(_) => Err(ConnectError::Timeout { url: url.to_owned(), timeout: connect_timeout }),
+    }
+}
+
+/// Whether the endpoint answers over HTTP/2 at all: one gRPC health check (a service a
+/// GREP11 endpoint need not offer; any status it sends back is an answer). Only a call
+/// that got no answer (closed connection, broken stream) is an error.
+async fn answers(channel: Channel) -> Result<(), tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.map_err(|e| tonic::Status::from_error(e.into()))?;
+    let path = http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Check");
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    match grpc.unary(tonic::Request::new(()), path, codec).await {
+        Ok(_) => Ok(()),
+        Err(status) if super::failure::classify(&status).is_some() => Err(status),
+        Err(_) => Ok(()),
     }
 }
 

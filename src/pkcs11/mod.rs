@@ -79,6 +79,11 @@ macro_rules! ck_type {
                 Self::table().by_name.get(name).map(|&v| $ty(v))
             }
 
+            /// Every spec name (current and former spellings), for suggestions.
+            pub fn names() -> impl Iterator<Item = &'static str> {
+                Self::table().by_name.keys().copied()
+            }
+
             /// The C type name, for values that have no spec name.
             pub const C_TYPE: &'static str = $c_name;
         }

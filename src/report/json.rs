@@ -1,7 +1,8 @@
 //! `results.json`: the run as one JSON object. Schema (all keys always present):
 //! `harness_version`, `endpoint`, `wire` ("keyblob"|"legacy"), `started_unix`, `duration`
 //! (seconds), `advertised` ({"Ok": [mechanism names]} or {"Err": reason}), `profile` (null
-//! or {`name`, `description`}), and `cases`: one object per case with `id`, `suite`,
+//! or {`name`, `description`}), `interrupted` (true when Ctrl-C or SIGTERM stopped the
+//! run: the cases not started are `skip`), and `cases`: one object per case with `id`, `suite`,
 //! `name`, `file`, `line`, `outcome` (pass|non-strict|fail|error|skip|unsupported),
 //! `message` (null on pass), `deviation` (null, or the reason a known deviation is
 //! expected), `duration` (ms), `functions` (RPC names called), `mechanisms` (names sent),

@@ -10,7 +10,9 @@ use super::RunReport;
 use crate::runner::Outcome;
 
 pub fn render(report: &RunReport) -> std::io::Result<String> {
-    let mut junit = Report::new("grep11-harness");
+    // An interrupted run says so where a CI server shows the report's name.
+    let mut junit =
+        Report::new(if report.interrupted { "grep11-harness (interrupted)" } else { "grep11-harness" });
     junit.set_time(report.duration);
     let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
     for case in &report.cases {

@@ -1,5 +1,6 @@
 //! `report.md`: the run for a pull request or a ticket: verdict, counts, the matrix row by
-//! row, and every case that did not pass with its steps.
+//! row, every selected case that did not pass with its steps, and the cases not selected,
+//! by reason.
 
 use std::fmt::Write;
 
@@ -63,8 +64,10 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
         writeln!(out, "| {f} | {} |", cells.join("<br>"))?;
     }
 
-    let problems: Vec<_> = report.cases.iter().filter(|c| c.outcome != Outcome::Pass).collect();
-    writeln!(out, "\n## Cases that did not pass ({})\n", problems.len())?;
+    // Selected cases only: a case the profile (or --filter) leaves out did not fail to pass.
+    let problems: Vec<_> =
+        report.cases.iter().filter(|c| !matches!(c.outcome, Outcome::Pass | Outcome::Skip)).collect();
+    writeln!(out, "\n## Selected cases that did not pass ({})\n", problems.len())?;
     for case in problems {
         writeln!(out, "### {} `{}`\n", symbol(case.outcome), case.id)?;
         writeln!(out, "{} ({}:{})\n", case.name, case.file, case.line)?;
@@ -85,6 +88,19 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
                 )?;
             }
             writeln!(out)?;
+        }
+    }
+    let skipped: Vec<_> = report.cases.iter().filter(|c| c.outcome == Outcome::Skip).collect();
+    writeln!(out, "\n## Cases not selected ({})\n", skipped.len())?;
+    if !skipped.is_empty() {
+        // One line per reason, not per case: a profile leaves out hundreds for a handful.
+        let mut reasons: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for case in &skipped {
+            reasons.entry(case.message.as_deref().unwrap_or("not selected")).or_default().push(&case.id);
+        }
+        writeln!(out, "| reason | cases | for example |\n|---|---|---|")?;
+        for (reason, ids) in reasons {
+            writeln!(out, "| {} | {} | `{}` |", cell_text(reason), ids.len(), cell_text(ids[0]))?;
         }
     }
     Ok(())

@@ -30,6 +30,9 @@ pub struct RunReport {
     pub advertised: Result<Vec<String>, String>,
     /// The certification profile the run was judged by, if any.
     pub profile: Option<ProfileSummary>,
+    /// The run was stopped (Ctrl-C, SIGTERM) before every case had finished: the cases
+    /// not started are `skip`, and the verdict says so first.
+    pub interrupted: bool,
     pub cases: Vec<CaseResult>,
 }
 
@@ -61,7 +64,7 @@ impl RunReport {
 
     /// True when no case failed or errored, known deviations aside: the exit code.
     pub fn passed(&self) -> bool {
-        self.failing().next().is_none()
+        !self.interrupted && self.failing().next().is_none()
     }
 
     /// Selected cases that keep a profile from certifying: anything but pass and
@@ -73,6 +76,16 @@ impl RunReport {
     /// The one-line verdict every rendering leads with: `CERTIFIED: core` or
     /// `NOT CERTIFIED: core ...` under a profile, `PASSED`/`FAILED` without one.
     pub fn verdict(&self) -> String {
+        let verdict = self.judgement();
+        if self.interrupted {
+            let ran = self.cases.iter().filter(|c| c.outcome != Outcome::Skip).count();
+            format!("INTERRUPTED after {ran} cases; so far {verdict}")
+        } else {
+            verdict
+        }
+    }
+
+    fn judgement(&self) -> String {
         let selected = self.cases.iter().filter(|c| c.outcome != Outcome::Skip).count();
         let non_strict = self.count(Outcome::NonStrict);
         let deviations =
@@ -113,6 +126,15 @@ impl RunReport {
         std::fs::write(dir.join("report.html"), html::render(self))?;
         Ok(())
     }
+}
+
+/// Creates `dir` if needed and checks that files can be written there, so that a run whose
+/// reports would be lost is refused before its first call.
+pub fn prepare_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".grep11-harness-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 /// The run's start as an RFC 3339 UTC timestamp.

@@ -86,11 +86,72 @@ pub async fn run(
     profile: &Arc<Profile>,
     on_result: impl Fn(&CaseResult),
 ) -> (Result<Capabilities, String>, Vec<CaseResult>) {
-    let capabilities = discover(client).await;
+    let (_keep, never) = tokio::sync::watch::channel(false);
+    let run = run_until(client, cases, concurrency, profile, on_result, never, Duration::ZERO).await;
+    (run.capabilities, run.results)
+}
+
+/// What [`run_until`] produced.
+pub struct Run {
+    pub capabilities: Result<Capabilities, String>,
+    /// In case order, one per case (and the generated ones after them).
+    pub results: Vec<CaseResult>,
+    /// The stop signal came before every case had finished.
+    pub interrupted: bool,
+}
+
+/// Why a case has no result of its own after an interruption.
+pub const NOT_STARTED: &str = "not run: the run was interrupted before this case started";
+const CUT_SHORT: &str = "interrupted while running: no answer within the grace period after the stop signal";
+
+/// Keeps a finished case's result (and shows it to `on_result`).
+fn record(
+    results: &mut [Option<CaseResult>],
+    joined: Result<(usize, CaseResult), tokio::task::JoinError>,
+    on_result: &impl Fn(&CaseResult),
+) {
+    match joined {
+        Ok((index, result)) => {
+            on_result(&result);
+            results[index] = Some(result);
+        }
+        Err(e) if e.is_cancelled() => {}
+        Err(e) => eprintln!("grep11-harness: a case task failed: {e}"),
+    }
+}
+
+/// Resolves when `stop` turns true; never, once its sender is gone without saying so.
+async fn stop_signal(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// [`run`], stopping early when `stop` turns true: no case starts after that, the cases in
+/// flight get `grace` to finish and are then abandoned (`error`), the ones never started
+/// are `skip` with [`NOT_STARTED`], and no discovery cases are generated.
+pub async fn run_until(
+    client: &Client,
+    cases: &[CaseInstance],
+    concurrency: usize,
+    profile: &Arc<Profile>,
+    on_result: impl Fn(&CaseResult),
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    grace: Duration,
+) -> Run {
+    let stopped = |stop: &tokio::sync::watch::Receiver<bool>| *stop.borrow();
+    let capabilities = tokio::select! {
+        caps = discover(client) => caps,
+        _ = stop_signal(&mut stop) => Err("the run was interrupted during discovery".to_owned()),
+    };
     let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
+    let mut started = vec![false; cases.len()];
     let mut pending = tokio::task::JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     for (index, instance) in cases.iter().enumerate() {
+        if stopped(&stop) {
+            break;
+        }
         let immediate = match (&capabilities, profile.selects(instance)) {
             (_, Err(why)) => Some(CaseResult::not_run(instance, Outcome::Skip, why)),
             (Err(why), _) => Some(CaseResult::not_run(instance, Outcome::Error, why.clone())),
@@ -118,36 +179,68 @@ pub async fn run(
         // Cases start in case order (the permit is taken before the task exists), so a run
         // with --concurrency 1 is one reproducible sequence of calls. The semaphore is never
         // closed, so acquiring cannot fail.
-        let permit = Arc::clone(&limit).acquire_owned().await.expect("semaphore is never closed");
+        // While waiting for a permit, results of the cases in flight are reported as they
+        // come, not after the last case has started.
+        let permit = loop {
+            tokio::select! {
+                biased;
+                Some(joined) = pending.join_next() => record(&mut results, joined, &on_result),
+                permit = Arc::clone(&limit).acquire_owned() => {
+                    break Some(permit.expect("semaphore is never closed"))
+                }
+                _ = stop_signal(&mut stop) => break None,
+            }
+        };
+        let Some(permit) = permit else { break };
+        started[index] = true;
         let (client, instance, profile) = (client.clone(), instance.clone(), Arc::clone(profile));
         pending.spawn(async move {
             let _permit = permit;
             (index, run_case(&client, &instance, &profile).await)
         });
     }
-    while let Some(joined) = pending.join_next().await {
-        match joined {
-            Ok((index, result)) => {
-                on_result(&result);
-                results[index] = Some(result);
+    let mut finish = |joined: Result<(usize, CaseResult), tokio::task::JoinError>| {
+        record(&mut results, joined, &on_result)
+    };
+    loop {
+        tokio::select! {
+            joined = pending.join_next() => match joined {
+                Some(joined) => finish(joined),
+                None => break,
+            },
+            _ = stop_signal(&mut stop), if !stopped(&stop) => {}
+        }
+        if stopped(&stop) {
+            // Let the cases in flight finish within the grace period, then abandon them.
+            let deadline = tokio::time::Instant::now() + grace;
+            while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, pending.join_next()).await {
+                finish(joined);
             }
-            Err(e) => eprintln!("grep11-harness: a case task failed: {e}"),
+            pending.abort_all();
+            while let Some(joined) = pending.join_next().await {
+                finish(joined);
+            }
+            break;
         }
     }
+    let interrupted = stopped(&stop) && results.iter().any(Option::is_none);
     let mut results: Vec<CaseResult> = results
         .into_iter()
         .zip(cases)
-        .map(|(r, instance)| {
-            r.unwrap_or_else(|| {
-                CaseResult::not_run(
+        .zip(started)
+        .map(|((r, instance), started)| {
+            r.unwrap_or_else(|| match (interrupted, started) {
+                (true, false) => CaseResult::not_run(instance, Outcome::Skip, NOT_STARTED.into()),
+                (true, true) => CaseResult::not_run(instance, Outcome::Error, CUT_SHORT.into()),
+                (false, _) => CaseResult::not_run(
                     instance,
                     Outcome::Error,
                     "the case did not complete (harness panic)".into(),
-                )
+                ),
             })
         })
         .collect();
-    if let Ok(caps) = &capabilities {
+    if let (Ok(caps), false) = (&capabilities, interrupted) {
         let mut generated = vec![discovery::list_is_unique(&caps.listed)];
         for mech in &caps.mechanisms {
             generated.push(discovery::mechanism_info(client, *mech).await);
@@ -172,5 +265,5 @@ pub async fn run(
         }
     }
     mark_deviations(profile, &mut results);
-    (capabilities, results)
+    Run { capabilities, results, interrupted }
 }

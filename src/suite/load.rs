@@ -63,10 +63,15 @@ pub fn suite_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Suite>, Vec<LoadError>> {
     let mut suites = Vec::new();
     let mut errors = Vec::new();
+    // A file named twice (`run suites suites/aes.yaml`) is one suite, loaded once.
+    let mut files_seen = BTreeSet::new();
     for path in paths {
         match suite_files(path) {
             Ok(files) => {
                 for file in files {
+                    if !files_seen.insert(std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone())) {
+                        continue;
+                    }
                     match load_file(&file) {
                         Ok(suite) => suites.push(suite),
                         Err(mut e) => errors.append(&mut e),
@@ -86,7 +91,14 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Suite>, Vec<LoadError>> {
             });
         }
     }
-    if errors.is_empty() { Ok(suites) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(suites)
+    } else {
+        for e in &mut errors {
+            e.message = super::suggest::annotate(&e.message);
+        }
+        Err(errors)
+    }
 }
 
 pub fn load_file(file: &Path) -> Result<Suite, Vec<LoadError>> {
@@ -97,7 +109,7 @@ pub fn load_file(file: &Path) -> Result<Suite, Vec<LoadError>> {
 
 /// Parses and checks one suite from its text; `file` names it in errors.
 pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
-    let mut suite: Suite = serde_yaml::from_str(text).map_err(|e| vec![LoadError::from_yaml(file, &e)])?;
+    let mut suite: Suite = serde_yaml::from_str(text).map_err(|e| every_problem(file, text, &e))?;
     suite.file = file.to_owned();
     let positions = positions::index(text);
     for (case, (case_loc, step_locs)) in suite.cases.iter_mut().zip(&positions.cases) {
@@ -127,6 +139,63 @@ pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
         check_case(case, &mut problem);
     }
     if errors.is_empty() { Ok(suite) } else { Err(errors) }
+}
+
+/// Every problem serde finds in a suite that does not deserialize, not just the first: each
+/// case is deserialized again one step at a time, a problem in a step reported where the
+/// step starts, one in the case itself where the case starts. Falls back to the first
+/// problem (with serde_yaml's exact position) when the pieces alone show nothing.
+fn every_problem(file: &Path, text: &str, first: &serde_yaml::Error) -> Vec<LoadError> {
+    use serde_yaml::Value;
+    let whole = vec![LoadError::from_yaml(file, first)];
+    let Ok(Value::Mapping(root)) = serde_yaml::from_str::<Value>(text) else { return whole };
+    let positions = positions::index(text);
+    let at = |location: Option<Location>, e: serde_yaml::Error| LoadError {
+        file: file.to_owned(),
+        location,
+        message: e.to_string(),
+    };
+    let mut errors = Vec::new();
+    let mut bare = root.clone();
+    bare.insert("cases".into(), Value::Sequence(Vec::new()));
+    if let Err(e) = serde_yaml::from_value::<Suite>(Value::Mapping(bare)) {
+        errors.push(at(None, e));
+    }
+    let cases = root.get("cases").and_then(Value::as_sequence).cloned().unwrap_or_default();
+    for (index, case) in cases.iter().enumerate() {
+        let (case_at, steps_at) = positions.cases.get(index).cloned().unwrap_or_default();
+        let Value::Mapping(case) = case else {
+            if let Err(e) = serde_yaml::from_value::<Case>(case.clone()) {
+                errors.push(at(Some(case_at), e));
+            }
+            continue;
+        };
+        let with_steps = |steps: Vec<Value>| {
+            let mut case = case.clone();
+            if case.contains_key("steps") {
+                case.insert("steps".into(), Value::Sequence(steps));
+            }
+            serde_yaml::from_value::<Case>(Value::Mapping(case))
+        };
+        let steps = case.get("steps").and_then(Value::as_sequence).cloned().unwrap_or_default();
+        let mut good_step = None;
+        for (step_index, step) in steps.iter().enumerate() {
+            match with_steps(vec![step.clone()]) {
+                Ok(_) => {
+                    good_step.get_or_insert_with(|| step.clone());
+                }
+                Err(e) => errors.push(at(Some(steps_at.get(step_index).copied().unwrap_or(case_at)), e)),
+            }
+        }
+        // The case's own fields, checked with one step that is fine on its own (a case's
+        // rules may refuse an empty list of steps).
+        if (steps.is_empty() || good_step.is_some())
+            && let Err(e) = with_steps(good_step.into_iter().collect())
+        {
+            errors.push(at(Some(case_at), e));
+        }
+    }
+    if errors.is_empty() { whole } else { errors }
 }
 
 /// Checks variables, saved fields and field checks across a case's steps.

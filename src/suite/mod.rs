@@ -11,6 +11,7 @@ pub mod load;
 pub mod model;
 mod positions;
 pub mod profile;
+mod suggest;
 pub mod vectors;
 
 pub use expand::{CaseInstance, PlannedCall, expand};

@@ -1,0 +1,110 @@
+//! "Did you mean": a suite problem that names something unknown (a PKCS #11 name, a step,
+//! an argument, a variable) gets the closest known spelling appended, when one is close.
+//! The problems are worded in one place each (`model`, `load`); this reads their common
+//! shapes, so every such message gains a suggestion without each site knowing how.
+
+use crate::pkcs11::{CkAttributeType, CkEcKdf, CkKeyType, CkMechanismType, CkObjectClass, CkRv};
+use crate::rpc::Rpc;
+
+/// The closest candidate to `name`, if close enough to be a likely typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let name_upper = name.to_ascii_uppercase();
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (strsim::jaro_winkler(&name_upper, &c.to_ascii_uppercase()), c))
+        .filter(|(score, _)| *score >= 0.88)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| c)
+}
+
+/// The text between the first pair of double quotes after `marker`.
+fn quoted_after<'a>(message: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = &message[message.find(marker)? + marker.len()..];
+    let rest = rest.strip_prefix('"')?;
+    Some(&rest[..rest.find('"')?])
+}
+
+fn pkcs11_names(prefix: &str) -> Vec<&'static str> {
+    let all: Vec<&'static str> = match prefix {
+        "CKM_" => CkMechanismType::names().collect(),
+        "CKA_" => CkAttributeType::names().collect(),
+        "CKR_" => CkRv::names().collect(),
+        "CKK_" => CkKeyType::names().collect(),
+        "CKO_" => CkObjectClass::names().collect(),
+        "CKD_" => CkEcKdf::names().collect(),
+        _ => CkMechanismType::names()
+            .chain(CkAttributeType::names())
+            .chain(CkRv::names())
+            .chain(CkKeyType::names())
+            .chain(CkObjectClass::names())
+            .collect(),
+    };
+    all
+}
+
+/// `message` with "; did you mean X?" appended when it names an unknown thing that is
+/// close to a known one.
+pub fn annotate(message: &str) -> String {
+    let suggestion = suggestion(message);
+    match suggestion {
+        Some(s) if !message.contains("did you mean") => format!("{message}; did you mean {s}?"),
+        _ => message.to_owned(),
+    }
+}
+
+fn suggestion(message: &str) -> Option<String> {
+    for marker in
+        ["unknown mechanism ", "unknown attribute ", "unknown return value ", "unknown name ", "unknown KDF "]
+    {
+        if let Some(name) = quoted_after(message, marker) {
+            let prefix = name.get(..4).unwrap_or("");
+            return closest(name, pkcs11_names(prefix)).map(str::to_owned);
+        }
+    }
+    if let Some(name) = quoted_after(message, "unknown step ") {
+        return closest(name, Rpc::ALL.iter().map(|r| r.name())).map(str::to_owned);
+    }
+    // `unknown argument "length" for GenerateRandom; expected len` (a list, comma separated)
+    if let Some(name) = quoted_after(message, "unknown argument ") {
+        let expected = &message[message.find("; expected ")? + "; expected ".len()..];
+        let list = expected.split(['(', ';']).next().unwrap_or("");
+        return closest(name, list.split(',').map(|w| w.trim().trim_start_matches("or ").trim()))
+            .map(str::to_owned);
+    }
+    // `undefined variable $sta (defined so far: $st, $x)`
+    if let Some(at) = message.find("undefined variable $") {
+        let rest = &message[at + "undefined variable $".len()..];
+        let name = rest.split(|c: char| c.is_whitespace() || c == ')').next()?;
+        let defined = &rest[rest.find("defined so far: ")? + "defined so far: ".len()..];
+        let defined = defined.split(')').next()?;
+        return closest(name, defined.split(',').map(|v| v.trim().trim_start_matches('$')))
+            .map(|v| format!("${v}"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_get_the_closest_known_spelling() {
+        assert_eq!(
+            annotate(r#"unknown attribute "CKA_VALUE_LENGTH""#),
+            r#"unknown attribute "CKA_VALUE_LENGTH"; did you mean CKA_VALUE_LEN?"#
+        );
+        assert!(annotate(r#"unknown mechanism "CKM_SHA257""#).ends_with("did you mean CKM_SHA256?"));
+        assert!(annotate(r#"unknown step "SignSingel": expected"#).ends_with("did you mean SignSingle?"));
+        assert!(
+            annotate(r#"unknown argument "lenght" for GenerateRandom; expected len"#)
+                .ends_with("did you mean len?")
+        );
+        assert!(
+            annotate("step 2 Digest: undefined variable $sta (defined so far: $st, $key)")
+                .ends_with("did you mean $st?")
+        );
+        // Nothing close: no guess.
+        assert_eq!(annotate(r#"unknown mechanism "FOO""#), r#"unknown mechanism "FOO""#);
+    }
+}
