@@ -14,7 +14,7 @@ use grep11_harness::client::{Client, Wire, in_memory_channel};
 use grep11_harness::emulator::{Config, Emulator};
 use grep11_harness::load::record::{Recorder, summarize};
 use grep11_harness::load::sched::{Mode, Plan, run};
-use grep11_harness::load::workload::catalogue;
+use grep11_harness::load::workload::{Outcome, catalogue};
 use grep11_harness::proto::crypto_server::CryptoServer;
 use tonic::codegen::http;
 use tonic::server::NamedService;
@@ -72,6 +72,7 @@ async fn p99_ms(client: Client, mode: Mode, duration: Duration) -> (f64, f64, u6
         duration,
         requests: None,
         drain: Duration::from_secs(2),
+        check_every: 100,
     };
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     run(&plan, recorder.clone(), stop).await;
@@ -128,7 +129,7 @@ fn a_violated_threshold_exits_1_and_is_named() {
     let out = load(&["--requests", "50", "--threshold", "p99<1ns", "--threshold", "errors<=0.1%"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("threshold violated: random-32: p99 is"), "{stdout}");
+    assert!(stdout.contains("failed: random-32: p99 is"), "{stdout}");
     assert!(stdout.contains("(p99<1ns)"), "{stdout}");
     assert!(!stdout.contains("errors<=0.1%"), "a met threshold is not reported: {stdout}");
 
@@ -172,11 +173,140 @@ async fn every_catalogue_workload_runs_against_the_emulator() {
         .await
         .unwrap()
         .remove(0);
+    let mut unchecked = Vec::new();
     for w in catalogue().unwrap() {
         let ready = w.setup(&client).await.unwrap_or_else(|e| panic!("{e}"));
-        let mut env = ready.env();
-        for _ in 0..2 {
-            ready.iterate(&client, &mut env).await.unwrap_or_else(|f| panic!("{}: {f}", w.name));
+        for sampled in [true, false] {
+            let mut env = ready.env();
+            let mut outcome = ready.iterate(&client, &mut env, sampled).await;
+            assert_eq!(outcome, Outcome::Ok { checked: sampled }, "{}", w.name);
+            if sampled {
+                outcome = ready.check(&mut env);
+                assert_eq!(outcome, Outcome::Ok { checked: true }, "{}", w.name);
+                if !ready.checks() {
+                    unchecked.push(w.name.clone());
+                }
+            }
         }
     }
+    // Every workload whose answer the harness can judge has a check: all but key
+    // generation, wrapping and derivation (blobs only the endpoint opens).
+    let want = [
+        "generate-aes256",
+        "generate-ec-p256",
+        "wrap-aes256-cbc-pad",
+        "derive-ecdh-p256",
+        "generate-rsa2048",
+    ];
+    assert_eq!(unchecked, want);
+}
+
+/// `serve` on an ephemeral loopback port, stopped when dropped.
+struct Served {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> Served {
+    use std::io::BufRead;
+    let mut child = harness()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+    Served { child, url }
+}
+
+fn show(out: &std::process::Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn failed_calls_are_not_throughput_and_fail_the_run_unless_allowed() {
+    let served = serve(&["--bearer-token", "t0ken"]);
+    let out = load(&["--endpoint", &served.url, "--requests", "40", "--json", "-"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json - writes JSON to stdout");
+    let row = &v["overall"][0];
+    assert_eq!((row["count"].as_u64(), row["errors"].as_u64()), (Some(0), Some(40)), "{row}");
+    assert_eq!(row["rate"].as_f64(), Some(0.0), "failed calls are not throughput: {row}");
+    assert_eq!(row["error_kinds"]["gRPC UNAUTHENTICATED"].as_u64(), Some(40), "{row}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("40 call(s) failed (gRPC UNAUTHENTICATED×40)"), "{stderr}");
+    // A threshold on errors says how many are acceptable.
+    let out = load(&["--endpoint", &served.url, "--requests", "40", "--threshold", "errors<=100%"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+#[test]
+fn wrong_answers_are_counted_apart_and_fail_the_run() {
+    // GenerateRandom answers one byte short: every call succeeds, every checked one is wrong.
+    let served = serve(&["--fault", "random-truncated"]);
+    let out = load(&[
+        "--endpoint",
+        &served.url,
+        "--requests",
+        "200",
+        "--check-sample",
+        "10%",
+        "--threshold",
+        "errors<=100%",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The first and every 10th: 20 of 200 checked, all wrong, none an error.
+    assert!(
+        stdout.contains("20 of 20 checked answer(s) wrong; first: GenerateRandom Rnd: expected length 32"),
+        "{stdout}"
+    );
+    // Each kind of check catches its fault: a signature that does not verify with the
+    // public key, a digest that differs from the harness's, a ciphertext that does not
+    // decrypt to the plaintext sent.
+    for (fault, workload, caught) in [
+        ("bad-signature", "sign-ecdsa-p256", "first: local.verify"),
+        ("wrong-digest", "digest-sha256-1k", "first: local.digest: Digest: expected"),
+        ("ciphertext-flip", "encrypt-aes256-cbc-pad-1k", "first: local.decrypt"),
+    ] {
+        let served = serve(&["--fault", fault]);
+        let out = harness()
+            .args(["load", "--endpoint", &served.url, "--workload", workload, "--requests", "5"])
+            .args(["--warmup", "0s", "--concurrency", "1"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{fault}: {}", show(&out));
+        assert!(show(&out).contains(caught), "{fault}: {}", show(&out));
+    }
+}
+
+#[test]
+fn usage_errors_and_plain_output() {
+    let out = load(&["--requests", "10", "--threshold", "random-23:p99<1us"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(show(&out).contains("\"random-23\", which is not in this run"), "{}", show(&out));
+    let out = harness().args(["load", "--list"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("RSA-2048 PKCS #1 v1.5 with SHA-256"),
+        "{}",
+        show(&out)
+    );
+    // Not a terminal: the settings first, then a line per finished workload, on stderr.
+    let out = load(&["--requests", "30"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("grep11-harness load: embedded emulator · closed loop, 2 in flight"),
+        "{stderr}"
+    );
+    assert!(lines[1].starts_with("random-32: 30 ok in "), "{stderr}");
 }

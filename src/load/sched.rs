@@ -16,8 +16,9 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::record::Recorder;
-use super::workload::Ready;
+use super::workload::{Outcome, Ready};
 use crate::client::Client;
+use crate::runner::Env;
 
 /// How calls are issued.
 #[derive(Clone, Debug)]
@@ -46,6 +47,8 @@ pub struct Plan {
     pub requests: Option<u64>,
     /// How long calls still in flight at the end may take to finish.
     pub drain: Duration,
+    /// Every how many iterations of a workload one is checked locally; its first always is.
+    pub check_every: u64,
 }
 
 /// Picks a workload by weight (`--mix`): rand's weighted index over the workloads' weights.
@@ -76,6 +79,9 @@ struct Shared {
     budget: AtomicU64,
     /// Woken when the budget runs out.
     exhausted: Notify,
+    /// Iterations started per workload, for the check sample.
+    started: Vec<AtomicU64>,
+    check_every: u64,
 }
 
 const DONE: usize = usize::MAX;
@@ -92,6 +98,12 @@ impl Shared {
             self.exhausted.notify_one();
         }
         took
+    }
+
+    /// Whether this iteration of workload `w` is checked: the first, then every Nth.
+    fn sampled(&self, w: usize) -> bool {
+        let n = self.started.get(w).map(|c| c.fetch_add(1, Ordering::Relaxed)).unwrap_or(1);
+        n == 0 || (self.check_every > 0 && n.is_multiple_of(self.check_every))
     }
 }
 
@@ -124,6 +136,8 @@ pub async fn run(plan: &Plan, recorder: Arc<Recorder>, mut stop: watch::Receiver
         phase: AtomicUsize::new(DONE),
         budget: AtomicU64::new(plan.requests.unwrap_or(u64::MAX)),
         exhausted: Notify::new(),
+        started: plan.workloads.iter().map(|_| AtomicU64::new(0)).collect(),
+        check_every: plan.check_every,
     });
     if plan.clients.is_empty() || plan.workloads.is_empty() {
         return;
@@ -157,9 +171,17 @@ async fn closed(plan: &Plan, concurrency: usize, shared: Arc<Shared>, stop: &mut
                 }
                 let w = shared.picker.pick(&mut rng);
                 let (Some(workload), Some(env)) = (shared.workloads.get(w), envs.get_mut(w)) else { break };
+                let sampled = shared.sampled(w);
+                if sampled {
+                    *env = workload.env();
+                }
                 let sent = Instant::now();
-                let result = workload.iterate(&client, env).await;
-                shared.recorder.record(phase, w, sent, sent, Instant::now(), result);
+                let mut result = workload.iterate(&client, env, sampled).await;
+                let done = Instant::now();
+                if sampled && result == (Outcome::Ok { checked: true }) {
+                    result = workload.check(env);
+                }
+                shared.recorder.record(phase, w, sent, sent, done, &result);
             }
         });
     }
@@ -231,10 +253,15 @@ async fn open(
             let shared = shared.clone();
             tasks.spawn(async move {
                 let Some(workload) = shared.workloads.get(w) else { return };
-                let mut env = workload.env();
+                let sampled = shared.sampled(w);
+                let mut env = if sampled || workload.needs_env() { workload.env() } else { Env::default() };
                 let sent = Instant::now();
-                let result = workload.iterate(&client, &mut env).await;
-                shared.recorder.record(phase, w, intended, sent, Instant::now(), result);
+                let mut result = workload.iterate(&client, &mut env, sampled).await;
+                let done = Instant::now();
+                if sampled && result == (Outcome::Ok { checked: true }) {
+                    result = workload.check(&mut env);
+                }
+                shared.recorder.record(phase, w, intended, sent, done, &result);
                 drop(permit);
             });
             while tasks.try_join_next().is_some() {}
