@@ -554,6 +554,8 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
                         rate: if seconds > 0.0 { h.len() as f64 / seconds } else { 0.0 },
                         latency_ms: report::Latency::of(h),
                         uncorrected_ms: None,
+                        sent_late_ms: None,
+                        unfinished: 0,
                     }
                 })
                 .collect();

@@ -37,6 +37,11 @@ pub struct Stats {
     pub latency: Histogram<u64>,
     /// Open loop only: from the moment the call was actually sent.
     pub uncorrected: Histogram<u64>,
+    /// Open loop only: how late each call was sent after its intended time (every call
+    /// sent, whatever its outcome): how far the generator fell behind its schedule.
+    pub lag: Histogram<u64>,
+    /// Calls still in flight when the run ended on time (not waited for).
+    pub unfinished: u64,
     pub errors: BTreeMap<Failure, u64>,
     /// Answers checked locally (sampled), and those that were wrong, with the first reason.
     pub checked: u64,
@@ -55,6 +60,8 @@ impl Stats {
         Stats {
             latency: histogram(),
             uncorrected: histogram(),
+            lag: histogram(),
+            unfinished: 0,
             errors: BTreeMap::new(),
             checked: 0,
             wrong: 0,
@@ -66,6 +73,8 @@ impl Stats {
         // Both auto-resize, so adding cannot run out of range.
         let _ = self.latency.add(&other.latency);
         let _ = self.uncorrected.add(&other.uncorrected);
+        let _ = self.lag.add(&other.lag);
+        self.unfinished += other.unfinished;
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
         }
@@ -208,6 +217,14 @@ impl Recorder {
         let in_phase = phases.get_mut(phase).and_then(|p| p.stats.get_mut(workload));
         let in_interval = if warmup { None } else { interval.get_mut(workload) };
         for stats in [in_phase, in_interval].into_iter().flatten() {
+            if open {
+                // Lateness is recorded from zero: an on-time send is 0 ns late.
+                let _ = stats.lag.record(
+                    u64::try_from(sent.saturating_duration_since(intended).as_nanos())
+                        .unwrap_or(MAX_NS)
+                        .min(MAX_NS),
+                );
+            }
             match result {
                 Outcome::Ok { checked } => {
                     record(&mut stats.latency, done.saturating_duration_since(intended));
@@ -262,6 +279,17 @@ impl Recorder {
         Sample::of("", t, seconds, &all)
     }
 
+    /// Counts `n` calls of workload `w` still in flight at the end, on the last phase.
+    pub fn unfinished(&self, w: usize, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut s = self.lock();
+        if let Some(stats) = s.phases.last_mut().and_then(|p| p.stats.get_mut(w)) {
+            stats.unfinished += n;
+        }
+    }
+
     pub fn phases(&self) -> Vec<Phase> {
         self.lock().phases.clone()
     }
@@ -293,6 +321,9 @@ pub struct Summary {
     pub rate: f64,
     pub histogram: Histogram<u64>,
     pub uncorrected: Option<Histogram<u64>>,
+    /// Open loop: send lateness (see `Stats::lag`).
+    pub lag: Option<Histogram<u64>>,
+    pub unfinished: u64,
 }
 
 impl Summary {
@@ -320,6 +351,8 @@ impl Summary {
             rate: if seconds > 0.0 { count as f64 / seconds } else { 0.0 },
             histogram: h.clone(),
             uncorrected: (!stats.uncorrected.is_empty()).then(|| stats.uncorrected.clone()),
+            lag: (!stats.lag.is_empty()).then(|| stats.lag.clone()),
+            unfinished: stats.unfinished,
         }
     }
 

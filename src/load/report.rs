@@ -75,6 +75,11 @@ pub struct Row {
     pub latency_ms: Latency,
     /// Open loop: from the actual send, as a tool that ignores coordinated omission sees it.
     pub uncorrected_ms: Option<Latency>,
+    /// Open loop: how late calls were sent after their intended time (the generator
+    /// falling behind its schedule).
+    pub sent_late_ms: Option<Latency>,
+    /// Calls still in flight when the run ended on time.
+    pub unfinished: u64,
 }
 
 impl Row {
@@ -93,6 +98,8 @@ impl Row {
             rate: s.rate,
             latency_ms: Latency::of(&s.histogram),
             uncorrected_ms: s.uncorrected.as_ref().map(Latency::of),
+            sent_late_ms: s.lag.as_ref().map(Latency::of),
+            unfinished: s.unfinished,
         }
     }
 }
@@ -160,9 +167,16 @@ pub fn table(rows: &[Row]) -> String {
     if phased {
         header.push("phase");
     }
+    let open = rows.iter().any(|r| r.target_rate.is_some());
+    if open {
+        header.push("target/s");
+    }
     header.extend(["ok calls", "ok/s", "p50", "p90", "p99", "p99.9", "max", "mean", "stddev"]);
     if corrected {
         header.push("p99 uncorrected");
+    }
+    if open {
+        header.extend(["sent late p99/max", "in flight at end"]);
     }
     header.extend(["errors (by cause)", "wrong/checked"]);
     b.push_record(header);
@@ -172,6 +186,9 @@ pub fn table(rows: &[Row]) -> String {
         let mut cells = vec![r.workload.clone()];
         if phased {
             cells.push(r.phase.clone());
+        }
+        if open {
+            cells.push(r.target_rate.map(|t| format!("{t:.0}")).unwrap_or_default());
         }
         cells.extend([
             r.count.to_string(),
@@ -186,6 +203,12 @@ pub fn table(rows: &[Row]) -> String {
         ]);
         if corrected {
             cells.push(r.uncorrected_ms.as_ref().map(|u| ms(u.p99)).unwrap_or_default());
+        }
+        if open {
+            cells.push(
+                r.sent_late_ms.as_ref().map(|l| format!("{}/{}", ms(l.p99), ms(l.max))).unwrap_or_default(),
+            );
+            cells.push(r.unfinished.to_string());
         }
         cells.push(errors_cell(r));
         cells.push(format!("{}/{}", r.wrong, r.checked));
