@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use grep11_harness::client::{Client, Wire};
-use grep11_harness::load::cond::{Condition, Ramp, parse_mix};
+use grep11_harness::load::cond::{Condition, Ramp, parse_mix, show_duration, unknown_scopes, violations};
 use grep11_harness::load::find_max::{Search, find_max};
 use grep11_harness::load::record::{Encoded, Recorder, Summary, summarize};
 use grep11_harness::load::report::{self, Capacity, LoadReport, Row};
@@ -79,13 +79,19 @@ pub struct LoadArgs {
     /// `sign-ecdsa-p256:p99.9<50ms`. Repeatable.
     #[arg(long)]
     threshold: Vec<String>,
+    /// Share of answers checked locally with the harness's reference cryptography
+    /// (signatures verify, ciphertexts decrypt, digests match, lengths are right), as a
+    /// percentage; each workload's first answer is always checked. A wrong answer fails
+    /// the run.
+    #[arg(long, default_value = "1%", value_parser = parse_share)]
+    check_sample: f64,
     /// Search each workload's highest open-loop rate meeting --slo.
     #[arg(long, requires = "slo")]
     find_max: bool,
     /// The SLO for --find-max, e.g. `p99<=20ms,errors<=0.1%`.
     #[arg(long)]
     slo: Option<String>,
-    /// Write the report as JSON.
+    /// Write the report as JSON (`-`: standard output, instead of the table).
     #[arg(long)]
     json: Option<PathBuf>,
     /// Write HdrHistogram interval logs (V2).
@@ -112,6 +118,21 @@ enum ReportCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+}
+
+/// `1%`, `0.5%` or `100%`: the share as a fraction.
+fn parse_share(text: &str) -> Result<f64, String> {
+    let number =
+        text.trim().strip_suffix('%').ok_or_else(|| format!("{text:?}: give a percentage like 1%"))?;
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p / 100.0),
+        _ => Err(format!("{text:?} is not a percentage between 0% and 100%")),
+    }
+}
+
+/// Every how many iterations one is checked, for a share (the first always is).
+fn check_every(share: f64) -> u64 {
+    if share <= 0.0 { 0 } else { (1.0 / share).round().max(1.0) as u64 }
 }
 
 fn usage(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
@@ -182,9 +203,9 @@ fn parse_flags(args: &LoadArgs) -> Result<Parsed, String> {
     Ok(Parsed { thresholds, slo, ramp })
 }
 
-/// Live progress on a terminal: current rate and p99, once a second.
+/// Live progress when stderr is a terminal: current rate and p99, once a second.
 fn progress(total: Duration) -> Option<indicatif::ProgressBar> {
-    if !std::io::stdout().is_terminal() {
+    if !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = indicatif::ProgressBar::new(total.as_millis() as u64);
@@ -192,6 +213,47 @@ fn progress(total: Duration) -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
+}
+
+/// The settings line printed at start (stderr).
+fn settings(args: &LoadArgs, parsed: &Parsed, endpoint: Option<&str>, names: &[&str]) -> String {
+    let shape = if args.find_max {
+        format!("find-max against --slo {}", args.slo.as_deref().unwrap_or_default())
+    } else {
+        match &parsed.ramp {
+            Some(r) if r.rates.len() > 1 => format!(
+                "open loop, ramp {}..{}/s in {} steps of {}",
+                r.rates[0],
+                r.rates[r.rates.len() - 1],
+                r.rates.len(),
+                show_duration(args.step_duration.unwrap_or(args.duration))
+            ),
+            Some(r) => format!("open loop at {}/s for {}", r.rates[0], show_duration(args.duration)),
+            None => {
+                format!("closed loop, {} in flight for {}", args.concurrency, show_duration(args.duration))
+            }
+        }
+    };
+    let threads = match args.threads.unwrap_or(if endpoint.is_some() { 1 } else { 0 }) {
+        0 => "one thread per core".to_owned(),
+        n => format!("{n} thread(s)"),
+    };
+    let checks = match check_every(args.check_sample) {
+        0 => "the first answer of each workload checked".to_owned(),
+        1 => "every answer checked".to_owned(),
+        n => format!("the first and every {n}th answer checked"),
+    };
+    format!(
+        "grep11-harness load: {} · {shape} after {} warm-up · {} connection(s), {threads} · timeout {} · \
+         {checks} · {} workload(s): {}{}",
+        endpoint.unwrap_or("embedded emulator"),
+        show_duration(args.warmup),
+        args.connections,
+        show_duration(args.timeout),
+        names.len(),
+        names.join(", "),
+        args.requests.map(|r| format!(" · at most {r} requests each")).unwrap_or_default(),
+    )
 }
 
 /// One group's run: setup, the scheduler, and a ticker for intervals and progress.
@@ -221,6 +283,7 @@ async fn run_group(
         duration: phase_len,
         requests: args.requests,
         drain: args.timeout,
+        check_every: check_every(args.check_sample),
     };
     let bar = progress(args.warmup + phase_len * phases);
     if let Some(b) = &bar {
@@ -236,9 +299,14 @@ async fn run_group(
                 interval.tick().await;
                 let s = recorder.tick();
                 if let Some(b) = &bar {
-                    let rate = if s.seconds > 0.0 { (s.calls + s.errors) as f64 / s.seconds } else { 0.0 };
+                    let rate = if s.seconds > 0.0 { s.calls as f64 / s.seconds } else { 0.0 };
                     b.set_position(recorder.started.elapsed().as_millis() as u64);
-                    b.set_message(format!("{rate:.0}/s p99 {}", report::fmt_ns(s.p99_ns as f64)));
+                    b.set_message(format!(
+                        "{rate:.0} ok/s p99 {} errors {} wrong {}",
+                        report::fmt_ns(s.p99_ns as f64),
+                        s.errors,
+                        s.wrong
+                    ));
                 }
             }
         })
@@ -297,6 +365,12 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         Ok(g) => g,
         Err(e) => return usage(e),
     };
+    let names: Vec<&str> = groups.iter().flatten().map(|w| w.name.as_str()).collect();
+    let conditions: Vec<Condition> = parsed.thresholds.iter().chain(&parsed.slo).cloned().collect();
+    if let Some(e) = unknown_scopes(&conditions, &names) {
+        return usage(e);
+    }
+    eprintln!("{}", settings(&args, &parsed, target.as_ref().map(|t| t.url()), &names));
     let started_at = SystemTime::now();
     let started = Instant::now();
     let (endpoint, clients) = match &target {
@@ -351,7 +425,11 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let mut overall_summaries: Vec<Summary> = Vec::new();
     let mut intervals: Vec<Encoded> = Vec::new();
     let mut setup_failed = false;
-    let mut out = std::io::stdout();
+    // With the JSON on stdout, the table goes to stderr.
+    let json_to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
+    let mut out: Box<dyn Write> =
+        if json_to_stdout { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
+    let lines = !std::io::stderr().is_terminal();
 
     if args.find_max {
         let search = Search {
@@ -360,6 +438,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
             max_in_flight: args.max_in_flight,
             max_trials: 12,
             drain: args.timeout,
+            check_every: check_every(args.check_sample),
         };
         for w in groups.iter().flatten() {
             if *stop.borrow() {
@@ -392,6 +471,11 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
             }
             match run_group(group, &clients, &args, &mode, &stop).await {
                 Ok((recorder, phases, overall)) => {
+                    if lines {
+                        for s in &overall {
+                            eprintln!("{}", report::finished_line(&Row::of(s)));
+                        }
+                    }
                     let offset = recorder.started.saturating_duration_since(started);
                     for t in recorder.timeline() {
                         report.timeline.push(grep11_harness::load::record::Sample {
@@ -418,19 +502,17 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         }
     }
     report.interrupted = *stop.borrow();
-    for s in &overall_summaries {
-        for c in parsed.thresholds.iter().filter(|c| c.applies_to(&s.workload)) {
-            if let Some(v) = c.check(s) {
-                report.violations.push(format!("{} ({})", v, c.text));
-            }
-        }
-    }
+    report.violations = violations(&overall_summaries, &parsed.thresholds);
     for v in &report.violations {
-        let _ = writeln!(out, "threshold violated: {v}");
+        let _ = writeln!(out, "failed: {v}");
     }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        if json_to_stdout {
+            let _ = writeln!(std::io::stdout(), "{text}");
+        } else {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
     }
     if let Some(path) = &args.hlog {
         hlog::write(path, started_at, &intervals).context("writing the interval log")?;
@@ -465,9 +547,14 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
                         count: h.len(),
                         errors: 0,
                         error_kinds: BTreeMap::new(),
+                        checked: 0,
+                        wrong: 0,
+                        first_wrong: None,
                         rate: if seconds > 0.0 { h.len() as f64 / seconds } else { 0.0 },
                         latency_ms: report::Latency::of(h),
                         uncorrected_ms: None,
+                        sent_late_ms: None,
+                        unfinished: 0,
                     }
                 })
                 .collect();

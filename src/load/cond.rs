@@ -215,6 +215,51 @@ impl fmt::Display for Op {
     }
 }
 
+/// What fails a run, per workload: every condition that does not hold; failed calls when
+/// no condition on `errors` applies to the workload (one that does says how many are
+/// acceptable); and any wrong answer.
+pub fn violations(summaries: &[Summary], conditions: &[Condition]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in summaries {
+        let applying: Vec<&Condition> = conditions.iter().filter(|c| c.applies_to(&s.workload)).collect();
+        for c in &applying {
+            if let Some(v) = c.check(s) {
+                out.push(format!("{v} ({})", c.text));
+            }
+        }
+        if s.errors > 0 && !applying.iter().any(|c| c.metric == Metric::Errors) {
+            let causes: Vec<String> = s.error_kinds.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+            out.push(format!(
+                "{}: {} call(s) failed ({}); a --threshold on errors says how many are acceptable",
+                s.workload,
+                s.errors,
+                causes.join(", ")
+            ));
+        }
+        if s.wrong > 0 {
+            out.push(format!(
+                "{}: {} of {} checked answer(s) wrong; first: {}",
+                s.workload,
+                s.wrong,
+                s.checked,
+                s.first_wrong.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    out
+}
+
+/// Conditions scoped to a workload the run does not have: a usage error, named.
+pub fn unknown_scopes(conditions: &[Condition], names: &[&str]) -> Option<String> {
+    let c = conditions.iter().find(|c| c.workload.as_deref().is_some_and(|w| !names.contains(&w)))?;
+    Some(format!(
+        "condition {:?} names workload {:?}, which is not in this run (the run has: {})",
+        c.text,
+        c.workload.as_deref().unwrap_or_default(),
+        names.join(", ")
+    ))
+}
+
 /// A rate or a ramp: `500`, or `100..5000` with a step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ramp {
@@ -316,6 +361,39 @@ mod tests {
         assert!(e.contains("no comparison"), "{e}");
         let e = Condition::parse("p101<1s").unwrap_err().to_string();
         assert!(e.contains("outside 0..100"), "{e}");
+    }
+
+    fn summary(errors: u64, wrong: u64) -> Summary {
+        let mut s = Summary::new("w", "all", None, 1.0, &crate::load::record::Stats::default());
+        s.errors = errors;
+        s.error_kinds.insert("gRPC UNAUTHENTICATED".into(), errors);
+        s.wrong = wrong;
+        s.checked = wrong;
+        s
+    }
+
+    #[test]
+    fn failed_calls_fail_unless_a_threshold_on_errors_allows_them() {
+        let v = violations(&[summary(3, 0)], &[]);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].contains("3 call(s) failed (gRPC UNAUTHENTICATED×3)"), "{v:?}");
+        assert!(violations(&[summary(0, 0)], &[]).is_empty());
+        let allow = Condition::parse("errors<=5").unwrap();
+        assert!(violations(&[summary(3, 0)], std::slice::from_ref(&allow)).is_empty());
+        // A threshold on another workload's errors does not cover this one.
+        let other = Condition::parse("x:errors<=5").unwrap();
+        assert_eq!(violations(&[summary(3, 0)], &[other]).len(), 1);
+        // Wrong answers fail whatever the thresholds say.
+        let v = violations(&[summary(0, 1)], &[allow]);
+        assert!(v[0].contains("1 of 1 checked answer(s) wrong"), "{v:?}");
+    }
+
+    #[test]
+    fn a_condition_on_a_workload_not_run_is_named() {
+        let c = vec![Condition::parse("random-23:p99<1us").unwrap()];
+        let e = unknown_scopes(&c, &["random-32"]).unwrap();
+        assert!(e.contains("\"random-23\", which is not in this run (the run has: random-32)"), "{e}");
+        assert!(unknown_scopes(&c, &["random-23"]).is_none());
     }
 
     #[test]

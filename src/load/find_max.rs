@@ -23,6 +23,7 @@ pub struct Search {
     pub max_in_flight: usize,
     pub max_trials: usize,
     pub drain: Duration,
+    pub check_every: u64,
 }
 
 /// One trial at `rate`: whether it met the SLO, and its numbers.
@@ -43,6 +44,7 @@ async fn trial(
         duration: search.trial,
         requests: None,
         drain: search.drain,
+        check_every: search.check_every,
     };
     run(&plan, recorder.clone(), stop).await;
     let (_, overall) = summarize(&recorder);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
-use super::workload::Failure;
+use super::workload::{Failure, Outcome};
 
 /// Longer latencies are recorded as this (an hour): a histogram has to end somewhere, and
 /// a call that long has failed whatever it says.
@@ -37,20 +37,51 @@ pub struct Stats {
     pub latency: Histogram<u64>,
     /// Open loop only: from the moment the call was actually sent.
     pub uncorrected: Histogram<u64>,
+    /// Open loop only: how late each call was sent after its intended time (every call
+    /// sent, whatever its outcome): how far the generator fell behind its schedule.
+    pub lag: Histogram<u64>,
+    /// Calls still in flight when the run ended on time (not waited for).
+    pub unfinished: u64,
     pub errors: BTreeMap<Failure, u64>,
+    /// Answers checked locally (sampled), and those that were wrong, with the first reason.
+    pub checked: u64,
+    pub wrong: u64,
+    pub first_wrong: Option<String>,
+}
+
+impl Default for Stats {
+    fn default() -> Stats {
+        Stats::new()
+    }
 }
 
 impl Stats {
     fn new() -> Stats {
-        Stats { latency: histogram(), uncorrected: histogram(), errors: BTreeMap::new() }
+        Stats {
+            latency: histogram(),
+            uncorrected: histogram(),
+            lag: histogram(),
+            unfinished: 0,
+            errors: BTreeMap::new(),
+            checked: 0,
+            wrong: 0,
+            first_wrong: None,
+        }
     }
 
     fn add(&mut self, other: &Stats) {
         // Both auto-resize, so adding cannot run out of range.
         let _ = self.latency.add(&other.latency);
         let _ = self.uncorrected.add(&other.uncorrected);
+        let _ = self.lag.add(&other.lag);
+        self.unfinished += other.unfinished;
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
+        }
+        self.checked += other.checked;
+        self.wrong += other.wrong;
+        if self.first_wrong.is_none() {
+            self.first_wrong.clone_from(&other.first_wrong);
         }
     }
 }
@@ -73,9 +104,29 @@ pub struct Sample {
     /// Seconds from the start of the run to the end of this interval.
     pub t: f64,
     pub seconds: f64,
+    /// Successful calls (right answers) in the interval.
     pub calls: u64,
     pub errors: u64,
+    pub wrong: u64,
+    pub p50_ns: u64,
     pub p99_ns: u64,
+    /// The workload it covers (one sample per workload and interval).
+    pub workload: String,
+}
+
+impl Sample {
+    fn of(workload: &str, t: f64, seconds: f64, stats: &Stats) -> Sample {
+        Sample {
+            t,
+            seconds,
+            calls: stats.latency.len(),
+            errors: stats.errors.values().sum(),
+            wrong: stats.wrong,
+            p50_ns: stats.latency.value_at_quantile(0.5),
+            p99_ns: stats.latency.value_at_quantile(0.99),
+            workload: workload.to_owned(),
+        }
+    }
 }
 
 /// One interval histogram, already in the V2 compressed form, with its tag.
@@ -157,7 +208,7 @@ impl Recorder {
         intended: Instant,
         sent: Instant,
         done: Instant,
-        result: Result<(), Failure>,
+        result: &Outcome,
     ) {
         let mut s = self.lock();
         let open = self.open_loop;
@@ -166,20 +217,37 @@ impl Recorder {
         let in_phase = phases.get_mut(phase).and_then(|p| p.stats.get_mut(workload));
         let in_interval = if warmup { None } else { interval.get_mut(workload) };
         for stats in [in_phase, in_interval].into_iter().flatten() {
-            match &result {
-                Ok(()) => {
+            if open {
+                // Lateness is recorded from zero: an on-time send is 0 ns late.
+                let _ = stats.lag.record(
+                    u64::try_from(sent.saturating_duration_since(intended).as_nanos())
+                        .unwrap_or(MAX_NS)
+                        .min(MAX_NS),
+                );
+            }
+            match result {
+                Outcome::Ok { checked } => {
                     record(&mut stats.latency, done.saturating_duration_since(intended));
                     if open {
                         record(&mut stats.uncorrected, done.saturating_duration_since(sent));
                     }
+                    stats.checked += u64::from(*checked);
                 }
-                Err(f) => *stats.errors.entry(f.clone()).or_default() += 1,
+                Outcome::Failed(f) => *stats.errors.entry(f.clone()).or_default() += 1,
+                Outcome::Wrong(why) => {
+                    stats.checked += 1;
+                    stats.wrong += 1;
+                    if stats.first_wrong.is_none() {
+                        stats.first_wrong = Some(why.clone());
+                    }
+                }
             }
         }
     }
 
-    /// Closes the current interval: a timeline sample, and for the interval log each
-    /// workload's histogram serialised. Called about once a second, and at the end.
+    /// Closes the current interval: a timeline sample per workload, and for the interval
+    /// log each workload's histogram serialised. Called about once a second, and at the
+    /// end. Returns the interval over every workload (for the live progress).
     pub fn tick(&self) -> Sample {
         let mut s = self.lock();
         let now = Instant::now();
@@ -189,8 +257,11 @@ impl Recorder {
         let closed = std::mem::replace(&mut s.interval, fresh);
         s.interval_start = now;
         let mut all = Stats::new();
+        let t = (start + duration).as_secs_f64();
+        let seconds = duration.as_secs_f64();
         for (name, stats) in self.workloads.iter().zip(&closed) {
             all.add(stats);
+            s.timeline.push(Sample::of(name, t, seconds, stats));
             if stats.latency.is_empty() {
                 continue;
             }
@@ -205,15 +276,18 @@ impl Recorder {
                 }
             }
         }
-        let sample = Sample {
-            t: (start + duration).as_secs_f64(),
-            seconds: duration.as_secs_f64(),
-            calls: all.latency.len(),
-            errors: all.errors.values().sum(),
-            p99_ns: all.latency.value_at_quantile(0.99),
-        };
-        s.timeline.push(sample.clone());
-        sample
+        Sample::of("", t, seconds, &all)
+    }
+
+    /// Counts `n` calls of workload `w` still in flight at the end, on the last phase.
+    pub fn unfinished(&self, w: usize, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut s = self.lock();
+        if let Some(stats) = s.phases.last_mut().and_then(|p| p.stats.get_mut(w)) {
+            stats.unfinished += n;
+        }
     }
 
     pub fn phases(&self) -> Vec<Phase> {
@@ -239,10 +313,17 @@ pub struct Summary {
     pub count: u64,
     pub errors: u64,
     pub error_kinds: BTreeMap<String, u64>,
-    /// Completed calls (either outcome) per second.
+    /// Answers checked locally, and how many of them were wrong (not in `count`).
+    pub checked: u64,
+    pub wrong: u64,
+    pub first_wrong: Option<String>,
+    /// Successful calls per second: failed and wrong ones are not throughput.
     pub rate: f64,
     pub histogram: Histogram<u64>,
     pub uncorrected: Option<Histogram<u64>>,
+    /// Open loop: send lateness (see `Stats::lag`).
+    pub lag: Option<Histogram<u64>>,
+    pub unfinished: u64,
 }
 
 impl Summary {
@@ -264,9 +345,14 @@ impl Summary {
             count,
             errors,
             error_kinds: stats.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            rate: if seconds > 0.0 { (count + errors) as f64 / seconds } else { 0.0 },
+            checked: stats.checked,
+            wrong: stats.wrong,
+            first_wrong: stats.first_wrong.clone(),
+            rate: if seconds > 0.0 { count as f64 / seconds } else { 0.0 },
             histogram: h.clone(),
             uncorrected: (!stats.uncorrected.is_empty()).then(|| stats.uncorrected.clone()),
+            lag: (!stats.lag.is_empty()).then(|| stats.lag.clone()),
+            unfinished: stats.unfinished,
         }
     }
 
@@ -288,7 +374,7 @@ impl Summary {
     }
 
     pub fn error_ratio(&self) -> f64 {
-        let total = self.count + self.errors;
+        let total = self.count + self.errors + self.wrong;
         if total == 0 { 0.0 } else { self.errors as f64 / total as f64 }
     }
 }
@@ -328,14 +414,16 @@ mod tests {
         // 1..=1000 microseconds, once each; sent 1 ms after the intended time.
         for us in 1..=1000u64 {
             let done = t0 + Duration::from_micros(1000 + us);
-            r.record(p, 0, t0, t0 + Duration::from_millis(1), done, Ok(()));
+            r.record(p, 0, t0, t0 + Duration::from_millis(1), done, &Outcome::Ok { checked: us == 1 });
         }
-        r.record(p, 0, t0, t0, t0, Err(Failure::Rv(crate::pkcs11::CKR_SIGNATURE_INVALID)));
+        r.record(p, 0, t0, t0, t0, &Outcome::Failed(Failure::Rv(crate::pkcs11::CKR_SIGNATURE_INVALID)));
+        r.record(p, 0, t0, t0, t0, &Outcome::Wrong("Digest: expected hex:00".into()));
         r.end();
         let (phases, overall) = summarize(&r);
         assert_eq!(phases.len(), 1);
         let s = &overall[0];
-        assert_eq!((s.count, s.errors), (1000, 1));
+        assert_eq!((s.count, s.errors, s.wrong, s.checked), (1000, 1, 1, 2));
+        assert_eq!(s.first_wrong.as_deref(), Some("Digest: expected hex:00"));
         assert_eq!(s.error_kinds.get("CKR_SIGNATURE_INVALID"), Some(&1));
         // Corrected latency is 1001..=2000 us; 3 significant digits.
         let near = |got: f64, want: f64| (got - want).abs() <= want * 0.001 + 1.0;
@@ -346,7 +434,7 @@ mod tests {
         let unc = s.uncorrected.as_ref().unwrap();
         assert!(near(unc.value_at_quantile(0.5) as f64, 500_000.0));
         let sample = r.tick();
-        assert_eq!((sample.calls, sample.errors), (1000, 1));
+        assert_eq!((sample.calls, sample.errors, sample.wrong), (1000, 1, 1));
         assert_eq!(r.take_encoded().len(), 2, "corrected and uncorrected intervals");
     }
 
@@ -355,9 +443,9 @@ mod tests {
         let r = Recorder::new(vec!["w".into()], false);
         let w = r.begin("warmup", None, true);
         let t = Instant::now();
-        r.record(w, 0, t, t, t + Duration::from_secs(1), Ok(()));
+        r.record(w, 0, t, t, t + Duration::from_secs(1), &Outcome::Ok { checked: false });
         let p = r.begin("run", None, false);
-        r.record(p, 0, t, t, t + Duration::from_millis(1), Ok(()));
+        r.record(p, 0, t, t, t + Duration::from_millis(1), &Outcome::Ok { checked: false });
         r.end();
         let (phases, overall) = summarize(&r);
         assert_eq!(phases.len(), 1);

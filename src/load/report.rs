@@ -65,12 +65,21 @@ pub struct Row {
     pub errors: u64,
     /// By `CKR_*` name or `gRPC CODE`.
     pub error_kinds: BTreeMap<String, u64>,
-    /// Completed iterations per second.
+    /// Answers checked locally, those found wrong (not in `count`), the first reason.
+    pub checked: u64,
+    pub wrong: u64,
+    pub first_wrong: Option<String>,
+    /// Successful iterations per second (errors and wrong answers are not throughput).
     pub rate: f64,
     /// From the intended send time in open loop; from the send in closed loop.
     pub latency_ms: Latency,
     /// Open loop: from the actual send, as a tool that ignores coordinated omission sees it.
     pub uncorrected_ms: Option<Latency>,
+    /// Open loop: how late calls were sent after their intended time (the generator
+    /// falling behind its schedule).
+    pub sent_late_ms: Option<Latency>,
+    /// Calls still in flight when the run ended on time.
+    pub unfinished: u64,
 }
 
 impl Row {
@@ -83,9 +92,14 @@ impl Row {
             count: s.count,
             errors: s.errors,
             error_kinds: s.error_kinds.clone(),
+            checked: s.checked,
+            wrong: s.wrong,
+            first_wrong: s.first_wrong.clone(),
             rate: s.rate,
             latency_ms: Latency::of(&s.histogram),
             uncorrected_ms: s.uncorrected.as_ref().map(Latency::of),
+            sent_late_ms: s.lag.as_ref().map(Latency::of),
+            unfinished: s.unfinished,
         }
     }
 }
@@ -127,6 +141,22 @@ fn errors_cell(row: &Row) -> String {
     format!("{} ({})", row.errors, kinds.join(", "))
 }
 
+/// One line for a workload that finished (when stderr is not a terminal).
+pub fn finished_line(r: &Row) -> String {
+    format!(
+        "{}: {} ok in {:.1}s ({:.1}/s), p50 {} p99 {}, errors {}, wrong {} of {} checked",
+        r.workload,
+        r.count,
+        r.seconds,
+        r.rate,
+        fmt_ns(r.latency_ms.p50 * 1e6),
+        fmt_ns(r.latency_ms.p99 * 1e6),
+        errors_cell(r),
+        r.wrong,
+        r.checked
+    )
+}
+
 /// The terminal table: one row per workload and phase. The phase column appears only when
 /// there is more than one phase (a ramp).
 pub fn table(rows: &[Row]) -> String {
@@ -137,11 +167,18 @@ pub fn table(rows: &[Row]) -> String {
     if phased {
         header.push("phase");
     }
-    header.extend(["calls", "rate/s", "p50", "p90", "p99", "p99.9", "max", "mean", "stddev"]);
+    let open = rows.iter().any(|r| r.target_rate.is_some());
+    if open {
+        header.push("target/s");
+    }
+    header.extend(["ok calls", "ok/s", "p50", "p90", "p99", "p99.9", "max", "mean", "stddev"]);
     if corrected {
         header.push("p99 uncorrected");
     }
-    header.push("errors");
+    if open {
+        header.extend(["sent late p99/max", "in flight at end"]);
+    }
+    header.extend(["errors (by cause)", "wrong/checked"]);
     b.push_record(header);
     let ms = |v: f64| fmt_ns(v * 1e6);
     for r in rows {
@@ -149,6 +186,9 @@ pub fn table(rows: &[Row]) -> String {
         let mut cells = vec![r.workload.clone()];
         if phased {
             cells.push(r.phase.clone());
+        }
+        if open {
+            cells.push(r.target_rate.map(|t| format!("{t:.0}")).unwrap_or_default());
         }
         cells.extend([
             r.count.to_string(),
@@ -164,7 +204,14 @@ pub fn table(rows: &[Row]) -> String {
         if corrected {
             cells.push(r.uncorrected_ms.as_ref().map(|u| ms(u.p99)).unwrap_or_default());
         }
+        if open {
+            cells.push(
+                r.sent_late_ms.as_ref().map(|l| format!("{}/{}", ms(l.p99), ms(l.max))).unwrap_or_default(),
+            );
+            cells.push(r.unfinished.to_string());
+        }
         cells.push(errors_cell(r));
+        cells.push(format!("{}/{}", r.wrong, r.checked));
         b.push_record(cells);
     }
     b.build().with(Style::psql()).to_string()

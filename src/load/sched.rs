@@ -16,8 +16,9 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::record::Recorder;
-use super::workload::Ready;
+use super::workload::{Outcome, Ready};
 use crate::client::Client;
+use crate::runner::Env;
 
 /// How calls are issued.
 #[derive(Clone, Debug)]
@@ -46,6 +47,8 @@ pub struct Plan {
     pub requests: Option<u64>,
     /// How long calls still in flight at the end may take to finish.
     pub drain: Duration,
+    /// Every how many iterations of a workload one is checked locally; its first always is.
+    pub check_every: u64,
 }
 
 /// Picks a workload by weight (`--mix`): rand's weighted index over the workloads' weights.
@@ -76,6 +79,11 @@ struct Shared {
     budget: AtomicU64,
     /// Woken when the budget runs out.
     exhausted: Notify,
+    /// Iterations started per workload, for the check sample.
+    started: Vec<AtomicU64>,
+    /// Iterations started and not yet recorded, per workload.
+    in_flight: Vec<AtomicU64>,
+    check_every: u64,
 }
 
 const DONE: usize = usize::MAX;
@@ -93,25 +101,44 @@ impl Shared {
         }
         took
     }
-}
 
-/// Waits for `d`, the budget running out, or `stop`; true when the run should end.
-async fn hold(d: Duration, shared: &Shared, stop: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => false,
-        _ = shared.exhausted.notified() => true,
-        _ = stop.wait_for(|s| *s) => true,
+    /// Whether this iteration of workload `w` is checked: the first, then every Nth.
+    fn sampled(&self, w: usize) -> bool {
+        let n = self.started.get(w).map(|c| c.fetch_add(1, Ordering::Relaxed)).unwrap_or(1);
+        n == 0 || (self.check_every > 0 && n.is_multiple_of(self.check_every))
     }
 }
 
-/// Ends the tasks: lets calls in flight finish within `drain` (none when stopped), then
-/// drops the rest unrecorded.
-async fn finish(mut tasks: JoinSet<()>, drain: Duration, stopped: bool) {
-    if !stopped {
+/// Why a wait ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ended {
+    Time,
+    Budget,
+    Stopped,
+}
+
+/// Waits for `d`, the budget running out, or `stop`.
+async fn hold(d: Duration, shared: &Shared, stop: &mut watch::Receiver<bool>) -> Ended {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => Ended::Time,
+        _ = shared.exhausted.notified() => Ended::Budget,
+        _ = stop.wait_for(|s| *s) => Ended::Stopped,
+    }
+}
+
+/// Ends the tasks. A run bounded by `--requests` lets its calls finish within `drain`, so
+/// that it counts exactly that many; one bounded by time ends on time, and the calls
+/// still in flight are counted as such (per workload, on the last phase), not waited for.
+async fn finish(mut tasks: JoinSet<()>, shared: &Shared, drain: Duration, ended: Ended) {
+    if ended == Ended::Budget {
         let _ = tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
     }
+    shared.recorder.end();
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+    for (w, n) in shared.in_flight.iter().enumerate() {
+        shared.recorder.unfinished(w, n.load(Ordering::Acquire));
+    }
 }
 
 /// Runs `plan`, recording into `recorder`. Returns when the phases are over, the request
@@ -124,6 +151,9 @@ pub async fn run(plan: &Plan, recorder: Arc<Recorder>, mut stop: watch::Receiver
         phase: AtomicUsize::new(DONE),
         budget: AtomicU64::new(plan.requests.unwrap_or(u64::MAX)),
         exhausted: Notify::new(),
+        started: plan.workloads.iter().map(|_| AtomicU64::new(0)).collect(),
+        in_flight: plan.workloads.iter().map(|_| AtomicU64::new(0)).collect(),
+        check_every: plan.check_every,
     });
     if plan.clients.is_empty() || plan.workloads.is_empty() {
         return;
@@ -133,6 +163,30 @@ pub async fn run(plan: &Plan, recorder: Arc<Recorder>, mut stop: watch::Receiver
         Mode::Open { rates, max_in_flight } => open(plan, rates, *max_in_flight, shared, &mut stop).await,
     }
     recorder.end();
+}
+
+/// One iteration of workload `w`, recorded: the call(s), then (sampled) the local check,
+/// outside the timed part. `in_flight` counts it until it is recorded.
+async fn one(
+    shared: &Shared,
+    client: &Client,
+    w: usize,
+    phase: usize,
+    intended: Instant,
+    env: &mut Env,
+    sampled: bool,
+) {
+    let Some(workload) = shared.workloads.get(w) else { return };
+    let counter = &shared.in_flight[w];
+    counter.fetch_add(1, Ordering::AcqRel);
+    let sent = Instant::now();
+    let mut result = workload.iterate(client, env, sampled).await;
+    let done = Instant::now();
+    if sampled && result == (Outcome::Ok { checked: true }) {
+        result = workload.check(env);
+    }
+    shared.recorder.record(phase, w, intended, sent, done, &result);
+    counter.fetch_sub(1, Ordering::AcqRel);
 }
 
 async fn closed(plan: &Plan, concurrency: usize, shared: Arc<Shared>, stop: &mut watch::Receiver<bool>) {
@@ -157,25 +211,70 @@ async fn closed(plan: &Plan, concurrency: usize, shared: Arc<Shared>, stop: &mut
                 }
                 let w = shared.picker.pick(&mut rng);
                 let (Some(workload), Some(env)) = (shared.workloads.get(w), envs.get_mut(w)) else { break };
-                let sent = Instant::now();
-                let result = workload.iterate(&client, env).await;
-                shared.recorder.record(phase, w, sent, sent, Instant::now(), result);
+                let sampled = shared.sampled(w);
+                if sampled {
+                    *env = workload.env();
+                }
+                let now = Instant::now();
+                one(&shared, &client, w, phase, now, env, sampled).await;
             }
         });
     }
-    let mut stopped = false;
+    let mut ended = Ended::Time;
     if warmup_phase.is_some() {
-        stopped = hold(plan.warmup, &shared, stop).await;
-        if !stopped {
+        ended = hold(plan.warmup, &shared, stop).await;
+        if ended == Ended::Time {
             let p = shared.recorder.begin("run", None, false);
             shared.phase.store(p, Ordering::Release);
         }
     }
-    if !stopped {
-        stopped = hold(plan.duration, &shared, stop).await && *stop.borrow();
+    if ended == Ended::Time {
+        ended = hold(plan.duration, &shared, stop).await;
     }
     shared.phase.store(DONE, Ordering::Release);
-    finish(tasks, plan.drain, stopped).await;
+    finish(tasks, &shared, plan.drain, ended).await;
+}
+
+/// Below this period the pacer does not spin: at high rates it wakes for a batch of due
+/// sends and relies on the sleep's precision (tens of microseconds on Linux), instead of
+/// spending a core spinning.
+const SPIN_ABOVE: Duration = Duration::from_micros(400);
+/// How long before a send time the pacer stops sleeping and spins.
+const SPIN: Duration = Duration::from_micros(80);
+
+/// The pacing thread of one open-loop phase: an OS thread, because tokio's timer wheel
+/// has a 1 ms granularity, which would show as 1 ms of latency at low rates. It sends,
+/// at each send time, the index of the last send now due (several at once when a wake-up
+/// is late or the period is short), and returns at `end` (or when the receiver is gone).
+fn pacer(start: Instant, period: Duration, end: Instant, tx: tokio::sync::mpsc::UnboundedSender<u64>) {
+    let spin = if period >= SPIN_ABOVE { SPIN } else { Duration::ZERO };
+    let due = |n: u64| start + period.mul_f64(n as f64);
+    let mut next = 0u64;
+    loop {
+        let at = due(next);
+        if at >= end {
+            break;
+        }
+        let now = Instant::now();
+        if at > now + spin {
+            std::thread::sleep(at - now - spin);
+        }
+        while Instant::now() < at {
+            std::hint::spin_loop();
+        }
+        // Everything due by now goes in one message.
+        let elapsed = Instant::now().saturating_duration_since(start);
+        let last = ((elapsed.as_secs_f64() / period.as_secs_f64()).floor() as u64).max(next);
+        let last = (next..=last).take_while(|n| due(*n) < end).last().unwrap_or(next);
+        if tx.send(last).is_err() {
+            return;
+        }
+        next = last + 1;
+    }
+    let now = Instant::now();
+    if end > now {
+        std::thread::sleep(end - now);
+    }
 }
 
 async fn open(
@@ -198,49 +297,57 @@ async fn open(
     for rate in rates {
         phases.push((format!("{rate}/s"), *rate, plan.duration, false));
     }
-    let mut stopped = false;
+    let mut ended = Ended::Time;
     'phases: for (name, rate, duration, warmup) in phases {
         let phase = shared.recorder.begin(&name, Some(rate), warmup);
         let warmup_phase = warmup.then_some(phase);
         let start = Instant::now();
         let end = start + duration;
         let period = Duration::from_secs_f64(1.0 / rate);
-        for n in 0u64.. {
-            let intended = start + period.mul_f64(n as f64);
-            if intended >= end {
-                break;
-            }
-            // Wait for the intended time; a late wake-up issues the calls that are due at
-            // once, each still timed from its own intended time.
-            if intended > Instant::now() {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(intended.into()) => {}
-                    _ = stop.wait_for(|s| *s) => { stopped = true; break 'phases; }
-                }
-            }
-            if !shared.take(phase, warmup_phase) {
-                break 'phases;
-            }
-            let permit = tokio::select! {
-                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break 'phases },
-                _ = stop.wait_for(|s| *s) => { stopped = true; break 'phases; }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let pacing = std::thread::Builder::new()
+            .name("grep11-load-pacer".into())
+            .spawn(move || pacer(start, period, end, tx));
+        if pacing.is_err() {
+            ended = Ended::Stopped;
+            break;
+        }
+        let mut n = 0u64;
+        loop {
+            let last = tokio::select! {
+                m = rx.recv() => match m { Some(last) => last, None => break },
+                _ = stop.wait_for(|s| *s) => { ended = Ended::Stopped; break 'phases; }
             };
-            let w = shared.picker.pick(&mut rng);
-            let client = plan.clients[next_client % plan.clients.len()].clone();
-            next_client = next_client.wrapping_add(1);
-            let shared = shared.clone();
-            tasks.spawn(async move {
-                let Some(workload) = shared.workloads.get(w) else { return };
-                let mut env = workload.env();
-                let sent = Instant::now();
-                let result = workload.iterate(&client, &mut env).await;
-                shared.recorder.record(phase, w, intended, sent, Instant::now(), result);
-                drop(permit);
-            });
+            while n <= last {
+                let intended = start + period.mul_f64(n as f64);
+                n += 1;
+                if !shared.take(phase, warmup_phase) {
+                    ended = Ended::Budget;
+                    break 'phases;
+                }
+                // A send that waits for a slot is late; its latency still counts from
+                // its intended time.
+                let permit = tokio::select! {
+                    p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break 'phases },
+                    _ = stop.wait_for(|s| *s) => { ended = Ended::Stopped; break 'phases; }
+                };
+                let w = shared.picker.pick(&mut rng);
+                let client = plan.clients[next_client % plan.clients.len()].clone();
+                next_client = next_client.wrapping_add(1);
+                let shared = shared.clone();
+                tasks.spawn(async move {
+                    let Some(workload) = shared.workloads.get(w) else { return };
+                    let sampled = shared.sampled(w);
+                    let mut env =
+                        if sampled || workload.needs_env() { workload.env() } else { Env::default() };
+                    one(&shared, &client, w, phase, intended, &mut env, sampled).await;
+                    drop(permit);
+                });
+            }
             while tasks.try_join_next().is_some() {}
         }
     }
-    finish(tasks, plan.drain, stopped || *stop.borrow()).await;
+    finish(tasks, &shared, plan.drain, ended).await;
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! Workloads: what one measured iteration does, in the suite step language. `setup` steps
 //! run once per run and their saves become variables; `step`/`steps` are the measured
-//! iteration. Loading checks names and variables with the suite loader's own rules, so a
-//! workload and a suite can never disagree on what a step means.
+//! iteration; `check` holds `local.*` steps that judge a sampled iteration's answers with
+//! the runner's reference cryptography (a signature verifies, a ciphertext decrypts). On a
+//! sampled iteration the measured steps' own `expect` field checks run too. Loading checks
+//! names and variables with the suite loader's own rules, so a workload and a suite can
+//! never disagree on what a step means.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -58,6 +61,8 @@ struct RawWorkload {
     step: Option<Step>,
     #[serde(default)]
     steps: Vec<Step>,
+    #[serde(default)]
+    check: Vec<Step>,
 }
 
 /// A checked workload.
@@ -71,6 +76,8 @@ pub struct Workload {
     pub default: bool,
     pub setup: Vec<Step>,
     pub measured: Vec<Step>,
+    /// `local.*` steps run after a sampled iteration; empty: only `expect` checks.
+    pub check: Vec<Step>,
 }
 
 /// A workload file that does not load.
@@ -118,12 +125,20 @@ pub fn parse(source_name: &str, text: &str) -> Result<Vec<Workload>, Vec<Workloa
             errors.push(problem(format!("workload {name}: weight must be at least 1")));
         }
         // Local steps compute with the harness's own cryptography; a load run measures
-        // the endpoint, and setup has no use for them either.
-        for step in raw.setup.iter().chain(&measured) {
+        // the endpoint (setup may prepare data with them, and checks are local only).
+        for step in &measured {
             if let Action::Local(op) = step.action {
                 errors.push(problem(format!(
-                    "workload {name}: {} is a local step; only RPCs run here",
+                    "workload {name}: {} is a local step; only RPCs run here (checks go in `check`)",
                     op.name()
+                )));
+            }
+        }
+        for step in &raw.check {
+            if let Action::Call(rpc) = step.action {
+                errors.push(problem(format!(
+                    "workload {name}: check: {} is an RPC; a check computes locally (local.*)",
+                    rpc.name()
                 )));
             }
         }
@@ -135,12 +150,12 @@ pub fn parse(source_name: &str, text: &str) -> Result<Vec<Workload>, Vec<Workloa
             matrix: None,
             vectors: None,
             items: Vec::new(),
-            steps: raw.setup.iter().chain(&measured).cloned().collect(),
+            steps: raw.setup.iter().chain(&measured).chain(&raw.check).cloned().collect(),
             location: Location::default(),
         };
-        let setup_len = raw.setup.len();
+        let (setup_len, measured_len) = (raw.setup.len(), measured.len());
         crate::suite::load::check_case(&case, &mut |_, message: String| {
-            errors.push(problem(format!("workload {name}: {}", relabel(&message, setup_len))));
+            errors.push(problem(format!("workload {name}: {}", relabel(&message, setup_len, measured_len))));
         });
         out.push(Workload {
             name,
@@ -150,18 +165,21 @@ pub fn parse(source_name: &str, text: &str) -> Result<Vec<Workload>, Vec<Workloa
             default: raw.default,
             setup: raw.setup,
             measured,
+            check: raw.check,
         });
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
-/// The suite checker numbers steps across setup and measured steps; say which part.
-fn relabel(message: &str, setup_len: usize) -> String {
+/// The suite checker numbers steps across setup, measured and check steps; say which part.
+fn relabel(message: &str, setup_len: usize, measured_len: usize) -> String {
     let Some(rest) = message.strip_prefix("step ") else { return message.to_owned() };
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let tail = &rest[digits.len()..];
     match digits.parse::<usize>() {
-        Ok(n) if n <= setup_len => format!("setup step {n}{}", &rest[digits.len()..]),
-        Ok(n) => format!("measured step {}{}", n - setup_len, &rest[digits.len()..]),
+        Ok(n) if n <= setup_len => format!("setup step {n}{tail}"),
+        Ok(n) if n <= setup_len + measured_len => format!("measured step {}{tail}", n - setup_len),
+        Ok(n) => format!("check step {}{tail}", n - setup_len - measured_len),
         Err(_) => message.to_owned(),
     }
 }
@@ -214,6 +232,17 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// How one measured iteration ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every step did what it expects; `checked` when its answers were checked locally too.
+    Ok { checked: bool },
+    /// A step did not answer as expected (an error, counted by cause).
+    Failed(Failure),
+    /// The calls succeeded but a sampled answer is wrong: why.
+    Wrong(String),
+}
+
 /// A measured step ready to run: its arguments evaluated once when the data is fixed and
 /// the step reads only setup variables.
 #[derive(Clone, Debug)]
@@ -230,6 +259,7 @@ pub struct Ready {
     pub weight: u32,
     vars: Vec<(String, Value)>,
     steps: Vec<Prepared>,
+    check: Vec<Step>,
 }
 
 /// Setup failed: the run cannot measure this workload.
@@ -293,8 +323,13 @@ impl Workload {
                 rpc: step.action.name(),
                 why,
             };
-            let rpc = rpc_of(step).ok_or_else(|| fail("a local step".into()))?;
             let args = env.args(step).map_err(|e| fail(format!("{e:?}")))?;
+            let Some(rpc) = rpc_of(step) else {
+                let Action::Local(op) = step.action else { continue };
+                let fields = crate::runner::local(op, &args).map_err(|e| fail(eval_text(e)))?;
+                save(step, &fields, &mut env, Some(&mut vars));
+                continue;
+            };
             let result = client.call(rpc, &args).await;
             let observed = observe(&result);
             judge(step, &observed).map_err(|_| fail(observed.describe()))?;
@@ -318,7 +353,7 @@ impl Workload {
             };
             steps.push(Prepared { rpc, fixed, step: step.clone() });
         }
-        Ok(Ready { name: self.name.clone(), weight: self.weight, vars, steps })
+        Ok(Ready { name: self.name.clone(), weight: self.weight, vars, steps, check: self.check.clone() })
     }
 }
 
@@ -338,33 +373,81 @@ impl Ready {
     }
 
     /// One measured iteration: every step in order, stopping at the first that does not
-    /// do what it expects.
-    pub async fn iterate(&self, client: &Client, env: &mut Env) -> Result<(), Failure> {
-        for p in &self.steps {
+    /// do what it expects. A `sampled` iteration also checks its answers: each step's
+    /// `expect` field checks, and keeps every save for `check` (`env` must then start
+    /// from `env()`). An unsampled one keeps only the saves a later step reads, so the
+    /// last answer is not copied.
+    pub async fn iterate(&self, client: &Client, env: &mut Env, sampled: bool) -> Outcome {
+        let last = self.steps.len().saturating_sub(1);
+        for (i, p) in self.steps.iter().enumerate() {
             let evaluated;
             let args = match &p.fixed {
                 Some(args) => args,
-                None => {
-                    evaluated = env.args(&p.step).map_err(|_| Failure::Harness)?;
-                    &evaluated
-                }
+                None => match env.args(&p.step) {
+                    Ok(a) => {
+                        evaluated = a;
+                        &evaluated
+                    }
+                    Err(_) => return Outcome::Failed(Failure::Harness),
+                },
             };
             let result = client.call(p.rpc, args).await;
-            judge(&p.step, &observe(&result))?;
-            if let Ok(fields) = &result
-                && !p.step.save.is_empty()
+            let observed = observe(&result);
+            if let Err(f) = judge(&p.step, &observed) {
+                return Outcome::Failed(f);
+            }
+            let Ok(fields) = &result else { continue };
+            if sampled
+                && let Expect::Ok(checks) = &p.step.expect
+                && let Err(e) = crate::runner::check_fields(checks, fields, env)
             {
+                return Outcome::Wrong(format!("{} {}", p.rpc.name(), eval_text(e)));
+            }
+            if !p.step.save.is_empty() && (sampled || i < last) {
                 save(&p.step, fields, env, None);
             }
         }
-        Ok(())
+        Outcome::Ok { checked: sampled }
+    }
+
+    /// After a sampled iteration that succeeded: the `check` steps, with its saves in
+    /// `env`. Kept apart from `iterate` so that the local computation is not timed as the
+    /// endpoint's latency.
+    pub fn check(&self, env: &mut Env) -> Outcome {
+        for step in &self.check {
+            let Action::Local(op) = step.action else { continue };
+            let checked =
+                env.args(step).and_then(|args| crate::runner::local(op, &args)).and_then(|fields| {
+                    if let Expect::Ok(checks) = &step.expect {
+                        crate::runner::check_fields(checks, &fields, env)?;
+                    }
+                    Ok(fields)
+                });
+            match checked {
+                Ok(fields) => save(step, &fields, env, None),
+                Err(e) => return Outcome::Wrong(format!("{}: {}", op.name(), eval_text(e))),
+            }
+        }
+        Outcome::Ok { checked: true }
+    }
+
+    /// True when a sampled iteration has something to check.
+    pub fn checks(&self) -> bool {
+        !self.check.is_empty()
+            || self.steps.iter().any(|p| matches!(&p.step.expect, Expect::Ok(c) if !c.is_empty()))
+    }
+}
+
+fn eval_text(e: crate::runner::EvalError) -> String {
+    match e {
+        crate::runner::EvalError::Endpoint(why) | crate::runner::EvalError::Harness(why) => why,
     }
 }
 
 #[cfg(test)]
 impl Ready {
     pub(crate) fn for_test(name: &str, weight: u32) -> Ready {
-        Ready { name: name.to_owned(), weight, vars: Vec::new(), steps: Vec::new() }
+        Ready { name: name.to_owned(), weight, vars: Vec::new(), steps: Vec::new(), check: Vec::new() }
     }
 }
 

@@ -190,7 +190,8 @@ fn opt_bytes_arg<'a>(args: &'a Args, name: &str) -> Option<&'a [u8]> {
 
 /// A local step's computation. Reference failures on data that came from the endpoint are
 /// the endpoint's fault (a signature that does not verify, a public key that is not one).
-fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
+/// A `local.*` step computed with the reference cryptography (also load mode's answer checks).
+pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
     let (mech, iv, param) = match args.0.get("mech") {
         Some(Arg::Mechanism(m)) => (
             CkMechanismType(m.mechanism),

@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use eval::Env;
-pub use exec::run_case;
-pub use expect::{Observed, observe};
+pub use eval::{Env, EvalError};
+pub use exec::{local, run_case};
+pub use expect::{Observed, check_fields, observe};
 pub use outcome::{CaseResult, Outcome, StepTrace};
 
 use crate::client::{Args, Client, Value};
