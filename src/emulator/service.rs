@@ -310,9 +310,15 @@ impl proto::crypto_server::Crypto for CryptoService {
 
     async fn reencrypt_single(
         &self,
-        _: Request<proto::ReencryptSingleRequest>,
+        r: Request<proto::ReencryptSingleRequest>,
     ) -> Reply<proto::ReencryptSingleResponse> {
-        reply(Err(Error::FunctionNotSupported("ReencryptSingle")))
+        let r = r.into_inner();
+        let (dec_key, enc_key) = (key(r.dec_key, Vec::new()), key(r.enc_key, Vec::new()));
+        let result = mechanism(r.dec_mech).and_then(|dec| {
+            let enc = mechanism(r.enc_mech)?;
+            self.engine.reencrypt_single(&dec, &dec_key, &enc, &enc_key, &r.ciphered)
+        });
+        reply(result.map(|reciphered| proto::ReencryptSingleResponse { reciphered }))
     }
 
     async fn sign_init(&self, r: Request<proto::SignInitRequest>) -> Reply<proto::SignInitResponse> {
