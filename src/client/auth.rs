@@ -114,7 +114,7 @@ impl IamToken {
             ));
         }
         let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
+            rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .map_err(|e| bad(&format!("TLS: {e}")))?

@@ -264,12 +264,11 @@ fn lc_ecdh(curve: Curve) -> Option<&'static aws_lc_rs::agreement::Algorithm> {
     })
 }
 
-/// A cache key: the algorithm's index and the private scalar.
-type AlgorithmScalar = (usize, Vec<u8>);
-
 /// AWS-LC key pairs by algorithm and private scalar (parsing one derives the public point).
-static LC_ECDSA_KEYS: LazyLock<Bounded<AlgorithmScalar, Arc<EcdsaKeyPair>>> =
-    LazyLock::new(|| Bounded::new(cache::CAPACITY));
+static LC_ECDSA_KEYS: LazyLock<EcdsaKeys> = LazyLock::new(|| Bounded::new(cache::CAPACITY));
+
+/// Key pairs by (algorithm address, private scalar).
+type EcdsaKeys = Bounded<(usize, Vec<u8>), Arc<EcdsaKeyPair>>;
 
 /// The AWS-LC key pair of a private scalar, from the cache or parsed from an RFC 5915
 /// ECPrivateKey built around it (AWS-LC's Rust API takes no bare scalar).
