@@ -154,7 +154,8 @@ async fn rsa_keys_from_integer_exponents_sign_for_an_independent_verifier() {
             .signature;
         reference::verify(CKM_SHA256_RSA_PKCS, &pair.pub_key_bytes, b"integer exponent", &sig, None).unwrap();
         assert!(
-            reference::verify(CKM_SHA256_RSA_PKCS, &pair.pub_key_bytes, b"integer exponenT", &sig, None).is_err()
+            reference::verify(CKM_SHA256_RSA_PKCS, &pair.pub_key_bytes, b"integer exponenT", &sig, None)
+                .is_err()
         );
     }
     server.abort();

@@ -27,8 +27,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
-use crate::pkcs11::ibm::CKA_IBM_STRUCT_PARAMS;
 use crate::pkcs11::ibm;
+use crate::pkcs11::ibm::CKA_IBM_STRUCT_PARAMS;
 use crate::pkcs11::*;
 
 /// A stored attribute value, typed as `pkcs11::attribute_kind` says.
