@@ -36,7 +36,7 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
     writeln!(out, "**Verdict: {}**\n", report.verdict())?;
     writeln!(out, "| | |\n|---|---|")?;
     writeln!(out, "| endpoint | {} |", cell_text(&report.endpoint))?;
-    writeln!(out, "| wire generation | {:?} |", report.wire)?;
+    writeln!(out, "| wire generation | {} |", report.wire_names())?;
     writeln!(out, "| harness | grep11-harness {} |", report.harness_version)?;
     writeln!(out, "| started | {} |", started_rfc3339(report))?;
     writeln!(out, "| duration | {:.2} s |", report.duration.as_secs_f64())?;
@@ -57,17 +57,27 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
             .mechanisms
             .iter()
             .filter_map(|m| {
-                matrix.cell(*f, *m).map(|c| format!("{} {}", symbol(c.outcome), mechanism_label(*m)))
+                matrix.cell(*f, *m).map(|c| {
+                    let deviation = if c.known_deviation { " (known deviation)" } else { "" };
+                    format!("{} {}{deviation}", symbol(c.outcome), mechanism_label(*m))
+                })
             })
             .collect();
         writeln!(out, "| {f} | {} |", cells.join("<br>"))?;
     }
 
-    let problems: Vec<_> = report.cases.iter().filter(|c| c.outcome != Outcome::Pass).collect();
+    let problems: Vec<_> =
+        report.cases.iter().filter(|c| c.outcome != Outcome::Pass || c.deviation.is_some()).collect();
     writeln!(out, "\n## Cases that did not pass ({})\n", problems.len())?;
     for case in problems {
         writeln!(out, "### {} `{}`\n", symbol(case.outcome), case.id)?;
         writeln!(out, "{} ({}:{})\n", case.name, case.file, case.line)?;
+        if let Some(reason) = &case.deviation {
+            match case.deviation_did_not_occur() {
+                true => writeln!(out, "**Known deviation did not occur** (listed as: {reason}): remove the entry.\n")?,
+                false => writeln!(out, "**Known deviation**: {reason}\n")?,
+            }
+        }
         if let Some(m) = &case.message {
             writeln!(out, "> {}\n", m.replace('\n', " "))?;
         }

@@ -1,22 +1,27 @@
 //! The function × mechanism matrix: for every RPC a case calls and the mechanism it works
-//! under, the combined outcome of the cases that exercise that pair. A pair appears when
-//! some case expects it to succeed; refusal probes on the same pair count towards it, and
+//! under, the combined outcome of the calls made on that pair. A pair appears when some
+//! case expects it to succeed; refusal probes on the same pair count towards it, and
 //! probes of mechanisms the function never serves (CKM_SHA256 to EncryptInit) do not make
-//! a cell of their own.
+//! a cell of their own. A case that did not pass gives its outcome to the call whose step
+//! failed alone: the calls before it did what was expected (pass), the calls after it were
+//! never made (they count for nothing).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::RunReport;
 use crate::pkcs11::CkMechanismType;
 use crate::rpc::Rpc;
-use crate::runner::Outcome;
+use crate::runner::{CaseResult, Outcome};
+use crate::suite::PlannedCall;
 
-/// One cell: the cases behind it (indexes into `RunReport::cases`) and their combined
-/// outcome.
+/// One cell: the cases behind it (indexes into `RunReport::cases`) and the combined
+/// outcome of their calls on the pair.
 #[derive(Debug, Clone)]
 pub struct Cell {
     pub outcome: Outcome,
     pub cases: Vec<usize>,
+    /// The cell fails (or errors) only through cases listed as known deviations.
+    pub known_deviation: bool,
 }
 
 #[derive(Debug)]
@@ -57,12 +62,25 @@ impl Matrix {
         let mut mechanisms: Vec<Option<CkMechanismType>> =
             members.keys().map(|(_, m)| *m).collect::<BTreeSet<_>>().into_iter().collect();
         mechanisms.sort_by_key(|m| m.map(|m| m.to_string()));
+        // What each case's calls on each pair came to: (case, outcome) per pair.
+        let mut made: BTreeMap<(Rpc, Option<CkMechanismType>), Vec<(usize, Outcome)>> = BTreeMap::new();
+        for (index, case) in report.cases.iter().enumerate() {
+            for (call, outcome) in call_outcomes(case) {
+                made.entry((call.rpc, call.mechanism)).or_default().push((index, outcome));
+            }
+        }
         let cells = members
             .into_iter()
             .map(|(key, cases)| {
                 let cases: Vec<usize> = cases.into_iter().collect();
-                let outcome = combine(cases.iter().map(|&i| report.cases[i].outcome));
-                (key, Cell { outcome, cases })
+                let calls = made.get(&key).map(Vec::as_slice).unwrap_or_default();
+                let outcome = combine(calls.iter().map(|(_, o)| *o));
+                let known_deviation = outcome.is_failure()
+                    && calls
+                        .iter()
+                        .filter(|(_, o)| o.is_failure())
+                        .all(|(i, _)| report.cases[*i].deviation.is_some());
+                (key, Cell { outcome, cases, known_deviation })
             })
             .collect();
         Matrix { functions: functions.into_iter().collect(), mechanisms, cells }
@@ -81,6 +99,21 @@ impl Matrix {
             }
         }
         out
+    }
+}
+
+/// The outcome each call of a case came to: the failing call takes the case's outcome, the
+/// calls before it passed, the calls after it were not made. A case without a failing
+/// call (passed, non-strict, skipped, unsupported as a whole, or failed before its first
+/// call) gives its outcome to every call.
+fn call_outcomes(case: &CaseResult) -> Vec<(&PlannedCall, Outcome)> {
+    match case.failed_call {
+        Some(failed) if failed < case.calls.len() => case.calls[..=failed]
+            .iter()
+            .enumerate()
+            .map(|(i, call)| (call, if i == failed { case.outcome } else { Outcome::Pass }))
+            .collect(),
+        _ => case.calls.iter().map(|call| (call, case.outcome)).collect(),
     }
 }
 

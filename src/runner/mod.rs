@@ -18,7 +18,7 @@ pub use exec::run_case;
 pub use expect::{Observed, observe};
 pub use outcome::{CaseResult, Outcome, StepTrace};
 
-use crate::client::{Args, Client, Value};
+use crate::client::{Args, Client, Value, Wire};
 use crate::pkcs11::CkMechanismType;
 use crate::rpc::Rpc;
 use crate::suite::{CaseInstance, Profile};
@@ -47,9 +47,10 @@ pub async fn discover(client: &Client) -> Result<Capabilities, String> {
 
 impl CaseResult {
     /// The result of a case that did not run, with the reason.
-    pub fn not_run(instance: &CaseInstance, outcome: Outcome, message: String) -> CaseResult {
+    pub fn not_run(instance: &CaseInstance, wire: Wire, outcome: Outcome, message: String) -> CaseResult {
         CaseResult {
             id: instance.id.clone(),
+            wire,
             suite: instance.suite.suite.clone(),
             name: instance.case().name.clone(),
             file: instance.suite.file.display().to_string(),
@@ -60,6 +61,7 @@ impl CaseResult {
             functions: BTreeSet::new(),
             mechanisms: instance.requires.clone(),
             calls: instance.calls.clone(),
+            failed_call: None,
             deviation: None,
             retries: 0,
             trace: Vec::new(),
@@ -70,15 +72,30 @@ impl CaseResult {
 /// Marks the results the profile lists as known deviations, with its reason.
 pub fn mark_deviations(profile: &Profile, results: &mut [CaseResult]) {
     for result in results {
-        result.deviation = profile.deviation(&result.id).map(str::to_owned);
+        result.deviation = profile.deviation(&result.id, result.base_id()).map(str::to_owned);
     }
+}
+
+/// The wire generations a run covers: the profile's, or else the client's own.
+pub fn wires(profile: &Profile, client: &Client) -> Vec<Wire> {
+    if profile.wires.is_empty() { vec![client.wire()] } else { profile.wires.clone() }
+}
+
+/// Marks `result` as run under `wire`, suffixing its id when the run covers more than one.
+fn under_wire(mut result: CaseResult, wire: Wire, suffixed: bool) -> CaseResult {
+    result.wire = wire;
+    if suffixed {
+        result.id = format!("{}@{wire}", result.id);
+    }
+    result
 }
 
 /// Runs every case the profile selects (at most `concurrency` at once; the others are
 /// `skip` with the reason), then the `discovery/*` cases the endpoint's mechanism list
-/// generates; `on_result` sees each result as it completes. Results come back
-/// in case order. When discovery fails, every case is an `error` with that reason: the run
-/// still completes and can be reported.
+/// generates, under each wire generation the profile names (or the client's, if it names
+/// none); `on_result` sees each result as it completes. Results come back in case order,
+/// one wire generation after the other. When discovery fails, every case is an `error`
+/// with that reason: the run still completes and can be reported.
 pub async fn run(
     client: &Client,
     cases: &[CaseInstance],
@@ -86,14 +103,42 @@ pub async fn run(
     profile: &Arc<Profile>,
     on_result: impl Fn(&CaseResult),
 ) -> (Result<Capabilities, String>, Vec<CaseResult>) {
+    let wires = wires(profile, client);
+    let suffixed = wires.len() > 1;
+    let mut capabilities = None;
+    let mut results = Vec::new();
+    for wire in wires {
+        let client = client.clone().with_wire(wire);
+        let on_result = |r: CaseResult| {
+            let r = under_wire(r, wire, suffixed);
+            on_result(&r);
+            r
+        };
+        let (caps, mut part) = run_wire(&client, cases, concurrency, profile, on_result).await;
+        capabilities.get_or_insert(caps);
+        results.append(&mut part);
+    }
+    mark_deviations(profile, &mut results);
+    (capabilities.unwrap_or_else(|| Err("no wire generation to run under".into())), results)
+}
+
+/// [`run`] under the client's wire generation; `finish` completes each result.
+async fn run_wire(
+    client: &Client,
+    cases: &[CaseInstance],
+    concurrency: usize,
+    profile: &Arc<Profile>,
+    finish: impl Fn(CaseResult) -> CaseResult,
+) -> (Result<Capabilities, String>, Vec<CaseResult>) {
+    let wire = client.wire();
     let capabilities = discover(client).await;
     let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
     let mut pending = tokio::task::JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     for (index, instance) in cases.iter().enumerate() {
         let immediate = match (&capabilities, profile.selects(instance)) {
-            (_, Err(why)) => Some(CaseResult::not_run(instance, Outcome::Skip, why)),
-            (Err(why), _) => Some(CaseResult::not_run(instance, Outcome::Error, why.clone())),
+            (_, Err(why)) => Some(CaseResult::not_run(instance, wire, Outcome::Skip, why)),
+            (Err(why), _) => Some(CaseResult::not_run(instance, wire, Outcome::Error, why.clone())),
             (Ok(caps), Ok(())) => {
                 let missing: Vec<String> = instance
                     .requires
@@ -104,6 +149,7 @@ pub async fn run(
                 (!missing.is_empty()).then(|| {
                     CaseResult::not_run(
                         instance,
+                        wire,
                         Outcome::Unsupported,
                         format!("the endpoint does not offer {}", missing.join(", ")),
                     )
@@ -111,8 +157,7 @@ pub async fn run(
             }
         };
         if let Some(result) = immediate {
-            on_result(&result);
-            results[index] = Some(result);
+            results[index] = Some(finish(result));
             continue;
         }
         // Cases start in case order (the permit is taken before the task exists), so a run
@@ -127,10 +172,7 @@ pub async fn run(
     }
     while let Some(joined) = pending.join_next().await {
         match joined {
-            Ok((index, result)) => {
-                on_result(&result);
-                results[index] = Some(result);
-            }
+            Ok((index, result)) => results[index] = Some(finish(result)),
             Err(e) => eprintln!("grep11-harness: a case task failed: {e}"),
         }
     }
@@ -139,11 +181,12 @@ pub async fn run(
         .zip(cases)
         .map(|(r, instance)| {
             r.unwrap_or_else(|| {
-                CaseResult::not_run(
+                finish(CaseResult::not_run(
                     instance,
+                    wire,
                     Outcome::Error,
                     "the case did not complete (harness panic)".into(),
-                )
+                ))
             })
         })
         .collect();
@@ -167,10 +210,8 @@ pub async fn run(
             generated.push(discovery::unlisted_mechanism(client, mech).await);
         }
         for case in generated.into_iter().filter(|c| profile.selects_id(&c.id)) {
-            on_result(&case);
-            results.push(case);
+            results.push(finish(case));
         }
     }
-    mark_deviations(profile, &mut results);
     (capabilities, results)
 }
