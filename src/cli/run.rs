@@ -82,10 +82,7 @@ fn refuse_narrowed(args: &RunArgs, profile: &Profile, cases: &[CaseInstance]) ->
         ));
     }
     if args.paths.len() > 1 {
-        return Some(format!(
-            "--profile {name} takes one suites directory, not {} paths",
-            args.paths.len()
-        ));
+        return Some(format!("--profile {name} takes one suites directory, not {} paths", args.paths.len()));
     }
     if let Some(wire) = args.wire
         && !profile.wires.is_empty()

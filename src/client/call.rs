@@ -563,7 +563,14 @@ impl Client {
                     let (wrapped_key, wrapped_key_bytes) = key(w, args.opt_bytes("key"));
                     proto::RewrapKeyBlobRequest { wrapped_key_bytes, wrapped_key }
                 });
-                key_out(&mut f, w, rpc, ("Rewrapped", "RewrappedBytes"), r.rewrapped_key_bytes, r.rewrapped_key)?;
+                key_out(
+                    &mut f,
+                    w,
+                    rpc,
+                    ("Rewrapped", "RewrappedBytes"),
+                    r.rewrapped_key_bytes,
+                    r.rewrapped_key,
+                )?;
             }
         }
         Ok(f)

@@ -36,6 +36,9 @@ pub enum Fault {
     UnwrapIgnoresTemplate,
     WrongChecksum,
     SetAttributeIgnored,
+    KeysInBytesOnly,
+    KeysInKeyBlobOnly,
+    RetryEveryRefusal,
     TransientUnavailable,
     Latency,
 }
@@ -156,6 +159,24 @@ const ROWS: &[Row] = &[
         name: "set-attribute-ignored",
         kind: Correctness,
         description: "SetAttributeValue answers OK with the object unchanged",
+    },
+    Row {
+        fault: KeysInBytesOnly,
+        name: "keys-in-bytes-only",
+        kind: Correctness,
+        description: "GenerateKey, GenerateKeyPair, UnwrapKey and DeriveKey return keys in the legacy byte fields alone, the KeyBlob fields empty",
+    },
+    Row {
+        fault: KeysInKeyBlobOnly,
+        name: "keys-in-keyblob-only",
+        kind: Correctness,
+        description: "GenerateKey, GenerateKeyPair, UnwrapKey and DeriveKey return keys in the KeyBlob fields alone, the legacy byte fields empty",
+    },
+    Row {
+        fault: RetryEveryRefusal,
+        name: "retry-every-refusal",
+        kind: Correctness,
+        description: "marks every refusal Retry, CKR_SIGNATURE_INVALID and CKR_MECHANISM_INVALID included",
     },
     Row {
         fault: TransientUnavailable,

@@ -293,3 +293,90 @@ pub fn results_schema() -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::report::ProfileSummary;
+    use crate::rpc::Rpc;
+
+    const SCHEMA_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/results.schema.json");
+
+    /// The schema in docs/ is the one the code derives. `GREP11_WRITE_SCHEMA=1` rewrites it.
+    #[test]
+    fn the_schema_file_is_the_derived_schema() {
+        let derived = results_schema();
+        if std::env::var_os("GREP11_WRITE_SCHEMA").is_some() {
+            std::fs::write(SCHEMA_FILE, &derived).unwrap();
+        }
+        let kept = std::fs::read_to_string(SCHEMA_FILE).unwrap_or_default();
+        assert!(
+            kept == derived,
+            "docs/results.schema.json is stale: run GREP11_WRITE_SCHEMA=1 cargo test --lib report::json"
+        );
+    }
+
+    fn case(outcome: Outcome, deviation: Option<&str>) -> CaseResult {
+        CaseResult {
+            id: "digest/kat@legacy".into(),
+            wire: Wire::Legacy,
+            suite: "digest".into(),
+            name: "kat".into(),
+            file: "suites/digest.yaml".into(),
+            line: 3,
+            outcome,
+            message: (outcome != Outcome::Pass).then(|| "step 1 DigestSingle: expected ..".into()),
+            deviation: deviation.map(str::to_owned),
+            duration: Duration::from_micros(1500),
+            functions: BTreeSet::from([Rpc::DigestSingle]),
+            mechanisms: BTreeSet::new(),
+            calls: Vec::new(),
+            failed_call: None,
+            retries: 0,
+            trace: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_report_carries_its_verdict_counts_and_inputs_and_matches_the_schema() {
+        let report = RunReport {
+            harness_version: "9.9.9",
+            endpoint: "embedded emulator".into(),
+            wires: vec![Wire::Keyblob, Wire::Legacy],
+            started_unix: 1,
+            duration: Duration::from_millis(2500),
+            advertised: Err("GetMechanismList failed".into()),
+            profile: Some(ProfileSummary { name: "core".into(), description: String::new(), file: None }),
+            filter: None,
+            suites: vec![HashedFile { path: "suites/digest.yaml".into(), sha256: "ab".repeat(32) }],
+            cases: vec![case(Outcome::Pass, Some("tracked")), case(Outcome::Fail, Some("tracked"))],
+        };
+        let value = serde_json::to_value(results(&report)).unwrap();
+        assert_eq!(value["verdict"], "NOT CERTIFIED");
+        assert_eq!(value["counts"]["outcomes"]["pass"], 1);
+        assert_eq!(value["counts"]["deviations_not_occurred"], 1);
+        assert_eq!(value["cases"][0]["deviation"]["occurred"], false);
+        assert_eq!(value["cases"][1]["deviation"]["occurred"], true);
+        assert_eq!(value["duration_ms"], 2500.0);
+        assert_eq!(value["cases"][0]["duration_ms"], 1.5);
+        assert_eq!(value["advertised"]["mechanisms"], serde_json::Value::Null);
+        assert_eq!(value["harness_version"], "9.9.9");
+        assert_eq!(value["suites"][0]["sha256"], "ab".repeat(32));
+        let text = value.to_string();
+        assert!(!text.contains("\"Ok\"") && !text.contains("\"Err\""), "{text}");
+        let schema: serde_json::Value = serde_json::from_str(&results_schema()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        assert!(
+            validator.is_valid(&value),
+            "{:?}",
+            validator.iter_errors(&value).map(|e| e.to_string()).collect::<Vec<_>>()
+        );
+        // The schema refuses what it does not describe.
+        let mut extra = value.clone();
+        extra["cases"][0]["micros"] = 3.into();
+        assert!(!validator.is_valid(&extra));
+    }
+}

@@ -74,7 +74,10 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
         writeln!(out, "{} ({}:{})\n", case.name, case.file, case.line)?;
         if let Some(reason) = &case.deviation {
             match case.deviation_did_not_occur() {
-                true => writeln!(out, "**Known deviation did not occur** (listed as: {reason}): remove the entry.\n")?,
+                true => writeln!(
+                    out,
+                    "**Known deviation did not occur** (listed as: {reason}): remove the entry.\n"
+                )?,
                 false => writeln!(out, "**Known deviation**: {reason}\n")?,
             }
         }

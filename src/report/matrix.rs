@@ -136,4 +136,71 @@ mod tests {
         assert_eq!(combine([Unsupported, Skip].into_iter()), Unsupported);
         assert_eq!(combine([Skip].into_iter()), Skip);
     }
+
+    fn case(
+        calls: &[(Rpc, Option<CkMechanismType>)],
+        outcome: Outcome,
+        failed_call: Option<usize>,
+    ) -> CaseResult {
+        CaseResult {
+            id: format!("c{}", calls.len()),
+            wire: crate::client::Wire::Keyblob,
+            suite: "s".into(),
+            name: "n".into(),
+            file: "f".into(),
+            line: 1,
+            outcome,
+            message: None,
+            deviation: None,
+            duration: Default::default(),
+            functions: Default::default(),
+            mechanisms: Default::default(),
+            calls: calls
+                .iter()
+                .map(|&(rpc, mechanism)| PlannedCall { rpc, mechanism, expects_ok: true })
+                .collect(),
+            failed_call,
+            retries: 0,
+            trace: Vec::new(),
+        }
+    }
+
+    fn report(cases: Vec<CaseResult>) -> RunReport {
+        RunReport {
+            harness_version: "0",
+            endpoint: String::new(),
+            wires: Vec::new(),
+            started_unix: 0,
+            duration: Default::default(),
+            advertised: Ok(Vec::new()),
+            profile: None,
+            filter: None,
+            suites: Vec::new(),
+            cases,
+        }
+    }
+
+    #[test]
+    fn a_cell_takes_the_outcome_of_the_failing_step_only() {
+        use crate::pkcs11::{CKM_SHA256, CKM_SHA384};
+        let sha256 = Some(CKM_SHA256);
+        let sha384 = Some(CKM_SHA384);
+        // Random, then a digest that fails, then a digest never reached.
+        let calls = [(Rpc::GenerateRandom, None), (Rpc::DigestSingle, sha256), (Rpc::DigestSingle, sha384)];
+        let failing = case(&calls, Outcome::Fail, Some(1));
+        let m = Matrix::build(&report(vec![failing.clone()]));
+        assert_eq!(m.cell(Rpc::GenerateRandom, None).unwrap().outcome, Outcome::Pass);
+        assert_eq!(m.cell(Rpc::DigestSingle, sha256).unwrap().outcome, Outcome::Fail);
+        assert_eq!(m.cell(Rpc::DigestSingle, sha384).unwrap().outcome, Outcome::Skip);
+        assert!(!m.cell(Rpc::DigestSingle, sha256).unwrap().known_deviation);
+        // A failure before the first call, or an outcome of the whole case, marks every call.
+        let m = Matrix::build(&report(vec![case(&calls, Outcome::Error, None)]));
+        assert_eq!(m.cell(Rpc::GenerateRandom, None).unwrap().outcome, Outcome::Error);
+        // A failure that is a known deviation shows as one.
+        let mut deviating = failing;
+        deviating.deviation = Some("tracked".into());
+        let m = Matrix::build(&report(vec![deviating]));
+        let cell = m.cell(Rpc::DigestSingle, sha256).unwrap();
+        assert!(cell.outcome == Outcome::Fail && cell.known_deviation);
+    }
 }
