@@ -289,7 +289,7 @@ mod tests {
             assert!(!row.description.is_empty());
         }
         assert!(ROWS.len() <= 32, "FaultSet is a u32 bitmask");
-        assert_eq!(Fault::all().filter(|f| f.kind() == Kind::Correctness).count(), 16);
+        assert_eq!(Fault::all().filter(|f| f.kind() == Kind::Correctness).count(), 19);
         assert_eq!("no-such-fault".parse::<Fault>(), Err(UnknownFault("no-such-fault".into())));
     }
 
