@@ -39,11 +39,9 @@ pub fn to_status(failure: &Grep11Failure) -> tonic::Status {
         message: failure.detail.clone(),
         details: vec![prost_types::Any { type_url: Grep11Error::type_url(), value: detail.encode_to_vec() }],
     };
-    tonic::Status::with_details(
-        code,
-        format!("{}: {}", failure.rv.describe(), failure.detail),
-        envelope.encode_to_vec().into(),
-    )
+    // The grpc-message is the Detail itself: Go clients print the one, JS clients the other,
+    // and both must read the same.
+    tonic::Status::with_details(code, failure.detail.clone(), envelope.encode_to_vec().into())
 }
 
 /// What a non-OK status means for a PKCS #11 caller.
@@ -100,6 +98,7 @@ mod tests {
         let failure =
             Grep11Failure { rv: CKR_SIGNATURE_INVALID, detail: "bad signature".into(), retry: false };
         let status = to_status(&failure);
+        assert_eq!(status.message(), failure.detail);
         assert_eq!(from_status(&status), CallFailure::Pkcs11(failure));
     }
 

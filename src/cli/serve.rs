@@ -86,13 +86,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             format!(", injecting {}", faults.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "))
         }
     };
-    eprintln!(
-        "grep11-harness: serving the GREP11 emulator on {scheme}://{} ({mode}{auth}){faults}",
-        listener.local_addr()?
-    );
+    let local = listener.local_addr()?;
+    eprintln!("grep11-harness: serving the GREP11 emulator on {scheme}://{local} ({mode}{auth}){faults}");
+    // TCP_NODELAY on every accepted socket: without it a response whose DATA frame and
+    // trailers go out in two writes waits ~40 ms for the client's delayed ACK (Nagle). The
+    // builder's own `tcp_nodelay` only applies when tonic binds the socket itself.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     server
         .add_routes(emulator.routes(bearer))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown())
+        .serve_with_incoming_shutdown(incoming, shutdown())
         .await
         .context("serving")?;
     eprintln!("grep11-harness: stopped");

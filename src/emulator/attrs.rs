@@ -8,7 +8,14 @@
 //!   UNWRAP; private: DECRYPT, SIGN, UNWRAP; public: ENCRYPT, VERIFY, WRAP) default **true**,
 //!   as in SoftHSM; the mechanism still checks the key type;
 //! - CKA_DERIVE defaults **false**, the one usage default the specification fixes;
-//! - CKA_EXTRACTABLE true, CKA_SENSITIVE false, CKA_MODIFIABLE true.
+//! - CKA_EXTRACTABLE true, CKA_SENSITIVE false, CKA_MODIFIABLE true;
+//! - CKA_TOKEN and CKA_PRIVATE false: a key blob is held by the application, never by the
+//!   service, and no login guards it. Both are accepted in every template, as IBM's service
+//!   accepts them (its clients send them), and never change afterwards.
+//!
+//! Leniencies IBM's service shows (docs/service-behaviour.md): CKA_EXTRACTABLE is accepted
+//! in a public-key template and kept on the public key; a big-integer attribute
+//! (CKA_PUBLIC_EXPONENT...) may arrive as `AttributeI` as well as big-endian bytes.
 //!
 //! Error choices: an attribute outside this table → CKR_ATTRIBUTE_TYPE_INVALID; an attribute
 //! of the table that the key's class does not carry → CKR_TEMPLATE_INCONSISTENT; an attribute
@@ -130,9 +137,11 @@ static RULES: &[Rule] = &[
     rule(CKA_WRAP, SECRET | PUBLIC, Settable(true), Free),
     rule(CKA_UNWRAP, SECRET | PRIVATE, Settable(true), Free),
     rule(CKA_DERIVE, ALL, Settable(false), Free),
-    rule(CKA_EXTRACTABLE, SECRET | PRIVATE, Settable(true), OnlyTo(false)),
+    rule(CKA_EXTRACTABLE, ALL, Settable(true), OnlyTo(false)),
     rule(CKA_SENSITIVE, SECRET | PRIVATE, Settable(false), OnlyTo(true)),
     rule(CKA_MODIFIABLE, ALL, Settable(true), Never),
+    rule(CKA_TOKEN, ALL, Settable(false), Never),
+    rule(CKA_PRIVATE, ALL, Settable(false), Never),
     rule(CKA_NEVER_EXTRACTABLE, SECRET | PRIVATE, Computed, Never),
     rule(CKA_ALWAYS_SENSITIVE, SECRET | PRIVATE, Computed, Never),
     rule(CKA_LOCAL, ALL, Computed, Never),
@@ -148,7 +157,8 @@ fn rule_for(attr: CkAttributeType) -> Result<&'static Rule> {
 }
 
 /// Checks a wire value against the attribute's type (the `AttributeValue` arm must match
-/// `pkcs11::attribute_kind`; a CK_ULONG cannot be negative).
+/// `pkcs11::attribute_kind`; a CK_ULONG cannot be negative). A big integer given as a
+/// non-negative `AttributeI` becomes its minimal big-endian bytes.
 pub fn typed(attr: CkAttributeType, value: &WireValue) -> Result<AttrValue> {
     let kind = attribute_kind(attr).ok_or(Error::AttributeTypeInvalid(attr))?;
     match (kind, value) {
@@ -157,6 +167,12 @@ pub fn typed(attr: CkAttributeType, value: &WireValue) -> Result<AttrValue> {
             u64::try_from(*i).map(AttrValue::Ulong).map_err(|_| Error::AttributeValueInvalid(attr))
         }
         (AttrKind::Bytes, WireValue::Bytes(b)) => Ok(AttrValue::Bytes(b.clone())),
+        (AttrKind::Bytes, WireValue::Int(i)) if is_big_integer(attr) => {
+            let v = u64::try_from(*i).map_err(|_| Error::AttributeValueInvalid(attr))?;
+            let bytes = v.to_be_bytes();
+            let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len() - 1);
+            Ok(AttrValue::Bytes(bytes[first..].to_vec()))
+        }
         _ => Err(Error::AttributeValueInvalid(attr)),
     }
 }
@@ -427,7 +443,9 @@ mod tests {
             Attrs::build(&t, &secret_fixed(), Origin::Unwrapped).map(|_| ()).map_err(|e| e.rv())
         };
         assert_eq!(build(CKA_ENCRYPT, WireValue::Int(1)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
-        assert_eq!(build(CKA_TOKEN, WireValue::Bool(false)), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+        assert_eq!(build(CKA_TRUSTED, WireValue::Bool(false)), Err(CKR_ATTRIBUTE_TYPE_INVALID));
+        assert_eq!(build(CKA_TOKEN, WireValue::Bool(true)), Ok(()));
+        assert_eq!(build(CKA_PRIVATE, WireValue::Int(1)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
         assert_eq!(build(CKA_LABEL, WireValue::Bool(true)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
         assert_eq!(
             build(CkAttributeType(0x7777_7777), WireValue::Bool(true)),
@@ -438,6 +456,34 @@ mod tests {
         assert_eq!(build(CKA_VALUE_LEN, WireValue::Int(24)), Err(CKR_TEMPLATE_INCONSISTENT));
         assert_eq!(build(CKA_VALUE_LEN, WireValue::Int(-1)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
         assert_eq!(build(CKA_VALUE_LEN, WireValue::Int(16)), Ok(()));
+    }
+
+    #[test]
+    fn big_integers_arrive_as_integers_or_bytes() {
+        let e = |v| typed(CKA_PUBLIC_EXPONENT, &v).map_err(|e| e.rv());
+        assert_eq!(e(WireValue::Int(65537)), Ok(AttrValue::Bytes(vec![1, 0, 1])));
+        assert_eq!(e(WireValue::Int(17)), Ok(AttrValue::Bytes(vec![17])));
+        assert_eq!(e(WireValue::Int(0)), Ok(AttrValue::Bytes(vec![0])));
+        assert_eq!(e(WireValue::Bytes(vec![1, 0, 1])), Ok(AttrValue::Bytes(vec![1, 0, 1])));
+        assert_eq!(e(WireValue::Int(-3)), Err(CKR_ATTRIBUTE_VALUE_INVALID));
+        // Only big integers: a label is never an integer.
+        assert_eq!(
+            typed(CKA_LABEL, &WireValue::Int(1)).map_err(|e| e.rv()),
+            Err(CKR_ATTRIBUTE_VALUE_INVALID)
+        );
+    }
+
+    #[test]
+    fn token_and_private_are_kept_and_fixed() {
+        let t = Template::from([(CKA_TOKEN, WireValue::Bool(true)), (CKA_PRIVATE, WireValue::Bool(true))]);
+        let mut a = Attrs::build(&t, &secret_fixed(), Origin::Unwrapped).unwrap();
+        assert!(a.flag(CKA_TOKEN) && a.flag(CKA_PRIVATE));
+        let d = Attrs::build(&Template::new(), &secret_fixed(), Origin::Unwrapped).unwrap();
+        assert!(!d.flag(CKA_TOKEN) && !d.flag(CKA_PRIVATE));
+        assert_eq!(
+            a.set(CKA_TOKEN, &WireValue::Bool(false)).map_err(|e| e.rv()),
+            Err(CKR_ATTRIBUTE_READ_ONLY)
+        );
     }
 
     #[test]

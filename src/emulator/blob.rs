@@ -17,6 +17,7 @@ use spki::der::{Decode, Reader, SliceReader};
 use zeroize::Zeroizing;
 
 use super::attrs::{AttrValue, Attrs};
+use super::cache::{self, Bounded};
 use super::error::{Error, Result};
 use super::mech::ec::{self, CurveOps};
 use super::mech::rsa::{self, RsaCipherState};
@@ -73,6 +74,7 @@ enum Kind {
 }
 
 /// The key material of one key.
+#[derive(Clone)]
 pub enum Material {
     /// AES or generic secret value.
     Secret(Zeroizing<Vec<u8>>),
@@ -98,6 +100,7 @@ impl Material {
 }
 
 /// One key: attributes and material.
+#[derive(Clone)]
 pub struct Key {
     pub attrs: Attrs,
     pub material: Material,
@@ -154,11 +157,15 @@ impl State {
 /// Seals and opens blobs under the wrapping key.
 pub struct Sealer {
     cipher: Aes256Gcm,
+    /// Opened keys by their sealed bytes: a blob authenticates under this sealer's key, so
+    /// the same bytes always open to the same key, and a repeated call skips the AEAD, the
+    /// decoding and the parsing (an RSA key's validation and precomputation).
+    opened: Bounded<Vec<u8>, Key>,
 }
 
 impl Sealer {
     pub fn new(wrapping_key: &[u8; 32]) -> Sealer {
-        Sealer { cipher: Aes256Gcm::new(&(*wrapping_key).into()) }
+        Sealer { cipher: Aes256Gcm::new(&(*wrapping_key).into()), opened: Bounded::new(cache::CAPACITY) }
     }
 
     fn seal(&self, kind: Kind, bound: &[u8], payload: &[u8]) -> Result<Vec<u8>> {
@@ -233,6 +240,15 @@ impl Sealer {
         if blob.is_empty() {
             return Err(Error::ArgumentsBad("no key blob"));
         }
+        if let Some(key) = self.opened.get(blob) {
+            return Ok(key);
+        }
+        let key = self.open_key_uncached(blob)?;
+        self.opened.insert(blob.to_vec(), key.clone());
+        Ok(key)
+    }
+
+    fn open_key_uncached(&self, blob: &[u8]) -> Result<Key> {
         let (kind, spki, tag) = if blob.starts_with(&MAGIC) {
             // Any other kind byte is refused by `open` as a blob of another kind.
             let kind = match blob.get(MAGIC.len() + 1) {

@@ -145,6 +145,21 @@ impl Engine {
         self.cipher_state(op, state)?.finish()
     }
 
+    /// ReencryptSingle: decrypts under `dec_key` with `dec_mech` and encrypts the plaintext
+    /// under `enc_key` with `enc_mech`, in one call; the plaintext never leaves the server.
+    /// Each half is checked and refused exactly as DecryptSingle and EncryptSingle would be.
+    pub fn reencrypt_single(
+        &self,
+        dec_mech: &Mechanism,
+        dec_key: &[u8],
+        enc_mech: &Mechanism,
+        enc_key: &[u8],
+        ciphered: &[u8],
+    ) -> Result<Vec<u8>> {
+        let plain = Zeroizing::new(self.cipher_single(Operation::Decrypt, dec_mech, dec_key, ciphered)?);
+        self.cipher_single(Operation::Encrypt, enc_mech, enc_key, &plain)
+    }
+
     pub fn cipher_single(&self, op: Operation, mech: &Mechanism, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         let name = if op == Operation::Encrypt { "EncryptSingle" } else { "DecryptSingle" };
         if let Some(rsa) = self.rsa_cipher_start(op, mech, key, name)? {
@@ -283,8 +298,12 @@ impl Engine {
             (SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_), Material::RsaPublic(pk), true) => {
                 (rsa_mech::to_spki(pk)?, param)
             }
-            (SignScheme::Hmac(_), _, _) => {
-                (secret_value(&key, mech.mech, CKK_GENERIC_SECRET)?.to_vec(), param)
+            // IBM's service MACs with AES keys as well as generic secrets (its clients sign
+            // with CKM_SHA256_HMAC under an AES key); other key types stay refused.
+            (SignScheme::Hmac(_), Material::Secret(v), _)
+                if matches!(key.attrs.key_type(), CKK_GENERIC_SECRET | CKK_AES) =>
+            {
+                (v.to_vec(), param)
             }
             (SignScheme::Cmac, _, _) => (secret_value(&key, mech.mech, CKK_AES)?.to_vec(), param),
             _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
@@ -310,9 +329,20 @@ impl Engine {
             Family::Des3KeyGen => CKK_DES3,
             _ => return Err(Error::MechanismInvalid { mech: mech.mech, function: "GenerateKey" }),
         };
-        // DES3 keys have one length: CKA_VALUE_LEN may be left out, and if given must say 24.
-        let len = match (key_type, attrs::optional_ulong(template, CKA_VALUE_LEN)?) {
-            (CKK_DES3, None) => des3::KEY_LEN,
+        // DES3 keys have one length, so CKM_DES3_KEY_GEN reads no CKA_VALUE_LEN: whatever it
+        // says (IBM's clients ask for 32 bytes, "256-bit DES3"), the key is a three-key DES3
+        // key of 24 bytes and reads back CKA_VALUE_LEN 24, as IBM's service answers.
+        let mut des3_template;
+        let template = if key_type == CKK_DES3 {
+            attrs::optional_ulong(template, CKA_VALUE_LEN)?;
+            des3_template = template.clone();
+            des3_template.remove(&CKA_VALUE_LEN);
+            &des3_template
+        } else {
+            template
+        };
+        let len = match key_type {
+            CKK_DES3 => des3::KEY_LEN,
             _ => attrs::required_ulong(template, CKA_VALUE_LEN)?,
         };
         check_secret_len(key_type, len)?;
@@ -530,7 +560,7 @@ impl Engine {
             return Err(type_inconsistent(mech.mech, &base.attrs));
         }
         base.attrs.require(CKA_DERIVE)?;
-        let secret = ec::ecdh(mech, *curve, sk)?;
+        let secret = ec::ecdh(&ecdh_param(mech), *curve, sk)?;
         let key_type = secret_template(template)?;
         let len = match (key_type, attrs::optional_ulong(template, CKA_VALUE_LEN)?) {
             (CKK_AES, None) => return Err(Error::TemplateIncomplete(CKA_VALUE_LEN)),
@@ -630,6 +660,22 @@ impl Engine {
     fn issue_secret(&self, attrs: Attrs, value: Zeroizing<Vec<u8>>) -> Result<NewKey> {
         let checksum = checksum(attrs.key_type(), &value)?;
         self.issue(Key { attrs, material: Material::Secret(value) }, checksum)
+    }
+}
+
+/// CKM_ECDH1_DERIVE's parameter: the structured ECDH1DeriveParm, or, as IBM's clients send
+/// it, the peer's EC point alone in ParameterB, which means CKD_NULL without shared data.
+fn ecdh_param(mech: &Mechanism) -> std::borrow::Cow<'_, Mechanism> {
+    match &mech.param {
+        mech::MechParam::Bytes(point) => std::borrow::Cow::Owned(Mechanism {
+            mech: mech.mech,
+            param: mech::MechParam::Ecdh {
+                kdf: CkEcKdf(CKD_NULL.0),
+                shared_data: Vec::new(),
+                public_data: point.clone(),
+            },
+        }),
+        _ => std::borrow::Cow::Borrowed(mech),
     }
 }
 
@@ -1171,7 +1217,7 @@ mod tests {
         assert_eq!(rv(e.cipher_init(enc, &cbc, &private.blob)), CKR_KEY_TYPE_INCONSISTENT);
         assert_eq!(rv(e.sign_init(Operation::Sign, &mech(CKM_ECDSA), &aes.blob)), CKR_KEY_TYPE_INCONSISTENT);
         assert_eq!(
-            rv(e.sign_init(Operation::Sign, &mech(CKM_SHA256_HMAC), &aes.blob)),
+            rv(e.sign_init(Operation::Sign, &mech(CKM_SHA256_HMAC), &private.blob)),
             CKR_KEY_TYPE_INCONSISTENT
         );
         let no_encrypt = aes_key(&e, 16, &[(CKA_ENCRYPT, WireValue::Bool(false))]);

@@ -143,7 +143,9 @@ impl Error {
 
 impl From<&Error> for Grep11Failure {
     fn from(e: &Error) -> Grep11Failure {
-        Grep11Failure { rv: e.rv(), detail: e.to_string(), retry: false }
+        // The code's name leads the text, so that a client printing only the message (the
+        // gRPC status text, identical to the Detail) still shows which CKR_* it got.
+        Grep11Failure { rv: e.rv(), detail: format!("{}: {e}", e.rv().describe()), retry: false }
     }
 }
 

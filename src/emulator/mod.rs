@@ -11,6 +11,7 @@
 pub mod attrs;
 pub mod auth;
 pub mod blob;
+pub mod cache;
 pub mod engine;
 pub mod error;
 pub mod fault;

@@ -27,6 +27,43 @@ impl CryptoService {
     pub(super) fn new(engine: Arc<Engine>) -> CryptoService {
         CryptoService { engine }
     }
+
+    /// Runs `work` on the engine: on tokio's blocking pool when it is CPU-heavy (public-key
+    /// operations and key pair generation take from tens of microseconds to seconds), so
+    /// the I/O threads keep serving other calls meanwhile; inline otherwise, where the
+    /// thread hop would cost more than the work.
+    async fn run<T: Send + 'static>(
+        &self,
+        heavy: bool,
+        work: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        if !heavy {
+            return work(&self.engine);
+        }
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || work(&engine))
+            .await
+            .unwrap_or(Err(Error::General("the emulator's worker thread failed")))
+    }
+}
+
+/// Whether calls with `mech` are public-key work (RSA, EC, Ed25519; key pair generation,
+/// ECDH, transport-key import), which [`CryptoService::run`] moves off the I/O threads.
+fn cpu_heavy(mech: &Result<Mechanism>) -> bool {
+    use super::mech::{Family, sign::SignScheme};
+    let Ok(m) = mech else { return false };
+    super::mech::info(m.mech).is_ok_and(|row| {
+        matches!(
+            row.family,
+            Family::Sign(
+                SignScheme::Ecdsa(_) | SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_) | SignScheme::Ed25519
+            ) | Family::Rsa(_)
+                | Family::RsaKeyPairGen
+                | Family::EcKeyPairGen
+                | Family::Ecdh1Derive
+                | Family::TransportKey
+        )
+    })
 }
 
 /// Refuses, with UNAUTHENTICATED, every call without the required bearer token, before
@@ -251,8 +288,10 @@ impl proto::crypto_server::Crypto for CryptoService {
     ) -> Reply<proto::EncryptSingleResponse> {
         let r = r.into_inner();
         let key = key(r.key, r.legacy_key);
+        let mech = mechanism(r.mech);
+        let heavy = cpu_heavy(&mech);
         let result =
-            mechanism(r.mech).and_then(|m| self.engine.cipher_single(Operation::Encrypt, &m, &key, &r.plain));
+            self.run(heavy, move |e| e.cipher_single(Operation::Encrypt, &mech?, &key, &r.plain)).await;
         reply(result.map(|ciphered| proto::EncryptSingleResponse { ciphered }))
     }
 
@@ -262,16 +301,24 @@ impl proto::crypto_server::Crypto for CryptoService {
     ) -> Reply<proto::DecryptSingleResponse> {
         let r = r.into_inner();
         let key = key(r.key, r.legacy_key);
-        let result = mechanism(r.mech)
-            .and_then(|m| self.engine.cipher_single(Operation::Decrypt, &m, &key, &r.ciphered));
+        let mech = mechanism(r.mech);
+        let heavy = cpu_heavy(&mech);
+        let result =
+            self.run(heavy, move |e| e.cipher_single(Operation::Decrypt, &mech?, &key, &r.ciphered)).await;
         reply(result.map(|plain| proto::DecryptSingleResponse { plain }))
     }
 
     async fn reencrypt_single(
         &self,
-        _: Request<proto::ReencryptSingleRequest>,
+        r: Request<proto::ReencryptSingleRequest>,
     ) -> Reply<proto::ReencryptSingleResponse> {
-        reply(Err(Error::FunctionNotSupported("ReencryptSingle")))
+        let r = r.into_inner();
+        let (dec_key, enc_key) = (key(r.dec_key, Vec::new()), key(r.enc_key, Vec::new()));
+        let result = mechanism(r.dec_mech).and_then(|dec| {
+            let enc = mechanism(r.enc_mech)?;
+            self.engine.reencrypt_single(&dec, &dec_key, &enc, &enc_key, &r.ciphered)
+        });
+        reply(result.map(|reciphered| proto::ReencryptSingleResponse { reciphered }))
     }
 
     async fn sign_init(&self, r: Request<proto::SignInitRequest>) -> Reply<proto::SignInitResponse> {
@@ -304,29 +351,34 @@ impl proto::crypto_server::Crypto for CryptoService {
     }
 
     async fn sign_final(&self, r: Request<proto::SignFinalRequest>) -> Reply<proto::SignFinalResponse> {
-        let result = self.engine.sign_final(&r.into_inner().state);
+        let state = r.into_inner().state;
+        let result = self.run(true, move |e| e.sign_final(&state)).await;
         reply(result.map(|signature| proto::SignFinalResponse { signature }))
     }
 
     async fn verify_final(&self, r: Request<proto::VerifyFinalRequest>) -> Reply<proto::VerifyFinalResponse> {
         let r = r.into_inner();
-        reply(self.engine.verify_final(&r.state, &r.signature).map(|()| proto::VerifyFinalResponse {}))
+        let result = self.run(true, move |e| e.verify_final(&r.state, &r.signature)).await;
+        reply(result.map(|()| proto::VerifyFinalResponse {}))
     }
 
     async fn sign(&self, r: Request<proto::SignRequest>) -> Reply<proto::SignResponse> {
         let r = r.into_inner();
-        reply(self.engine.sign(&r.state, &r.data).map(|signature| proto::SignResponse { signature }))
+        let result = self.run(true, move |e| e.sign(&r.state, &r.data)).await;
+        reply(result.map(|signature| proto::SignResponse { signature }))
     }
 
     async fn verify(&self, r: Request<proto::VerifyRequest>) -> Reply<proto::VerifyResponse> {
         let r = r.into_inner();
-        reply(self.engine.verify(&r.state, &r.data, &r.signature).map(|()| proto::VerifyResponse {}))
+        let result = self.run(true, move |e| e.verify(&r.state, &r.data, &r.signature)).await;
+        reply(result.map(|()| proto::VerifyResponse {}))
     }
 
     async fn sign_single(&self, r: Request<proto::SignSingleRequest>) -> Reply<proto::SignSingleResponse> {
         let r = r.into_inner();
         let key = key(r.priv_key, r.legacy_priv_key);
-        let result = mechanism(r.mech).and_then(|m| self.engine.sign_single(&m, &key, &r.data));
+        let mech = mechanism(r.mech);
+        let result = self.run(cpu_heavy(&mech), move |e| e.sign_single(&mech?, &key, &r.data)).await;
         reply(result.map(|signature| proto::SignSingleResponse { signature }))
     }
 
@@ -336,8 +388,9 @@ impl proto::crypto_server::Crypto for CryptoService {
     ) -> Reply<proto::VerifySingleResponse> {
         let r = r.into_inner();
         let key = key(r.pub_key, r.legacy_pub_key);
+        let mech = mechanism(r.mech);
         let result =
-            mechanism(r.mech).and_then(|m| self.engine.verify_single(&m, &key, &r.data, &r.signature));
+            self.run(cpu_heavy(&mech), move |e| e.verify_single(&mech?, &key, &r.data, &r.signature)).await;
         reply(result.map(|()| proto::VerifySingleResponse {}))
     }
 
@@ -357,7 +410,9 @@ impl proto::crypto_server::Crypto for CryptoService {
     ) -> Reply<proto::GenerateKeyPairResponse> {
         let r = r.into_inner();
         let (public, private) = (template(r.pub_key_template), template(r.priv_key_template));
-        let result = mechanism(r.mech).and_then(|m| self.engine.generate_key_pair(&m, &public, &private));
+        let mech = mechanism(r.mech);
+        let result =
+            self.run(cpu_heavy(&mech), move |e| e.generate_key_pair(&mech?, &public, &private)).await;
         reply(result.map(|(private, public)| proto::GenerateKeyPairResponse {
             priv_key: Some(key_blob(&private)),
             pub_key: Some(key_blob(&public)),
@@ -369,15 +424,18 @@ impl proto::crypto_server::Crypto for CryptoService {
     async fn wrap_key(&self, r: Request<proto::WrapKeyRequest>) -> Reply<proto::WrapKeyResponse> {
         let r = r.into_inner();
         let (k, kek) = (key(r.key, r.legacy_key), key(r.ke_k, r.legacy_ke_k));
-        let result = mechanism(r.mech).and_then(|m| self.engine.wrap_key(&m, &k, &kek));
+        let mech = mechanism(r.mech);
+        let result = self.run(cpu_heavy(&mech), move |e| e.wrap_key(&mech?, &k, &kek)).await;
         reply(result.map(|wrapped| proto::WrapKeyResponse { wrapped }))
     }
 
     async fn unwrap_key(&self, r: Request<proto::UnwrapKeyRequest>) -> Reply<proto::UnwrapKeyResponse> {
         let r = r.into_inner();
         let kek = key(r.ke_k, r.legacy_ke_k);
-        let result = mechanism(r.mech)
-            .and_then(|m| self.engine.unwrap_key(&m, &kek, &r.wrapped, &template(r.template)));
+        let mech = mechanism(r.mech);
+        let result = self
+            .run(cpu_heavy(&mech), move |e| e.unwrap_key(&mech?, &kek, &r.wrapped, &template(r.template)))
+            .await;
         reply(result.map(|k| proto::UnwrapKeyResponse {
             unwrapped: Some(key_blob(&k)),
             unwrapped_bytes: k.blob,
@@ -388,7 +446,9 @@ impl proto::crypto_server::Crypto for CryptoService {
     async fn derive_key(&self, r: Request<proto::DeriveKeyRequest>) -> Reply<proto::DeriveKeyResponse> {
         let r = r.into_inner();
         let base = key(r.base_key, r.legacy_base_key);
-        let result = mechanism(r.mech).and_then(|m| self.engine.derive_key(&m, &base, &template(r.template)));
+        let mech = mechanism(r.mech);
+        let result =
+            self.run(cpu_heavy(&mech), move |e| e.derive_key(&mech?, &base, &template(r.template))).await;
         reply(result.map(|k| proto::DeriveKeyResponse {
             new_key: Some(key_blob(&k)),
             new_key_bytes: k.blob,

@@ -69,6 +69,17 @@ static KINDS: &[(CkAttributeType, AttrKind)] = &[
     (CKA_COEFFICIENT, AttrKind::Bytes),
 ];
 
+/// The attributes PKCS #11 types as big integers (big-endian byte strings). IBM's clients
+/// send small ones as `AttributeI` (CKA_PUBLIC_EXPONENT = 65537), and its service takes
+/// either form.
+static BIG_INTEGERS: &[CkAttributeType] =
+    &[CKA_PUBLIC_EXPONENT, CKA_MODULUS, CKA_PRIME, CKA_SUBPRIME, CKA_BASE];
+
+/// Whether an attribute is a big integer that may also travel as `AttributeI`.
+pub fn is_big_integer(attr: CkAttributeType) -> bool {
+    BIG_INTEGERS.contains(&attr)
+}
+
 /// The wire type of an attribute, or `None` for attributes this vocabulary does not type.
 pub fn attribute_kind(attr: CkAttributeType) -> Option<AttrKind> {
     KINDS.iter().find(|(a, _)| *a == attr).map(|&(_, k)| k)

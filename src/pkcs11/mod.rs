@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
 
-pub use attr::{AttrKind, attribute_kind};
+pub use attr::{AttrKind, attribute_kind, is_big_integer};
 pub use curve::Curve;
 pub use names::*;
 

@@ -43,6 +43,8 @@ impl Observed<'_> {
         match self {
             Observed::Ok(_) => "CKR_OK (0x0)".into(),
             Observed::Rv(rv, "") => rv.describe(),
+            // A detail that already leads with the code (the emulator's do) is not repeated.
+            Observed::Rv(rv, detail) if detail.starts_with(&rv.describe()) => detail.to_string(),
             Observed::Rv(rv, detail) => format!("{} ({detail})", rv.describe()),
             Observed::Grpc(code, msg) => {
                 format!("gRPC {} without a Grep11Error: {msg}", grpc_code_name(*code))

@@ -12,7 +12,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use super::expr::Expr;
 use crate::pkcs11::{
     AttrKind, CkAttributeType, CkEcKdf, CkKeyType, CkMechanismFlags, CkMechanismType, CkObjectClass, CkRv,
-    attribute_kind,
+    attribute_kind, is_big_integer,
 };
 use crate::rpc::{ArgKind, FieldKind, Rpc};
 
@@ -603,6 +603,8 @@ impl<'de> DeserializeSeed<'de> for TemplateValueSeed {
             Param::Expr(Expr::Var(v)) => Ok(TemplateValue::Var(v)),
             Param::Bool(b) if matches!(kind, Some(AttrKind::Bool) | None) => Ok(TemplateValue::Bool(b)),
             Param::Int(i) if matches!(kind, Some(AttrKind::Ulong) | None) => Ok(TemplateValue::Uint(i)),
+            // A big integer written as a number travels as AttributeI, as IBM's clients send it.
+            Param::Int(i) if is_big_integer(attr) => Ok(TemplateValue::Uint(i)),
             Param::Name(_, v) if matches!(kind, Some(AttrKind::Ulong) | None) => Ok(TemplateValue::Uint(v)),
             Param::Expr(e) if matches!(kind, Some(AttrKind::Bytes) | None) => Ok(TemplateValue::Bytes(e)),
             Param::Null => Err(wrong("null")),

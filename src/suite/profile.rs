@@ -14,7 +14,12 @@
 //!   - {expected: CKR_SAVED_STATE_INVALID, also: [CKR_OPERATION_NOT_INITIALIZED], reason: "..."}
 //! deviations:                     # cases known to fail on the endpoint this profile describes
 //!   - {case: "attributes/set-read-only", reason: "..."}
+//! strict: false                    # true: also the cases tagged `pkcs11-strict`
 //! ```
+//!
+//! Cases tagged [`STRICT_TAG`] assert textbook PKCS #11 where IBM's service is lenient
+//! (docs/service-behaviour.md); only a profile with `strict: true` selects them, so no
+//! run without one (the default run included) expects a refusal the service does not make.
 //!
 //! A deviations file given with `--deviations` has the same `deviations:` list alone.
 
@@ -105,6 +110,9 @@ impl<'de> Deserialize<'de> for Accept {
     }
 }
 
+/// The tag of cases that only a `strict: true` profile selects.
+pub const STRICT_TAG: &str = "pkcs11-strict";
+
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -126,6 +134,9 @@ pub struct Profile {
     pub accept: Vec<Accept>,
     #[serde(default)]
     pub deviations: Vec<Reasoned>,
+    /// Whether the cases tagged [`STRICT_TAG`] are selected.
+    #[serde(default)]
+    pub strict: bool,
     /// `--filter`: only ids containing this text, compared in lower case.
     #[serde(skip)]
     pub id_filter: Option<String>,
@@ -197,6 +208,13 @@ impl Profile {
         if !self.suites.is_empty() && !self.suites.contains(&case.suite.suite) {
             return Err(format!("profile {} does not include suite {}", self.name, case.suite.suite));
         }
+        let strict_case = case.suite.tags.iter().chain(&case.case().tags).any(|t| t == STRICT_TAG);
+        if strict_case && !self.strict {
+            return Err(format!(
+                "a strict PKCS #11 case: only a profile with `strict: true` selects it, not {}",
+                if self.name.is_empty() { "the default selection" } else { self.name.as_str() }
+            ));
+        }
         if !self.tags.is_empty() {
             let tags = case.suite.tags.iter().chain(&case.case().tags);
             if !tags.into_iter().any(|t| self.tags.contains(t)) {
@@ -240,6 +258,19 @@ impl LoadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strict_cases_need_a_strict_profile() {
+        let text = "suite: s\ncases:\n  - name: lenient\n    id: lenient\n    steps: [{GenerateRandom: {len: 1}}]\n  - name: strict\n    id: strict\n    tags: [pkcs11-strict]\n    steps: [{GenerateRandom: {len: 1}}]\n";
+        let suite = super::super::load::load_str(Path::new("s.yaml"), text).unwrap();
+        let cases = super::super::expand::expand(vec![suite]);
+        let picked = |p: &Profile| {
+            cases.iter().filter(|c| p.selects(c).is_ok()).map(|c| c.id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(picked(&Profile::default()), ["s/lenient"]);
+        let strict: Profile = serde_yaml::from_str("profile: p\nstrict: true\n").unwrap();
+        assert_eq!(picked(&strict), ["s/lenient", "s/strict"]);
+    }
 
     #[test]
     fn patterns_cross_slashes_and_codes_are_checked() {

@@ -15,13 +15,24 @@
 //! as SoftHSM implements it (PKCS #11 v3.0 also names it CKM_AES_KEY_WRAP_KWP). Only the
 //! default initial values of the RFCs are supported: a ParameterB is refused with
 //! CKR_MECHANISM_PARAM_INVALID.
+//!
+//! Which library computes what: AWS-LC (`aws-lc-rs`) does AES in every mode here, and the
+//! key wraps with 128- and 256-bit keys; RustCrypto does triple DES (`des`, `cbc`, `ecb`:
+//! AWS-LC's Rust API has it only behind a feature that needs bindings generated at build
+//! time) and the key wraps with 192-bit keys (`aes-kw`: AWS-LC's Rust API has no AES-192
+//! key wrap).
 
 use aes::{Aes128, Aes192, Aes256};
 use aes_kw::{AesKw, AesKwp};
+use aws_lc_rs::cipher::{
+    self as lc, DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext, PaddedBlockDecryptingKey,
+    PaddedBlockEncryptingKey, UnboundCipherKey,
+};
+use aws_lc_rs::key_wrap::{self as lc_kw, AesKek, KeyWrap, KeyWrapPadded};
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{
     Array, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, IvState, KeyInit,
-    KeyIvInit, StreamCipher, StreamCipherSeek, consts::U16,
+    KeyIvInit,
 };
 use des::TdesEde3;
 use serde::{Deserialize, Serialize};
@@ -107,6 +118,23 @@ impl BlockCipher {
         }
     }
 
+    /// Encrypts or decrypts whole blocks in place, advancing the CBC chaining value.
+    fn blocks(
+        self,
+        mode: AesMode,
+        encrypt: bool,
+        key: &[u8],
+        iv: &mut Vec<u8>,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        match self {
+            BlockCipher::Aes => lc_blocks(mode, encrypt, key, iv, buf),
+            BlockCipher::Des3 => {
+                with_cipher!(self, key.len(), C => process::<C>(mode, encrypt, key, iv, buf))
+            }
+        }
+    }
+
     fn block_len(self) -> usize {
         match self {
             BlockCipher::Aes => BLOCK,
@@ -119,7 +147,7 @@ impl BlockCipher {
     pub fn check_value(self, key: &[u8]) -> Result<Vec<u8>> {
         let mut block = vec![0u8; self.block_len()];
         let mut iv = Vec::new();
-        with_cipher!(self, key.len(), C => process::<C>(AesMode::Ecb, true, key, &mut iv, &mut block))?;
+        self.blocks(AesMode::Ecb, true, key, &mut iv, &mut block)?;
         block.truncate(3);
         Ok(block)
     }
@@ -197,8 +225,8 @@ impl CipherState {
             AesMode::KeyWrap | AesMode::KeyWrapPad => return Err(single_part_only()),
             AesMode::Ctr => {
                 let mut buf = data.to_vec();
-                let (key, iv, offset) = (&self.key, &self.iv, self.offset);
-                with_aes!(key.len(), C => ctr::<C>(key, iv, offset, &mut buf))?;
+                lc_ctr(&self.key, &self.iv, self.offset, &mut buf)?;
+                let offset = self.offset;
                 // A u64 offset covers more data than any sequence of 64 MiB messages.
                 self.offset = offset.saturating_add(buf.len() as u64);
                 return Ok(buf);
@@ -215,7 +243,7 @@ impl CipherState {
         };
         self.pending = buf.split_off(buf.len() - keep);
         let (key, encrypt, mode) = (&self.key, self.encrypt, self.mode);
-        with_cipher!(self.cipher, key.len(), C => process::<C>(mode, encrypt, key, &mut self.iv, &mut buf))?;
+        self.cipher.blocks(mode, encrypt, key, &mut self.iv, &mut buf)?;
         Ok(buf)
     }
 
@@ -228,6 +256,14 @@ impl CipherState {
         match (self.mode, self.encrypt) {
             (AesMode::KeyWrap | AesMode::KeyWrapPad, _) => Err(single_part_only()),
             (AesMode::Ctr, _) => Ok(Vec::new()),
+            (AesMode::CbcPad, true) if cipher == BlockCipher::Aes => {
+                let mut out = rest.clone();
+                let key =
+                    PaddedBlockEncryptingKey::cbc_pkcs7(lc_key(key)?).map_err(|_| Error::KeyHandleInvalid)?;
+                key.less_safe_encrypt(&mut out, EncryptionContext::Iv128(iv128(iv)?))
+                    .map_err(|_| Error::General("AWS-LC CBC_PAD encryption failed"))?;
+                Ok(out)
+            }
             (AesMode::CbcPad, true) => with_cipher!(cipher, key.len(), C => {
                 let enc = cbc::Encryptor::<C>::new_from_slices(key, iv).map_err(bad_key)?;
                 Ok(enc.encrypt_padded_vec::<Pkcs7>(rest))
@@ -236,6 +272,17 @@ impl CipherState {
                 Err(Error::EncryptedDataLenRange(
                     "CBC_PAD ciphertext must be a non-empty multiple of the block size",
                 ))
+            }
+            (AesMode::CbcPad, false) if cipher == BlockCipher::Aes => {
+                let mut out = rest.clone();
+                let key =
+                    PaddedBlockDecryptingKey::cbc_pkcs7(lc_key(key)?).map_err(|_| Error::KeyHandleInvalid)?;
+                let plain = key
+                    .decrypt(&mut out, DecryptionContext::Iv128(iv128(iv)?))
+                    .map_err(|_| Error::EncryptedDataInvalid)?
+                    .len();
+                out.truncate(plain);
+                Ok(out)
             }
             (AesMode::CbcPad, false) => with_cipher!(cipher, key.len(), C => {
                 let dec = cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(bad_key)?;
@@ -299,15 +346,103 @@ where
     Ok(())
 }
 
-/// XORs `buf` with the CTR keystream from byte `offset` of the counter block `iv`.
-fn ctr<C>(key: &[u8], iv: &[u8], offset: u64, buf: &mut [u8]) -> Result<()>
-where
-    C: BlockCipherEncrypt<BlockSize = U16> + KeyInit,
-{
-    let mut ctr = ctr::Ctr128BE::<C>::new_from_slices(key, iv).map_err(|_| Error::KeyHandleInvalid)?;
-    let exhausted = |_| Error::DataLenRange("the CTR keystream is exhausted");
-    ctr.try_seek(offset).map_err(exhausted)?;
-    ctr.try_apply_keystream(buf).map_err(exhausted)
+/// AWS-LC's AES key of `key`'s length; another length is a corrupt key (blobs only hold
+/// AES keys of 16, 24 or 32 bytes).
+fn lc_key(key: &[u8]) -> Result<UnboundCipherKey> {
+    let alg = match key.len() {
+        16 => &lc::AES_128,
+        24 => &lc::AES_192,
+        32 => &lc::AES_256,
+        _ => return Err(Error::KeyHandleInvalid),
+    };
+    UnboundCipherKey::new(alg, key).map_err(|_| Error::KeyHandleInvalid)
+}
+
+fn iv128(iv: &[u8]) -> Result<aws_lc_rs::iv::FixedLength<16>> {
+    let iv: [u8; 16] = iv.try_into().map_err(|_| Error::SavedStateInvalid)?;
+    Ok(aws_lc_rs::iv::FixedLength::from(iv))
+}
+
+/// AES-ECB or AES-CBC over whole blocks in place (AWS-LC), advancing the CBC chaining value.
+fn lc_blocks(mode: AesMode, encrypt: bool, key: &[u8], iv: &mut Vec<u8>, buf: &mut [u8]) -> Result<()> {
+    if !buf.len().is_multiple_of(BLOCK) {
+        return Err(Error::General("partial block reached the block cipher"));
+    }
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let failed = |_| Error::General("AWS-LC AES failed");
+    match (mode, encrypt) {
+        (AesMode::Ecb, true) => {
+            EncryptingKey::ecb(lc_key(key)?).map_err(failed)?.encrypt(buf).map_err(failed)?;
+        }
+        (AesMode::Ecb, false) => {
+            DecryptingKey::ecb(lc_key(key)?)
+                .map_err(failed)?
+                .decrypt(buf, DecryptionContext::None)
+                .map_err(failed)?;
+        }
+        (AesMode::Cbc | AesMode::CbcPad, true) => {
+            let context = EncryptionContext::Iv128(iv128(iv)?);
+            EncryptingKey::cbc(lc_key(key)?)
+                .map_err(failed)?
+                .less_safe_encrypt(buf, context)
+                .map_err(failed)?;
+            *iv = buf[buf.len() - BLOCK..].to_vec();
+        }
+        (AesMode::Cbc | AesMode::CbcPad, false) => {
+            let next = buf[buf.len() - BLOCK..].to_vec();
+            let context = DecryptionContext::Iv128(iv128(iv)?);
+            DecryptingKey::cbc(lc_key(key)?).map_err(failed)?.decrypt(buf, context).map_err(failed)?;
+            *iv = next;
+        }
+        _ => return Err(Error::General("a stream or wrap mode reached the block processor")),
+    }
+    Ok(())
+}
+
+/// XORs `buf` with the AES-CTR keystream (AWS-LC) from byte `offset` of the counter block
+/// `iv`: the counter block of the first whole block is `iv + offset / 16` (the whole 128
+/// bits are counter, big-endian, wrapping as CTR does), and the bytes of that block before
+/// `offset` are run through and dropped.
+fn lc_ctr(key: &[u8], iv: &[u8], offset: u64, buf: &mut [u8]) -> Result<()> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let start = u128::from_be_bytes(iv.try_into().map_err(|_| Error::SavedStateInvalid)?);
+    let counter = start.wrapping_add(u128::from(offset / BLOCK as u64)).to_be_bytes();
+    let skip = (offset % BLOCK as u64) as usize;
+    let mut work = vec![0u8; skip + buf.len()];
+    work[skip..].copy_from_slice(buf);
+    let failed = |_| Error::General("AWS-LC AES-CTR failed");
+    EncryptingKey::ctr(lc_key(key)?)
+        .map_err(failed)?
+        .less_safe_encrypt(&mut work, EncryptionContext::Iv128(aws_lc_rs::iv::FixedLength::from(counter)))
+        .map_err(failed)?;
+    buf.copy_from_slice(&work[skip..]);
+    Ok(())
+}
+
+/// RFC 3394 or RFC 5649 with AWS-LC, for 128- and 256-bit keys; `None` for 192-bit ones.
+/// Lengths were checked by the caller, so a failure is an integrity failure (unwrap).
+fn lc_key_wrap(pad: bool, encrypt: bool, key: &[u8], data: &[u8], buf: &mut [u8]) -> Option<Result<Vec<u8>>> {
+    let cipher = match key.len() {
+        16 => &lc_kw::AES_128,
+        32 => &lc_kw::AES_256,
+        _ => return None,
+    };
+    let kek = || AesKek::new(cipher, key).map_err(|_| Error::KeyHandleInvalid);
+    Some((|| {
+        let out = match (pad, encrypt) {
+            (false, true) => kek()?.wrap(data, buf).map(|o| o.to_vec()),
+            (false, false) => kek()?.unwrap(data, buf).map(|o| o.to_vec()),
+            (true, true) => kek()?.wrap_with_padding(data, buf).map(|o| o.to_vec()),
+            (true, false) => kek()?.unwrap_with_padding(data, buf).map(|o| o.to_vec()),
+        };
+        out.map_err(|_| {
+            if encrypt { Error::DataLenRange("not a wrappable length") } else { Error::EncryptedDataInvalid }
+        })
+    })())
 }
 
 /// RFC 3394 (`pad` false) or RFC 5649 wrap/unwrap of `data` under `key`. RFC 3394 takes
@@ -332,6 +467,9 @@ fn key_wrap(pad: bool, encrypt: bool, key: &[u8], data: &[u8]) -> Result<Vec<u8>
     // Output sizes: wrap adds one semiblock (RFC 5649 after padding to a whole one), unwrap
     // removes one.
     let mut buf = vec![0u8; if encrypt { n.div_ceil(SEMIBLOCK) * SEMIBLOCK + SEMIBLOCK } else { n }];
+    if let Some(result) = lc_key_wrap(pad, encrypt, key, data, &mut buf) {
+        return result;
+    }
     let bad_key = |_| Error::KeyHandleInvalid;
     let out = with_aes!(key.len(), C => {
         let result = match (pad, encrypt) {

@@ -1,44 +1,30 @@
 //! AES-CMAC (NIST SP 800-38B; CKM_AES_CMAC, PKCS #11 v2.40 §2.10.7): full-length 16-byte
-//! MACs with AES-128/192/256 keys. The truncating variant (CKM_AES_CMAC_GENERAL) is not
-//! offered.
+//! MACs with AES-128/192/256 keys, computed by AWS-LC (`aws-lc-rs`). The truncating
+//! variant (CKM_AES_CMAC_GENERAL) is not offered.
 
-use aes::{Aes128, Aes192, Aes256};
-use cmac::{Cmac, KeyInit, Mac};
+use aws_lc_rs::cmac as lc;
 
 use crate::emulator::error::{Error, Result};
 
 /// A CMAC tag is one AES block.
 pub const TAG_LEN: usize = 16;
 
-/// Runs `$body` with `$M` bound to the CMAC type for an AES key of `$len` bytes.
-macro_rules! with_cmac {
-    ($len:expr, $M:ident => $body:expr) => {
-        match $len {
-            16 => {
-                type $M = Cmac<Aes128>;
-                $body
-            }
-            24 => {
-                type $M = Cmac<Aes192>;
-                $body
-            }
-            32 => {
-                type $M = Cmac<Aes256>;
-                $body
-            }
-            // Key blobs only hold AES keys of these lengths; anything else is a corrupt key.
-            _ => Err(Error::KeyHandleInvalid),
-        }
+/// AWS-LC's CMAC key for an AES key; blobs only hold AES keys of 16, 24 or 32 bytes, so
+/// another length is a corrupt key.
+fn key_of(key: &[u8]) -> Result<lc::Key> {
+    let alg = match key.len() {
+        16 => lc::AES_128,
+        24 => lc::AES_192,
+        32 => lc::AES_256,
+        _ => return Err(Error::KeyHandleInvalid),
     };
+    lc::Key::new(alg, key).map_err(|_| Error::KeyHandleInvalid)
 }
 
 /// The CMAC of `message` under the AES key `key`.
 pub fn mac(key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
-    with_cmac!(key.len(), M => {
-        let mut mac = <M as KeyInit>::new_from_slice(key).map_err(|_| Error::KeyHandleInvalid)?;
-        mac.update(message);
-        Ok(mac.finalize().into_bytes().to_vec())
-    })
+    let tag = lc::sign(&key_of(key)?, message).map_err(|_| Error::General("AWS-LC CMAC failed"))?;
+    Ok(tag.as_ref().to_vec())
 }
 
 /// Checks a tag in constant time; a tag that is not 16 bytes is CKR_SIGNATURE_LEN_RANGE.
@@ -46,9 +32,23 @@ pub fn verify(key: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
     if signature.len() != TAG_LEN {
         return Err(Error::SignatureLenRange { expected: TAG_LEN, got: signature.len() });
     }
-    with_cmac!(key.len(), M => {
-        let mut mac = <M as KeyInit>::new_from_slice(key).map_err(|_| Error::KeyHandleInvalid)?;
-        mac.update(message);
-        mac.verify_slice(signature).map_err(|_| Error::SignatureInvalid)
-    })
+    lc::verify(&key_of(key)?, message, signature).map_err(|_| Error::SignatureInvalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// NIST SP 800-38B Appendix D.1, AES-128 example 2 (one block) and example 1 (empty).
+    #[test]
+    fn sp800_38b_known_answers() {
+        let key = hex::decode("2b7e151628aed2a6abf7158809cf4f3c").unwrap();
+        let msg = hex::decode("6bc1bee22e409f96e93d7e117393172a").unwrap();
+        assert_eq!(hex::encode(mac(&key, &msg).unwrap()), "070a16b46b4d4144f79bdd9dd04a287c");
+        assert_eq!(hex::encode(mac(&key, b"").unwrap()), "bb1d6929e95937287fa37d129b756746");
+        let tag = mac(&key, &msg).unwrap();
+        assert!(verify(&key, &msg, &tag).is_ok());
+        assert_eq!(verify(&key, b"other", &tag).unwrap_err().rv(), crate::pkcs11::CKR_SIGNATURE_INVALID);
+        assert_eq!(mac(&[0; 15], b"").unwrap_err().rv(), crate::pkcs11::CKR_KEY_HANDLE_INVALID);
+    }
 }

@@ -7,8 +7,22 @@
 //! raw bytes: the private scalar (Ed25519: the 32-byte seed of RFC 8032 §5.1.5) and the public
 //! point (uncompressed SEC1; Ed25519: the 32-byte encoding), so sealed blobs and states stay
 //! curve-agnostic.
+//!
+//! Which library computes what: AWS-LC (`aws-lc-rs`) signs and verifies ECDSA on P-256,
+//! P-384, P-521 and secp256k1 wherever it has an algorithm for the prehash's length
+//! (P-256 and secp256k1: 32 bytes; P-384: 48; P-521: 28, 32, 48 or 64), and does ECDH on
+//! P-256, P-384 and P-521, and Ed25519. RustCrypto (`p224`, `p256`, `p384`, `p521`, `k256`,
+//! `ed25519-dalek`) does the rest: P-224 (AWS-LC's Rust API has no P-224), ECDSA with other
+//! prehash lengths (CKM_ECDSA over SHA-1 on P-256, say), secp256k1 ECDH, key generation
+//! and the PKCS #8 and SPKI encodings. AWS-LC's parsed keys are cached by their bytes
+//! ([`crate::emulator::cache`]), so a repeated signature does not derive the public point
+//! again.
 
 use std::marker::PhantomData;
+use std::sync::{Arc, LazyLock};
+
+use aws_lc_rs::digest as lc_digest;
+use aws_lc_rs::signature::{self as lc, EcdsaKeyPair, EcdsaSigningAlgorithm, EcdsaVerificationAlgorithm};
 
 use ecdsa::elliptic_curve::array::ArraySize;
 use ecdsa::elliptic_curve::ops::Invert;
@@ -26,6 +40,7 @@ use zeroize::Zeroizing;
 
 use super::digest::{HashAlg, with_hasher};
 use super::{MechParam, Mechanism};
+use crate::emulator::cache::{self, Bounded};
 use crate::emulator::error::{Error, Result};
 use crate::pkcs11::{
     CKD_NULL, CKD_SHA1_KDF, CKD_SHA224_KDF, CKD_SHA256_KDF, CKD_SHA384_KDF, CKD_SHA512_KDF, CKK_EC,
@@ -121,6 +136,14 @@ where
         if prehash.is_empty() {
             return Err(Error::DataLenRange("ECDSA needs a non-empty hash"));
         }
+        if let Some((alg, digest_alg)) = lc_ecdsa(self.curve, prehash.len()) {
+            let key = lc_key_pair(self.curve, alg, private)?;
+            let digest = lc_digest::Digest::import_less_safe(prehash, digest_alg)
+                .map_err(|_| Error::General("prehash length checked"))?;
+            let signature =
+                key.sign_digest(&digest).map_err(|_| Error::General("AWS-LC ECDSA signing failed"))?;
+            return Ok(signature.as_ref().to_vec());
+        }
         let key = SigningKey::<C>::from_slice(private).map_err(|_| Error::SavedStateInvalid)?;
         let signature: Signature<C> =
             key.sign_prehash(prehash).map_err(|_| Error::DataLenRange("the data cannot be signed"))?;
@@ -135,6 +158,15 @@ where
         if prehash.is_empty() {
             return Err(Error::DataLenRange("ECDSA needs a non-empty hash"));
         }
+        if let Some((alg, digest_alg)) = lc_ecdsa_verify(self.curve, prehash.len()) {
+            // AWS-LC accepts either half of S, as the verification equation does, and
+            // refuses r or s of zero or beyond the group order.
+            let digest = lc_digest::Digest::import_less_safe(prehash, digest_alg)
+                .map_err(|_| Error::General("prehash length checked"))?;
+            return lc::UnparsedPublicKey::new(alg, point)
+                .verify_digest(&digest, signature)
+                .map_err(|_| Error::SignatureInvalid);
+        }
         let key = VerifyingKey::<C>::from_sec1_bytes(point).map_err(|_| Error::SavedStateInvalid)?;
         // r or s of zero or beyond the group order cannot be a signature.
         let signature = Signature::<C>::from_slice(signature).map_err(|_| Error::SignatureInvalid)?;
@@ -146,6 +178,16 @@ where
     }
 
     fn ecdh(&self, private: &[u8], point: &[u8]) -> Option<Result<Zeroizing<Vec<u8>>>> {
+        if let Some(alg) = lc_ecdh(self.curve) {
+            return Some((|| {
+                let sk = aws_lc_rs::agreement::PrivateKey::from_private_key(alg, private)
+                    .map_err(|_| Error::KeyHandleInvalid)?;
+                let peer = aws_lc_rs::agreement::UnparsedPublicKey::new(alg, point);
+                aws_lc_rs::agreement::agree(&sk, peer, Error::General("checked point"), |z| {
+                    Ok(Zeroizing::new(z.to_vec()))
+                })
+            })());
+        }
         Some((|| {
             let sk = SecretKey::<C>::from_slice(private).map_err(|_| Error::KeyHandleInvalid)?;
             let peer = PublicKey::<C>::from_sec1_bytes(point).map_err(|_| Error::General("checked point"))?;
@@ -173,6 +215,87 @@ where
         let pk = PublicKey::<C>::from_public_key_der(der).ok()?;
         Some(pk.as_affine().to_sec1_point(false).as_bytes().to_vec())
     }
+}
+
+/// AWS-LC's fixed-width (`r || s`) ECDSA signing algorithm for a prehash of `len` bytes on
+/// `curve`, with the digest algorithm whose length it takes; `None` where it has none.
+/// The digest algorithm only tells AWS-LC the prehash length: the prehash itself is
+/// whatever the caller hashed (or, for CKM_ECDSA, gave).
+fn lc_ecdsa(
+    curve: Curve,
+    len: usize,
+) -> Option<(&'static EcdsaSigningAlgorithm, &'static lc_digest::Algorithm)> {
+    Some(match (curve, len) {
+        (Curve::P256, 32) => (&lc::ECDSA_P256_SHA256_FIXED_SIGNING, &lc_digest::SHA256),
+        (Curve::P384, 48) => (&lc::ECDSA_P384_SHA384_FIXED_SIGNING, &lc_digest::SHA384),
+        (Curve::P521, 28) => (&lc::ECDSA_P521_SHA224_FIXED_SIGNING, &lc_digest::SHA224),
+        (Curve::P521, 32) => (&lc::ECDSA_P521_SHA256_FIXED_SIGNING, &lc_digest::SHA256),
+        (Curve::P521, 48) => (&lc::ECDSA_P521_SHA384_FIXED_SIGNING, &lc_digest::SHA384),
+        (Curve::P521, 64) => (&lc::ECDSA_P521_SHA512_FIXED_SIGNING, &lc_digest::SHA512),
+        (Curve::SECP256K1, 32) => (&lc::ECDSA_P256K1_SHA256_FIXED_SIGNING, &lc_digest::SHA256),
+        _ => return None,
+    })
+}
+
+/// The verification algorithms matching [`lc_ecdsa`].
+fn lc_ecdsa_verify(
+    curve: Curve,
+    len: usize,
+) -> Option<(&'static EcdsaVerificationAlgorithm, &'static lc_digest::Algorithm)> {
+    Some(match (curve, len) {
+        (Curve::P256, 32) => (&lc::ECDSA_P256_SHA256_FIXED, &lc_digest::SHA256),
+        (Curve::P384, 48) => (&lc::ECDSA_P384_SHA384_FIXED, &lc_digest::SHA384),
+        (Curve::P521, 28) => (&lc::ECDSA_P521_SHA224_FIXED, &lc_digest::SHA224),
+        (Curve::P521, 32) => (&lc::ECDSA_P521_SHA256_FIXED, &lc_digest::SHA256),
+        (Curve::P521, 48) => (&lc::ECDSA_P521_SHA384_FIXED, &lc_digest::SHA384),
+        (Curve::P521, 64) => (&lc::ECDSA_P521_SHA512_FIXED, &lc_digest::SHA512),
+        (Curve::SECP256K1, 32) => (&lc::ECDSA_P256K1_SHA256_FIXED, &lc_digest::SHA256),
+        _ => return None,
+    })
+}
+
+/// AWS-LC's ECDH on `curve`, where it has it (not P-224 or secp256k1).
+fn lc_ecdh(curve: Curve) -> Option<&'static aws_lc_rs::agreement::Algorithm> {
+    Some(match curve {
+        Curve::P256 => &aws_lc_rs::agreement::ECDH_P256,
+        Curve::P384 => &aws_lc_rs::agreement::ECDH_P384,
+        Curve::P521 => &aws_lc_rs::agreement::ECDH_P521,
+        _ => return None,
+    })
+}
+
+/// AWS-LC key pairs by algorithm and private scalar (parsing one derives the public point).
+static LC_ECDSA_KEYS: LazyLock<Bounded<(usize, Vec<u8>), Arc<EcdsaKeyPair>>> =
+    LazyLock::new(|| Bounded::new(cache::CAPACITY));
+
+/// The AWS-LC key pair of a private scalar, from the cache or parsed from an RFC 5915
+/// ECPrivateKey built around it (AWS-LC's Rust API takes no bare scalar).
+fn lc_key_pair(
+    curve: Curve,
+    alg: &'static EcdsaSigningAlgorithm,
+    scalar: &[u8],
+) -> Result<Arc<EcdsaKeyPair>> {
+    // The algorithm's address tells P-521's four algorithms apart; the statics live as
+    // long as the program.
+    let id = alg as *const EcdsaSigningAlgorithm as usize;
+    LC_ECDSA_KEYS.get_or_try((id, scalar.to_vec()), || {
+        let der = ec_private_key_der(curve, scalar);
+        EcdsaKeyPair::from_private_key_der(alg, &der).map(Arc::new).map_err(|_| Error::SavedStateInvalid)
+    })
+}
+
+/// RFC 5915 ECPrivateKey: SEQUENCE { INTEGER 1, OCTET STRING scalar, [0] namedCurve }.
+/// Every length here is below 128 (scalars of at most 66 bytes, OIDs of at most 10), so
+/// each is one byte.
+fn ec_private_key_der(curve: Curve, scalar: &[u8]) -> Zeroizing<Vec<u8>> {
+    let params = curve.ec_params();
+    let mut body = Zeroizing::new(vec![0x02, 0x01, 0x01, 0x04, scalar.len() as u8]);
+    body.extend_from_slice(scalar);
+    body.extend_from_slice(&[0xa0, params.len() as u8]);
+    body.extend_from_slice(&params);
+    let mut der = Zeroizing::new(vec![0x30, body.len() as u8]);
+    der.extend_from_slice(&body);
+    der
 }
 
 /// Ed25519 (RFC 8032 PureEdDSA), for CKM_IBM_ED25519_SHA512.
@@ -213,20 +336,26 @@ impl CurveOps for Ed25519 {
     }
 
     fn sign(&self, private: &[u8], message: &[u8]) -> Result<Vec<u8>> {
-        use ed25519_dalek::Signer;
-        Ok(ed_signing_key(private)?.sign(message).to_bytes().to_vec())
+        let key = LC_ED25519_KEYS.get_or_try(private.to_vec(), || {
+            lc::Ed25519KeyPair::from_seed_unchecked(private)
+                .map(Arc::new)
+                .map_err(|_| Error::KeyHandleInvalid)
+        })?;
+        Ok(key.sign(message).as_ref().to_vec())
     }
 
-    /// Strict verification (RFC 8032 §5.1.7 with canonical S, and no small-order keys or R):
-    /// what Wycheproof expects of Ed25519.
+    /// AWS-LC's verification (RFC 8032 §5.1.7, refusing a non-canonical S), which passes
+    /// every Wycheproof Ed25519 vector (tests/wycheproof.rs).
     fn verify(&self, point: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
         let signature: &[u8; 64] = signature
             .try_into()
             .map_err(|_| Error::SignatureLenRange { expected: 64, got: signature.len() })?;
-        let point: &[u8; 32] = point.try_into().map_err(|_| Error::SavedStateInvalid)?;
-        let key = ed25519_dalek::VerifyingKey::from_bytes(point).map_err(|_| Error::SignatureInvalid)?;
-        let signature = ed25519_dalek::Signature::from_bytes(signature);
-        key.verify_strict(message, &signature).map_err(|_| Error::SignatureInvalid)
+        if point.len() != 32 {
+            return Err(Error::SavedStateInvalid);
+        }
+        lc::UnparsedPublicKey::new(&lc::ED25519, point)
+            .verify(message, signature)
+            .map_err(|_| Error::SignatureInvalid)
     }
 
     fn ecdh(&self, _: &[u8], _: &[u8]) -> Option<Result<Zeroizing<Vec<u8>>>> {
@@ -253,6 +382,10 @@ impl CurveOps for Ed25519 {
         ed25519_dalek::VerifyingKey::from_public_key_der(der).ok().map(|k| k.to_bytes().to_vec())
     }
 }
+
+/// AWS-LC Ed25519 key pairs by seed (making one derives the public key).
+static LC_ED25519_KEYS: LazyLock<Bounded<Vec<u8>, Arc<lc::Ed25519KeyPair>>> =
+    LazyLock::new(|| Bounded::new(cache::CAPACITY));
 
 static P224: Weierstrass<p224::NistP224> = Weierstrass::new(Curve::P224);
 static P256: Weierstrass<p256::NistP256> = Weierstrass::new(Curve::P256);

@@ -2,10 +2,11 @@
 //! PKCS #11 §2.18.4; IBM's CKM_IBM_SHA3_*_HMAC the same over SHA-3): signatures are
 //! exactly the hash length.
 //!
-//! `SimpleHmac` rather than `Hmac`: the sha3 crate does not expose the block-level API
-//! `Hmac` needs, and one construction for every hash keeps one code path. Both are the
-//! hmac crate's RFC 2104 implementation.
+//! AWS-LC (`aws-lc-rs`) computes HMAC over SHA-1 and SHA-2; it has no HMAC over SHA-3 or
+//! SHA-512/t, which RustCrypto's hmac crate computes (`SimpleHmac`: the sha3 crate does
+//! not expose the block-level API `Hmac` needs).
 
+use aws_lc_rs::hmac as lc;
 use hmac::{KeyInit, Mac, SimpleHmac as Hmac};
 
 use super::digest::{HashAlg, with_hasher};
@@ -13,6 +14,9 @@ use crate::emulator::error::{Error, Result};
 
 /// The MAC of `message` under `key`.
 pub fn mac(alg: HashAlg, key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
+    if let Some(lc_alg) = lc_algorithm(alg) {
+        return Ok(lc::sign(&lc::Key::new(lc_alg, key), message).as_ref().to_vec());
+    }
     with_hasher!(alg, D => {
         let mut mac = <Hmac<D> as KeyInit>::new_from_slice(key).map_err(|_| Error::KeyHandleInvalid)?;
         mac.update(message);
@@ -22,6 +26,15 @@ pub fn mac(alg: HashAlg, key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
 
 /// Checks a MAC in constant time; a MAC of the wrong length is CKR_SIGNATURE_LEN_RANGE.
 pub fn verify(alg: HashAlg, key: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
+    if let Some(lc_alg) = lc_algorithm(alg) {
+        let expected = lc_alg.digest_algorithm().output_len();
+        if signature.len() != expected {
+            return Err(Error::SignatureLenRange { expected, got: signature.len() });
+        }
+        // Compares in constant time.
+        return lc::verify(&lc::Key::new(lc_alg, key), message, signature)
+            .map_err(|_| Error::SignatureInvalid);
+    }
     with_hasher!(alg, D => {
         let mut mac = <Hmac<D> as KeyInit>::new_from_slice(key).map_err(|_| Error::KeyHandleInvalid)?;
         let expected = <Hmac<D> as hmac::digest::OutputSizeUser>::output_size();
@@ -30,6 +43,18 @@ pub fn verify(alg: HashAlg, key: &[u8], message: &[u8], signature: &[u8]) -> Res
         }
         mac.update(message);
         mac.verify_slice(signature).map_err(|_| Error::SignatureInvalid)
+    })
+}
+
+/// AWS-LC's HMAC over `alg`, where it has one.
+fn lc_algorithm(alg: HashAlg) -> Option<lc::Algorithm> {
+    Some(match alg {
+        HashAlg::Sha1 => lc::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        HashAlg::Sha224 => lc::HMAC_SHA224,
+        HashAlg::Sha256 => lc::HMAC_SHA256,
+        HashAlg::Sha384 => lc::HMAC_SHA384,
+        HashAlg::Sha512 => lc::HMAC_SHA512,
+        _ => return None,
     })
 }
 

@@ -1,6 +1,15 @@
 //! RSA (PKCS #11 v2.40 §2.1): key pairs, PKCS #1 v1.5 and OAEP encryption, PKCS #1 v1.5
-//! and PSS signatures, and the DER forms keys travel in. The `rsa` crate does the
-//! arithmetic and the paddings; this module maps PKCS #11 parameters and errors onto it.
+//! and PSS signatures, and the DER forms keys travel in. This module maps PKCS #11
+//! parameters and errors onto two libraries:
+//!
+//! - AWS-LC (`aws-lc-rs`) where its Rust API has the operation: signing and verifying
+//!   PKCS #1 v1.5 with SHA-256/384/512 and PSS with SHA-256/384/512 and a salt as long as
+//!   the hash, with moduli of 2048 bits and more, and generating 2048-, 3072- and 4096-bit
+//!   keys with exponent 65537. Its parsed private keys are cached by their PKCS #1 bytes.
+//! - The `rsa` crate (RustCrypto) for everything else: moduli under 2048 bits, other
+//!   exponents, SHA-1 and SHA-224, raw CKM_RSA_PKCS signatures over a caller's
+//!   DigestInfo, PSS with other salt lengths, encryption and decryption, and the DER
+//!   encodings. AWS-LC's Rust API refuses keys under 2048 bits and has none of the rest.
 //!
 //! Choices:
 //! - Moduli of 512..4096 bits (what IBM's service reports for CKM_RSA_PKCS). The crate
@@ -18,12 +27,18 @@ use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign, PrivateKey, Pss, PublicKey};
+use std::sync::{Arc, LazyLock};
+
+use aws_lc_rs::digest as lc_digest;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature as lc;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::digest::HashAlg;
 use super::{MechParam, Mechanism};
 use crate::emulator::blob::Operation;
+use crate::emulator::cache::{self, Bounded};
 use crate::emulator::error::{Error, Result};
 use crate::pkcs11::{
     CKM_RSA_PKCS_OAEP, CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512, CkMechanismType,
@@ -177,10 +192,31 @@ pub fn generate(bits: u64, exponent: Option<&[u8]>) -> Result<PrivateKey> {
             BoxedUint::from(e)
         }
     };
+    if let Some(key) = lc_generate(bits, &e) {
+        return Ok(key);
+    }
     // `bits` is within MIN_BITS..=MAX_BITS, checked above: the unchecked constructor only
     // skips the crate's 1024-bit floor.
     PrivateKey::new_with_exp_unchecked(&mut rand::rng(), bits as usize, e)
         .map_err(|_| Error::AttributeValueInvalid(crate::pkcs11::CKA_PUBLIC_EXPONENT))
+}
+
+/// A key from AWS-LC's generator, for the sizes and the exponent it makes (2048, 3072 and
+/// 4096 bits, 65537); `None` otherwise, or if it fails (the caller then uses the `rsa`
+/// crate's generator).
+fn lc_generate(bits: u64, e: &BoxedUint) -> Option<PrivateKey> {
+    let size = match bits {
+        2048 => aws_lc_rs::rsa::KeySize::Rsa2048,
+        3072 => aws_lc_rs::rsa::KeySize::Rsa3072,
+        4096 => aws_lc_rs::rsa::KeySize::Rsa4096,
+        _ => return None,
+    };
+    if *e != BoxedUint::from(65537u64) {
+        return None;
+    }
+    let pair = aws_lc_rs::rsa::KeyPair::generate(size).ok()?;
+    let der = Zeroizing::new(pair.as_der().ok()?.as_ref().to_vec());
+    PrivateKey::from_pkcs8_der(&der).ok()
 }
 
 /// A public key from modulus and exponent within this module's size range.
@@ -336,7 +372,7 @@ impl RsaCipherState {
     pub fn run(&self, data: &[u8]) -> Result<Vec<u8>> {
         // The key bytes come from an authenticated state: a failure is another version's.
         if self.decrypt {
-            let key = from_pkcs1(&self.key).ok_or(Error::SavedStateInvalid)?;
+            let key = cached_private(&self.key)?;
             decrypt(&key, &self.padding, data).map(|p| p.to_vec())
         } else {
             let key = from_spki(&self.key).ok_or(Error::SavedStateInvalid)?;
@@ -398,6 +434,93 @@ pub fn verify(key: &PublicKey, padding: SigPadding, input: &[u8], signature: &[u
             with_rsa_hash!(p.hash, D => key.verify(Pss::<D>::new_with_salt(p.salt_len), input, signature)
                 .map_err(invalid), _ => Err(unsupported_hash()))
         }
+    }
+}
+
+/// AWS-LC's parsed private keys by PKCS #1 DER; `None` for a key it refuses (under 2048
+/// bits), so that such a key is not offered to it again.
+static LC_KEYS: LazyLock<Bounded<Vec<u8>, Option<Arc<aws_lc_rs::rsa::KeyPair>>>> =
+    LazyLock::new(|| Bounded::new(cache::CAPACITY));
+/// The `rsa` crate's parsed private keys by PKCS #1 DER, for what AWS-LC does not do.
+static RC_KEYS: LazyLock<Bounded<Vec<u8>, Arc<PrivateKey>>> = LazyLock::new(|| Bounded::new(cache::CAPACITY));
+
+/// AWS-LC's signing encoding for `padding`, with the digest algorithm of its prehash.
+fn lc_encoding(
+    padding: SigPadding,
+) -> Option<(&'static lc::RsaSignatureEncoding, &'static lc_digest::Algorithm)> {
+    Some(match padding {
+        SigPadding::Pkcs1(Some(HashAlg::Sha256)) => (&lc::RSA_PKCS1_SHA256, &lc_digest::SHA256),
+        SigPadding::Pkcs1(Some(HashAlg::Sha384)) => (&lc::RSA_PKCS1_SHA384, &lc_digest::SHA384),
+        SigPadding::Pkcs1(Some(HashAlg::Sha512)) => (&lc::RSA_PKCS1_SHA512, &lc_digest::SHA512),
+        SigPadding::Pss(p) if p.salt_len == p.hash.digest(b"").len() => match p.hash {
+            HashAlg::Sha256 => (&lc::RSA_PSS_SHA256, &lc_digest::SHA256),
+            HashAlg::Sha384 => (&lc::RSA_PSS_SHA384, &lc_digest::SHA384),
+            HashAlg::Sha512 => (&lc::RSA_PSS_SHA512, &lc_digest::SHA512),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// AWS-LC's verification parameters matching [`lc_encoding`] (moduli of 2048 bits and up).
+fn lc_parameters(padding: SigPadding) -> Option<(&'static lc::RsaParameters, &'static lc_digest::Algorithm)> {
+    Some(match padding {
+        SigPadding::Pkcs1(Some(HashAlg::Sha256)) => (&lc::RSA_PKCS1_2048_8192_SHA256, &lc_digest::SHA256),
+        SigPadding::Pkcs1(Some(HashAlg::Sha384)) => (&lc::RSA_PKCS1_2048_8192_SHA384, &lc_digest::SHA384),
+        SigPadding::Pkcs1(Some(HashAlg::Sha512)) => (&lc::RSA_PKCS1_2048_8192_SHA512, &lc_digest::SHA512),
+        SigPadding::Pss(p) if p.salt_len == p.hash.digest(b"").len() => match p.hash {
+            HashAlg::Sha256 => (&lc::RSA_PSS_2048_8192_SHA256, &lc_digest::SHA256),
+            HashAlg::Sha384 => (&lc::RSA_PSS_2048_8192_SHA384, &lc_digest::SHA384),
+            HashAlg::Sha512 => (&lc::RSA_PSS_2048_8192_SHA512, &lc_digest::SHA512),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// The private key of PKCS #1 DER as the `rsa` crate parses it, cached. The bytes come
+/// from an authenticated blob or state: a failure is a payload of another version.
+pub fn cached_private(der: &[u8]) -> Result<Arc<PrivateKey>> {
+    RC_KEYS.get_or_try(der.to_vec(), || from_pkcs1(der).map(Arc::new).ok_or(Error::SavedStateInvalid))
+}
+
+/// Signs a prehash (or DigestInfo) with the private key in PKCS #1 DER: AWS-LC where it
+/// has the scheme and takes the key, the `rsa` crate otherwise.
+pub fn sign_der(der: &[u8], padding: SigPadding, input: &[u8]) -> Result<Vec<u8>> {
+    if let Some((encoding, digest_alg)) = lc_encoding(padding) {
+        let pair = LC_KEYS.get_or_try(der.to_vec(), || {
+            Ok::<_, Error>(aws_lc_rs::rsa::KeyPair::from_der(der).ok().map(Arc::new))
+        })?;
+        if let Some(pair) = pair {
+            let digest = lc_digest::Digest::import_less_safe(input, digest_alg)
+                .map_err(|_| Error::DataLenRange("the input is not a hash of the parameter's length"))?;
+            let mut signature = vec![0u8; pair.public_modulus_len()];
+            pair.sign_digest(encoding, &digest, &mut signature)
+                .map_err(|_| Error::General("AWS-LC RSA signing failed"))?;
+            return Ok(signature);
+        }
+    }
+    let key = cached_private(der)?;
+    sign(&key, padding, input)
+}
+
+/// Verifies with the public key in a SubjectPublicKeyInfo: AWS-LC where it has the scheme
+/// and the modulus is 2048 bits or more, the `rsa` crate otherwise.
+pub fn verify_spki(spki: &[u8], padding: SigPadding, input: &[u8], signature: &[u8]) -> Result<()> {
+    let key = from_spki(spki).ok_or(Error::SavedStateInvalid)?;
+    match lc_parameters(padding) {
+        Some((parameters, digest_alg)) if bits(&key) >= 2048 => {
+            let expected = size_bytes(&key);
+            if signature.len() != expected {
+                return Err(Error::SignatureLenRange { expected, got: signature.len() });
+            }
+            let digest = lc_digest::Digest::import_less_safe(input, digest_alg)
+                .map_err(|_| Error::DataLenRange("the input is not a hash of the parameter's length"))?;
+            lc::UnparsedPublicKey::new(parameters, spki)
+                .verify_digest(&digest, signature)
+                .map_err(|_| Error::SignatureInvalid)
+        }
+        _ => verify(&key, padding, input, signature),
     }
 }
 

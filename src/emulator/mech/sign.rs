@@ -172,8 +172,7 @@ impl SignState {
             SignScheme::Hmac(alg) => hmac::mac(alg, &self.key, message),
             SignScheme::Cmac => cmac::mac(&self.key, message),
             SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_) => {
-                let key = rsa::from_pkcs1(&self.key).ok_or(Error::SavedStateInvalid)?;
-                rsa::sign(&key, self.rsa_padding()?, message)
+                rsa::sign_der(&self.key, self.rsa_padding()?, message)
             }
         }
     }
@@ -184,8 +183,7 @@ impl SignState {
             SignScheme::Hmac(alg) => hmac::verify(alg, &self.key, message, signature),
             SignScheme::Cmac => cmac::verify(&self.key, message, signature),
             SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_) => {
-                let key = rsa::from_spki(&self.key).ok_or(Error::SavedStateInvalid)?;
-                rsa::verify(&key, self.rsa_padding()?, message, signature)
+                rsa::verify_spki(&self.key, self.rsa_padding()?, message, signature)
             }
         }
     }
