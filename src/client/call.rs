@@ -247,7 +247,7 @@ impl Client {
                         (Wire::Legacy, _, Some(raw)) => {
                             attribute_from_bytes(a, raw).map_err(CallError::BadResponse)?
                         }
-                        (_, ..) => {
+                        _ => {
                             let map = if w == Wire::Keyblob { "Attributes" } else { "AttributesBytes" };
                             return Err(CallError::BadResponse(format!(
                                 "GetAttributeValue: {a} was asked for in {map} ({w} wire generation) but not returned there"

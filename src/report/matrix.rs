@@ -14,6 +14,9 @@ use crate::rpc::Rpc;
 use crate::runner::{CaseResult, Outcome};
 use crate::suite::PlannedCall;
 
+/// A cell's coordinates: a function and the mechanism it works under.
+type Pair = (Rpc, Option<CkMechanismType>);
+
 /// One cell: the cases behind it (indexes into `RunReport::cases`) and the combined
 /// outcome of their calls on the pair.
 #[derive(Debug, Clone)]
@@ -63,7 +66,7 @@ impl Matrix {
             members.keys().map(|(_, m)| *m).collect::<BTreeSet<_>>().into_iter().collect();
         mechanisms.sort_by_key(|m| m.map(|m| m.to_string()));
         // What each case's calls on each pair came to: (case, outcome) per pair.
-        let mut made: BTreeMap<(Rpc, Option<CkMechanismType>), Vec<(usize, Outcome)>> = BTreeMap::new();
+        let mut made: BTreeMap<Pair, Vec<(usize, Outcome)>> = BTreeMap::new();
         for (index, case) in report.cases.iter().enumerate() {
             for (call, outcome) in call_outcomes(case) {
                 made.entry((call.rpc, call.mechanism)).or_default().push((index, outcome));
