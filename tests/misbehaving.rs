@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "support/results.rs"]
+mod results;
+
 use bytes::Bytes;
 use prost::Message;
 use tokio::net::TcpListener;
@@ -31,8 +34,7 @@ struct RunOutput {
 
 impl RunOutput {
     fn results(&self) -> serde_json::Value {
-        let text = std::fs::read_to_string(self.dir.join("results.json")).expect("results.json is written");
-        serde_json::from_str(&text).expect("results.json parses")
+        results::read(&self.dir)
     }
 
     /// (id, outcome, message) of every case that was not skipped.

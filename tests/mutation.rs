@@ -1,23 +1,28 @@
-//! Mutation testing of the suites: the default run (every suite, no profile, the runner
-//! `grep11-harness run` uses) against the embedded emulator committing one fault at a
-//! time (`emulator::fault`). Every correctness fault must make at least one case `fail`
-//! (a wrong answer noticed, not an `error`); the benign faults (a transient refusal with
-//! Retry, latency) must make none fail or error. One libtest-mimic trial per fault; the
-//! table fault -> cases that caught it is printed at the end.
+//! Mutation testing of the suites: the `full` certification profile (both wire
+//! generations, the runner `grep11-harness run --profile full` uses) against the embedded
+//! emulator committing one fault at a time (`emulator::fault`). Every correctness fault
+//! must make at least one case `fail` (a wrong answer noticed, not an `error`) and the
+//! profile's verdict NOT CERTIFIED, which is exit code 1; the benign faults (a transient
+//! refusal with Retry, latency) must make none fail or error, and the profile certifies.
+//! One libtest-mimic trial per fault; the table fault -> cases that caught it is printed
+//! at the end.
 //!
-//! A debug build runs the whole suite directory in about 40 s, too slow eighteen times
-//! over, so by default each fault runs the suites listed for it in [`SUITES`] (the ones
-//! whose functions it touches, plus a broad set for the benign faults). With
-//! `GREP11_MUTATION_FULL=1` every fault runs every suite; the README's table comes from
-//! that mode in a release build (`GREP11_MUTATION_FULL=1 cargo test --release --test
-//! mutation`).
+//! A debug build runs the whole suite directory in about 40 s per wire generation, too
+//! slow twenty times over, so by default each fault runs the profile's cases from the
+//! suites listed for it in [`SUITES`] (the ones whose functions it touches, plus a broad
+//! set for the benign faults): a representative selection, not the whole profile. With
+//! `GREP11_MUTATION_FULL=1` every fault runs the profile's whole selection; the README's
+//! table comes from that mode in a release build (`GREP11_MUTATION_FULL=1 cargo test
+//! --release --test mutation`).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use grep11_harness::client::Wire;
 use grep11_harness::emulator::fault::{Fault, Kind};
+use grep11_harness::report::{ProfileSummary, RunReport, Verdict};
 use grep11_harness::runner::{self, Outcome};
 use grep11_harness::suite::{CaseInstance, Profile};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -44,6 +49,9 @@ const SUITES: &[(&str, &[&str])] = &[
     ("ecdh-kdf-ignores-shared-data", &["ec-curves"]),
     ("ec-point-disagrees-with-spki", &["ec-curves"]),
     ("random-degenerate", &["random"]),
+    ("keys-in-bytes-only", &["keys"]),
+    ("keys-in-keyblob-only", &["keys"]),
+    ("retry-every-refusal", &["digest"]),
     ("transient-unavailable", BROAD),
     ("latency", BROAD),
 ];
@@ -65,6 +73,8 @@ const BROAD: &[&str] =
 
 /// What one fault's run showed.
 struct Caught {
+    /// The profile's verdict on the run: what `run --profile full` would print and exit by.
+    verdict: Verdict,
     cases: usize,
     failed: Vec<String>,
     errored: Vec<String>,
@@ -83,6 +93,7 @@ fn suites_for(fault: Fault, full: bool) -> Option<&'static [&'static str]> {
 fn run_fault(
     runtime: &tokio::runtime::Runtime,
     cases: &[CaseInstance],
+    profile: &Arc<Profile>,
     fault: Fault,
     full: bool,
 ) -> Result<Caught, String> {
@@ -101,12 +112,30 @@ fn run_fault(
         // The benign faults make calls wait (backoff, latency) rather than work: more in
         // flight keeps their trials short without changing what is checked.
         let concurrency = if fault.kind() == Kind::Benign { 32 } else { 8 };
-        runner::run(&client, &selected, concurrency, &Arc::new(Profile::default()), |_| {}).await
+        runner::run(&client, &selected, concurrency, profile, |_| {}).await
     });
+    let report = RunReport {
+        harness_version: env!("CARGO_PKG_VERSION"),
+        endpoint: format!("embedded emulator with fault {fault}"),
+        wires: profile.wires.clone(),
+        started_unix: 0,
+        duration: started.elapsed(),
+        advertised: Ok(Vec::new()),
+        interrupted: false,
+        profile: Some(ProfileSummary {
+            name: profile.name.clone(),
+            description: profile.description.clone(),
+            file: None,
+        }),
+        filter: None,
+        suites: Vec::new(),
+        cases: results.clone(),
+    };
     let ids = |outcome: Outcome| {
         results.iter().filter(|r| r.outcome == outcome).map(|r| r.id.clone()).collect::<Vec<_>>()
     };
     Ok(Caught {
+        verdict: report.judgement(),
         cases: results.len(),
         failed: ids(Outcome::Fail),
         errored: ids(Outcome::Error),
@@ -124,6 +153,9 @@ fn judge(fault: Fault, caught: &Caught) -> Result<(), Failed> {
             caught.errored.iter().take(3).collect::<Vec<_>>()
         )
         .into()),
+        Kind::Correctness if caught.verdict != Verdict::NotCertified => {
+            Err(format!("{fault}: the profile's verdict is {:?}, not NOT CERTIFIED", caught.verdict).into())
+        }
         Kind::Correctness => match CAUGHT_BY.iter().find(|(name, _)| *name == fault.name()) {
             Some((_, prefix)) if !caught.failed.iter().any(|id| id.starts_with(prefix)) => Err(format!(
                 "{fault} should be caught by {prefix}* but only {:?} failed",
@@ -140,6 +172,9 @@ fn judge(fault: Fault, caught: &Caught) -> Result<(), Failed> {
         .into()),
         Kind::Benign if fault == Fault::TransientUnavailable && caught.retries == 0 => {
             Err("transient-unavailable ran but no call was retried".into())
+        }
+        Kind::Benign if caught.verdict != Verdict::Certified => {
+            Err(format!("benign fault {fault}: the profile's verdict is {:?}", caught.verdict).into())
         }
         Kind::Benign => Ok(()),
     }
@@ -162,17 +197,22 @@ fn main() {
         panic!("{} problem(s) in suites/", errors.len());
     });
     let cases = Arc::new(grep11_harness::suite::expand(suites));
+    let profile =
+        Arc::new(Profile::load("full", Path::new("suites")).expect("suites/profiles/full.yaml loads"));
+    assert_eq!(profile.wires, [Wire::Keyblob, Wire::Legacy], "the full profile covers both wire generations");
     let table: Arc<Mutex<BTreeMap<usize, String>>> = Arc::default();
     let trials = Fault::all()
         .enumerate()
         .map(|(index, fault)| {
             let (runtime, cases, table) = (Arc::clone(&runtime), Arc::clone(&cases), Arc::clone(&table));
+            let profile = Arc::clone(&profile);
             Trial::test(fault.name(), move || {
-                let caught = run_fault(&runtime, &cases, fault, full)?;
+                let caught = run_fault(&runtime, &cases, &profile, fault, full)?;
                 let examples: Vec<&str> = caught.failed.iter().take(3).map(String::as_str).collect();
                 let row = format!(
-                    "| {fault} | {} | {} of {} | {} | {} | {:.1} s |",
+                    "| {fault} | {} | {} | {} of {} | {} | {} | {:.1} s |",
                     if fault.kind() == Kind::Benign { "benign" } else { "correctness" },
+                    caught.verdict.label(),
                     caught.failed.len(),
                     caught.cases,
                     if examples.is_empty() { "-".to_owned() } else { examples.join(", ") },
@@ -188,8 +228,8 @@ fn main() {
     let table = table.lock().unwrap_or_else(|e| e.into_inner());
     if !table.is_empty() {
         println!("\nmutation table ({} mode):\n", if full { "full" } else { "per-fault suites" });
-        println!("| fault | kind | cases failed | examples | retries | time |");
-        println!("|---|---|---|---|---|---|");
+        println!("| fault | kind | full profile | cases failed | examples | retries | time |");
+        println!("|---|---|---|---|---|---|---|");
         for row in table.values() {
             println!("{row}");
         }

@@ -182,6 +182,8 @@ mod tests {
             functions: Default::default(),
             mechanisms: Default::default(),
             calls: Vec::new(),
+            failed_call: None,
+            wire: grep11_harness::client::Wire::Keyblob,
             retries: 0,
             trace: Vec::new(),
         }

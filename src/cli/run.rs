@@ -2,16 +2,18 @@
 //! results listed as they come (in case order), the summary table, and the verdict as the
 //! last line; reports written on request, also after Ctrl-C or SIGTERM.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use grep11_harness::client::{Client, Wire};
-use grep11_harness::report::{ProfileSummary, RunReport, table};
+use grep11_harness::report::{HashedFile, ProfileSummary, RunReport, table};
 use grep11_harness::runner::{self, CaseResult, Outcome};
-use grep11_harness::suite::Profile;
+use grep11_harness::suite::{CaseInstance, Profile};
 use tokio::sync::watch;
 
 use super::output::{self, ColorWhen, Progress};
@@ -25,9 +27,11 @@ pub struct RunArgs {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     endpoint: super::endpoint::EndpointArgs,
-    /// Key fields to send: current KeyBlob messages or the earlier raw bytes.
-    #[arg(long, value_enum, default_value_t = Wire::Keyblob)]
-    wire: Wire,
+    /// Key fields to send and read: current KeyBlob messages or the earlier raw bytes
+    /// (default keyblob). A profile that names its wire generations runs under each, and
+    /// refuses this.
+    #[arg(long, value_enum)]
+    wire: Option<Wire>,
     /// Per-call deadline. Generous by default: an HSM may take seconds for RSA-4096 key
     /// generation, and a deadline that cuts a slow right answer reports an error.
     #[arg(long, value_name = "DURATION", value_parser = super::args::positive_duration, default_value = "30s")]
@@ -35,11 +39,13 @@ pub struct RunArgs {
     /// Cases run at once.
     #[arg(long, value_parser = super::args::positive_count, default_value = "8")]
     concurrency: usize,
-    /// Only cases whose id contains this text (the others are reported as skipped).
+    /// Only cases whose id contains this text, in any case (the others are reported as
+    /// skipped). Not with --profile.
     #[arg(long)]
     filter: Option<String>,
     /// Judge the run by a certification profile (`list --profiles` names them) or a profile
-    /// file; prints CERTIFIED or NOT CERTIFIED.
+    /// file. Runs the profile's whole selection (one suites directory, no --filter) and
+    /// ends with CERTIFIED (exit 0) or NOT CERTIFIED (exit 1).
     #[arg(long)]
     profile: Option<String>,
     /// A YAML file of known deviations (`deviations: [{case: GLOB, reason: ..}]`): cases
@@ -109,6 +115,82 @@ async fn signal() -> std::io::Result<()> {
     tokio::signal::ctrl_c().await
 }
 
+/// Why a profile run cannot go ahead as asked: a certification covers the profile's whole
+/// selection, so nothing may narrow it, and every suite it names must exist.
+fn refuse_narrowed(args: &RunArgs, profile: &Profile, cases: &[CaseInstance]) -> Option<String> {
+    let name = &profile.name;
+    if let Some(filter) = &args.filter {
+        return Some(format!(
+            "--profile {name} runs the profile's whole selection; --filter {filter:?} would narrow it \
+             (run without --profile to run part of the suites)"
+        ));
+    }
+    if let [one] = args.paths.as_slice()
+        && !one.is_dir()
+    {
+        return Some(format!(
+            "--profile {name} runs the profile's whole selection; {} would narrow it to one file \
+             (give the suites directory, or run without --profile)",
+            one.display()
+        ));
+    }
+    if args.paths.len() > 1 {
+        return Some(format!("--profile {name} takes one suites directory, not {} paths", args.paths.len()));
+    }
+    if let Some(wire) = args.wire
+        && !profile.wires.is_empty()
+    {
+        let names: Vec<&str> = profile.wires.iter().map(|w| w.name()).collect();
+        return Some(format!(
+            "--profile {name} runs under the wire generations it names ({}); --wire {wire} would narrow it",
+            names.join(", ")
+        ));
+    }
+    let known: BTreeSet<&str> = cases.iter().map(|c| c.suite.suite.as_str()).collect();
+    let unknown = profile.unknown_suites(&known);
+    if !unknown.is_empty() {
+        return Some(format!(
+            "profile {name} names suites that no file in {} defines: {}",
+            paths_label(&args.paths),
+            unknown.join(", ")
+        ));
+    }
+    None
+}
+
+/// Why a run would select no case, naming what left every case out.
+fn empty_selection(args: &RunArgs, profile: &Profile, cases: &[CaseInstance]) -> Option<String> {
+    if cases.iter().any(|c| profile.selects(c).is_ok()) {
+        return None;
+    }
+    let paths = paths_label(&args.paths);
+    Some(match (&args.filter, &args.profile) {
+        _ if cases.is_empty() => format!("no suite case in {paths}"),
+        (Some(filter), _) => format!(
+            "--filter {filter:?} matches none of the {} case ids in {} (ids read like `digest/kat[mech=CKM_SHA256]`; \
+             `grep11-harness list` shows them)",
+            cases.len(),
+            paths
+        ),
+        (None, Some(name)) => format!("profile {name} selects none of the {} cases", cases.len()),
+        (None, None) => "no case is selected".to_owned(),
+    })
+}
+
+/// The suites a run reads, as a user named them.
+fn paths_label(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return "the built-in suites".to_owned();
+    }
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// The suite files behind `cases`, each with the hash of its content.
+fn suite_files(cases: &[CaseInstance]) -> std::io::Result<Vec<HashedFile>> {
+    let files: BTreeSet<&std::path::Path> = cases.iter().map(|c| c.suite.file.as_path()).collect();
+    files.into_iter().map(HashedFile::read).collect()
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     args.color.apply();
     let usage = |message: String| {
@@ -124,6 +206,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return usage(e),
     };
     let Some(cases) = super::load(&args.paths) else { return Ok(ExitCode::from(super::EXIT_USAGE)) };
+    if args.profile.is_some()
+        && let Some(why) = refuse_narrowed(&args, &profile, &cases)
+    {
+        return usage(format!("{why}; nothing was run"));
+    }
+    if let Some(why) = empty_selection(&args, &profile, &cases) {
+        return usage(format!("{why}; nothing was run"));
+    }
+    let suites = suite_files(&cases).context("reading the suite files again to hash them")?;
+    let profile_file = match &profile.file {
+        Some(file) => Some(HashedFile::read(file).with_context(|| format!("reading {}", file.display()))?),
+        None => None,
+    };
+    let wire = args.wire.unwrap_or_default();
     if let Some(dir) = &args.report_dir
         && let Err(e) = grep11_harness::report::prepare_dir(dir)
     {
@@ -133,12 +229,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (endpoint, client) = match &target {
-        None => {
-            ("embedded emulator".to_owned(), Ok(grep11_harness::embedded::client(args.wire, args.timeout)))
-        }
-        Some(target) => (target.url().to_owned(), Client::connect(target, args.wire).await),
+        None => ("embedded emulator".to_owned(), Ok(grep11_harness::embedded::client(wire, args.timeout))),
+        Some(target) => (target.url().to_owned(), Client::connect(target, wire).await),
     };
-    let progress = Progress::new(cases.iter().map(|c| c.id.as_str()), args.quiet);
+    let wires = if profile.wires.is_empty() { vec![wire] } else { profile.wires.clone() };
+    let suffixed = wires.len() > 1;
+    let ids: Vec<String> = wires
+        .iter()
+        .flat_map(|w| {
+            cases.iter().map(move |c| if suffixed { format!("{}@{w}", c.id) } else { c.id.clone() })
+        })
+        .collect();
+    let progress = Progress::new(ids.iter().map(String::as_str), args.quiet);
     let (advertised, results, interrupted) = match client {
         Ok(client) => {
             let run = runner::run_until(
@@ -158,11 +260,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             // Nothing can run, but every case is reported as an error so the report exists.
             super::complain(&e);
             let why = e.to_string();
-            let mut results: Vec<CaseResult> = cases
+            let mut results: Vec<CaseResult> = wires
                 .iter()
-                .map(|c| match profile.selects(c) {
-                    Ok(()) => CaseResult::not_run(c, Outcome::Error, why.clone()),
-                    Err(skip) => CaseResult::not_run(c, Outcome::Skip, skip),
+                .flat_map(|&w| {
+                    cases.iter().map(move |c| (w, c)).map(|(w, c)| {
+                        let mut r = match profile.selects(c) {
+                            Ok(()) => CaseResult::not_run(c, w, Outcome::Error, why.clone()),
+                            Err(skip) => CaseResult::not_run(c, w, Outcome::Skip, skip),
+                        };
+                        if suffixed {
+                            r.id = format!("{}@{w}", r.id);
+                        }
+                        r
+                    })
                 })
                 .collect();
             runner::mark_deviations(&profile, &mut results);
@@ -173,14 +283,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let report = RunReport {
         harness_version: env!("CARGO_PKG_VERSION"),
         endpoint,
-        wire: args.wire,
+        wires,
         started_unix,
         duration: started.elapsed(),
         advertised,
-        profile: args
-            .profile
-            .is_some()
-            .then(|| ProfileSummary { name: profile.name.clone(), description: profile.description.clone() }),
+        profile: args.profile.is_some().then(|| ProfileSummary {
+            name: profile.name.clone(),
+            description: profile.description.clone(),
+            file: profile_file,
+        }),
+        filter: args.filter.clone(),
+        suites,
         interrupted,
         cases: results,
     };
@@ -199,6 +312,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut stdout = output::stdout();
     if !args.quiet {
         let _ = writeln!(stdout, "\n{}\n", table::render(&report));
+    }
+    // Known deviations, listed with their reasons above the verdict: the ones that occurred
+    // and the stale ones, whose cases passed.
+    for case in report.cases.iter().filter(|c| c.deviation.is_some() && c.outcome != Outcome::Skip) {
+        let reason = case.deviation.as_deref().unwrap_or_default();
+        let line = if case.deviation_did_not_occur() {
+            format!("  known deviation did not occur: {} (listed as: {reason})", case.id)
+        } else {
+            format!("  {} {} (known deviation: {reason})", case.outcome.name(), case.id)
+        };
+        let _ = writeln!(stdout, "{line}");
     }
     let _ = writeln!(stdout, "{}", output::verdict_line(&report.verdict(), report.passed()));
     Ok(if interrupted {

@@ -1,6 +1,7 @@
 //! One RPC: evaluated arguments in, named response fields out. Keys go in the `KeyBlob`
-//! field or the legacy bytes field by wire generation; where a response carries a key
-//! both as bytes and as a `KeyBlob`, the two must agree.
+//! field or the legacy bytes field by wire generation, and are read back from that
+//! generation's field alone; where a response carries a key both as bytes and as a
+//! `KeyBlob`, the two must agree.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -70,28 +71,40 @@ fn key(wire: Wire, blob: Option<Vec<u8>>) -> (Option<KeyBlob>, Vec<u8>) {
     }
 }
 
-/// Reads a key returned both as bytes and as a `KeyBlob`; saves it under `name` and the
-/// bytes under `bytes_name`.
+/// Reads a key the response carries both as bytes and as a `KeyBlob`: from the field of
+/// the wire generation in use alone (`KeyBlobs[0]` for keyblob, the bytes for legacy), so
+/// that an endpoint filling only one generation's fields fails the other; when the other
+/// field is filled too, the two must agree. Saves the key under `name` and the bytes
+/// under `bytes_name`.
 fn key_out(
     fields: &mut Fields,
+    wire: Wire,
     rpc: Rpc,
-    name: &str,
-    bytes_name: &str,
+    (name, bytes_name): (&str, &str),
     bytes: Vec<u8>,
     blob: Option<KeyBlob>,
 ) -> Result<(), CallError> {
     let from_blob = blob.and_then(|b| b.key_blobs.into_iter().next());
-    let key = match (from_blob, bytes.is_empty()) {
-        (Some(b), false) if b != bytes => {
+    let key = match (wire, from_blob) {
+        (_, Some(b)) if !bytes.is_empty() && b != bytes => {
             return Err(CallError::BadResponse(format!(
                 "{rpc}: {bytes_name} and {name}.KeyBlobs[0] differ ({} vs {} bytes)",
                 bytes.len(),
                 b.len()
             )));
         }
-        (Some(b), _) => b,
-        (None, false) => bytes.clone(),
-        (None, true) => return Err(CallError::BadResponse(format!("{rpc}: the response carries no {name}"))),
+        (Wire::Keyblob, Some(b)) => b,
+        (Wire::Keyblob, None) => {
+            return Err(CallError::BadResponse(format!(
+                "{rpc}: the response carries no {name} KeyBlob (keyblob wire generation)"
+            )));
+        }
+        (Wire::Legacy, _) if bytes.is_empty() => {
+            return Err(CallError::BadResponse(format!(
+                "{rpc}: the response carries no {bytes_name} (legacy wire generation)"
+            )));
+        }
+        (Wire::Legacy, _) => bytes.clone(),
     };
     fields.insert(name.to_owned(), Value::Bytes(key));
     fields.insert(bytes_name.to_owned(), Value::Bytes(bytes));
@@ -159,6 +172,8 @@ impl Client {
         };
         // Every attempt, and every wait between them, fits inside the one per-call deadline.
         let deadline = Instant::now() + self.timeout;
+        // The refusal that caused the last retry.
+        let mut retried = None;
         macro_rules! rpc {
             // `$req` is built again for each attempt, from the arguments: a retry needs the
             // request a first attempt gave away, and building it costs no more than a copy.
@@ -172,12 +187,14 @@ impl Client {
                     };
                     match answer {
                         Ok(response) => break response.into_inner(),
-                        Err(status) => match retry::next_wait(&status, *retries, deadline) {
-                            Some(wait) => {
+                        Err(status) => match retry::next(&status, *retries, deadline, retried) {
+                            retry::Next::Retry(wait, rv) => {
                                 *retries += 1;
+                                retried = Some(rv);
                                 tokio::time::sleep(wait).await;
                             }
-                            None => return Err(failed(status)),
+                            retry::Next::Final => return Err(failed(status)),
+                            retry::Next::Misused(why) => return Err(CallError::RetryMisused(why)),
                         },
                     }
                 }
@@ -221,15 +238,19 @@ impl Client {
                     req
                 };
                 let r = rpc!(get_attribute_value, req());
+                // Values come from the map of the generation asked in, as keys do.
                 for a in wanted {
-                    let value = match (r.attributes.get(&a.0), r.attributes_bytes.get(&a.0)) {
-                        (Some(v), _) => attribute_value(v).ok_or_else(|| {
+                    let value = match (w, r.attributes.get(&a.0), r.attributes_bytes.get(&a.0)) {
+                        (Wire::Keyblob, Some(v), _) => attribute_value(v).ok_or_else(|| {
                             CallError::BadResponse(format!("GetAttributeValue: {a} has no value"))
                         })?,
-                        (None, Some(raw)) => attribute_from_bytes(a, raw).map_err(CallError::BadResponse)?,
-                        (None, None) => {
+                        (Wire::Legacy, _, Some(raw)) => {
+                            attribute_from_bytes(a, raw).map_err(CallError::BadResponse)?
+                        }
+                        _ => {
+                            let map = if w == Wire::Keyblob { "Attributes" } else { "AttributesBytes" };
                             return Err(CallError::BadResponse(format!(
-                                "GetAttributeValue: {a} was asked for but not returned"
+                                "GetAttributeValue: {a} was asked for in {map} ({w} wire generation) but not returned there"
                             )));
                         }
                     };
@@ -465,7 +486,7 @@ impl Client {
                     template: args.template("template"),
                 };
                 let r = rpc!(generate_key, req());
-                key_out(&mut f, rpc, "Key", "KeyBytes", r.key_bytes, r.key)?;
+                key_out(&mut f, w, rpc, ("Key", "KeyBytes"), r.key_bytes, r.key)?;
                 bytes(&mut f, "CheckSum", r.check_sum);
             }
             Rpc::GenerateKeyPair => {
@@ -475,8 +496,8 @@ impl Client {
                     priv_key_template: args.template("private"),
                 };
                 let r = rpc!(generate_key_pair, req());
-                key_out(&mut f, rpc, "PubKey", "PubKeyBytes", r.pub_key_bytes, r.pub_key)?;
-                key_out(&mut f, rpc, "PrivKey", "PrivKeyBytes", r.priv_key_bytes, r.priv_key)?;
+                key_out(&mut f, w, rpc, ("PubKey", "PubKeyBytes"), r.pub_key_bytes, r.pub_key)?;
+                key_out(&mut f, w, rpc, ("PrivKey", "PrivKeyBytes"), r.priv_key_bytes, r.priv_key)?;
             }
             Rpc::WrapKey => {
                 let req = || {
@@ -511,7 +532,7 @@ impl Client {
                     }
                 };
                 let r = rpc!(unwrap_key, req());
-                key_out(&mut f, rpc, "Unwrapped", "UnwrappedBytes", r.unwrapped_bytes, r.unwrapped)?;
+                key_out(&mut f, w, rpc, ("Unwrapped", "UnwrappedBytes"), r.unwrapped_bytes, r.unwrapped)?;
                 bytes(&mut f, "CheckSum", r.check_sum);
             }
             Rpc::DeriveKey => {
@@ -526,7 +547,7 @@ impl Client {
                     }
                 };
                 let r = rpc!(derive_key, req());
-                key_out(&mut f, rpc, "NewKey", "NewKeyBytes", r.new_key_bytes, r.new_key)?;
+                key_out(&mut f, w, rpc, ("NewKey", "NewKeyBytes"), r.new_key_bytes, r.new_key)?;
                 bytes(&mut f, "CheckSum", r.check_sum);
             }
             Rpc::Login => {
@@ -542,7 +563,14 @@ impl Client {
                     let (wrapped_key, wrapped_key_bytes) = key(w, args.opt_bytes("key"));
                     proto::RewrapKeyBlobRequest { wrapped_key_bytes, wrapped_key }
                 });
-                key_out(&mut f, rpc, "Rewrapped", "RewrappedBytes", r.rewrapped_key_bytes, r.rewrapped_key)?;
+                key_out(
+                    &mut f,
+                    w,
+                    rpc,
+                    ("Rewrapped", "RewrappedBytes"),
+                    r.rewrapped_key_bytes,
+                    r.rewrapped_key,
+                )?;
             }
         }
         Ok(f)

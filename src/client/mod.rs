@@ -31,12 +31,41 @@ use crate::rpc::MAX_MESSAGE_BYTES;
 use crate::status::{CallFailure, from_status};
 
 /// How keys travel in requests: the current `KeyBlob` messages or the earlier raw bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Wire {
     #[default]
     Keyblob,
     Legacy,
+}
+
+impl Wire {
+    pub fn name(self) -> &'static str {
+        match self {
+            Wire::Keyblob => "keyblob",
+            Wire::Legacy => "legacy",
+        }
+    }
+}
+
+impl std::fmt::Display for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A response field's value.
@@ -66,6 +95,9 @@ pub enum CallError {
     /// The credentials were refused, or none could be had: not a PKCS #11 answer.
     #[error(transparent)]
     Auth(AuthFailure),
+    /// The endpoint asked for a retry it could not honour (`retry::next`).
+    #[error("{0}")]
+    RetryMisused(String),
 }
 
 /// An authentication failure.
@@ -272,6 +304,11 @@ impl Client {
 
     pub fn wire(&self) -> Wire {
         self.wire
+    }
+
+    /// The same connection speaking another wire generation.
+    pub fn with_wire(self, wire: Wire) -> Client {
+        Client { wire, ..self }
     }
 
     /// The one place requests are built: deadline, headers, bearer token.

@@ -40,6 +40,9 @@ pub enum Fault {
     EcdhKdfIgnoresSharedData,
     EcPointDisagrees,
     RandomDegenerate,
+    KeysInBytesOnly,
+    KeysInKeyBlobOnly,
+    RetryEveryRefusal,
     TransientUnavailable,
     Latency,
 }
@@ -186,6 +189,24 @@ const ROWS: &[Row] = &[
         description: "GenerateRandom repeats one random 16-byte block (draws of 16 bytes or fewer look fine)",
     },
     Row {
+        fault: KeysInBytesOnly,
+        name: "keys-in-bytes-only",
+        kind: Correctness,
+        description: "GenerateKey, GenerateKeyPair, UnwrapKey and DeriveKey return keys in the legacy byte fields alone, the KeyBlob fields empty",
+    },
+    Row {
+        fault: KeysInKeyBlobOnly,
+        name: "keys-in-keyblob-only",
+        kind: Correctness,
+        description: "GenerateKey, GenerateKeyPair, UnwrapKey and DeriveKey return keys in the KeyBlob fields alone, the legacy byte fields empty",
+    },
+    Row {
+        fault: RetryEveryRefusal,
+        name: "retry-every-refusal",
+        kind: Correctness,
+        description: "marks every refusal Retry, CKR_SIGNATURE_INVALID and CKR_MECHANISM_INVALID included",
+    },
+    Row {
         fault: TransientUnavailable,
         name: "transient-unavailable",
         kind: Benign,
@@ -296,7 +317,7 @@ mod tests {
             assert!(!row.description.is_empty());
         }
         assert!(ROWS.len() <= 32, "FaultSet is a u32 bitmask");
-        assert_eq!(Fault::all().filter(|f| f.kind() == Kind::Correctness).count(), 20);
+        assert_eq!(Fault::all().filter(|f| f.kind() == Kind::Correctness).count(), 23);
         assert_eq!("no-such-fault".parse::<Fault>(), Err(UnknownFault("no-such-fault".into())));
     }
 

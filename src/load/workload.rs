@@ -291,7 +291,7 @@ fn judge(step: &Step, observed: &Observed) -> Result<(), Failure> {
         (_, Observed::Grpc(code, _)) => Err(Failure::Grpc(*code as i32)),
         // Counted by the code tonic gave it, as before it had a cause.
         (_, Observed::NoAnswer(n)) => Err(Failure::Grpc(n.code as i32)),
-        (_, Observed::Malformed(_)) => Err(Failure::Malformed),
+        (_, Observed::Malformed(_) | Observed::RetryMisused(_)) => Err(Failure::Malformed),
         (_, Observed::Auth(failure)) => Err(Failure::Grpc(failure.code() as i32)),
     }
 }

@@ -106,7 +106,7 @@ fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt
     writeln!(out, "<table class=\"facts\">")?;
     let mut fact = |k: &str, v: &str| writeln!(out, "<tr><th>{k}</th><td>{}</td></tr>", esc(v));
     fact("endpoint", &report.endpoint)?;
-    fact("wire generation", &format!("{:?}", report.wire))?;
+    fact("wire generation", &report.wire_names())?;
     fact("harness", &format!("grep11-harness {}", report.harness_version))?;
     fact("started", &started_rfc3339(report))?;
     fact("duration", &format!("{:.2} s", report.duration.as_secs_f64()))?;
@@ -183,9 +183,10 @@ fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt
                     }
                     write!(
                         out,
-                        "<td class=\"cell {}{}\" title=\"{} × {} ({} cases):\n{}\"><a href=\"#{}\">{}</a></td>",
+                        "<td class=\"cell {}{}\" title=\"{}{} × {} ({} cases):\n{}\"><a href=\"#{}\">{}</a></td>",
                         cell.outcome.name(),
-                        if deviation { " deviation" } else { "" },
+                        if deviation || cell.known_deviation { " deviation" } else { "" },
+                        if cell.known_deviation { "known deviation: " } else { "" },
                         f,
                         esc(&mechanism_label(*m)),
                         cases.len(),
@@ -260,6 +261,14 @@ fn write_case(out: &mut String, index: usize, case: &CaseResult) -> std::fmt::Re
         case.line,
         case.duration.as_secs_f64() * 1000.0
     )?;
+    if let Some(reason) = &case.deviation {
+        let label = if case.deviation_did_not_occur() {
+            "known deviation did not occur (remove the entry); listed as"
+        } else {
+            "known deviation"
+        };
+        writeln!(out, "<div class=\"deviation\"><b>{label}:</b> {}</div>", esc(reason))?;
+    }
     if case.outcome == Outcome::Pass {
         return writeln!(out, "</div>");
     }

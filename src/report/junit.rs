@@ -26,7 +26,16 @@ pub fn render(report: &RunReport) -> std::io::Result<String> {
             })
             .collect();
         let status = match (case.outcome, &case.deviation) {
-            (Outcome::Pass | Outcome::NonStrict, _) => TestCaseStatus::success(),
+            // A deviation that no longer occurs fails CI until its entry goes.
+            (Outcome::Pass | Outcome::NonStrict, Some(reason)) => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_message(format!(
+                    "known deviation did not occur ({reason}): the case passed; remove the entry"
+                ));
+                status.set_type("deviation-did-not-occur");
+                status
+            }
+            (Outcome::Pass | Outcome::NonStrict, None) => TestCaseStatus::success(),
             // A known deviation does not fail CI, but stays visible with its reason.
             (Outcome::Fail | Outcome::Error, Some(reason)) => {
                 let mut status = TestCaseStatus::skipped();

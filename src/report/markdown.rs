@@ -37,7 +37,7 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
     writeln!(out, "**Verdict: {}**\n", report.verdict())?;
     writeln!(out, "| | |\n|---|---|")?;
     writeln!(out, "| endpoint | {} |", cell_text(&report.endpoint))?;
-    writeln!(out, "| wire generation | {:?} |", report.wire)?;
+    writeln!(out, "| wire generation | {} |", report.wire_names())?;
     writeln!(out, "| harness | grep11-harness {} |", report.harness_version)?;
     writeln!(out, "| started | {} |", started_rfc3339(report))?;
     writeln!(out, "| duration | {:.2} s |", report.duration.as_secs_f64())?;
@@ -58,19 +58,35 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
             .mechanisms
             .iter()
             .filter_map(|m| {
-                matrix.cell(*f, *m).map(|c| format!("{} {}", symbol(c.outcome), mechanism_label(*m)))
+                matrix.cell(*f, *m).map(|c| {
+                    let deviation = if c.known_deviation { " (known deviation)" } else { "" };
+                    format!("{} {}{deviation}", symbol(c.outcome), mechanism_label(*m))
+                })
             })
             .collect();
         writeln!(out, "| {f} | {} |", cells.join("<br>"))?;
     }
 
-    // Selected cases only: a case the profile (or --filter) leaves out did not fail to pass.
-    let problems: Vec<_> =
-        report.cases.iter().filter(|c| !matches!(c.outcome, Outcome::Pass | Outcome::Skip)).collect();
+    // Selected cases only: a case the profile (or --filter) leaves out did not fail to pass;
+    // a known deviation is listed whatever its outcome, with its reason.
+    let problems: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| !matches!(c.outcome, Outcome::Pass | Outcome::Skip) || c.deviation.is_some())
+        .collect();
     writeln!(out, "\n## Selected cases that did not pass ({})\n", problems.len())?;
     for case in problems {
         writeln!(out, "### {} `{}`\n", symbol(case.outcome), case.id)?;
         writeln!(out, "{} ({}:{})\n", case.name, case.file, case.line)?;
+        if let Some(reason) = &case.deviation {
+            match case.deviation_did_not_occur() {
+                true => writeln!(
+                    out,
+                    "**Known deviation did not occur** (listed as: {reason}): remove the entry.\n"
+                )?,
+                false => writeln!(out, "**Known deviation**: {reason}\n")?,
+            }
+        }
         if let Some(m) = &case.message {
             writeln!(out, "> {}\n", m.replace('\n', " "))?;
         }

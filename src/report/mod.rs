@@ -12,19 +12,20 @@ pub mod table;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use sha2::{Digest, Sha256};
 
+use crate::client::Wire;
 use crate::runner::{CaseResult, Outcome};
 
 /// Everything a run produced, in case order.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct RunReport {
     pub harness_version: &'static str,
     pub endpoint: String,
-    pub wire: crate::client::Wire,
+    /// The wire generations the cases ran under, in run order.
+    pub wires: Vec<Wire>,
     /// Unix seconds at the start of the run.
     pub started_unix: u64,
-    #[serde(serialize_with = "secs")]
     pub duration: Duration,
     /// The endpoint's mechanism list, or why it could not be read.
     pub advertised: Result<Vec<String>, String>,
@@ -33,21 +34,67 @@ pub struct RunReport {
     /// The run was stopped (Ctrl-C, SIGTERM) before every case had finished: the cases
     /// not started are `skip`, and the verdict says so first.
     pub interrupted: bool,
+    /// `--filter`, if given.
+    pub filter: Option<String>,
+    /// The suite files the cases came from, with their content hashes: what was run.
+    pub suites: Vec<HashedFile>,
     pub cases: Vec<CaseResult>,
 }
 
 /// What a report says of its profile.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ProfileSummary {
     pub name: String,
     pub description: String,
+    /// The profile's file, when it came from one.
+    pub file: Option<HashedFile>,
 }
 
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
+/// A file the run read, and the SHA-256 of its content as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+impl HashedFile {
+    pub fn read(path: &Path) -> std::io::Result<HashedFile> {
+        let content = std::fs::read(path)?;
+        Ok(HashedFile { path: path.display().to_string(), sha256: hex::encode(Sha256::digest(&content)) })
+    }
+}
+
+/// How a run ends: under a profile, certified or not; without one, passed or failed. The
+/// exit code follows it (0 for `Certified` and `Passed`, 1 otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Certified,
+    NotCertified,
+    Passed,
+    Failed,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Certified => "CERTIFIED",
+            Verdict::NotCertified => "NOT CERTIFIED",
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+        }
+    }
+
+    pub fn ok(self) -> bool {
+        matches!(self, Verdict::Certified | Verdict::Passed)
+    }
 }
 
 impl RunReport {
+    /// The wire generations as a reader sees them: `keyblob, legacy`.
+    pub fn wire_names(&self) -> String {
+        self.wires.iter().map(|w| w.name()).collect::<Vec<_>>().join(", ")
+    }
+
     /// Calls retried on the endpoint's request, over every case.
     pub fn retries(&self) -> u64 {
         self.cases.iter().map(|c| u64::from(c.retries)).sum()
@@ -57,62 +104,95 @@ impl RunReport {
         self.cases.iter().filter(|c| c.outcome == outcome).count()
     }
 
-    /// Cases that failed or errored and are not known deviations: they fail the run.
-    pub fn failing(&self) -> impl Iterator<Item = &CaseResult> {
-        self.cases.iter().filter(|c| c.outcome.is_failure() && c.deviation.is_none())
+    /// Cases the selection kept (everything but `skip`).
+    pub fn selected(&self) -> usize {
+        self.cases.iter().filter(|c| c.outcome != Outcome::Skip).count()
     }
 
-    /// True when no case failed or errored, known deviations aside: the exit code.
-    pub fn passed(&self) -> bool {
-        !self.interrupted && self.failing().next().is_none()
+    /// Known deviations that occurred (the case failed or errored, as the entry says).
+    pub fn deviations_occurred(&self) -> usize {
+        self.cases.iter().filter(|c| c.deviation.is_some() && c.outcome.is_failure()).count()
+    }
+
+    /// Known deviations that did not occur: the case passed, so the entry is stale.
+    pub fn deviations_not_occurred(&self) -> usize {
+        self.cases.iter().filter(|c| c.deviation_did_not_occur()).count()
+    }
+
+    /// Cases that fail the run: failures and errors that are not known deviations, and
+    /// known deviations that did not occur.
+    pub fn failing(&self) -> impl Iterator<Item = &CaseResult> {
+        self.cases.iter().filter(|c| c.fails_run())
     }
 
     /// Selected cases that keep a profile from certifying: anything but pass and
-    /// non-strict, known deviations included (a deviation is a tracked failure, not a pass).
+    /// non-strict (known deviations included: a deviation is a tracked failure, not a
+    /// pass), and known deviations that did not occur.
     pub fn uncertified(&self) -> impl Iterator<Item = &CaseResult> {
-        self.cases.iter().filter(|c| c.outcome != Outcome::Skip && !c.outcome.certifies())
+        self.cases
+            .iter()
+            .filter(|c| (c.outcome != Outcome::Skip && !c.outcome.certifies()) || c.deviation_did_not_occur())
+    }
+
+    /// The run's verdict. A profile certifies only a non-empty selection in which every
+    /// case passed (or was non-strict) and every listed deviation still occurs.
+    pub fn judgement(&self) -> Verdict {
+        match &self.profile {
+            Some(_) if self.selected() > 0 && self.uncertified().next().is_none() => Verdict::Certified,
+            Some(_) => Verdict::NotCertified,
+            None if self.failing().next().is_none() => Verdict::Passed,
+            None => Verdict::Failed,
+        }
+    }
+
+    /// True when the run ends with exit code 0: certified under a profile, no case failing
+    /// the run without one.
+    pub fn passed(&self) -> bool {
+        !self.interrupted && self.judgement().ok()
     }
 
     /// The one-line verdict every rendering leads with: `CERTIFIED: core` or
     /// `NOT CERTIFIED: core ...` under a profile, `PASSED`/`FAILED` without one.
     pub fn verdict(&self) -> String {
-        let verdict = self.judgement();
         if self.interrupted {
-            let ran = self.cases.iter().filter(|c| c.outcome != Outcome::Skip).count();
-            format!("INTERRUPTED after {ran} cases; so far {verdict}")
+            let ran = self.selected();
+            format!("INTERRUPTED after {ran} cases; so far {}", self.verdict_line())
         } else {
-            verdict
+            self.verdict_line()
         }
     }
 
-    fn judgement(&self) -> String {
-        let selected = self.cases.iter().filter(|c| c.outcome != Outcome::Skip).count();
+    fn verdict_line(&self) -> String {
+        let selected = self.selected();
         let non_strict = self.count(Outcome::NonStrict);
-        let deviations =
-            self.cases.iter().filter(|c| c.deviation.is_some() && c.outcome.is_failure()).count();
+        let mut extra = String::new();
+        if self.deviations_occurred() > 0 {
+            extra += &format!(", {} known deviations", self.deviations_occurred());
+        }
+        if self.deviations_not_occurred() > 0 {
+            extra += &format!(", {} known deviations did not occur", self.deviations_not_occurred());
+        }
+        let label = self.judgement().label();
         match &self.profile {
-            Some(p) => {
-                let blocking = self.uncertified().count();
-                if blocking == 0 && selected > 0 {
-                    format!("CERTIFIED: {} ({selected} cases, {non_strict} non-strict)", p.name)
-                } else {
-                    format!("NOT CERTIFIED: {} ({blocking} of {selected} cases did not pass)", p.name)
-                }
+            Some(p) if self.judgement() == Verdict::Certified => {
+                format!("{label}: {} ({selected} cases, {non_strict} non-strict)", p.name)
             }
-            None => {
-                let failed = self.failing().count();
-                let extra =
-                    if deviations > 0 { format!(", {deviations} known deviations") } else { String::new() };
-                if failed == 0 {
-                    format!(
-                        "PASSED: {} of {} cases passed, none failed{extra}",
-                        self.count(Outcome::Pass) + non_strict,
-                        self.cases.len()
-                    )
-                } else {
-                    format!("FAILED: {failed} of {} cases failed or errored{extra}", self.cases.len())
-                }
-            }
+            Some(p) if selected == 0 => format!("{label}: {} (no case was selected)", p.name),
+            Some(p) => format!(
+                "{label}: {} ({} of {selected} cases did not pass{extra})",
+                p.name,
+                self.uncertified().count()
+            ),
+            None if self.judgement() == Verdict::Passed => format!(
+                "{label}: {} of {} cases passed, none failed{extra}",
+                self.count(Outcome::Pass) + non_strict,
+                self.cases.len()
+            ),
+            None => format!(
+                "{label}: {} of {} cases failed or errored{extra}",
+                self.failing().count(),
+                self.cases.len()
+            ),
         }
     }
 

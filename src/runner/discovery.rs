@@ -24,6 +24,8 @@ pub const SUITE: &str = "discovery";
 fn result(id: String, name: String, rpc: Rpc, mechanism: Option<CkMechanismType>) -> CaseResult {
     CaseResult {
         id,
+        // `runner::run` sets the generation the case ran under.
+        wire: Default::default(),
         suite: SUITE.to_owned(),
         name,
         file: "(generated from the endpoint's mechanism list)".to_owned(),
@@ -35,6 +37,7 @@ fn result(id: String, name: String, rpc: Rpc, mechanism: Option<CkMechanismType>
         functions: BTreeSet::from([rpc]),
         mechanisms: mechanism.into_iter().collect(),
         calls: vec![PlannedCall { rpc, mechanism, expects_ok: true }],
+        failed_call: None,
         retries: 0,
         trace: Vec::new(),
     }

@@ -21,6 +21,8 @@ struct Run<'a> {
     mechanisms: BTreeSet<CkMechanismType>,
     /// Retries the client made on the endpoint's request, over all steps.
     retries: u32,
+    /// Calls made so far: the index in the case's planned calls of the next one.
+    calls_made: usize,
     trace: Vec<StepTrace>,
 }
 
@@ -34,16 +36,19 @@ pub async fn run_case(client: &Client, instance: &CaseInstance, profile: &Profil
         functions: BTreeSet::new(),
         mechanisms: BTreeSet::new(),
         retries: 0,
+        calls_made: 0,
         trace: Vec::new(),
     };
-    let (outcome, message) = match run.steps(client).await {
-        Ok(()) if run.non_strict.is_empty() => (Outcome::Pass, None),
-        Ok(()) => (Outcome::NonStrict, Some(run.non_strict.join("; "))),
-        Err((outcome, message)) => (outcome, Some(message)),
+    let (outcome, message, failed_call) = match run.steps(client).await {
+        Ok(()) if run.non_strict.is_empty() => (Outcome::Pass, None, None),
+        Ok(()) => (Outcome::NonStrict, Some(run.non_strict.join("; ")), None),
+        // The failing step is the last call made, or a local step checking its output.
+        Err((outcome, message)) => (outcome, Some(message), run.calls_made.checked_sub(1)),
     };
     let case = instance.case();
     CaseResult {
         id: instance.id.clone(),
+        wire: client.wire(),
         suite: instance.suite.suite.clone(),
         name: case.name.clone(),
         file: instance.suite.file.display().to_string(),
@@ -54,6 +59,7 @@ pub async fn run_case(client: &Client, instance: &CaseInstance, profile: &Profil
         functions: run.functions,
         mechanisms: run.mechanisms,
         calls: instance.calls.clone(),
+        failed_call,
         deviation: None,
         retries: run.retries,
         trace: run.trace,
@@ -79,6 +85,7 @@ impl Run<'_> {
             let fields = match step.action {
                 Action::Call(rpc) => {
                     self.functions.insert(rpc);
+                    self.calls_made += 1;
                     let counted = client.call_counted(rpc, &args).await;
                     self.retries += counted.retries;
                     let result = counted.result;

@@ -19,6 +19,8 @@ pub enum Observed<'a> {
     /// The credentials were refused or could not be had: neither a PKCS #11 answer nor
     /// the endpoint's fault.
     Auth(&'a AuthFailure),
+    /// A refusal marked Retry that no retry could turn into an answer.
+    RetryMisused(&'a str),
 }
 
 pub fn observe(result: &Result<Fields, CallError>) -> Observed<'_> {
@@ -32,6 +34,7 @@ pub fn observe(result: &Result<Fields, CallError>) -> Observed<'_> {
         Err(CallError::NoAnswer(n)) => Observed::NoAnswer(n),
         Err(CallError::BadResponse(why)) => Observed::Malformed(why.clone()),
         Err(CallError::Auth(failure)) => Observed::Auth(failure),
+        Err(CallError::RetryMisused(why)) => Observed::RetryMisused(why),
     }
 }
 
@@ -49,6 +52,7 @@ impl Observed<'_> {
             Observed::NoAnswer(n) => n.to_string(),
             Observed::Malformed(why) => why.clone(),
             Observed::Auth(failure) => failure.to_string(),
+            Observed::RetryMisused(why) => why.to_string(),
         }
     }
 }
@@ -76,6 +80,8 @@ pub fn judge(expect: &Expect, observed: &Observed, env: &Env, profile: &Profile)
         // Whatever the step expects, no answer is no evidence either way.
         (_, Observed::NoAnswer(_)) => Verdict::Error(observed.describe()),
         (_, Observed::Malformed(why)) => Verdict::Fail(format!("malformed answer: {why}")),
+        // Whatever the step expects: even the expected refusal, so marked, is a wrong answer.
+        (_, Observed::RetryMisused(why)) => Verdict::Fail(why.to_string()),
         (Expect::Grpc(want), Observed::Grpc(got, _)) if want == got => Verdict::Ok,
         (Expect::Grpc(want), Observed::Auth(failure)) if *want == failure.code() => Verdict::Ok,
         (_, Observed::Auth(_)) => Verdict::Error(observed.describe()),

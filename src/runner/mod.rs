@@ -18,7 +18,7 @@ pub use exec::{local, run_case};
 pub use expect::{Observed, check_fields, observe};
 pub use outcome::{CaseResult, Outcome, StepTrace};
 
-use crate::client::{Args, Client, Value};
+use crate::client::{Args, Client, Value, Wire};
 use crate::pkcs11::CkMechanismType;
 use crate::rpc::Rpc;
 use crate::suite::{CaseInstance, Profile};
@@ -47,9 +47,10 @@ pub async fn discover(client: &Client) -> Result<Capabilities, String> {
 
 impl CaseResult {
     /// The result of a case that did not run, with the reason.
-    pub fn not_run(instance: &CaseInstance, outcome: Outcome, message: String) -> CaseResult {
+    pub fn not_run(instance: &CaseInstance, wire: Wire, outcome: Outcome, message: String) -> CaseResult {
         CaseResult {
             id: instance.id.clone(),
+            wire,
             suite: instance.suite.suite.clone(),
             name: instance.case().name.clone(),
             file: instance.suite.file.display().to_string(),
@@ -60,6 +61,7 @@ impl CaseResult {
             functions: BTreeSet::new(),
             mechanisms: instance.requires.clone(),
             calls: instance.calls.clone(),
+            failed_call: None,
             deviation: None,
             retries: 0,
             trace: Vec::new(),
@@ -70,15 +72,30 @@ impl CaseResult {
 /// Marks the results the profile lists as known deviations, with its reason.
 pub fn mark_deviations(profile: &Profile, results: &mut [CaseResult]) {
     for result in results {
-        result.deviation = profile.deviation(&result.id).map(str::to_owned);
+        result.deviation = profile.deviation(&result.id, result.base_id()).map(str::to_owned);
     }
+}
+
+/// The wire generations a run covers: the profile's, or else the client's own.
+pub fn wires(profile: &Profile, client: &Client) -> Vec<Wire> {
+    if profile.wires.is_empty() { vec![client.wire()] } else { profile.wires.clone() }
+}
+
+/// Marks `result` as run under `wire`, suffixing its id when the run covers more than one.
+fn under_wire(mut result: CaseResult, wire: Wire, suffixed: bool) -> CaseResult {
+    result.wire = wire;
+    if suffixed {
+        result.id = format!("{}@{wire}", result.id);
+    }
+    result
 }
 
 /// Runs every case the profile selects (at most `concurrency` at once; the others are
 /// `skip` with the reason), then the `discovery/*` cases the endpoint's mechanism list
-/// generates; `on_result` sees each result as it completes. Results come back
-/// in case order. When discovery fails, every case is an `error` with that reason: the run
-/// still completes and can be reported.
+/// generates, under each wire generation the profile names (or the client's, if it names
+/// none); `on_result` sees each result as it completes. Results come back in case order,
+/// one wire generation after the other. When discovery fails, every case is an `error`
+/// with that reason: the run still completes and can be reported.
 pub async fn run(
     client: &Client,
     cases: &[CaseInstance],
@@ -94,7 +111,8 @@ pub async fn run(
 /// What [`run_until`] produced.
 pub struct Run {
     pub capabilities: Result<Capabilities, String>,
-    /// In case order, one per case (and the generated ones after them).
+    /// In case order, one per case (and the generated ones after them), one wire
+    /// generation after the other.
     pub results: Vec<CaseResult>,
     /// The stop signal came before every case had finished.
     pub interrupted: bool,
@@ -104,17 +122,14 @@ pub struct Run {
 pub const NOT_STARTED: &str = "not run: the run was interrupted before this case started";
 const CUT_SHORT: &str = "interrupted while running: no answer within the grace period after the stop signal";
 
-/// Keeps a finished case's result (and shows it to `on_result`).
+/// Keeps a finished case's result, completed by `finish` (which also shows it).
 fn record(
     results: &mut [Option<CaseResult>],
     joined: Result<(usize, CaseResult), tokio::task::JoinError>,
-    on_result: &impl Fn(&CaseResult),
+    finish: &impl Fn(CaseResult) -> CaseResult,
 ) {
     match joined {
-        Ok((index, result)) => {
-            on_result(&result);
-            results[index] = Some(result);
-        }
+        Ok((index, result)) => results[index] = Some(finish(result)),
         Err(e) if e.is_cancelled() => {}
         Err(e) => eprintln!("grep11-harness: a case task failed: {e}"),
     }
@@ -129,7 +144,8 @@ async fn stop_signal(stop: &mut tokio::sync::watch::Receiver<bool>) {
 
 /// [`run`], stopping early when `stop` turns true: no case starts after that, the cases in
 /// flight get `grace` to finish and are then abandoned (`error`), the ones never started
-/// are `skip` with [`NOT_STARTED`], and no discovery cases are generated.
+/// (under this wire generation and the ones after it) are `skip` with [`NOT_STARTED`], and
+/// no further discovery cases are generated.
 pub async fn run_until(
     client: &Client,
     cases: &[CaseInstance],
@@ -139,22 +155,64 @@ pub async fn run_until(
     mut stop: tokio::sync::watch::Receiver<bool>,
     grace: Duration,
 ) -> Run {
+    let wires = wires(profile, client);
+    let suffixed = wires.len() > 1;
+    let mut capabilities = None;
+    let mut results = Vec::new();
+    let mut interrupted = false;
+    for wire in wires {
+        let finish = |r: CaseResult| {
+            let r = under_wire(r, wire, suffixed);
+            on_result(&r);
+            r
+        };
+        if interrupted {
+            for instance in cases {
+                results.push(finish(CaseResult::not_run(instance, wire, Outcome::Skip, NOT_STARTED.into())));
+            }
+            continue;
+        }
+        let client = client.clone().with_wire(wire);
+        let part = run_wire(&client, cases, concurrency, profile, finish, &mut stop, grace).await;
+        capabilities.get_or_insert(part.capabilities);
+        results.extend(part.results);
+        interrupted = part.interrupted;
+    }
+    mark_deviations(profile, &mut results);
+    Run {
+        capabilities: capabilities.unwrap_or_else(|| Err("no wire generation to run under".into())),
+        results,
+        interrupted,
+    }
+}
+
+/// [`run_until`] under the client's wire generation; `finish` completes each result.
+async fn run_wire(
+    client: &Client,
+    cases: &[CaseInstance],
+    concurrency: usize,
+    profile: &Arc<Profile>,
+    finish: impl Fn(CaseResult) -> CaseResult,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    grace: Duration,
+) -> Run {
+    let wire = client.wire();
     let stopped = |stop: &tokio::sync::watch::Receiver<bool>| *stop.borrow();
     let capabilities = tokio::select! {
         caps = discover(client) => caps,
-        _ = stop_signal(&mut stop) => Err("the run was interrupted during discovery".to_owned()),
+        _ = stop_signal(stop) => Err("the run was interrupted during discovery".to_owned()),
     };
     let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
     let mut started = vec![false; cases.len()];
     let mut pending = tokio::task::JoinSet::new();
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     for (index, instance) in cases.iter().enumerate() {
-        if stopped(&stop) {
+        if stopped(stop) {
             break;
         }
         let immediate = match (&capabilities, profile.selects(instance)) {
-            (_, Err(why)) => Some(CaseResult::not_run(instance, Outcome::Skip, why)),
-            (Err(why), _) => Some(CaseResult::not_run(instance, Outcome::Error, why.clone())),
+            (_, Err(why)) => Some(CaseResult::not_run(instance, wire, Outcome::Skip, why)),
+            (Err(why), _) => Some(CaseResult::not_run(instance, wire, Outcome::Error, why.clone())),
             (Ok(caps), Ok(())) => {
                 let missing: Vec<String> = instance
                     .requires
@@ -165,6 +223,7 @@ pub async fn run_until(
                 (!missing.is_empty()).then(|| {
                     CaseResult::not_run(
                         instance,
+                        wire,
                         Outcome::Unsupported,
                         format!("the endpoint does not offer {}", missing.join(", ")),
                     )
@@ -172,8 +231,7 @@ pub async fn run_until(
             }
         };
         if let Some(result) = immediate {
-            on_result(&result);
-            results[index] = Some(result);
+            results[index] = Some(finish(result));
             continue;
         }
         // Cases start in case order (the permit is taken before the task exists), so a run
@@ -184,11 +242,11 @@ pub async fn run_until(
         let permit = loop {
             tokio::select! {
                 biased;
-                Some(joined) = pending.join_next() => record(&mut results, joined, &on_result),
+                Some(joined) = pending.join_next() => record(&mut results, joined, &finish),
                 permit = Arc::clone(&limit).acquire_owned() => {
                     break Some(permit.expect("semaphore is never closed"))
                 }
-                _ = stop_signal(&mut stop) => break None,
+                _ = stop_signal(stop) => break None,
             }
         };
         let Some(permit) = permit else { break };
@@ -199,44 +257,44 @@ pub async fn run_until(
             (index, run_case(&client, &instance, &profile).await)
         });
     }
-    let mut finish = |joined: Result<(usize, CaseResult), tokio::task::JoinError>| {
-        record(&mut results, joined, &on_result)
-    };
     loop {
         tokio::select! {
             joined = pending.join_next() => match joined {
-                Some(joined) => finish(joined),
+                Some(joined) => record(&mut results, joined, &finish),
                 None => break,
             },
-            _ = stop_signal(&mut stop), if !stopped(&stop) => {}
+            _ = stop_signal(stop), if !stopped(stop) => {}
         }
-        if stopped(&stop) {
+        if stopped(stop) {
             // Let the cases in flight finish within the grace period, then abandon them.
             let deadline = tokio::time::Instant::now() + grace;
             while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, pending.join_next()).await {
-                finish(joined);
+                record(&mut results, joined, &finish);
             }
             pending.abort_all();
             while let Some(joined) = pending.join_next().await {
-                finish(joined);
+                record(&mut results, joined, &finish);
             }
             break;
         }
     }
-    let interrupted = stopped(&stop) && results.iter().any(Option::is_none);
+    let interrupted = stopped(stop) && results.iter().any(Option::is_none);
     let mut results: Vec<CaseResult> = results
         .into_iter()
         .zip(cases)
         .zip(started)
         .map(|((r, instance), started)| {
-            r.unwrap_or_else(|| match (interrupted, started) {
-                (true, false) => CaseResult::not_run(instance, Outcome::Skip, NOT_STARTED.into()),
-                (true, true) => CaseResult::not_run(instance, Outcome::Error, CUT_SHORT.into()),
-                (false, _) => CaseResult::not_run(
-                    instance,
-                    Outcome::Error,
-                    "the case did not complete (harness panic)".into(),
-                ),
+            r.unwrap_or_else(|| {
+                finish(match (interrupted, started) {
+                    (true, false) => CaseResult::not_run(instance, wire, Outcome::Skip, NOT_STARTED.into()),
+                    (true, true) => CaseResult::not_run(instance, wire, Outcome::Error, CUT_SHORT.into()),
+                    (false, _) => CaseResult::not_run(
+                        instance,
+                        wire,
+                        Outcome::Error,
+                        "the case did not complete (harness panic)".into(),
+                    ),
+                })
             })
         })
         .collect();
@@ -260,10 +318,8 @@ pub async fn run_until(
             generated.push(discovery::unlisted_mechanism(client, mech).await);
         }
         for case in generated.into_iter().filter(|c| profile.selects_id(&c.id)) {
-            on_result(&case);
-            results.push(case);
+            results.push(finish(case));
         }
     }
-    mark_deviations(profile, &mut results);
     Run { capabilities, results, interrupted }
 }

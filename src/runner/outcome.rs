@@ -3,15 +3,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::Serialize;
-
+use crate::client::Wire;
 use crate::pkcs11::CkMechanismType;
 use crate::rpc::Rpc;
 use crate::suite::PlannedCall;
 
 /// A case's verdict.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Outcome {
     /// Every step did what the suite expects.
     Pass,
@@ -61,7 +59,7 @@ impl Outcome {
 }
 
 /// One line of a case's trace: a step, what was sent and what came back.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct StepTrace {
     pub index: usize,
     pub action: String,
@@ -72,9 +70,13 @@ pub struct StepTrace {
 }
 
 /// The result of one case instance.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct CaseResult {
+    /// The case id; `@keyblob` or `@legacy` follows it when the run covers both wire
+    /// generations.
     pub id: String,
+    /// The wire generation the case ran under.
+    pub wire: Wire,
     pub suite: String,
     pub name: String,
     pub file: String,
@@ -85,7 +87,6 @@ pub struct CaseResult {
     /// The reason a profile or deviations file gives for this case failing on this
     /// endpoint; a failure so marked does not fail the run (but does not certify).
     pub deviation: Option<String>,
-    #[serde(serialize_with = "as_millis")]
     pub duration: Duration,
     /// RPCs actually called (a case that stops early calls fewer than it plans).
     pub functions: BTreeSet<Rpc>,
@@ -93,12 +94,32 @@ pub struct CaseResult {
     pub mechanisms: BTreeSet<CkMechanismType>,
     /// What the case plans to call, function by mechanism: the report matrix's cells.
     pub calls: Vec<PlannedCall>,
+    /// For a case that did not pass: the index in `calls` of the call whose step failed
+    /// (a local step's failure is charged to the call before it, whose output it checked);
+    /// `None` when the case failed before its first call, or when every call shares the
+    /// outcome (unsupported, non-strict).
+    pub failed_call: Option<usize>,
     /// Calls repeated because the endpoint answered with a `Grep11Error` whose `Retry` is
     /// true (`client::retry`); the case's outcome is that of the last attempt.
     pub retries: u32,
     pub trace: Vec<StepTrace>,
 }
 
-fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
+impl CaseResult {
+    /// The id without its wire-generation suffix.
+    pub fn base_id(&self) -> &str {
+        self.id.strip_suffix(&format!("@{}", self.wire)).unwrap_or(&self.id)
+    }
+
+    /// A known deviation that did not occur: the case passed although the profile or the
+    /// deviations file says it fails. The entry is stale, and the run fails until it goes.
+    pub fn deviation_did_not_occur(&self) -> bool {
+        self.deviation.is_some() && self.outcome.certifies()
+    }
+
+    /// Whether this result fails the run: a failure or error that is not a known
+    /// deviation, or a known deviation that did not occur.
+    pub fn fails_run(&self) -> bool {
+        (self.outcome.is_failure() && self.deviation.is_none()) || self.deviation_did_not_occur()
+    }
 }

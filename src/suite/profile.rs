@@ -5,7 +5,8 @@
 //! ```yaml
 //! profile: core
 //! description: The seed-table functions on mechanisms every GREP11 service offers.
-//! suites: [random, digest]        # empty or absent: every suite
+//! suites: [random, digest]        # empty or absent: every suite; a name no file defines is refused
+//! wires: [keyblob, legacy]        # wire generations the selection runs under (absent: --wire)
 //! tags: []                        # when given, only cases (or suites) with one of these tags
 //! exclude:                        # case id globs, each with a reason
 //!   - {case: "keys/*p384*", reason: "..."}
@@ -22,6 +23,7 @@
 //!
 //! A deviations file given with `--deviations` has the same `deviations:` list alone.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use globset::GlobMatcher;
@@ -31,6 +33,7 @@ use serde::de::{self, Deserializer};
 use super::expand::CaseInstance;
 use super::load::LoadError;
 use super::model::Location;
+use crate::client::Wire;
 use crate::pkcs11::CkRv;
 
 /// A case-id pattern: `*` any run of characters, `?` one; everything else literal.
@@ -121,6 +124,10 @@ pub struct Profile {
     pub suites: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The wire generations a certification requires: the whole selection runs under each
+    /// (ids then end in `@keyblob`, `@legacy`). Empty: the one `--wire` names.
+    #[serde(default)]
+    pub wires: Vec<Wire>,
     #[serde(default)]
     pub exclude: Vec<Reasoned>,
     #[serde(default)]
@@ -130,9 +137,12 @@ pub struct Profile {
     /// Whether the cases tagged [`STRICT_TAG`] are selected.
     #[serde(default)]
     pub strict: bool,
-    /// `--filter`: only ids containing this text.
+    /// `--filter`: only ids containing this text, compared in lower case.
     #[serde(skip)]
     pub id_filter: Option<String>,
+    /// The file the profile was read from (none for the default profile).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -158,7 +168,15 @@ impl Profile {
         } else {
             root.join("profiles").join(format!("{name_or_path}.yaml"))
         };
-        read(&path)
+        let mut profile: Profile = read(&path)?;
+        profile.file = Some(path);
+        Ok(profile)
+    }
+
+    /// The suites the profile names that none of `known` (the loaded suite ids) is: a
+    /// profile that names a missing suite would certify without its cases.
+    pub fn unknown_suites<'a>(&'a self, known: &BTreeSet<&str>) -> Vec<&'a str> {
+        self.suites.iter().map(String::as_str).filter(|s| !known.contains(s)).collect()
     }
 
     /// Adds the deviations of a `--deviations` file.
@@ -168,7 +186,8 @@ impl Profile {
         Ok(())
     }
 
-    /// Narrows the selection to ids containing `text` (the command line's `--filter`).
+    /// Narrows the selection to ids containing `text` in any case (the command line's
+    /// `--filter`: `sha256` finds `CKM_SHA256`).
     pub fn only_ids_containing(&mut self, text: &str) {
         self.id_filter = Some(text.to_owned());
     }
@@ -176,7 +195,7 @@ impl Profile {
     /// Whether `--filter` (if any) keeps a case id. Generated cases (`discovery/*`) are
     /// selected by this alone: they belong to every profile.
     pub fn selects_id(&self, id: &str) -> bool {
-        self.id_filter.as_ref().is_none_or(|text| id.contains(text.as_str()))
+        self.id_filter.as_ref().is_none_or(|text| id.to_lowercase().contains(&text.to_lowercase()))
     }
 
     /// Whether the profile selects a case, and if it excludes it, why.
@@ -208,9 +227,10 @@ impl Profile {
         }
     }
 
-    /// The reason a case is a known deviation, if it is one.
-    pub fn deviation(&self, id: &str) -> Option<&str> {
-        self.deviations.iter().find(|d| d.case.matches(id)).map(|d| d.reason.as_str())
+    /// The reason a case is a known deviation, if it is one. `base` is the id without its
+    /// wire-generation suffix: a pattern may name either.
+    pub fn deviation(&self, id: &str, base: &str) -> Option<&str> {
+        self.deviations.iter().find(|d| d.case.matches(id) || d.case.matches(base)).map(|d| d.reason.as_str())
     }
 
     /// The accepted alternative that covers `got` when one of `expected` was preferred.
@@ -258,8 +278,9 @@ mod tests {
             "profile: t\naccept:\n  - {expected: CKR_SAVED_STATE_INVALID, also: [CKR_OPERATION_NOT_INITIALIZED], reason: r}\ndeviations:\n  - {case: \"keys/*[curve=P-384]\", reason: no P-384}\n",
         )
         .unwrap();
-        assert_eq!(p.deviation("keys/sign[curve=P-384]"), Some("no P-384"));
-        assert_eq!(p.deviation("keys/sign[curve=P-256]"), None);
+        assert_eq!(p.deviation("keys/sign[curve=P-384]", "keys/sign[curve=P-384]"), Some("no P-384"));
+        assert_eq!(p.deviation("keys/sign[curve=P-384]@legacy", "keys/sign[curve=P-384]"), Some("no P-384"));
+        assert_eq!(p.deviation("keys/sign[curve=P-256]", "keys/sign[curve=P-256]"), None);
         let accepted = p
             .accepts(&[crate::pkcs11::CKR_SAVED_STATE_INVALID], crate::pkcs11::CKR_OPERATION_NOT_INITIALIZED);
         assert!(accepted.is_some());
@@ -270,5 +291,17 @@ mod tests {
             "profile: t\naccept:\n  - {expected: CKR_NOPE, also: [], reason: r}\n",
         );
         assert!(bad.unwrap_err().to_string().contains("unknown return value \"CKR_NOPE\""));
+    }
+
+    #[test]
+    fn the_filter_ignores_case_and_profiles_name_their_wires_and_suites() {
+        let mut p: Profile =
+            serde_yaml::from_str("profile: t\nsuites: [digest, nope]\nwires: [keyblob, legacy]\n").unwrap();
+        assert_eq!(p.wires, [Wire::Keyblob, Wire::Legacy]);
+        assert_eq!(p.unknown_suites(&BTreeSet::from(["digest", "aes"])), ["nope"]);
+        p.only_ids_containing("sha256");
+        assert!(p.selects_id("digest/kat[mech=CKM_SHA256]"));
+        assert!(!p.selects_id("digest/kat[mech=CKM_SHA384]"));
+        assert!(serde_yaml::from_str::<Profile>("profile: t\nwires: [pkcs]\n").is_err());
     }
 }

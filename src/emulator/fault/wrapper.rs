@@ -94,18 +94,38 @@ impl FaultyService {
     }
 
     /// The error-code faults: a plausible but wrong `CK_RV` in place of the right one.
+    /// `retry-every-refusal` marks the refusal Retry as well.
     fn recode(&self, status: Status) -> Status {
-        if !self.on(Fault::KeyTypeAsMechanismInvalid) && !self.on(Fault::DataLenCodesSwapped) {
+        let recoding =
+            [Fault::KeyTypeAsMechanismInvalid, Fault::DataLenCodesSwapped, Fault::RetryEveryRefusal];
+        if !recoding.iter().any(|f| self.on(*f)) {
             return status;
         }
         let CallFailure::Pkcs11(mut failure) = from_status(&status) else { return status };
-        failure.rv = match failure.rv {
+        let rv = match failure.rv {
             CKR_KEY_TYPE_INCONSISTENT if self.on(Fault::KeyTypeAsMechanismInvalid) => CKR_MECHANISM_INVALID,
             CKR_DATA_LEN_RANGE if self.on(Fault::DataLenCodesSwapped) => CKR_ENCRYPTED_DATA_LEN_RANGE,
             CKR_ENCRYPTED_DATA_LEN_RANGE if self.on(Fault::DataLenCodesSwapped) => CKR_DATA_LEN_RANGE,
-            _ => return status,
+            other => other,
         };
+        let retry = failure.retry || self.on(Fault::RetryEveryRefusal);
+        if (rv, retry) == (failure.rv, failure.retry) {
+            return status;
+        }
+        failure.rv = rv;
+        failure.retry = retry;
         to_status(&failure)
+    }
+
+    /// `keys-in-bytes-only` and `keys-in-keyblob-only`: one wire generation's key fields
+    /// of a response left empty.
+    fn key_fields(&self, bytes: &mut Vec<u8>, blob: &mut Option<proto::KeyBlob>) {
+        if self.on(Fault::KeysInBytesOnly) {
+            *blob = None;
+        }
+        if self.on(Fault::KeysInKeyBlobOnly) {
+            bytes.clear();
+        }
     }
 
     fn answer<T>(&self, reply: Reply<T>) -> Reply<T> {
@@ -463,6 +483,8 @@ impl Crypto for FaultyService {
         self.before("GenerateKey", &r).await?;
         let mut out = self.answer(self.inner.generate_key(r).await)?;
         self.corrupt(Fault::WrongChecksum, &mut out.get_mut().check_sum);
+        let o = out.get_mut();
+        self.key_fields(&mut o.key_bytes, &mut o.key);
         Ok(out)
     }
 
@@ -471,7 +493,11 @@ impl Crypto for FaultyService {
         r: Request<proto::GenerateKeyPairRequest>,
     ) -> Reply<proto::GenerateKeyPairResponse> {
         self.before("GenerateKeyPair", &r).await?;
-        self.answer(self.inner.generate_key_pair(r).await)
+        let mut out = self.answer(self.inner.generate_key_pair(r).await)?;
+        let o = out.get_mut();
+        self.key_fields(&mut o.pub_key_bytes, &mut o.pub_key);
+        self.key_fields(&mut o.priv_key_bytes, &mut o.priv_key);
+        Ok(out)
     }
 
     async fn wrap_key(&self, r: Request<proto::WrapKeyRequest>) -> Reply<proto::WrapKeyResponse> {
@@ -518,6 +544,8 @@ impl Crypto for FaultyService {
         }
         let mut out = self.answer(self.inner.unwrap_key(r).await)?;
         self.corrupt(Fault::WrongChecksum, &mut out.get_mut().check_sum);
+        let o = out.get_mut();
+        self.key_fields(&mut o.unwrapped_bytes, &mut o.unwrapped);
         Ok(out)
     }
 
@@ -531,6 +559,8 @@ impl Crypto for FaultyService {
         }
         let mut out = self.answer(self.inner.derive_key(r).await)?;
         self.corrupt(Fault::WrongChecksum, &mut out.get_mut().check_sum);
+        let o = out.get_mut();
+        self.key_fields(&mut o.new_key_bytes, &mut o.new_key);
         Ok(out)
     }
 
