@@ -49,15 +49,16 @@ pub(super) async fn connect(endpoint: &super::Endpoint) -> Result<Channel, Conne
         Some(reason) => ConnectError::Tls { url: url.to_owned(), reason },
         None => ConnectError::Unreachable { url: url.to_owned(), reason: super::tls::scheme_hint(e, tls) },
     };
-    // tonic's connect timeout bounds the TCP handshake only, and its connection is ready
-    // once the client's preface is sent; this bounds TLS and the server's side of the
-    // HTTP/2 preface too, by waiting for an answer to a probe.
+    // tonic's connect timeout bounds the TCP handshake only, and an h2c connection is
+    // ready once the client's preface is sent. Over TLS the handshake (bounded above, ALPN
+    // h2) shows the peer is there; over h2c a PING answered on a probe connection shows the
+    // peer speaks HTTP/2. Neither makes a gRPC call, so an endpoint that speaks HTTP/2 but
+    // answers calls wrongly (or never) is judged call by call, not refused here.
     let connected = async {
-        let channel = channel.connect().await.map_err(|e| failed(&e))?;
-        match answers(channel.clone()).await {
-            Ok(()) => Ok(channel),
-            Err(status) => Err(failed(&status)),
+        if !tls {
+            probe_h2c(url).await.map_err(|e| failed(&*e))?;
         }
+        channel.connect().await.map_err(|e| failed(&e))
     };
     match tokio::time::timeout(connect_timeout + Duration::from_millis(500), connected).await {
         Ok(result) => result,
@@ -65,19 +66,14 @@ pub(super) async fn connect(endpoint: &super::Endpoint) -> Result<Channel, Conne
     }
 }
 
-/// Whether the endpoint answers over HTTP/2 at all: one gRPC health check (a service a
-/// GREP11 endpoint need not offer; any status it sends back is an answer). Only a call
-/// that got no answer (closed connection, broken stream) is an error.
-async fn answers(channel: Channel) -> Result<(), tonic::Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.map_err(|e| tonic::Status::from_error(e.into()))?;
-    let path = http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Check");
-    let codec = tonic_prost::ProstCodec::<(), ()>::default();
-    match grpc.unary(tonic::Request::new(()), path, codec).await {
-        Ok(_) => Ok(()),
-        Err(status) if super::failure::classify(&status).is_some() => Err(status),
-        Err(_) => Ok(()),
-    }
+/// One throwaway h2c connection to `url` that sends the client preface and waits for the
+/// peer's answer to a PING: proof that it speaks HTTP/2 (the caller bounds the wait).
+async fn probe_h2c(url: &str) -> Result<(), super::direct::BoxError> {
+    let uri: http::Uri = url.parse()?;
+    let authority = uri.authority().cloned().ok_or("the URL names no host")?;
+    let tcp = tokio::net::TcpStream::connect((authority.host(), authority.port_u16().unwrap_or(80))).await?;
+    Direct::over(tcp, authority, Duration::from_secs(1)).await?;
+    Ok(())
 }
 
 /// An error and its sources as one line, skipping a source whose text its parent repeats.
