@@ -339,25 +339,6 @@ async fn open_run(
     (overall.remove(0), took)
 }
 
-#[tokio::test(flavor = "current_thread")]
-#[ignore = "timing: needs an idle machine (cargo test --test load -- --ignored)"]
-async fn open_loop_sends_on_time() {
-    // The embedded emulator answers in tens of microseconds: at 500/s nothing queues, so
-    // a late send is the generator's own doing (tokio's 1 ms timer wheel made it ~1 ms).
-    let client = grep11_harness::load::embedded_clients(1, Wire::Keyblob, Duration::from_secs(5))
-        .await
-        .unwrap()
-        .remove(0);
-    let (s, _) = open_run(client, 500.0, Duration::from_secs(1)).await;
-    let lag = s.lag.as_ref().expect("open loop records send lateness");
-    let (p50, p99) = (lag.value_at_quantile(0.5) as f64 / 1e3, lag.value_at_quantile(0.99) as f64 / 1e3);
-    assert!(s.count >= 495, "{} calls of 500", s.count);
-    // 100 us is the goal on an idle machine; a shared one (tests run in parallel) gets
-    // some slack at p99.
-    assert!(p50 < 100.0, "send lateness p50 {p50} us");
-    assert!(p99 < 500.0, "send lateness p99 {p99} us");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_loop_stops_at_the_duration_and_counts_calls_in_flight() {
     // 100 calls/s of capacity, asked for 300/s over 0.5 s: about 100 calls are still
