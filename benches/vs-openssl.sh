@@ -26,11 +26,11 @@ ECDSA=$(awk -F: '/^\+F4:/ && $3 == 256 {print $4}' "$OUT")
 [ -n "$RSA" ] && [ -n "$ECDSA" ] || { echo "openssl speed printed no signing times:" >&2; cat "$OUT" >&2; exit 1; }
 
 cargo bench --quiet --bench emulator -- --warm-up-time 1 --measurement-time "$SECS" "embedded wire" >/dev/null
-python3 - "$RSA" "$ECDSA" <<'EOF'
+python3 - "$RSA" "$ECDSA" "${CARGO_TARGET_DIR:-target}" <<'EOF'
 import json, sys
-rsa_s, ecdsa_s = 1 / float(sys.argv[1]), 1 / float(sys.argv[2])
+rsa_s, ecdsa_s, target = 1 / float(sys.argv[1]), 1 / float(sys.argv[2]), sys.argv[3]
 def mean_s(name):
-    with open(f"target/criterion/embedded wire, 1 in flight/{name}/new/estimates.json") as f:
+    with open(f"{target}/criterion/embedded wire, 1 in flight/{name}/new/estimates.json") as f:
         return json.load(f)["mean"]["point_estimate"] / 1e9
 rnd = mean_s("random-32")
 print(f"GenerateRandom(32) through the embedded wire: {rnd * 1e6:.1f} us")
