@@ -138,7 +138,7 @@ fn an_rsa_modulus_is_capped_at_4096_bits() {
     }
 }
 
-/// Regression (found by tests/emulator_props.rs): the salt is allocated by the rsa crate.
+/// Regression (found by tests/integration/emulator_props.rs): the salt is allocated by the rsa crate.
 #[test]
 fn a_pss_salt_is_capped_by_the_largest_modulus() {
     let e = engine();

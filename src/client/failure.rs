@@ -13,7 +13,7 @@
 //!   and no details: a message announcing more than the decoding limit (`OUT_OF_RANGE`,
 //!   "decoded message length too large") and bytes that are not the response's protobuf
 //!   (`INTERNAL`, "failed to decode Protobuf message"). These texts are tonic's and
-//!   prost's, not the endpoint's; `tests/misbehaving.rs` pins them, so a tonic upgrade that
+//!   prost's, not the endpoint's; `tests/integration/misbehaving.rs` pins them, so a tonic upgrade that
 //!   rewords them fails there rather than silently reporting a plain gRPC status.
 //!
 //! A status that carries `grpc-status-details-bin` came from the endpoint and is never

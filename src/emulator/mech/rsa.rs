@@ -160,7 +160,7 @@ impl PssParams {
         // PKCS #1 v2.2 §9.1.1: sLen <= emLen - hLen - 2, and emLen is at most MAX_BITS / 8,
         // so no larger count can ever be used. Refused here because the rsa crate allocates
         // the salt before it compares it with the modulus: SaltByteCount 2^62 aborted the
-        // whole server on an allocation failure (found by tests/emulator_props.rs).
+        // whole server on an allocation failure (found by tests/integration/emulator_props.rs).
         if *salt_len > MAX_BITS / 8 {
             return Err(bad("SaltByteCount is larger than any supported modulus can hold"));
         }

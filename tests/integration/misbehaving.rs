@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-#[path = "support/results.rs"]
-mod results;
+use crate::results;
 
 use bytes::Bytes;
 use prost::Message;

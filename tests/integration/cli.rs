@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "support/results.rs"]
-mod results;
+use crate::results;
 
 fn harness() -> Command {
     Command::new(env!("CARGO_BIN_EXE_grep11-harness"))
