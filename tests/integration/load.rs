@@ -89,8 +89,9 @@ async fn open_loop_records_the_queueing_that_closed_loop_hides() {
     let (closed_p99, _, closed_n) =
         p99_ms(slow_client(delay), Mode::Closed { concurrency: 1 }, Duration::from_millis(400)).await;
     // Closed loop waits for each answer, so it never sees a queue: about the service time.
+    // (No upper bound in milliseconds: on a loaded machine a 10 ms sleep can take several
+    // times that; the comparisons below are between runs on the same machine.)
     assert!(closed_n >= 10, "closed loop made {closed_n} calls");
-    assert!(closed_p99 < 60.0, "closed-loop p99 {closed_p99} ms");
     // Open loop at 200/s for 0.6 s: 120 calls for a server that clears 60 in that time.
     // The run ends on time, so the k-th call to complete was due at 5k ms and done at
     // 10k ms: the last ones completed waited about 0.3 s (the others are in flight).
@@ -109,8 +110,8 @@ async fn open_loop_counts_the_wait_for_a_slot_that_uncorrected_latency_misses() 
     let open = Mode::Open { rates: vec![200.0], max_in_flight: 1 };
     let (open_p99, unc_p99, _) =
         p99_ms(slow_client(Duration::from_millis(10)), open, Duration::from_millis(500)).await;
-    assert!(unc_p99 < 60.0, "uncorrected p99 {unc_p99} ms");
     assert!(open_p99 > 200.0, "corrected p99 {open_p99} ms");
+    assert!(unc_p99 < open_p99 / 3.0, "uncorrected p99 {unc_p99} ms against corrected {open_p99} ms");
 }
 
 fn harness() -> Command {

@@ -43,17 +43,22 @@ use crate::pkcs11::*;
 /// which parameters, being no key, ignore.
 const PARAMS_IGNORED: [CkAttributeType; 5] = [CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_LABEL, CKA_ID];
 
-/// DH and DSA, sized by the prime in bits (see `dh` and `dsa` for the sizes).
+/// DH and DSA, sized by the prime in bits (see `dh` and `dsa` for the sizes). All of it is
+/// big-integer work (a 2048-bit DSA parameter generation takes seconds), so off the I/O
+/// threads.
 pub(super) fn register(r: &mut Registry) {
     let dh_named_min = dh::NAMED_BITS[0];
-    r.add(CKM_DH_PKCS_PARAMETER_GEN, dh_named_min, dh::MAX_BITS, CKF_GENERATE).key_gen(ParamGen(CKK_DH));
+    r.add(CKM_DH_PKCS_PARAMETER_GEN, dh_named_min, dh::MAX_BITS, CKF_GENERATE)
+        .key_gen(ParamGen(CKK_DH))
+        .heavy();
     r.add(CKM_DH_PKCS_KEY_PAIR_GEN, dh::MIN_BITS, dh::MAX_BITS, CKF_GENERATE_KEY_PAIR)
-        .key_pair_gen(PairGen(CKK_DH));
-    r.add(CKM_DH_PKCS_DERIVE, dh::MIN_BITS, dh::MAX_BITS, CKF_DERIVE).derive(DhDerive);
+        .key_pair_gen(PairGen(CKK_DH))
+        .heavy();
+    r.add(CKM_DH_PKCS_DERIVE, dh::MIN_BITS, dh::MAX_BITS, CKF_DERIVE).derive(DhDerive).heavy();
     let (min, max) = (dsa_mech::MIN_BITS, dsa_mech::MAX_BITS);
-    r.add(CKM_DSA_PARAMETER_GEN, min, max, CKF_GENERATE).key_gen(ParamGen(CKK_DSA));
-    r.add(CKM_DSA_KEY_PAIR_GEN, min, max, CKF_GENERATE_KEY_PAIR).key_pair_gen(PairGen(CKK_DSA));
-    r.add(CKM_DSA, min, max, SIGN).sign(DsaSign(None));
+    r.add(CKM_DSA_PARAMETER_GEN, min, max, CKF_GENERATE).key_gen(ParamGen(CKK_DSA)).heavy();
+    r.add(CKM_DSA_KEY_PAIR_GEN, min, max, CKF_GENERATE_KEY_PAIR).key_pair_gen(PairGen(CKK_DSA)).heavy();
+    r.add(CKM_DSA, min, max, SIGN).sign(DsaSign(None)).heavy();
     for (mech, hash) in [
         (CKM_DSA_SHA1, HashAlg::Sha1),
         (CKM_DSA_SHA224, HashAlg::Sha224),
@@ -61,7 +66,7 @@ pub(super) fn register(r: &mut Registry) {
         (CKM_DSA_SHA384, HashAlg::Sha384),
         (CKM_DSA_SHA512, HashAlg::Sha512),
     ] {
-        r.add(mech, min, max, SIGN).sign(DsaSign(Some(hash)));
+        r.add(mech, min, max, SIGN).sign(DsaSign(Some(hash))).heavy();
     }
 }
 
