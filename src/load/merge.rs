@@ -203,6 +203,10 @@ pub fn gather(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), MergeErro
             }
         };
         if report.mode == "merged" {
+            // Its log (all the agents' intervals again) is passed over with it.
+            if let Ok(log) = log_of(&path, &report) {
+                claimed.insert(key(&log));
+            }
             notes.push(format!("{} passed over: a merged report", show(&path)));
             continue;
         }

@@ -162,6 +162,13 @@ fn three_agents_merge_into_one_report_whose_histogram_is_the_union() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("random-32") && page.contains("<svg"), "{}", &page[..page.len().min(500)]);
 
+    // A merged report and its log left beside the agents' files are passed over.
+    std::fs::copy(&merged_json, shared.join("merged.json")).unwrap();
+    std::fs::copy(&merged_log, shared.join("merged.hlog")).unwrap();
+    let (o, again) = merge(&[&shared], &dir.join("again.json"));
+    assert_eq!(again["overall"][0]["count"].as_u64().unwrap(), count, "{}", show(&o));
+    assert!(show(&o).contains("merged.json passed over: a merged report"), "{}", show(&o));
+
     // Two of the three: merged, with the missing share named.
     std::fs::remove_file(shared.join("load-2-of-3.json")).unwrap();
     let (o, partial) = merge(&[&shared], &dir.join("partial.json"));
