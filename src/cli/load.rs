@@ -1,7 +1,8 @@
 //! `grep11-harness load`: workloads against the embedded emulator or an endpoint, in closed
 //! or open loop, with thresholds, capacity search and reports; and `report merge`.
 //! Exit codes: 0 done (thresholds met), 1 a threshold was violated or a setup failed,
-//! 2 bad usage (nothing ran), 130 interrupted by Ctrl-C (the partial report is printed).
+//! 2 bad usage (nothing ran; for `report merge`, files it cannot read or that disagree),
+//! 130 interrupted by Ctrl-C (the partial report is printed).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -650,13 +651,10 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         Ok(t) => t,
         Err(e) => return usage(format!("--threshold: {e}")),
     };
+    // Files that cannot be read or do not agree: nothing is merged, as with bad usage.
     let merged = match merge::gather(&files).and_then(|(sources, notes)| merge::merge(sources, notes)) {
         Ok(m) => m,
-        Err(e @ (merge::MergeError::Nothing(_) | merge::MergeError::NotAReport { .. })) => return usage(e),
-        Err(e) => {
-            super::complain(e);
-            return Ok(ExitCode::from(super::EXIT_FAILED));
-        }
+        Err(e) => return usage(e),
     };
     let mut report = merged.report;
     let names: Vec<&str> = report.overall.iter().map(|r| r.workload.as_str()).collect();

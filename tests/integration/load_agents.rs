@@ -83,6 +83,18 @@ fn merging_one_run_gives_its_own_rate_back() {
     let ratio = merged["overall"][0]["rate"].as_f64().unwrap() / row["rate"].as_f64().unwrap();
     assert!((0.95..=1.01).contains(&ratio), "a bare log's rate is {ratio} of the run's");
     assert!(show(&o).contains("no load report beside it"), "{}", show(&o));
+    // A log that is not the report's: refused, naming both.
+    let other = dir.join("other.hlog");
+    let out = harness()
+        .args(["load", "--workload", "random-32", "--requests", "7", "--warmup", "0s", "--hlog"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    std::fs::copy(&other, run.join("load.hlog")).unwrap();
+    let out = harness().args(["report", "merge"]).arg(&run).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(show(&out).contains("holds 7 successful call(s) of random-32 where"), "{}", show(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -151,7 +163,7 @@ fn three_agents_merge_into_one_report_whose_histogram_is_the_union() {
     let logs: Vec<PathBuf> = (1..=3).map(|i| shared.join(format!("load-{i}-of-3.hlog"))).collect();
     let union = union_of(&logs, "random-32");
     assert_eq!(union.len(), count);
-    let from_log = union_of(&[merged_log], "random-32");
+    let from_log = union_of(std::slice::from_ref(&merged_log), "random-32");
     assert_eq!(from_log.len(), count);
     for (key, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99_9", 0.999)] {
         let want = union.value_at_quantile(q) as f64 / 1e6;
