@@ -461,6 +461,7 @@ mod tests {
         let w = r.begin("warmup", None, true);
         let t = Instant::now();
         r.record(w, 0, t, t, t + Duration::from_secs(1), &Outcome::Ok { checked: false });
+        std::thread::sleep(Duration::from_millis(20));
         let p = r.begin("run", None, false);
         r.record(p, 0, t, t, t + Duration::from_millis(1), &Outcome::Ok { checked: false });
         r.end();
@@ -469,5 +470,10 @@ mod tests {
         assert_eq!(overall[0].count, 1);
         assert!(overall[0].max_ns() < 2_000_000);
         assert_eq!(r.tick().calls, 1);
+        // The interval log's first interval starts with the measured time, as the summary
+        // does: a log's span is the measured time, not the warm-up too.
+        let first = &r.take_encoded()[0];
+        assert!(first.start >= Duration::from_millis(20), "{:?}", first.start);
+        assert_eq!(first.start, overall[0].start);
     }
 }
