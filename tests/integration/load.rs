@@ -114,7 +114,7 @@ async fn open_loop_counts_the_wait_for_a_slot_that_uncorrected_latency_misses() 
     assert!(unc_p99 < open_p99 / 3.0, "uncorrected p99 {unc_p99} ms against corrected {open_p99} ms");
 }
 
-fn harness() -> Command {
+pub(crate) fn harness() -> Command {
     Command::new(env!("CARGO_BIN_EXE_grep11-harness"))
 }
 
@@ -149,7 +149,7 @@ fn merged(dir: &std::path::Path, files: &[&std::path::Path]) -> (u64, f64) {
     let out = harness().args(["report", "merge"]).args(files).arg("--json").arg(&json).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let row = v["merged"].as_array().unwrap().iter().find(|r| r["workload"] == "random-32").unwrap().clone();
+    let row = v["overall"].as_array().unwrap().iter().find(|r| r["workload"] == "random-32").unwrap().clone();
     (row["count"].as_u64().unwrap(), row["latency_ms"]["max"].as_f64().unwrap())
 }
 
@@ -204,9 +204,9 @@ async fn every_catalogue_workload_runs_against_the_emulator() {
 }
 
 /// `serve` on an ephemeral loopback port, stopped when dropped.
-struct Served {
+pub(crate) struct Served {
     child: std::process::Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Served {
@@ -216,7 +216,7 @@ impl Drop for Served {
     }
 }
 
-fn serve(extra: &[&str]) -> Served {
+pub(crate) fn serve(extra: &[&str]) -> Served {
     use std::io::BufRead;
     let mut child = harness()
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -230,7 +230,7 @@ fn serve(extra: &[&str]) -> Served {
     Served { child, url }
 }
 
-fn show(out: &std::process::Output) -> String {
+pub(crate) fn show(out: &std::process::Output) -> String {
     format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 

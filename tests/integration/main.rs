@@ -12,6 +12,7 @@ mod crypto_separation;
 mod emulator_props;
 mod ibm_client_shapes;
 mod load;
+mod load_agents;
 mod misbehaving;
 mod results;
 mod third_party_client;
