@@ -13,6 +13,7 @@ mod emulator_props;
 mod ibm_client_shapes;
 mod load;
 mod misbehaving;
+mod proxy;
 mod results;
 mod third_party_client;
 mod tls_auth;
