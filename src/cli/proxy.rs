@@ -68,7 +68,9 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let listen = match tokio::net::lookup_host(args.listen.as_str()).await.map(|mut a| a.next()) {
         Ok(Some(addr)) => addr,
         Ok(None) => return usage(format!("--listen {}: the name has no address", args.listen)),
-        Err(e) => return usage(format!("--listen {}: {e} (write HOST:PORT, e.g. 127.0.0.1:9877)", args.listen)),
+        Err(e) => {
+            return usage(format!("--listen {}: {e} (write HOST:PORT, e.g. 127.0.0.1:9877)", args.listen));
+        }
     };
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(listener) => listener,
@@ -126,7 +128,8 @@ pub async fn proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let origin = render::Origin { upstream: &url, calls: exchanges.len(), redacted: args.redact.is_some() };
     let suite = dir.join("suite.yaml");
     let workload = dir.join("workload.yaml");
-    std::fs::write(&suite, render::suite(&transcript, &origin)).with_context(|| suite.display().to_string())?;
+    std::fs::write(&suite, render::suite(&transcript, &origin))
+        .with_context(|| suite.display().to_string())?;
     std::fs::write(&workload, render::workload(&transcript, &origin))
         .with_context(|| workload.display().to_string())?;
     // The caller may have closed stderr after the first line: no panic for that.

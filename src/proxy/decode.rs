@@ -97,7 +97,9 @@ fn key(blob: Option<KeyBlob>, legacy: Vec<u8>) -> Option<Vec<u8>> {
 
 /// Decodes one exchange. `response` is `None` for a failed call (its body is not read).
 pub fn decode(rpc: Rpc, request: &[u8], response: Option<&[u8]>, ended: Ended) -> Result<Call, Undecodable> {
-    let bad = |side: &'static str| move |e: prost::DecodeError| Undecodable::Protobuf { side, rpc, reason: e.to_string() };
+    let bad = |side: &'static str| {
+        move |e: prost::DecodeError| Undecodable::Protobuf { side, rpc, reason: e.to_string() }
+    };
     let mut call = Call { rpc, args: Vec::new(), outputs: Vec::new(), attributes: Vec::new(), ended };
     let response = if call.ended == Ended::Ok { response.unwrap_or_default() } else { &[] };
     macro_rules! req {
@@ -119,12 +121,16 @@ pub fn decode(rpc: Rpc, request: &[u8], response: Option<&[u8]>, ended: Ended) -
             req!(GetMechanismListRequest);
         }
         Rpc::GetMechanismInfo => {
-            args.push(("mech", In::Mech(proto::Mechanism { mechanism: req!(GetMechanismInfoRequest).mech, parameter: None })));
+            args.push((
+                "mech",
+                In::Mech(proto::Mechanism { mechanism: req!(GetMechanismInfoRequest).mech, parameter: None }),
+            ));
         }
         Rpc::GetAttributeValue => {
             let r = req!(GetAttributeValueRequest);
             args.push(("object", In::Blob(r.object)));
-            let mut wanted: Vec<u64> = r.attributes.keys().chain(r.attributes_bytes.keys()).copied().collect();
+            let mut wanted: Vec<u64> =
+                r.attributes.keys().chain(r.attributes_bytes.keys()).copied().collect();
             wanted.sort_unstable();
             wanted.dedup();
             args.push(("attributes", In::Attributes(wanted)));
@@ -421,8 +427,13 @@ mod tests {
     #[test]
     fn keys_are_read_from_either_wire_generation() {
         let blob = KeyBlob { key_blobs: vec![b"kb".to_vec()], ..Default::default() };
-        let current = proto::SignSingleRequest { priv_key: Some(blob), data: b"d".to_vec(), ..Default::default() };
-        let legacy = proto::SignSingleRequest { legacy_priv_key: b"kb".to_vec(), data: b"d".to_vec(), ..Default::default() };
+        let current =
+            proto::SignSingleRequest { priv_key: Some(blob), data: b"d".to_vec(), ..Default::default() };
+        let legacy = proto::SignSingleRequest {
+            legacy_priv_key: b"kb".to_vec(),
+            data: b"d".to_vec(),
+            ..Default::default()
+        };
         let sig = proto::SignSingleResponse { signature: b"s".to_vec() }.encode_to_vec();
         let a = decode(Rpc::SignSingle, &current.encode_to_vec(), Some(&sig), Ended::Ok).unwrap();
         let b = decode(Rpc::SignSingle, &legacy.encode_to_vec(), Some(&sig), Ended::Ok).unwrap();

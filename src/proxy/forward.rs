@@ -42,7 +42,12 @@ pub struct Recording {
 
 impl Recording {
     pub fn new(max_calls: Option<usize>) -> Arc<Recording> {
-        Arc::new(Recording { calls: Mutex::new(Vec::new()), seen: AtomicUsize::new(0), max_calls, full: Notify::new() })
+        Arc::new(Recording {
+            calls: Mutex::new(Vec::new()),
+            seen: AtomicUsize::new(0),
+            max_calls,
+            full: Notify::new(),
+        })
     }
 
     pub(super) fn push(&self, exchange: Exchange) {
@@ -134,10 +139,12 @@ impl Proxy {
     async fn forward(&self, request: http::Request<Incoming>) -> http::Response<Body> {
         let (mut parts, body) = request.into_parts();
         if let Err(e) = self.upstream.apply_metadata(&mut parts.headers).await {
-            return tonic::Status::unauthenticated(format!("proxy: no bearer token for the upstream: {e}")).into_http();
+            return tonic::Status::unauthenticated(format!("proxy: no bearer token for the upstream: {e}"))
+                .into_http();
         }
         let capture = self.recording.as_ref().map(|r| Capture::new(r.clone(), parts.uri.path().to_owned()));
-        let request = http::Request::from_parts(parts, Body::new(Tee::new(body, capture.clone(), Side::Request)));
+        let request =
+            http::Request::from_parts(parts, Body::new(Tee::new(body, capture.clone(), Side::Request)));
         let mut channel = self.channel.clone();
         let answer = match channel.ready().await {
             Ok(ready) => ready.call(request).await,
@@ -159,7 +166,8 @@ impl Proxy {
                 if let Some(capture) = &capture {
                     capture.finish();
                 }
-                tonic::Status::unavailable(format!("proxy: upstream {}: {e}", self.upstream.url())).into_http()
+                tonic::Status::unavailable(format!("proxy: upstream {}: {e}", self.upstream.url()))
+                    .into_http()
             }
         }
     }

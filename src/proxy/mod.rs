@@ -57,3 +57,139 @@ fn decode_exchange(e: &Exchange) -> Result<decode::Call, Undecodable> {
     };
     decode(rpc, request, response, ended)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decode::{Call, Ended, In};
+    use super::render::{Origin, suite, workload};
+    use super::transcript::Transcript;
+    use crate::pkcs11::{CKM_AES_CBC_PAD, CKM_AES_KEY_GEN, CKM_ECDSA, CKM_SHA256, CKR_SIGNATURE_INVALID};
+    use crate::proto::{Mechanism, mechanism::Parameter};
+    use crate::rpc::Rpc;
+
+    fn call(
+        rpc: Rpc,
+        args: Vec<(&'static str, In)>,
+        outputs: Vec<(&'static str, &[u8])>,
+        ended: Ended,
+    ) -> Call {
+        let outputs = outputs.into_iter().map(|(f, b)| (f, b.to_vec())).collect();
+        Call { rpc, args, outputs, attributes: Vec::new(), ended }
+    }
+
+    fn mech(m: crate::pkcs11::CkMechanismType, param: Option<&[u8]>) -> In {
+        In::Mech(Mechanism { mechanism: m.0, parameter: param.map(|p| Parameter::ParameterB(p.to_vec())) })
+    }
+
+    /// A key made, used to encrypt and decrypt; a digest; a call with a key from before
+    /// the recording; a refusal.
+    fn recorded(redact: bool) -> Transcript {
+        let plain = b"attack at dawn, bring snacks".as_slice();
+        let mut t = Transcript::new(redact);
+        let calls = [
+            call(
+                Rpc::GenerateKey,
+                vec![("mech", mech(CKM_AES_KEY_GEN, None)), ("template", In::Template(Default::default()))],
+                vec![("Key", b"KEYBLOB-1"), ("CheckSum", b"cs")],
+                Ended::Ok,
+            ),
+            call(Rpc::GenerateRandom, vec![("len", In::Uint(16))], vec![("Rnd", &[7; 16])], Ended::Ok),
+            call(
+                Rpc::EncryptSingle,
+                vec![
+                    ("mech", mech(CKM_AES_CBC_PAD, Some(&[7; 16]))),
+                    ("key", In::Blob(b"KEYBLOB-1".to_vec())),
+                    ("plain", In::Data(plain.to_vec())),
+                ],
+                vec![("Ciphered", &[9; 32])],
+                Ended::Ok,
+            ),
+            call(
+                Rpc::DecryptSingle,
+                vec![
+                    ("mech", mech(CKM_AES_CBC_PAD, Some(&[7; 16]))),
+                    ("key", In::Blob(b"KEYBLOB-1".to_vec())),
+                    ("ciphered", In::Data(vec![9; 32])),
+                ],
+                vec![("Plain", plain)],
+                Ended::Ok,
+            ),
+            call(
+                Rpc::DigestSingle,
+                vec![("mech", mech(CKM_SHA256, None)), ("data", In::Data(b"abc".to_vec()))],
+                vec![("Digest", &crate::runner::reference::digest(CKM_SHA256, b"abc").unwrap())],
+                Ended::Ok,
+            ),
+            call(
+                Rpc::SignSingle,
+                vec![
+                    ("mech", mech(CKM_ECDSA, None)),
+                    ("key", In::Blob(b"OLD-KEY".to_vec())),
+                    ("data", In::Data(vec![1; 32])),
+                ],
+                vec![("Signature", &[2; 64])],
+                Ended::Ok,
+            ),
+            call(
+                Rpc::VerifySingle,
+                vec![
+                    ("mech", mech(CKM_ECDSA, None)),
+                    ("key", In::Blob(b"KEYBLOB-1".to_vec())),
+                    ("data", In::Data(vec![1; 32])),
+                    ("signature", In::Data(vec![2; 64])),
+                ],
+                vec![],
+                Ended::Rv(CKR_SIGNATURE_INVALID),
+            ),
+        ];
+        for (i, c) in calls.iter().enumerate() {
+            t.add(i + 1, c);
+        }
+        t
+    }
+
+    #[test]
+    fn outputs_become_variables_and_both_files_load() {
+        let t = recorded(false);
+        let origin = Origin { upstream: "http://127.0.0.1:1", calls: 7, redacted: false };
+        let text = suite(&t, &origin);
+        // Key blobs only as variables; the IV from GenerateRandom too; the decryption is
+        // expected to give back the plaintext; the digest is checked by local.digest.
+        assert!(!text.contains(&hex::encode(b"KEYBLOB-1")), "{text}");
+        assert!(text.contains("save: {key1: Key}"), "{text}");
+        assert!(text.contains("param: \"$rnd2\""), "{text}");
+        assert!(
+            text.contains(&format!(
+                "expect: {{Plain: \"hex:{}\"}}",
+                hex::encode(b"attack at dawn, bring snacks")
+            )),
+            "{text}"
+        );
+        assert!(text.contains("local.digest: {mech: CKM_SHA256, data: \"hex:616263\"}"), "{text}");
+        assert!(text.contains("call 6 (SignSingle) left out: a key blob or state"), "{text}");
+        assert!(text.contains("expect: {error: CKR_SIGNATURE_INVALID}"), "{text}");
+        let loaded = crate::suite::load::load_str(std::path::Path::new("suite.yaml"), &text);
+        assert!(loaded.is_ok(), "{:?}\n{text}", loaded.err());
+        let text = workload(&t, &origin);
+        let loaded = crate::load::workload::parse("workload.yaml", &text);
+        let workloads = loaded.unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        let decrypt = workloads.iter().find(|w| w.name == "decryptsingle-ckm-aes-cbc-pad").expect("grouped");
+        assert_eq!(decrypt.weight, 1);
+        // Its setup makes the key, the IV and the ciphertext it needs, and nothing else.
+        let setup: Vec<&str> = decrypt.setup.iter().map(|s| s.action.name()).collect();
+        assert_eq!(setup, ["GenerateKey", "GenerateRandom", "EncryptSingle"]);
+    }
+
+    #[test]
+    fn redaction_keeps_lengths_and_equalities_but_no_values() {
+        let t = recorded(true);
+        let origin = Origin { upstream: "http://127.0.0.1:1", calls: 7, redacted: true };
+        let text = suite(&t, &origin);
+        assert!(!text.contains(&hex::encode(b"attack at dawn")), "{text}");
+        assert!(!text.contains("616263"), "{text}");
+        // The plaintext is one random value, encrypted and expected back.
+        assert!(text.contains("local.random: {len: 28}"), "{text}");
+        assert!(text.contains("expect: {Plain: $data3}"), "{text}");
+        assert!(crate::suite::load::load_str(std::path::Path::new("suite.yaml"), &text).is_ok(), "{text}");
+    }
+}

@@ -24,7 +24,8 @@ fn header(origin: &Origin, what: &str, t: &Transcript) -> String {
         origin.calls, t.left_out
     );
     if origin.redacted {
-        let _ = writeln!(out, "# Data redacted: message values are fresh random bytes of the recorded lengths.");
+        let _ =
+            writeln!(out, "# Data redacted: message values are fresh random bytes of the recorded lengths.");
     }
     out
 }
@@ -95,7 +96,9 @@ fn workload_name(group: &str) -> String {
 /// `workload.yaml`: a workload per group of calls, its weight the number of calls seen.
 pub fn workload(t: &Transcript, origin: &Origin) -> String {
     let mut out = header(origin, "Load workloads", t);
-    out.push_str("# Measure the recorded mix: grep11-harness load --endpoint URL --workload-file workload.yaml \\\n");
+    out.push_str(
+        "# Measure the recorded mix: grep11-harness load --endpoint URL --workload-file workload.yaml \\\n",
+    );
     out.push_str("#   --mix NAME=WEIGHT,.. (the names and weights below)\n");
     let mut groups: Vec<(String, usize, usize)> = Vec::new(); // group, first step, count
     for (i, step) in t.steps.iter().enumerate() {
@@ -127,7 +130,8 @@ pub fn workload(t: &Transcript, origin: &Origin) -> String {
         out.push_str("    step:\n");
         out.push_str(&step_text(&t.steps[*first], 6, false));
         // Checks of this call that read only what setup and the call provide.
-        let mut known: BTreeSet<&str> = setup.iter().flat_map(|i| t.steps[*i].save.keys().map(String::as_str)).collect();
+        let mut known: BTreeSet<&str> =
+            setup.iter().flat_map(|i| t.steps[*i].save.keys().map(String::as_str)).collect();
         known.extend(t.steps[*first].save.keys().map(String::as_str));
         let checks: Vec<&Step> = t
             .steps

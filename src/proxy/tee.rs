@@ -20,10 +20,7 @@ pub(super) struct Capture {
 
 impl Capture {
     pub(super) fn new(recording: Arc<Recording>, path: String) -> Arc<Capture> {
-        Arc::new(Capture {
-            recording,
-            exchange: Mutex::new(Some(Exchange { path, ..Default::default() })),
-        })
+        Arc::new(Capture { recording, exchange: Mutex::new(Some(Exchange { path, ..Default::default() })) })
     }
 
     pub(super) fn with(&self, f: impl FnOnce(&mut Exchange)) {
@@ -80,7 +77,10 @@ where
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
         if let Some(capture) = &self.capture {
             let side = self.side;
@@ -89,7 +89,9 @@ where
                     if let Some(data) = f.data_ref() {
                         capture.with(|e| match side {
                             Side::Request if e.request.first() != Some(&0xff) => append(&mut e.request, data),
-                            Side::Response if e.response.first() != Some(&0xff) => append(&mut e.response, data),
+                            Side::Response if e.response.first() != Some(&0xff) => {
+                                append(&mut e.response, data)
+                            }
                             _ => {}
                         });
                     } else if let Some(trailers) = f.trailers_ref() {

@@ -111,7 +111,9 @@ impl Transcript {
         for (_, value) in &call.args {
             match value {
                 In::Blob(b) if !b.is_empty() && !self.values.contains_key(b) => {
-                    return Err(Skip("a key blob or state it was given was not made in this recording".into()));
+                    return Err(Skip(
+                        "a key blob or state it was given was not made in this recording".into(),
+                    ));
                 }
                 In::Mech(m) => check_mech(m)?,
                 In::Template(t) => {
@@ -138,7 +140,9 @@ impl Transcript {
             let text = match value {
                 In::Mech(m) => self.mech(m, &mut step.uses, &mut pending_names)?,
                 In::Blob(b) => self.blob(b, &mut step.uses, &mut pending_names)?,
-                In::Data(d) if DATA_ARGS.contains(name) => self.data(d, self.redact, &mut step.uses, &mut pending_names),
+                In::Data(d) if DATA_ARGS.contains(name) => {
+                    self.data(d, self.redact, &mut step.uses, &mut pending_names)
+                }
                 In::Data(d) => self.data(d, false, &mut step.uses, &mut pending_names),
                 In::Uint(u) => u.to_string(),
                 In::Template(t) => self.template(t, &mut step.uses, &mut pending_names)?,
@@ -153,7 +157,12 @@ impl Transcript {
         step.group = Some(match (&group_mech, &call.ended) {
             (Some(m), Ended::Ok) => format!("{} {m}", call.rpc),
             (None, Ended::Ok) => call.rpc.name().to_owned(),
-            (m, ended) => format!("{}{} {}", call.rpc, m.as_ref().map(|m| format!(" {m}")).unwrap_or_default(), ended_name(ended)),
+            (m, ended) => format!(
+                "{}{} {}",
+                call.rpc,
+                m.as_ref().map(|m| format!(" {m}")).unwrap_or_default(),
+                ended_name(ended)
+            ),
         });
         let mut checks = Vec::new();
         let mut after = Vec::new();
@@ -166,10 +175,14 @@ impl Transcript {
                     if !CHECKED_FIELDS.contains(field) {
                         continue;
                     }
-                    let check = if *field == "Digest" && let Some(var) = &reference_digest {
+                    let check = if *field == "Digest"
+                        && let Some(var) = &reference_digest
+                    {
                         step.uses.insert(var.clone());
                         format!("${var}")
-                    } else if bytes.len() >= MIN_MATCH && let Some(var) = self.var(bytes, &mut pending_names) {
+                    } else if bytes.len() >= MIN_MATCH
+                        && let Some(var) = self.var(bytes, &mut pending_names)
+                    {
                         step.uses.insert(var.clone());
                         format!("${var}")
                     } else if bytes.len() >= MIN_MATCH && self.literals.contains(bytes) {
@@ -246,16 +259,19 @@ impl Transcript {
                         Some(In::Blob(k)) => Some(k.clone()),
                         _ => None,
                     };
-                    self.lineage.insert(state, Lineage { mech: mech.clone(), key, parts: Vec::new(), data: Vec::new() });
+                    self.lineage.insert(
+                        state,
+                        Lineage { mech: mech.clone(), key, parts: Vec::new(), data: Vec::new() },
+                    );
                 }
             }
             Rpc::DigestUpdate | Rpc::SignUpdate | Rpc::VerifyUpdate => {
                 if let (Some(mut lineage), Some(state)) = (state_in, output("State")) {
                     let bytes = data(arg("data"));
-                    if let Some((_, text)) = self.steps[index].args.iter().find(|(n, _)| *n == "data") {
-                        if !bytes.is_empty() {
-                            lineage.parts.push(unquote(text));
-                        }
+                    if let Some((_, text)) = self.steps[index].args.iter().find(|(n, _)| *n == "data")
+                        && !bytes.is_empty()
+                    {
+                        lineage.parts.push(unquote(text));
                     }
                     lineage.data.extend_from_slice(&bytes);
                     self.lineage.insert(state, lineage);
@@ -283,7 +299,11 @@ impl Transcript {
         let source = self.values.get(bytes)?;
         let existing = self
             .steps
-            .get(source.step)?.save.iter().find(|(_, f)| **f == source.field).map(|(v, _)| v.clone());
+            .get(source.step)?
+            .save
+            .iter()
+            .find(|(_, f)| **f == source.field)
+            .map(|(v, _)| v.clone());
         if let Some(var) = existing {
             return Some(var);
         }
@@ -370,7 +390,11 @@ impl Transcript {
                 } else {
                     format!(", label: {}", self.data(&p.encoding_parm, false, uses, pending))
                 };
-                format!("{{type: {name}, oaep: {{hash: {}, mgf: {}{label}}}}}", named_mech(p.hash_mech)?, mgf(p.mgf)?)
+                format!(
+                    "{{type: {name}, oaep: {{hash: {}, mgf: {}{label}}}}}",
+                    named_mech(p.hash_mech)?,
+                    mgf(p.mgf)?
+                )
             }
             (Some(Parameter::RsapssParameter(p)), Some(name)) => format!(
                 "{{type: {name}, pss: {{hash: {}, mgf: {}, salt: {}}}}}",
@@ -434,7 +458,9 @@ impl Transcript {
     fn reference_digest(&mut self, call: &Call, written: &[(&'static str, String)]) -> Option<String> {
         let digest = call.outputs.iter().find(|(f, _)| *f == "Digest").map(|(_, b)| b)?;
         let (mech, parts, data) = self.operation(call, written)?;
-        if reference::digest(CkMechanismType(mech.mechanism), &data).ok()? != *digest || mech.parameter.is_some() {
+        if reference::digest(CkMechanismType(mech.mechanism), &data).ok()? != *digest
+            || mech.parameter.is_some()
+        {
             return None;
         }
         let index = self.steps.len();
@@ -464,7 +490,11 @@ impl Transcript {
 
     /// The mechanism, data parts (as expressions) and data of a digest or signature call:
     /// its own for a single-call RPC, its state's history plus its own data otherwise.
-    fn operation(&self, call: &Call, written: &[(&'static str, String)]) -> Option<(proto::Mechanism, Vec<String>, Vec<u8>)> {
+    fn operation(
+        &self,
+        call: &Call,
+        written: &[(&'static str, String)],
+    ) -> Option<(proto::Mechanism, Vec<String>, Vec<u8>)> {
         let arg = |name: &str| call.args.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
         let own_data = match arg("data") {
             Some(In::Data(d)) => d.clone(),
@@ -495,7 +525,8 @@ impl Transcript {
         if !matches!(call.rpc, Rpc::SignSingle | Rpc::Sign | Rpc::SignFinal) {
             return Vec::new();
         }
-        let Some(signature) = call.outputs.iter().find(|(f, _)| *f == "Signature").map(|(_, b)| b.clone()) else {
+        let Some(signature) = call.outputs.iter().find(|(f, _)| *f == "Signature").map(|(_, b)| b.clone())
+        else {
             return Vec::new();
         };
         let mut pending = Vec::new();
@@ -636,7 +667,9 @@ fn check_mech(m: &proto::Mechanism) -> Result<(), Skip> {
             mgf(p.mgf)?;
         }
         Parameter::Ecdh1DeriveParameter(p) => {
-            CkEcKdf(p.kdf as u64).name().ok_or_else(|| Skip(format!("ECDH KDF {} has no CKD_ name", p.kdf)))?;
+            CkEcKdf(p.kdf as u64)
+                .name()
+                .ok_or_else(|| Skip(format!("ECDH KDF {} has no CKD_ name", p.kdf)))?;
         }
         Parameter::BtcDeriveParameter(p) => {
             if !BTC_DERIVE_TYPES.iter().any(|(_, v)| *v == p.r#type as u64) {

@@ -46,7 +46,10 @@ fn serve(extra: &[&str]) -> Running {
 }
 
 fn proxy(upstream: &str, extra: &[&str]) -> Running {
-    start(&[&["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream, "--duration", "300s"], extra].concat())
+    start(
+        &[&["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream, "--duration", "300s"], extra]
+            .concat(),
+    )
 }
 
 /// Stops the proxy as Ctrl-C would and returns the rest of what it printed.
@@ -87,7 +90,8 @@ fn suites_pass_through_the_proxy_and_the_recording_replays() {
     assert!(said.contains("call(s) recorded"), "{said}");
     let suite = std::fs::read_to_string(rec.join("suite.yaml")).unwrap();
     // Outputs flow as saved variables; checks by the harness's own cryptography.
-    for wanted in ["save: {", "local.digest:", "local.verify:", "{error: CKR_SIGNATURE_INVALID}", "{len: 64}"] {
+    for wanted in ["save: {", "local.digest:", "local.verify:", "{error: CKR_SIGNATURE_INVALID}", "{len: 64}"]
+    {
         assert!(suite.contains(wanted), "{wanted} missing");
     }
     let suite_file = rec.join("suite.yaml");
@@ -102,10 +106,17 @@ fn suites_pass_through_the_proxy_and_the_recording_replays() {
     }
     // The workload: every group of the recorded mix, weighted as seen, without errors.
     let workload = std::fs::read_to_string(rec.join("workload.yaml")).unwrap();
-    let mix = workload.lines().find_map(|l| l.strip_prefix("# --mix ")).expect("the mix is written").to_owned();
+    let mix =
+        workload.lines().find_map(|l| l.strip_prefix("# --mix ")).expect("the mix is written").to_owned();
     assert!(mix.contains("signsingle-ckm-ecdsa="), "{mix}");
     let out = harness()
-        .args(["load", "--endpoint", &fresh.url, "--workload-file", rec.join("workload.yaml").to_str().unwrap()])
+        .args([
+            "load",
+            "--endpoint",
+            &fresh.url,
+            "--workload-file",
+            rec.join("workload.yaml").to_str().unwrap(),
+        ])
         .args(["--mix", &mix, "--requests", "300", "--warmup", "0s", "--concurrency", "2"])
         .output()
         .unwrap();
@@ -137,8 +148,11 @@ fn a_redacted_recording_keeps_lengths_and_no_data() {
     let suite = std::fs::read_to_string(rec.join("suite.yaml")).unwrap();
     // "abc" and the 1000-byte messages went through; none of their bytes are written.
     assert!(!suite.contains("616263"), "the FIPS message is in the redacted suite");
-    let literals: Vec<&str> =
-        suite.match_indices("hex:").map(|(i, _)| &suite[i + 4..]).filter(|rest| !rest.starts_with('"')).collect();
+    let literals: Vec<&str> = suite
+        .match_indices("hex:")
+        .map(|(i, _)| &suite[i + 4..])
+        .filter(|rest| !rest.starts_with('"'))
+        .collect();
     assert!(literals.is_empty(), "literal data left: {:?}", &literals[..literals.len().min(3)]);
     assert!(suite.contains("local.random: {len: 1000}"), "lengths are kept");
     let fresh = serve(&[]);
@@ -154,6 +168,7 @@ fn bad_flags_are_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--upstream"), "{}", show(&out));
     let out = harness().args(["proxy", "--listen", "127.0.0.1:0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--upstream is required");
-    let out = harness().args(["proxy", "--upstream", "http://127.0.0.1:9", "--redact", "data"]).output().unwrap();
+    let out =
+        harness().args(["proxy", "--upstream", "http://127.0.0.1:9", "--redact", "data"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--redact needs --record");
 }
