@@ -3,9 +3,25 @@
 //! emulator and fails against a faulty one, the workload runs under `load`, and redacted
 //! recordings hold none of the data that went through.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use grep11_harness::client::{Arg, Args, CallError, Client, Endpoint, Metadata, TlsOptions, Wire};
+use grep11_harness::emulator::service::CryptoService;
+use grep11_harness::emulator::{Config, Emulator};
+use grep11_harness::proto::crypto_server::CryptoServer;
+use grep11_harness::proxy::{Proxy, Recording};
+use grep11_harness::rpc::Rpc;
+use grep11_harness::status::CallFailure;
+use tonic::codegen::http;
+use tonic::server::NamedService;
 
 /// A fresh directory for one test's recording (the proxy creates it).
 fn temp_dir(name: &str) -> PathBuf {
@@ -171,4 +187,128 @@ fn bad_flags_are_usage_errors() {
     let out =
         harness().args(["proxy", "--upstream", "http://127.0.0.1:9", "--redact", "data"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--redact needs --record");
+}
+
+/// The emulator, keeping the headers of every request it is sent.
+#[derive(Clone)]
+struct Watched {
+    inner: CryptoServer<CryptoService>,
+    seen: Arc<Mutex<Vec<http::HeaderMap>>>,
+}
+
+impl NamedService for Watched {
+    const NAME: &'static str = <CryptoServer<CryptoService> as NamedService>::NAME;
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Watched {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        self.seen.lock().unwrap().push(req.headers().clone());
+        let mut inner = self.inner.clone();
+        Box::pin(async move { tower::Service::call(&mut inner, req).await })
+    }
+}
+
+fn endpoint(url: &str, headers: &[&str]) -> Endpoint {
+    let headers = headers.iter().map(|h| h.parse().unwrap()).collect();
+    Endpoint::new(
+        url,
+        &TlsOptions::default(),
+        Metadata::new(headers, None),
+        Duration::from_secs(3),
+        Duration::from_secs(3),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn headers_deadlines_details_and_both_wire_generations_reach_each_side() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let watched = Watched { inner: Emulator::new(Config::default()).service(), seen: seen.clone() };
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_url = format!("http://{}", upstream.local_addr().unwrap());
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(tonic::service::Routes::new(watched))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(upstream)),
+    );
+    let upstream = endpoint(&upstream_url, &["x-upstream-flag: from-the-proxy"]);
+    let recording = Recording::new(None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let proxy = Proxy::new(upstream.channel().await.unwrap(), upstream, Some(recording.clone()));
+    let serving = tokio::spawn(proxy.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let app = endpoint(&proxy_url, &["x-app: hello", "bluemix-instance: instance-1"]);
+    let client = Client::connect(&app, Wire::Keyblob).await.unwrap();
+    let args = |pairs: Vec<(&'static str, Arg)>| Args(pairs.into_iter().collect());
+    let random = client.call(Rpc::GenerateRandom, &args(vec![("len", Arg::Uint(24))])).await.unwrap();
+    assert!(matches!(random.get("Rnd"), Some(grep11_harness::client::Value::Bytes(b)) if b.len() == 24));
+    // A refusal keeps its Grep11Error detail: the client decodes the CKR_* from it alone.
+    let unknown = grep11_harness::proto::Mechanism { mechanism: 0x8000_7777, parameter: None };
+    let refused = client
+        .call(
+            Rpc::DigestSingle,
+            &args(vec![("mech", Arg::Mechanism(unknown)), ("data", Arg::Bytes(b"x".to_vec()))]),
+        )
+        .await;
+    match refused {
+        Err(CallError::Failed(CallFailure::Pkcs11(f))) => {
+            assert_eq!(f.rv, grep11_harness::pkcs11::CKR_MECHANISM_INVALID)
+        }
+        other => panic!("{other:?}"),
+    }
+    // The earlier wire generation's key fields go through as well.
+    let legacy = client.clone().with_wire(Wire::Legacy);
+    let template = [(
+        grep11_harness::pkcs11::CKA_VALUE_LEN.0,
+        grep11_harness::proto::AttributeValue {
+            one_attr: Some(grep11_harness::proto::attribute_value::OneAttr::AttributeI(32)),
+        },
+    )];
+    let generated = legacy
+        .call(
+            Rpc::GenerateKey,
+            &args(vec![
+                (
+                    "mech",
+                    Arg::Mechanism(grep11_harness::proto::Mechanism {
+                        mechanism: grep11_harness::pkcs11::CKM_AES_KEY_GEN.0,
+                        parameter: None,
+                    }),
+                ),
+                ("template", Arg::Template(template.into_iter().collect())),
+            ]),
+        )
+        .await;
+    assert!(generated.is_ok(), "{generated:?}");
+
+    let headers = seen.lock().unwrap().clone();
+    assert_eq!(headers.len(), 3);
+    for h in &headers {
+        assert_eq!(h.get("x-app").unwrap(), "hello");
+        assert_eq!(h.get("bluemix-instance").unwrap(), "instance-1");
+        assert_eq!(h.get("x-upstream-flag").unwrap(), "from-the-proxy");
+        // The client's deadline, as it sent it (at most its 3 s).
+        let timeout = h.get("grpc-timeout").expect("the deadline is forwarded").to_str().unwrap();
+        assert!(timeout.ends_with('u') || timeout.ends_with('m') || timeout.ends_with('n'), "{timeout}");
+    }
+    let _ = stop.send(());
+    serving.await.unwrap();
+    let calls = recording.take();
+    assert_eq!(calls.len(), 3);
+    let t = grep11_harness::proxy::transcript(&calls, false);
+    let actions: Vec<&str> = t.steps.iter().map(|s| s.action.as_str()).collect();
+    assert_eq!(actions, ["GenerateRandom", "DigestSingle", "GenerateKey"]);
+    assert_eq!(t.steps[1].expect.as_deref(), Some("{error: CKR_MECHANISM_INVALID}"));
 }
