@@ -312,3 +312,25 @@ async fn headers_deadlines_details_and_both_wire_generations_reach_each_side() {
     assert_eq!(actions, ["GenerateRandom", "DigestSingle", "GenerateKey"]);
     assert_eq!(t.steps[1].expect.as_deref(), Some("{error: CKR_MECHANISM_INVALID}"));
 }
+
+#[test]
+fn max_calls_stops_the_proxy_and_writes_what_it_saw() {
+    let rec = temp_dir("bounded");
+    let upstream = serve(&[]);
+    let mut front = proxy(&upstream.url, &["--record", rec.to_str().unwrap(), "--max-calls", "5"]);
+    // The run outlives the proxy: its later calls find no one listening.
+    let _ = run(&front.url, &["suites/digest.yaml"]);
+    let status = front.child.wait().unwrap();
+    let mut said = String::new();
+    front.stderr.read_to_string(&mut said).unwrap();
+    assert!(status.success(), "{said}");
+    let recorded: usize = said
+        .split("proxy stopped: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    // Calls already in flight when the fifth ended finish and are kept.
+    assert!(recorded >= 5, "{said}");
+    passes(&run(&upstream.url, &[rec.join("suite.yaml").to_str().unwrap()]));
+}
