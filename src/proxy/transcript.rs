@@ -77,7 +77,7 @@ pub struct Transcript {
     lineage: HashMap<Vec<u8>, Lineage>,
     /// private key blob → public key blob, from GenerateKeyPair.
     pairs: HashMap<Vec<u8>, Vec<u8>>,
-    /// Calls left out, and why.
+    /// How many calls were left out (each has a comment step saying why).
     pub left_out: usize,
 }
 
