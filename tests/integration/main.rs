@@ -14,6 +14,7 @@ mod ibm_client_shapes;
 mod load;
 mod load_agents;
 mod misbehaving;
+mod proxy;
 mod results;
 mod third_party_client;
 mod tls_auth;
