@@ -51,7 +51,7 @@ macro_rules! endpoint_args {
                 requires = concat!($id, "endpoint"),
                 help = concat!("Metadata for every call, `'name: value'`; repeatable", $of, "."))]
             headers: Vec<String>,
-            #[arg(long = concat!($long, "api-key"), id = concat!($id, "api_key"), env = $env, hide_env_values = true,
+            #[arg(long = concat!($long, "api-key"), id = concat!($id, "api_key"), value_name = "KEY", env = $env, hide_env_values = true,
                 help = concat!("An IBM Cloud API key, exchanged at the IAM endpoint for the bearer token every call carries",
                     $of, ". Prefer the environment variable: command lines are visible to other users."))]
             api_key: Option<String>,
@@ -134,16 +134,20 @@ impl Flags<'_> {
         for (index, text) in self.headers.iter().enumerate() {
             let header: Header = text.parse().map_err(|e| format!("--{long}header #{}: {e}", index + 1))?;
             if header.name() == "authorization" && self.api_key.is_some() {
-                return Err(format!("--{long}header authorization conflicts with --{long}api-key, which sets it"));
+                return Err(format!(
+                    "--{long}header authorization conflicts with --{long}api-key, which sets it"
+                ));
             }
             headers.push(header);
         }
         if let Some(id) = self.instance_id {
-            headers.push(Header::new("bluemix-instance", id).map_err(|e| format!("--{long}instance-id: {e}"))?);
+            headers
+                .push(Header::new("bluemix-instance", id).map_err(|e| format!("--{long}instance-id: {e}"))?);
         }
         let token = match self.api_key {
             Some(key) => Some(Arc::new(
-                IamToken::new(self.iam_endpoint, key, timeout).map_err(|e| format!("--{long}iam-endpoint: {e}"))?,
+                IamToken::new(self.iam_endpoint, key, timeout)
+                    .map_err(|e| format!("--{long}iam-endpoint: {e}"))?,
             )),
             None => None,
         };

@@ -234,7 +234,8 @@ async fn run_side(
     let suffixed = wires.len() > 1;
     match client {
         Ok(client) => {
-            let run = runner::run_until(&client, cases, args.concurrency, profile, on_result, stop, GRACE).await;
+            let run =
+                runner::run_until(&client, cases, args.concurrency, profile, on_result, stop, GRACE).await;
             let advertised = run.capabilities.map(|c| c.listed.iter().map(|m| m.to_string()).collect());
             SideRun { endpoint, advertised, results: run.results, interrupted: run.interrupted }
         }
@@ -330,12 +331,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Comparing, the case lines of two runs would interleave: the divergence table says
     // what matters, and each side's report has the rest.
     let progress = Progress::new(ids.iter().map(String::as_str), args.quiet || comparing);
-    let side_a =
-        run_side(target.as_ref(), wire, &wires, args.timeout, &cases, &args, &profile, |r| {
+    let side_a = run_side(
+        target.as_ref(),
+        wire,
+        &wires,
+        args.timeout,
+        &cases,
+        &args,
+        &profile,
+        |r| {
             if !comparing {
                 progress.finished(r)
             }
-        }, stop.clone());
+        },
+        stop.clone(),
+    );
     let (side_a, side_b) = if comparing {
         let side_b = run_side(
             compare_target.as_ref(),
@@ -402,8 +412,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let _ = writeln!(stdout, "{label} {}: {}", side.endpoint, side.verdict());
         }
         for entry in &comparison.allowed_not_occurred {
-            let _ =
-                writeln!(stdout, "  allowed divergence did not occur: {} (listed as: {})", entry.case, entry.reason);
+            let _ = writeln!(
+                stdout,
+                "  allowed divergence did not occur: {} (listed as: {})",
+                entry.case, entry.reason
+            );
         }
         let _ = writeln!(stdout, "{}", output::verdict_line(&comparison.summary, comparison.agrees()));
         return Ok(if interrupted {

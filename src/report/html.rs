@@ -10,8 +10,8 @@ use html_escape::encode_text as esc;
 
 use super::matrix::{Matrix, mechanism_label};
 use super::{RunReport, started_rfc3339};
-use crate::runner::{CaseResult, Outcome};
 use crate::runner::compare::{Comparison, SideAnswer};
+use crate::runner::{CaseResult, Outcome};
 
 /// How many case ids a matrix cell's tooltip lists before "and N more".
 const TOOLTIP_IDS: usize = 8;
@@ -240,7 +240,12 @@ fn write_comparison(out: &mut String, c: &Comparison) -> std::fmt::Result {
     writeln!(out, "<p class=\"verdict {class}\">{}</p>", esc(&c.summary))?;
     writeln!(out, "<table class=\"facts\"><tr><th></th><th>endpoint</th><th>its own verdict</th></tr>")?;
     for (label, side) in [("A", &c.a), ("B", &c.b)] {
-        writeln!(out, "<tr><th>{label}</th><td>{}</td><td>{}</td></tr>", esc(&side.endpoint), esc(&side.verdict))?;
+        writeln!(
+            out,
+            "<tr><th>{label}</th><td>{}</td><td>{}</td></tr>",
+            esc(&side.endpoint),
+            esc(&side.verdict)
+        )?;
     }
     writeln!(out, "</table>")?;
     if c.divergences.is_empty() {
@@ -258,7 +263,8 @@ fn write_comparison(out: &mut String, c: &Comparison) -> std::fmt::Result {
             _ => "-".to_owned(),
         };
         let side = |s: &SideAnswer| {
-            let message = s.message.as_deref().map(|m| format!("<br><small>{}</small>", esc(m))).unwrap_or_default();
+            let message =
+                s.message.as_deref().map(|m| format!("<br><small>{}</small>", esc(m))).unwrap_or_default();
             format!("{}{message}", esc(&super::table::side_cell(s)))
         };
         writeln!(

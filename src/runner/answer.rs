@@ -23,7 +23,9 @@ pub enum StepAnswer {
     Auth,
     RetryMisused,
     /// A `local.*` step: whether the harness's check of the endpoint's output held.
-    Local { held: bool },
+    Local {
+        held: bool,
+    },
 }
 
 /// One response field's comparable shape.
@@ -34,7 +36,9 @@ pub enum Shape {
     Bytes(usize),
     /// A key blob or operation state: opaque and of the implementation's own length; only
     /// whether it is there can be compared.
-    Opaque { empty: bool },
+    Opaque {
+        empty: bool,
+    },
     /// A public key: the key it holds (`EC P-256`, `RSA 2048`), or `unparsed` when it
     /// does not begin with a SubjectPublicKeyInfo. Whatever an endpoint appends after the
     /// SPKI (an integrity tag) is its own.
@@ -44,9 +48,7 @@ pub enum Shape {
 }
 
 /// Fields holding key blobs (both wire generations) and states, compared as [`Shape::Opaque`].
-const OPAQUE: &[&str] = &[
-    "Key", "PrivKey", "Unwrapped", "NewKey", "Rewrapped", "State", "Object", "Pinblob",
-];
+const OPAQUE: &[&str] = &["Key", "PrivKey", "Unwrapped", "NewKey", "Rewrapped", "State", "Object", "Pinblob"];
 /// Fields holding a public key that begins with an SPKI.
 const PUBLIC: &[&str] = &["PubKey", "CKA_PUBLIC_KEY_INFO"];
 
@@ -62,7 +64,10 @@ impl StepAnswer {
     pub fn of(observed: &Observed) -> StepAnswer {
         match observed {
             Observed::Ok(fields) => StepAnswer::Ok(
-                fields.iter().map(|(name, value)| (field_name(name).to_owned(), shape(field_name(name), value))).collect(),
+                fields
+                    .iter()
+                    .map(|(name, value)| (field_name(name).to_owned(), shape(field_name(name), value)))
+                    .collect(),
             ),
             Observed::Rv(rv, _) => StepAnswer::Rv(*rv),
             Observed::Grpc(code, _) => StepAnswer::Grpc(*code),

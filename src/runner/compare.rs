@@ -110,8 +110,10 @@ impl Side {
         advertised: Option<Vec<String>>,
         cases: &[CaseResult],
     ) -> Side {
-        let outcomes =
-            Outcome::ALL.iter().map(|o| (o.name().to_owned(), cases.iter().filter(|c| c.outcome == *o).count())).collect();
+        let outcomes = Outcome::ALL
+            .iter()
+            .map(|o| (o.name().to_owned(), cases.iter().filter(|c| c.outcome == *o).count()))
+            .collect();
         Side { endpoint, wires, verdict, outcomes, advertised }
     }
 }
@@ -216,7 +218,8 @@ impl Comparison {
             divergences,
             allowed_not_occurred,
         };
-        comparison.verdict = if comparison.agrees() { CompareVerdict::Agree } else { CompareVerdict::Diverge };
+        comparison.verdict =
+            if comparison.agrees() { CompareVerdict::Agree } else { CompareVerdict::Diverge };
         comparison.summary = comparison.summary_line();
         comparison
     }
@@ -336,7 +339,13 @@ fn case_divergence(a: Option<&CaseResult>, b: Option<&CaseResult>) -> Option<Div
         let (who, c) = if unsupported(ca) { ("A", ca) } else { ("B", cb) };
         let step = (!c.trace.is_empty()).then_some(c.trace.len());
         let why = c.message.as_deref().unwrap_or("unsupported");
-        return Some(divergence(a, b, step, DivergenceKind::Support, format!("unsupported on {who} only: {why}")));
+        return Some(divergence(
+            a,
+            b,
+            step,
+            DivergenceKind::Support,
+            format!("unsupported on {who} only: {why}"),
+        ));
     }
     for (index, (ta, tb)) in ca.trace.iter().zip(&cb.trace).enumerate() {
         if let Some((kind, what)) = answer_divergence(ta, tb) {
@@ -367,8 +376,10 @@ fn answer_divergence(ta: &StepTrace, tb: &StepTrace) -> Option<(DivergenceKind, 
             Some((Outcome, format!("the harness's check {} on A, {} on B", side(*ha), side(*hb))))
         }
         (StepAnswer::Ok(fa), StepAnswer::Ok(fb)) => {
-            let (ma, mb): (BTreeMap<&str, &Shape>, BTreeMap<&str, &Shape>) =
-                (fa.iter().map(|(n, s)| (n.as_str(), s)).collect(), fb.iter().map(|(n, s)| (n.as_str(), s)).collect());
+            let (ma, mb): (BTreeMap<&str, &Shape>, BTreeMap<&str, &Shape>) = (
+                fa.iter().map(|(n, s)| (n.as_str(), s)).collect(),
+                fb.iter().map(|(n, s)| (n.as_str(), s)).collect(),
+            );
             let names: BTreeSet<&str> = ma.keys().chain(mb.keys()).copied().collect();
             for name in names {
                 let (x, y) = match (ma.get(name), mb.get(name)) {
@@ -462,13 +473,20 @@ mod tests {
         ];
         let b = [
             case("d/len", Outcome::Fail, vec![step(1, "DigestSingle", digest(31))]),
-            case("d/code", Outcome::Fail, vec![step(1, "DigestSingle", StepAnswer::Rv(CKR_MECHANISM_INVALID))]),
+            case(
+                "d/code",
+                Outcome::Fail,
+                vec![step(1, "DigestSingle", StepAnswer::Rv(CKR_MECHANISM_INVALID))],
+            ),
             case("d/same", Outcome::Pass, vec![step(1, "DigestSingle", digest(32))]),
         ];
         let c = compare(&a, &b, &[]);
         let got: Vec<(&str, Option<usize>, DivergenceKind)> =
             c.divergences.iter().map(|d| (d.case.as_str(), d.step, d.kind)).collect();
-        assert_eq!(got, [("d/len", Some(1), DivergenceKind::Length), ("d/code", Some(1), DivergenceKind::Code)]);
+        assert_eq!(
+            got,
+            [("d/len", Some(1), DivergenceKind::Length), ("d/code", Some(1), DivergenceKind::Code)]
+        );
         assert_eq!(c.divergences[0].what, "Digest: 32 bytes vs 31 bytes");
         assert_eq!(c.divergences[1].b.outcome, "fail");
         assert_eq!(c.compared, 3);
@@ -478,7 +496,11 @@ mod tests {
     #[test]
     fn a_failed_check_with_alike_answers_is_an_outcome_divergence_where_the_shorter_run_stopped() {
         let two = vec![step(1, "GenerateKey", digest(1)), step(2, "DigestSingle", digest(32))];
-        let a = [case("k", Outcome::Pass, [two.clone(), vec![step(3, "local.verify", StepAnswer::Local { held: true })]].concat())];
+        let a = [case(
+            "k",
+            Outcome::Pass,
+            [two.clone(), vec![step(3, "local.verify", StepAnswer::Local { held: true })]].concat(),
+        )];
         let b = [case("k", Outcome::Fail, two)];
         let c = compare(&a, &b, &[]);
         assert_eq!(c.divergences.len(), 1);
@@ -502,7 +524,10 @@ mod tests {
 
     #[test]
     fn cases_on_one_side_only_and_unsupported_ones_are_support_divergences() {
-        let a = [case("discovery/mechanism-info[mech=CKM_SHA256]", Outcome::Pass, vec![]), case("u", Outcome::Pass, vec![])];
+        let a = [
+            case("discovery/mechanism-info[mech=CKM_SHA256]", Outcome::Pass, vec![]),
+            case("u", Outcome::Pass, vec![]),
+        ];
         let b = [case("u", Outcome::Unsupported, vec![])];
         let c = compare(&a, &b, &[]);
         assert!(c.divergences.iter().all(|d| d.kind == DivergenceKind::Support), "{:?}", c.divergences);
