@@ -88,8 +88,9 @@ pub fn side_cell(side: &crate::runner::compare::SideAnswer) -> String {
     }
 }
 
-/// The divergence table `run --compare` prints: one row per divergence, each side's
-/// outcome and answer at the step (cut to fit; compare.json has them whole).
+/// The divergence table `run --compare` prints: one row per divergence, what differs, and
+/// each side's own outcome of the case (report.md and compare.json have both answers
+/// whole).
 pub fn comparison(comparison: &crate::runner::compare::Comparison) -> String {
     if comparison.divergences.is_empty() {
         return format!("no divergence in {} cases compared", comparison.compared);
@@ -106,9 +107,9 @@ pub fn comparison(comparison: &crate::runner::compare::Comparison) -> String {
             d.case.clone(),
             step,
             d.kind.name().to_owned(),
-            cut(&d.what, 60),
-            cut(&side_cell(&d.a), 40),
-            cut(&side_cell(&d.b), 40),
+            cut(&d.what, 72),
+            d.a.outcome.clone(),
+            d.b.outcome.clone(),
             d.allowed.as_deref().map_or_else(|| "no".to_owned(), |r| cut(r, 30)),
         ]);
     }
