@@ -151,12 +151,17 @@ fn refuse_narrowed(args: &RunArgs, profile: &Profile, cases: &[CaseInstance]) ->
     if args.paths.len() > 1 {
         return Some(format!("--profile {name} takes one suites directory, not {} paths", args.paths.len()));
     }
-    if let Some(wire) = args.wire.or(args.compare_wire)
+    let wire_flag = match (args.wire, args.compare_wire) {
+        (Some(wire), _) => Some(("--wire", wire)),
+        (None, Some(wire)) => Some(("--compare-wire", wire)),
+        (None, None) => None,
+    };
+    if let Some((flag, wire)) = wire_flag
         && !profile.wires.is_empty()
     {
         let names: Vec<&str> = profile.wires.iter().map(|w| w.name()).collect();
         return Some(format!(
-            "--profile {name} runs under the wire generations it names ({}); --wire {wire} would narrow it",
+            "--profile {name} runs under the wire generations it names ({}); {flag} {wire} would narrow it",
             names.join(", ")
         ));
     }

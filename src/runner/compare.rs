@@ -523,6 +523,34 @@ mod tests {
     }
 
     #[test]
+    fn keys_numbers_and_mechanism_info_have_their_own_kinds() {
+        let key = |kind: &str| StepAnswer::Ok(vec![("PubKey".into(), Shape::PublicKey(kind.into()))]);
+        let len = |n: u64| StepAnswer::Ok(vec![("CKA_VALUE_LEN".into(), Shape::Uint(n))]);
+        let info = |max: u64| StepAnswer::Ok(vec![("MaxKeySize".into(), Shape::Uint(max))]);
+        let a = [
+            case("k", Outcome::Pass, vec![step(1, "GenerateKeyPair", key("EC P-256"))]),
+            case("v", Outcome::Pass, vec![step(1, "GetAttributeValue", len(32))]),
+            case("i", Outcome::Pass, vec![step(1, "GetMechanismInfo", info(4096))]),
+        ];
+        let b = [
+            case("k", Outcome::Pass, vec![step(1, "GenerateKeyPair", key("EC P-384"))]),
+            case("v", Outcome::Pass, vec![step(1, "GetAttributeValue", len(16))]),
+            case("i", Outcome::Pass, vec![step(1, "GetMechanismInfo", info(2048))]),
+        ];
+        let c = compare(&a, &b, &[]);
+        let got: Vec<(&str, DivergenceKind, &str)> =
+            c.divergences.iter().map(|d| (d.case.as_str(), d.kind, d.what.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("k", DivergenceKind::Format, "PubKey: public key EC P-256 vs public key EC P-384"),
+                ("v", DivergenceKind::Value, "CKA_VALUE_LEN: 32 (0x20) vs 16 (0x10)"),
+                ("i", DivergenceKind::Support, "MaxKeySize: 4096 (0x1000) vs 2048 (0x800)"),
+            ]
+        );
+    }
+
+    #[test]
     fn cases_on_one_side_only_and_unsupported_ones_are_support_divergences() {
         let a = [
             case("discovery/mechanism-info[mech=CKM_SHA256]", Outcome::Pass, vec![]),
