@@ -7,6 +7,7 @@
 
 mod cli;
 mod cli_ux;
+mod compare;
 mod coverage;
 mod crypto_separation;
 mod emulator_props;
