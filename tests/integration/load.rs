@@ -345,9 +345,11 @@ async fn open_loop_stops_at_the_duration_and_counts_calls_in_flight() {
     // 100 calls/s of capacity, asked for 300/s over 0.5 s: about 100 calls are still
     // queued at the end. The run ends on time instead of waiting for them (drain is 10 s).
     let (s, took) = open_run(slow_client(Duration::from_millis(10)), 300.0, Duration::from_millis(500)).await;
-    // Waiting for the queue would take another second (100 calls at 10 ms).
-    assert!(took < Duration::from_millis(1200), "the run took {took:?}");
+    // Waiting for the queue would take another second (100 calls at 10 ms), and leave
+    // nothing in flight. The bounds allow for a loaded machine, where each 10 ms sleep can
+    // take longer (which lowers the capacity, never raises it).
     assert!(s.unfinished >= 50, "{} calls in flight at the end", s.unfinished);
+    assert!(took < Duration::from_millis(1500), "the run took {took:?}");
     assert!(s.count + s.unfinished >= 140, "{} done + {} in flight of 150 sent", s.count, s.unfinished);
-    assert!((s.rate - 100.0).abs() < 30.0, "achieved {} calls/s against a capacity of 100", s.rate);
+    assert!(s.rate <= 105.0 && s.rate >= 30.0, "achieved {} calls/s against a capacity of 100", s.rate);
 }
