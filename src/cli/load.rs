@@ -331,13 +331,15 @@ fn trial_line(workload: &str, t: &Trial) -> String {
         _ if t.passed => "pass".to_owned(),
         _ => format!("FAIL {}", t.failed_terms().join(", ")),
     };
+    let errors: Vec<String> = t.error_kinds.iter().map(|(k, v)| format!(", {k}×{v}")).collect();
     format!(
-        "{workload}: {} {:.0}/s offered, {:.1}/s achieved in {:.1}s, p99 {}: {verdict}",
+        "{workload}: {} {:.0}/s offered, {:.1}/s achieved in {:.1}s, p99 {}{}: {verdict}",
         t.kind.name(),
         t.offered,
         t.achieved,
         t.seconds,
-        report::fmt_ns(t.latency_ms.p99 * 1e6)
+        report::fmt_ns(t.latency_ms.p99 * 1e6),
+        errors.concat()
     )
 }
 
@@ -536,8 +538,15 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         hlog::write(path, started_at, &intervals).context("writing the interval log")?;
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, html::render(&report, &overall_summaries))
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(
+            path,
+            html::render(
+                &report,
+                &overall_summaries,
+                if args.find_max { &parsed.slo } else { &parsed.thresholds },
+            ),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if report.interrupted {
         ExitCode::from(130)

@@ -111,6 +111,8 @@ pub struct Trial {
     pub seconds: f64,
     pub calls: u64,
     pub errors: u64,
+    /// By `CKR_*` name or gRPC code.
+    pub error_kinds: std::collections::BTreeMap<String, u64>,
     pub unfinished: u64,
     pub latency_ms: Latency,
     pub uncorrected_ms: Option<Latency>,
@@ -217,6 +219,7 @@ pub fn judge(kind: Kind, offered: f64, summary: &Summary, slo: &[Condition]) -> 
         seconds: summary.seconds,
         calls: summary.count,
         errors: summary.errors,
+        error_kinds: summary.error_kinds.clone(),
         unfinished: summary.unfinished,
         latency_ms: Latency::of(&summary.histogram),
         uncorrected_ms: summary.uncorrected.as_ref().map(Latency::of),
@@ -478,6 +481,14 @@ impl Searcher {
 }
 
 /// One open-loop trial at `rate` (or, for the probe, a closed-loop run), summarised.
+///
+/// An open-loop trial is bounded by its number of calls (one fewer than its schedule
+/// holds, so that the budget, not the clock, ends it), which makes the run wait up to
+/// `drain` for the calls still in flight: their latency counts (the queue an overloaded
+/// trial built is measured, not left out), and they are not cancelled. Cancelling
+/// thousands of queued calls at once resets as many HTTP/2 streams, which servers take
+/// for a rapid-reset attack and answer by closing the connection, failing every later
+/// trial. The trial's seconds include that wait.
 async fn measure(
     ready: &Ready,
     clients: &[Client],
@@ -486,6 +497,12 @@ async fn measure(
     duration: Duration,
     stop: watch::Receiver<bool>,
 ) -> Option<Summary> {
+    let requests = match &mode {
+        Mode::Open { rates, .. } => {
+            rates.first().map(|r| ((r * duration.as_secs_f64()).floor() as u64).saturating_sub(1).max(1))
+        }
+        Mode::Closed { .. } => None,
+    };
     let recorder = Arc::new(Recorder::new(vec![ready.name.clone()], matches!(mode, Mode::Open { .. })));
     let plan = Plan {
         workloads: Arc::new(vec![ready.clone()]),
@@ -493,7 +510,7 @@ async fn measure(
         mode,
         warmup: search.warmup,
         duration,
-        requests: None,
+        requests,
         drain: search.drain,
         check_every: search.check_every,
     };
