@@ -204,15 +204,18 @@ impl Chart {
         self.labels.push((y, label.to_owned(), LIMIT));
     }
 
-    /// A vertical marker (the answer of a search), labelled above the plot.
+    /// A vertical marker (the answer of a search), labelled at its top.
     fn marker(&mut self, x: f64, label: &str) {
         let px = self.x.at(x);
         let _ = writeln!(
             self.svg,
-            r#"<line x1="{px:.1}" y1="{TOP}" x2="{px:.1}" y2="{b}" stroke="{PASS}" stroke-width="1"/><text x="{px:.1}" y="{ty}" text-anchor="middle" fill="{PASS}">{}</text>"#,
+            r#"<line x1="{px:.1}" y1="{TOP}" x2="{px:.1}" y2="{b}" stroke="{PASS}" stroke-width="1"/><text x="{tx:.1}" y="{ty}" text-anchor="{anchor}" fill="{PASS}">{}</text>"#,
             encode_text(label),
             b = H - BOTTOM,
-            ty = TOP - 2.0,
+            ty = TOP + 10.0,
+            // Inside the plot, on the side of the line with more room.
+            tx = if px > (LEFT + W - RIGHT) / 2.0 { px - 4.0 } else { px + 4.0 },
+            anchor = if px > (LEFT + W - RIGHT) / 2.0 { "end" } else { "start" },
         );
     }
 
@@ -244,7 +247,7 @@ impl Chart {
         self.labels.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut floor = TOP + 4.0;
         for (y, _, _) in &mut self.labels {
-            *y = y.max(floor).min(H - BOTTOM);
+            *y = y.max(floor);
             floor = *y + 13.0;
         }
         // Pushed below the plot, they move back up together.
@@ -656,5 +659,101 @@ mod tests {
             assert!(pair[1] - pair[0] >= 13.0 - 1e-9, "{ys:?}");
         }
         assert!(ys.iter().all(|y| *y > TOP && *y <= H - BOTTOM + 4.0), "{ys:?}");
+    }
+
+    fn page(conditions: &[Condition]) -> (String, LoadReport) {
+        use crate::load::record::{Recorder, summarize};
+        use crate::load::workload::Outcome;
+        use std::time::{Duration, Instant};
+        let r = Recorder::new(vec!["a".into(), "b".into()], true);
+        let t0 = Instant::now();
+        for (step, rate) in [100.0, 200.0].into_iter().enumerate() {
+            let p = r.begin(&format!("{rate}/s"), Some(rate), false);
+            for i in 1..=200u64 {
+                let done = t0 + Duration::from_micros(50 * i * (step as u64 + 1));
+                r.record(p, (i % 2) as usize, t0, t0, done, &Outcome::Ok { checked: false });
+            }
+            r.tick();
+        }
+        r.end();
+        let (phases, overall) = summarize(&r);
+        let report = LoadReport {
+            harness_version: "test".into(),
+            endpoint: "embedded emulator".into(),
+            mode: "open".into(),
+            connections: 1,
+            concurrency: None,
+            started_unix: 0,
+            interrupted: false,
+            phases: phases.iter().map(Row::of).collect(),
+            overall: overall.iter().map(Row::of).collect(),
+            timeline: r.timeline(),
+            capacity: Vec::new(),
+            violations: Vec::new(),
+        };
+        (render(&report, &overall, conditions), report)
+    }
+
+    /// The tick labels of the first chart of `class` in `html`.
+    fn y_tick_labels(html: &str, class: &str) -> Vec<String> {
+        let chart = html.split(&format!("<svg class=\"chart {class}\"")).nth(1).unwrap();
+        let chart = chart.split("</svg>").next().unwrap();
+        chart
+            .split("<text class=\"tick\"")
+            .skip(1)
+            .filter(|t| t.contains("text-anchor=\"end\""))
+            .map(|t| t.split('>').nth(1).unwrap().split('<').next().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_workload_has_its_own_charts() {
+        let (html, _) = page(&[Condition::parse("p99<10ms").unwrap()]);
+        let sections: Vec<&str> = html.split("<section class=\"workload\"").skip(1).collect();
+        assert_eq!(sections.len(), 2);
+        for (section, name) in sections.iter().zip(["a", "b"]) {
+            assert!(section.starts_with(&format!(" data-workload=\"{name}\"")), "{section}");
+            // Over time (latency, throughput), by percentile, and for the ramp latency and
+            // achieved rate against the offered rate.
+            assert_eq!(section.matches("<svg class=\"chart ").count(), 5, "{name}");
+            for class in ["over-time", "percentiles", "vs-rate", "achieved"] {
+                assert!(section.contains(&format!("<svg class=\"chart {class}\"")), "{name}: no {class}");
+            }
+            // The threshold as a line on the latency-vs-rate chart; corrected and uncorrected.
+            assert!(section.contains(">p99&lt;10ms</text>"), "{name}");
+            assert!(section.contains(">uncorrected</text>") && section.contains(">corrected</text>"));
+        }
+    }
+
+    #[test]
+    fn latency_axes_are_logarithmic() {
+        let (html, _) = page(&[]);
+        for class in ["percentiles", "vs-rate"] {
+            let labels = y_tick_labels(&html, class);
+            assert!(labels.len() >= 3, "{class}: {labels:?}");
+            // Ticks are 1, 2, 5 × a power of ten, each decade the same height: the first
+            // decade's labels read 10× the previous decade's.
+            let values: Vec<f64> = labels
+                .iter()
+                .map(|l| {
+                    let n: f64 = l.trim_end_matches(|c: char| c.is_alphabetic() || c == 'µ').parse().unwrap();
+                    let unit = if l.ends_with("ns") {
+                        1.0
+                    } else if l.ends_with("µs") {
+                        1e3
+                    } else if l.ends_with("ms") {
+                        1e6
+                    } else {
+                        1e9
+                    };
+                    n * unit
+                })
+                .collect();
+            for pair in values.windows(2) {
+                let r = pair[1] / pair[0];
+                assert!([2.0, 2.5, 10.0].iter().any(|w| (r - w).abs() < 1e-6), "{class}: {labels:?}");
+            }
+            assert!(values.last().unwrap() / values[0] >= 10.0, "{class} spans a decade or more: {labels:?}");
+        }
     }
 }
