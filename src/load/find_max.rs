@@ -485,10 +485,10 @@ impl Searcher {
 /// An open-loop trial is bounded by its number of calls (one fewer than its schedule
 /// holds, so that the budget, not the clock, ends it), which makes the run wait up to
 /// `drain` for the calls still in flight: their latency counts (the queue an overloaded
-/// trial built is measured, not left out), and they are not cancelled. Cancelling
-/// thousands of queued calls at once resets as many HTTP/2 streams, which servers take
-/// for a rapid-reset attack and answer by closing the connection, failing every later
-/// trial. The trial's seconds include that wait.
+/// trial built is measured, not left out), and they are not cancelled: once an
+/// overloaded trial had cancelled its queued calls (as many HTTP/2 stream resets), every
+/// later call on the connection failed with `UNKNOWN`, and so every later trial. The
+/// trial's seconds include that wait.
 async fn measure(
     ready: &Ready,
     clients: &[Client],
