@@ -57,13 +57,18 @@ impl Scale {
     }
 }
 
-/// 1, 2 or 5 times a power of ten at or above `v`.
+/// A round number at or above `v` whose quarters are round too, close enough that the
+/// data fills most of the axis.
 fn nice_ceiling(v: f64) -> f64 {
     if v <= 0.0 {
         return 1.0;
     }
     let mag = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|c| *c >= v * 0.999).unwrap_or(10.0 * mag)
+    [1.0, 1.2, 1.6, 2.0, 2.4, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|c| *c >= v * 0.999)
+        .unwrap_or(10.0 * mag)
 }
 
 /// A logarithmic range over the positive values, out to whole decades.
