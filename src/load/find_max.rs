@@ -179,6 +179,8 @@ pub struct Capacity {
     pub confidence: Confidence,
     /// Every trial in the order run, the probe first.
     pub trials: Vec<Trial>,
+    /// Why the search stopped early, when it did (the answer is then not trusted).
+    pub stopped: Option<String>,
 }
 
 /// The trial length for `rate`: enough calls for the SLO's highest percentile to rest on
@@ -399,6 +401,7 @@ impl Searcher {
             max_rate,
             confidence,
             trials: self.trials,
+            stopped: None,
         }
     }
 
@@ -561,8 +564,24 @@ pub async fn find_max(
             break;
         }
         let trial = judge(kind, rate, &summary, slo);
+        // A trial in which every call failed, after calls had succeeded, is a lost
+        // connection rather than a capacity: going on would only walk the rate down.
+        let lost = trial.calls == 0 && trial.errors > 0 && searcher.trials.iter().any(|t| t.calls > 0);
+        let kinds: Vec<String> = trial.error_kinds.iter().map(|(k, v)| format!("{k}×{v}")).collect();
         each(&trial);
         searcher.record(trial);
+        if lost {
+            let mut cap = searcher.finish(&ready.name, slo);
+            cap.confidence.level = Level::Low;
+            let why = format!(
+                "every call of the last trial failed ({}) after earlier trials succeeded: the connection \
+                 was lost, and the search stopped",
+                kinds.join(", ")
+            );
+            cap.confidence.why = format!("{why}; {}", cap.confidence.why);
+            cap.stopped = Some(why);
+            return cap;
+        }
     }
     searcher.finish(&ready.name, slo)
 }
