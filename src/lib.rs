@@ -7,6 +7,7 @@ pub mod emulator;
 pub mod load;
 pub mod pkcs11;
 pub mod proto;
+pub mod proxy;
 pub mod report;
 pub mod rpc;
 pub mod runner;

@@ -130,6 +130,7 @@ fn run_fault(
         filter: None,
         suites: Vec::new(),
         cases: results.clone(),
+        comparison: None,
     };
     let ids = |outcome: Outcome| {
         results.iter().filter(|r| r.outcome == outcome).map(|r| r.id.clone()).collect::<Vec<_>>()

@@ -1,11 +1,11 @@
 //! `grep11-harness load`: workloads against the embedded emulator or an endpoint, in closed
 //! or open loop, with thresholds, capacity search and reports; and `report merge`.
 //! Exit codes: 0 done (thresholds met), 1 a threshold was violated or a setup failed,
-//! 2 bad usage (nothing ran), 130 interrupted by Ctrl-C (the partial report is printed).
+//! 2 bad usage (nothing ran; for `report merge`, files it cannot read or that disagree),
+//! 130 interrupted by Ctrl-C (the partial report is printed).
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,8 +17,9 @@ use grep11_harness::load::find_max::{Search, Trial, find_max};
 use grep11_harness::load::record::{Encoded, Recorder, Summary, summarize};
 use grep11_harness::load::report::{self, Capacity, LoadReport, Row};
 use grep11_harness::load::sched::{Mode, Plan, run};
+use grep11_harness::load::segment::{self, Segment, SegmentError};
 use grep11_harness::load::workload::{self, Ready, Workload};
-use grep11_harness::load::{embedded_clients, endpoint_clients, hlog, html};
+use grep11_harness::load::{embedded_clients, endpoint_clients, hlog, html, merge};
 use tokio::sync::watch;
 
 #[derive(clap::Args)]
@@ -103,6 +104,20 @@ pub struct LoadArgs {
     /// Write a self-contained HTML report.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Run agent I of N's share of the load (I from 1): of the rate in open loop, of the
+    /// calls in flight in closed loop, and of the connections and --requests; `job/N`
+    /// takes I from a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (plus one).
+    #[arg(long, value_name = "I/N", conflicts_with = "find_max")]
+    segment: Option<String>,
+    /// Start measuring at this time, so that agents on several machines start together:
+    /// RFC 3339 in UTC (2026-01-31T12:00:00Z) or +DURATION from now.
+    #[arg(long, value_name = "TIME")]
+    start_at: Option<String>,
+    /// Write the JSON report and the interval log into this folder, named by segment
+    /// (load-I-of-N.json and .hlog; load.json and .hlog without --segment), for
+    /// `report merge`.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["json", "hlog"])]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -113,13 +128,23 @@ pub struct ReportArgs {
 
 #[derive(clap::Subcommand)]
 enum ReportCommand {
-    /// Merge interval logs (`.hlog`) from several agents into one report, per tag.
+    /// Merge the reports and interval logs of several agents (or one run) into one report:
+    /// their folders, `.json` reports (each with the log it names) or `.hlog` logs.
     Merge {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Write the merged rows as JSON.
+        /// Write the merged report as JSON (`-`: standard output, instead of the table).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write the merged report as HTML.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Write every agent's intervals into one interval log, on one clock.
+        #[arg(long)]
+        hlog: Option<PathBuf>,
+        /// As for `load`, judged on the merged numbers. Repeatable.
+        #[arg(long)]
+        threshold: Vec<String>,
     },
 }
 
@@ -183,9 +208,29 @@ struct Parsed {
     thresholds: Vec<Condition>,
     slo: Vec<Condition>,
     ramp: Option<Ramp>,
+    segment: Option<Segment>,
+    start_at: Option<SystemTime>,
 }
 
-fn parse_flags(args: &LoadArgs) -> Result<Parsed, String> {
+/// Takes this agent's share (`--segment`) of the load in `args` and `ramp`.
+fn take_share(segment: Segment, args: &mut LoadArgs, ramp: Option<&mut Ramp>) -> Result<(), SegmentError> {
+    match ramp {
+        Some(r) => {
+            for rate in &mut r.rates {
+                *rate = segment.rate(*rate)?;
+            }
+        }
+        None => args.concurrency = segment.share_of("--concurrency", args.concurrency as u64)? as usize,
+    }
+    // An agent needs one connection even when there are fewer than agents.
+    args.connections = (segment.share(args.connections as u64) as usize).max(1);
+    if let Some(n) = args.requests {
+        args.requests = Some(segment.share_of("--requests", n)?);
+    }
+    Ok(())
+}
+
+fn parse_flags(args: &mut LoadArgs) -> Result<Parsed, String> {
     let thresholds = args
         .threshold
         .iter()
@@ -195,7 +240,7 @@ fn parse_flags(args: &LoadArgs) -> Result<Parsed, String> {
         Some(s) => Condition::parse_list(s).map_err(|e| format!("--slo: {e}"))?,
         None => Vec::new(),
     };
-    let ramp = match &args.rate {
+    let mut ramp = match &args.rate {
         Some(r) => Some(Ramp::parse(r, args.step).map_err(|e| format!("--rate: {e}"))?),
         None if args.step.is_some() => return Err("--step needs --rate FROM..TO".into()),
         None => None,
@@ -203,7 +248,19 @@ fn parse_flags(args: &LoadArgs) -> Result<Parsed, String> {
     if args.duration.is_zero() && args.requests.is_none() {
         return Err("--duration must be above zero".into());
     }
-    Ok(Parsed { thresholds, slo, ramp })
+    let job_index = std::env::var(segment::JOB_INDEX_VAR).ok();
+    let segment = match &args.segment {
+        Some(s) => Some(Segment::parse(s, job_index.as_deref()).map_err(|e| format!("--segment: {e}"))?),
+        None => None,
+    };
+    if let Some(seg) = segment {
+        take_share(seg, args, ramp.as_mut()).map_err(|e| format!("--segment {seg}: {e}"))?;
+    }
+    let start_at = match &args.start_at {
+        Some(t) => Some(segment::start_at(t, SystemTime::now()).map_err(|e| format!("--start-at: {e}"))?),
+        None => None,
+    };
+    Ok(Parsed { thresholds, slo, ramp, segment, start_at })
 }
 
 /// Live progress when stderr is a terminal: current rate and p99, once a second.
@@ -246,9 +303,17 @@ fn settings(args: &LoadArgs, parsed: &Parsed, endpoint: Option<&str>, names: &[&
         1 => "every answer checked".to_owned(),
         n => format!("the first and every {n}th answer checked"),
     };
+    let agent = match (parsed.segment, parsed.start_at) {
+        (None, None) => String::new(),
+        (segment, at) => format!(
+            "{}{} · ",
+            segment.map(|s| format!("agent {s}'s share")).unwrap_or_default(),
+            at.map(|t| format!(" starting at {}", humantime::format_rfc3339_millis(t))).unwrap_or_default()
+        ),
+    };
     format!(
-        "grep11-harness load: {} · {shape} after {} warm-up · {} connection(s), {threads} · timeout {} · \
-         {checks} · {} workload(s): {}{}",
+        "grep11-harness load: {} · {agent}{shape} after {} warm-up · {} connection(s), {threads} · timeout {} \
+         · {checks} · {} workload(s): {}{}",
         endpoint.unwrap_or("embedded emulator"),
         show_duration(args.warmup),
         args.connections,
@@ -266,10 +331,26 @@ async fn run_group(
     args: &LoadArgs,
     mode: &Mode,
     stop: &watch::Receiver<bool>,
+    start_at: Option<SystemTime>,
 ) -> Result<(Arc<Recorder>, Vec<Summary>, Vec<Summary>), String> {
     let mut ready: Vec<Ready> = Vec::new();
     for w in group {
         ready.push(w.setup(&clients[0]).await.map_err(|e| e.to_string())?);
+    }
+    // After the setup, whose time differs from agent to agent.
+    match start_at.map(|t| t.duration_since(SystemTime::now())) {
+        Some(Ok(wait)) => {
+            let mut stop = stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        }
+        Some(Err(late)) if late.duration() > segment::START_TOLERANCE => eprintln!(
+            "grep11-harness: warning: the setup ended {} after --start-at; this agent starts late",
+            show_duration(late.duration())
+        ),
+        _ => {}
     }
     let names: Vec<String> = ready.iter().map(|r| r.name.clone()).collect();
     let recorder = Arc::new(Recorder::new(names.clone(), matches!(mode, Mode::Open { .. })));
@@ -352,8 +433,8 @@ pub fn runtime(args: &LoadArgs) -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let parsed = match parse_flags(&args) {
+pub async fn load(mut args: LoadArgs) -> anyhow::Result<ExitCode> {
+    let parsed = match parse_flags(&mut args) {
         Ok(p) => p,
         Err(e) => return usage(e),
     };
@@ -437,18 +518,31 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         connections: args.connections,
         concurrency: matches!(mode, Mode::Closed { .. }).then_some(args.concurrency),
         started_unix: started_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+        segment: parsed.segment.map(|s| s.to_string()),
+        hlog: None,
         interrupted: false,
         phases: Vec::new(),
         overall: Vec::new(),
         timeline: Vec::new(),
         capacity: Vec::new(),
         violations: Vec::new(),
+        merge: None,
     };
+    let (json_path, hlog_path) = match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let stem = parsed.segment.map(|s| s.file_stem()).unwrap_or_else(|| "load".into());
+            (Some(dir.join(format!("{stem}.json"))), Some(dir.join(format!("{stem}.hlog"))))
+        }
+        None => (args.json.clone(), args.hlog.clone()),
+    };
+    report.hlog = hlog_path.as_deref().map(|h| log_name(json_path.as_deref(), h));
     let mut overall_summaries: Vec<Summary> = Vec::new();
     let mut intervals: Vec<Encoded> = Vec::new();
     let mut setup_failed = false;
     // With the JSON on stdout, the table goes to stderr.
-    let json_to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
+    let json_to_stdout = json_path.as_deref() == Some(std::path::Path::new("-"));
     let mut out: Box<dyn Write> =
         if json_to_stdout { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
     let lines = !std::io::stderr().is_terminal();
@@ -485,18 +579,22 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
             report.capacity.push(cap);
         }
     } else {
-        for group in &groups {
+        for (n, group) in groups.iter().enumerate() {
             if *stop.borrow() {
                 break;
             }
-            match run_group(group, &clients, &args, &mode, &stop).await {
-                Ok((recorder, phases, overall)) => {
+            let start_at = parsed.start_at.filter(|_| n == 0);
+            match run_group(group, &clients, &args, &mode, &stop, start_at).await {
+                Ok((recorder, mut phases, mut overall)) => {
+                    let offset = recorder.started.saturating_duration_since(started);
+                    for s in phases.iter_mut().chain(overall.iter_mut()) {
+                        s.start += offset;
+                    }
                     if lines {
                         for s in &overall {
                             eprintln!("{}", report::finished_line(&Row::of(s)));
                         }
                     }
-                    let offset = recorder.started.saturating_duration_since(started);
                     for t in recorder.timeline() {
                         report.timeline.push(grep11_harness::load::record::Sample {
                             t: t.t + offset.as_secs_f64(),
@@ -526,15 +624,10 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     for v in &report.violations {
         let _ = writeln!(out, "failed: {v}");
     }
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)?;
-        if json_to_stdout {
-            let _ = writeln!(std::io::stdout(), "{text}");
-        } else {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-        }
+    if let Some(path) = &json_path {
+        write_json(path, &report)?;
     }
-    if let Some(path) = &args.hlog {
+    if let Some(path) = &hlog_path {
         hlog::write(path, started_at, &intervals).context("writing the interval log")?;
     }
     if let Some(path) = &args.html {
@@ -557,41 +650,80 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// How a report names its interval log: by file name when beside it, else by full path.
+fn log_name(json: Option<&Path>, hlog: &Path) -> String {
+    let folder = |p: &Path| std::path::absolute(p).ok().and_then(|a| a.parent().map(Path::to_owned));
+    match json {
+        Some(j) if j != Path::new("-") && folder(j).is_some() && folder(j) == folder(hlog) => {
+            hlog.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        }
+        _ => std::path::absolute(hlog).unwrap_or_else(|_| hlog.to_owned()).display().to_string(),
+    }
+}
+
+/// Writes a report as JSON to a file, or to standard output for `-`.
+fn write_json(path: &Path, report: &LoadReport) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(report)?;
+    if path == Path::new("-") {
+        let _ = writeln!(std::io::stdout(), "{text}");
+        Ok(())
+    } else {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    match args.command {
-        ReportCommand::Merge { files, json } => {
-            let merged = hlog::merge(&files).context("merging interval logs")?;
-            let rows: Vec<Row> = merged
-                .iter()
-                .map(|(tag, m)| {
-                    let seconds = m.last.saturating_sub(m.first).as_secs_f64();
-                    let h = &m.histogram;
-                    Row {
-                        workload: tag.clone(),
-                        phase: "merged".into(),
-                        target_rate: None,
-                        seconds,
-                        count: h.len(),
-                        errors: 0,
-                        error_kinds: BTreeMap::new(),
-                        checked: 0,
-                        wrong: 0,
-                        first_wrong: None,
-                        rate: if seconds > 0.0 { h.len() as f64 / seconds } else { 0.0 },
-                        latency_ms: report::Latency::of(h),
-                        uncorrected_ms: None,
-                        sent_late_ms: None,
-                        unfinished: 0,
-                    }
-                })
-                .collect();
-            let _ = writeln!(std::io::stdout(), "{}", report::table(&rows));
-            if let Some(path) = json {
-                let value = serde_json::json!({ "files": files, "merged": rows });
-                std::fs::write(&path, serde_json::to_string_pretty(&value)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            Ok(ExitCode::SUCCESS)
+    let ReportCommand::Merge { files, json, html: html_path, hlog: hlog_path, threshold } = args.command;
+    let thresholds = match threshold.iter().map(|t| Condition::parse(t)).collect::<Result<Vec<_>, _>>() {
+        Ok(t) => t,
+        Err(e) => return usage(format!("--threshold: {e}")),
+    };
+    // Files that cannot be read or do not agree: nothing is merged, as with bad usage.
+    let merged = match merge::gather(&files).and_then(|(sources, notes)| merge::merge(sources, notes)) {
+        Ok(m) => m,
+        Err(e) => return usage(e),
+    };
+    let mut report = merged.report;
+    let names: Vec<&str> = report.overall.iter().map(|r| r.workload.as_str()).collect();
+    if let Some(e) = unknown_scopes(&thresholds, &names) {
+        return usage(e);
+    }
+    report.violations = violations(&merged.summaries, &thresholds);
+    let to_stdout = json.as_deref() == Some(Path::new("-"));
+    let mut out: Box<dyn Write> =
+        if to_stdout { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
+    if let Some(info) = &report.merge {
+        let _ = writeln!(
+            out,
+            "merged {} agent(s){} covering {} to {} ({:.3}s); each rate is the sum of the agents' rates",
+            info.agents,
+            if info.segments.is_empty() {
+                String::new()
+            } else {
+                format!(" (segments {})", info.segments.join(", "))
+            },
+            info.from,
+            info.to,
+            info.seconds
+        );
+        for note in &info.notes {
+            let _ = writeln!(out, "note: {note}");
         }
     }
+    let _ = writeln!(out, "{}", report::table(&report.overall));
+    for v in &report.violations {
+        let _ = writeln!(out, "failed: {v}");
+    }
+    if let Some(path) = &hlog_path {
+        hlog::write_intervals(path, merged.started, &merged.intervals).context("writing the interval log")?;
+        report.hlog = Some(log_name(json.as_deref(), path));
+    }
+    if let Some(path) = &json {
+        write_json(path, &report)?;
+    }
+    if let Some(path) = &html_path {
+        std::fs::write(path, html::render(&report, &merged.summaries))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if report.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) })
 }

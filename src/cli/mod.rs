@@ -1,4 +1,5 @@
 //! Subcommands: `run` (suites against an endpoint), `serve` (the emulator on a socket),
+//! `proxy` (forward and record an application's calls),
 //! `list` (suite and case ids, profiles), `load`, `report`, and `completions`/`man`
 //! generated from these definitions. Exit codes: 0 every case passed (or was unsupported
 //! or skipped), 1 a case failed or errored (or the endpoint could not be reached), 2 bad
@@ -10,6 +11,7 @@ mod endpoint;
 mod list;
 mod load;
 mod output;
+mod proxy;
 mod run;
 mod serve;
 
@@ -39,6 +41,8 @@ enum Command {
     Run(run::RunArgs),
     /// Serve the emulator (h2c, or TLS) until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
+    /// Forward an application's calls to an endpoint, recording them as a suite and a workload.
+    Proxy(proxy::ProxyArgs),
     /// List case ids, the profiles, or what a profile selects.
     List(list::ListArgs),
     /// Measure latency and throughput per mechanism (closed or open loop).
@@ -63,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => runtime()?.block_on(run::run(args)),
         Command::Serve(args) => runtime()?.block_on(serve::serve(args)),
+        Command::Proxy(args) => runtime()?.block_on(proxy::proxy(args)),
         Command::List(args) => list::list(args),
         Command::Load(args) => load::runtime(&args)?.block_on(load::load(args)),
         Command::Report(args) => load::report(args),

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use grep11_harness::client::{Client, Wire};
+use grep11_harness::client::{Client, Endpoint, Wire};
 use grep11_harness::report::{HashedFile, ProfileSummary, RunReport, table};
+use grep11_harness::runner::compare::{Comparison, Side};
 use grep11_harness::runner::{self, CaseResult, Outcome};
-use grep11_harness::suite::{CaseInstance, Profile};
+use grep11_harness::suite::{CaseInstance, Profile, Reasoned};
 use tokio::sync::watch;
 
 use super::output::{self, ColorWhen, Progress};
@@ -57,6 +58,19 @@ pub struct RunArgs {
     /// for writing before the first call).
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
+    #[command(flatten)]
+    compare: super::endpoint::CompareArgs,
+    /// Key fields to send to and read from the --compare endpoint (default: as --wire).
+    #[arg(long, value_enum, value_name = "WIRE", requires = "compare_endpoint")]
+    compare_wire: Option<Wire>,
+    /// Per-call deadline for the --compare endpoint (default: as --timeout).
+    #[arg(long, value_name = "DURATION", value_parser = super::args::positive_duration, requires = "compare_endpoint")]
+    compare_timeout: Option<Duration>,
+    /// A YAML file of known divergences, in the --deviations format (`deviations: [{case:
+    /// GLOB, reason: ..}]`): listed divergences do not fail the comparison; an entry that
+    /// matches no divergence does, until it goes.
+    #[arg(long, value_name = "FILE", requires = "compare_endpoint")]
+    compare_allow: Option<PathBuf>,
     /// Print only the cases that did not pass, and the verdict.
     #[arg(long, short)]
     quiet: bool,
@@ -137,12 +151,17 @@ fn refuse_narrowed(args: &RunArgs, profile: &Profile, cases: &[CaseInstance]) ->
     if args.paths.len() > 1 {
         return Some(format!("--profile {name} takes one suites directory, not {} paths", args.paths.len()));
     }
-    if let Some(wire) = args.wire
+    let wire_flag = match (args.wire, args.compare_wire) {
+        (Some(wire), _) => Some(("--wire", wire)),
+        (None, Some(wire)) => Some(("--compare-wire", wire)),
+        (None, None) => None,
+    };
+    if let Some((flag, wire)) = wire_flag
         && !profile.wires.is_empty()
     {
         let names: Vec<&str> = profile.wires.iter().map(|w| w.name()).collect();
         return Some(format!(
-            "--profile {name} runs under the wire generations it names ({}); --wire {wire} would narrow it",
+            "--profile {name} runs under the wire generations it names ({}); {flag} {wire} would narrow it",
             names.join(", ")
         ));
     }
@@ -191,6 +210,72 @@ fn suite_files(cases: &[CaseInstance]) -> std::io::Result<Vec<HashedFile>> {
     files.into_iter().map(HashedFile::read).collect()
 }
 
+/// One endpoint's run: its results and what the report says of it.
+struct SideRun {
+    endpoint: String,
+    advertised: Result<Vec<String>, String>,
+    results: Vec<CaseResult>,
+    interrupted: bool,
+}
+
+/// Runs `cases` against `target` (`None`: a new embedded emulator) under each of `wires`;
+/// when no connection can be had, every case is reported as an error so the report exists.
+#[allow(clippy::too_many_arguments)]
+async fn run_side(
+    target: Option<&Endpoint>,
+    wire: Wire,
+    wires: &[Wire],
+    timeout: Duration,
+    cases: &[CaseInstance],
+    args: &RunArgs,
+    profile: &Arc<Profile>,
+    on_result: impl Fn(&CaseResult),
+    stop: watch::Receiver<bool>,
+) -> SideRun {
+    let (endpoint, client) = match target {
+        None => ("embedded emulator".to_owned(), Ok(grep11_harness::embedded::client(wire, timeout))),
+        Some(target) => (target.url().to_owned(), Client::connect(target, wire).await),
+    };
+    let suffixed = wires.len() > 1;
+    match client {
+        Ok(client) => {
+            let run =
+                runner::run_until(&client, cases, args.concurrency, profile, on_result, stop, GRACE).await;
+            let advertised = run.capabilities.map(|c| c.listed.iter().map(|m| m.to_string()).collect());
+            SideRun { endpoint, advertised, results: run.results, interrupted: run.interrupted }
+        }
+        Err(e) => {
+            super::complain(format!("{endpoint}: {e}"));
+            let why = e.to_string();
+            let mut results: Vec<CaseResult> = wires
+                .iter()
+                .flat_map(|&w| {
+                    cases.iter().map(move |c| (w, c)).map(|(w, c)| {
+                        let mut r = match profile.selects(c) {
+                            Ok(()) => CaseResult::not_run(c, w, Outcome::Error, why.clone()),
+                            Err(skip) => CaseResult::not_run(c, w, Outcome::Skip, skip),
+                        };
+                        if suffixed {
+                            r.id = format!("{}@{w}", r.id);
+                        }
+                        r
+                    })
+                })
+                .collect();
+            runner::mark_deviations(profile, &mut results);
+            SideRun { endpoint, advertised: Err(why), results, interrupted: false }
+        }
+    }
+}
+
+/// The allow file's entries (`--compare-allow`, the `--deviations` format).
+fn allow_entries(args: &RunArgs) -> Result<Vec<Reasoned>, String> {
+    let Some(file) = &args.compare_allow else { return Ok(Vec::new()) };
+    let mut loaded = Profile::default();
+    loaded.add_deviations(file).map_err(|e| format!("--compare-allow: {e}"))?;
+    Ok(loaded.deviations)
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     args.color.apply();
     let usage = |message: String| {
@@ -199,6 +284,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let target = match args.endpoint.endpoint(args.timeout) {
         Ok(target) => target,
+        Err(e) => return usage(e),
+    };
+    let compare_timeout = args.compare_timeout.unwrap_or(args.timeout);
+    let compare_target = match args.compare.endpoint(compare_timeout) {
+        Ok(target) => target,
+        Err(e) => return usage(e),
+    };
+    let comparing = args.compare.endpoint.is_some();
+    let allow = match allow_entries(&args) {
+        Ok(allow) => allow,
         Err(e) => return usage(e),
     };
     let profile = match profile(&args) {
@@ -220,6 +315,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let wire = args.wire.unwrap_or_default();
+    let compare_wire = args.compare_wire.unwrap_or(wire);
     if let Some(dir) = &args.report_dir
         && let Err(e) = grep11_harness::report::prepare_dir(dir)
     {
@@ -228,11 +324,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let stop = stop_on_signal();
     let started = Instant::now();
     let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (endpoint, client) = match &target {
-        None => ("embedded emulator".to_owned(), Ok(grep11_harness::embedded::client(wire, args.timeout))),
-        Some(target) => (target.url().to_owned(), Client::connect(target, wire).await),
-    };
     let wires = if profile.wires.is_empty() { vec![wire] } else { profile.wires.clone() };
+    let compare_wires = if profile.wires.is_empty() { vec![compare_wire] } else { profile.wires.clone() };
     let suffixed = wires.len() > 1;
     let ids: Vec<String> = wires
         .iter()
@@ -240,66 +333,74 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             cases.iter().map(move |c| if suffixed { format!("{}@{w}", c.id) } else { c.id.clone() })
         })
         .collect();
-    let progress = Progress::new(ids.iter().map(String::as_str), args.quiet);
-    let (advertised, results, interrupted) = match client {
-        Ok(client) => {
-            let run = runner::run_until(
-                &client,
-                &cases,
-                args.concurrency,
-                &profile,
-                |r| progress.finished(r),
-                stop,
-                GRACE,
-            )
-            .await;
-            let advertised = run.capabilities.map(|c| c.listed.iter().map(|m| m.to_string()).collect());
-            (advertised, run.results, run.interrupted)
-        }
-        Err(e) => {
-            // Nothing can run, but every case is reported as an error so the report exists.
-            super::complain(&e);
-            let why = e.to_string();
-            let mut results: Vec<CaseResult> = wires
-                .iter()
-                .flat_map(|&w| {
-                    cases.iter().map(move |c| (w, c)).map(|(w, c)| {
-                        let mut r = match profile.selects(c) {
-                            Ok(()) => CaseResult::not_run(c, w, Outcome::Error, why.clone()),
-                            Err(skip) => CaseResult::not_run(c, w, Outcome::Skip, skip),
-                        };
-                        if suffixed {
-                            r.id = format!("{}@{w}", r.id);
-                        }
-                        r
-                    })
-                })
-                .collect();
-            runner::mark_deviations(&profile, &mut results);
-            (Err(why), results, false)
-        }
+    // Comparing, the case lines of two runs would interleave: the divergence table says
+    // what matters, and each side's report has the rest.
+    let progress = Progress::new(ids.iter().map(String::as_str), args.quiet || comparing);
+    let side_a = run_side(
+        target.as_ref(),
+        wire,
+        &wires,
+        args.timeout,
+        &cases,
+        &args,
+        &profile,
+        |r| {
+            if !comparing {
+                progress.finished(r)
+            }
+        },
+        stop.clone(),
+    );
+    let (side_a, side_b) = if comparing {
+        let side_b = run_side(
+            compare_target.as_ref(),
+            compare_wire,
+            &compare_wires,
+            compare_timeout,
+            &cases,
+            &args,
+            &profile,
+            |_| {},
+            stop,
+        );
+        let (a, b) = tokio::join!(side_a, side_b);
+        (a, Some(b))
+    } else {
+        (side_a.await, None)
     };
     progress.finish();
-    let report = RunReport {
+    let report_of = |side: SideRun, wires: Vec<Wire>| RunReport {
         harness_version: env!("CARGO_PKG_VERSION"),
-        endpoint,
+        endpoint: side.endpoint,
         wires,
         started_unix,
         duration: started.elapsed(),
-        advertised,
+        advertised: side.advertised,
         profile: args.profile.is_some().then(|| ProfileSummary {
             name: profile.name.clone(),
             description: profile.description.clone(),
-            file: profile_file,
+            file: profile_file.clone(),
         }),
         filter: args.filter.clone(),
-        suites,
-        interrupted,
-        cases: results,
+        suites: suites.clone(),
+        interrupted: side.interrupted,
+        cases: side.results,
+        comparison: None,
     };
+    let mut report = report_of(side_a, wires);
+    let compared = side_b.map(|b| report_of(b, compare_wires));
+    if let Some(b) = &compared {
+        report.comparison = Some(comparison(&report, b, &allow));
+    }
+    let interrupted = report.interrupted || compared.as_ref().is_some_and(|b| b.interrupted);
     let mut wrote = true;
     if let Some(dir) = &args.report_dir {
-        match report.write(dir) {
+        let written = report.write(dir).and_then(|()| match &compared {
+            // The second endpoint's own reports, beside the first's.
+            Some(b) => b.write(&dir.join(COMPARED_DIR)),
+            None => Ok(()),
+        });
+        match written {
             Ok(()) => {
                 let _ = writeln!(std::io::stderr(), "grep11-harness: reports written to {}", dir.display());
             }
@@ -310,6 +411,27 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut stdout = output::stdout();
+    if let (Some(comparison), Some(b)) = (&report.comparison, &compared) {
+        let _ = writeln!(stdout, "{}", table::comparison(comparison));
+        for (label, side) in [("A", &report), ("B", b)] {
+            let _ = writeln!(stdout, "{label} {}: {}", side.endpoint, side.verdict());
+        }
+        for entry in &comparison.allowed_not_occurred {
+            let _ = writeln!(
+                stdout,
+                "  allowed divergence did not occur: {} (listed as: {})",
+                entry.case, entry.reason
+            );
+        }
+        let _ = writeln!(stdout, "{}", output::verdict_line(&comparison.summary, comparison.agrees()));
+        return Ok(if interrupted {
+            ExitCode::from(super::EXIT_INTERRUPTED)
+        } else if comparison.agrees() && wrote {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(super::EXIT_FAILED)
+        });
+    }
     if !args.quiet {
         let _ = writeln!(stdout, "\n{}\n", table::render(&report));
     }
@@ -332,4 +454,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(super::EXIT_FAILED)
     })
+}
+
+/// Where `--report-dir` holds the `--compare` endpoint's own reports.
+const COMPARED_DIR: &str = "compared";
+
+/// The two reports compared (`a` is the --endpoint side).
+fn comparison(a: &RunReport, b: &RunReport, allow: &[Reasoned]) -> Comparison {
+    let side = |r: &RunReport| {
+        Side::new(r.endpoint.clone(), r.wires.clone(), r.verdict(), r.advertised.clone().ok(), &r.cases)
+    };
+    Comparison::new(side(a), &a.cases, side(b), &b.cases, a.interrupted || b.interrupted, allow)
 }

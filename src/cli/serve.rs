@@ -130,7 +130,7 @@ fn source(flag: &'static str, env: &'static str, value: &str) -> &'static str {
     if !on_command_line && std::env::var(env).is_ok_and(|v| v == value) { env } else { flag }
 }
 
-async fn shutdown() {
+pub(super) async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -230,6 +230,27 @@ impl Endpoint {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// A connection to this endpoint as a tonic channel (the same connection path as
+    /// [`Client::connect`]), for forwarding HTTP/2 requests unchanged.
+    pub async fn channel(&self) -> Result<tonic::transport::Channel, ConnectError> {
+        transport::connect(self).await
+    }
+
+    /// Puts this endpoint's metadata (fixed headers, the bearer token) into `headers`,
+    /// replacing any values already there under the same names.
+    pub async fn apply_metadata(&self, headers: &mut http::HeaderMap) -> Result<(), TokenError> {
+        let mut map = tonic::metadata::MetadataMap::new();
+        self.metadata.apply(&mut map).await?;
+        let ours = map.into_headers();
+        for name in ours.keys() {
+            headers.remove(name);
+        }
+        for (name, value) in &ours {
+            headers.append(name.clone(), value.clone());
+        }
+        Ok(())
+    }
 }
 
 /// A connected GREP11 client with its per-call deadline, metadata and wire generation.

@@ -131,7 +131,7 @@ static RULES: &[Rule] = &[
     rule(CKA_MODULUS, PRIVATE | PUBLIC, Computed, Never),
     rule(CKA_MODULUS_BITS, PRIVATE | PUBLIC, Input, Never),
     rule(CKA_PUBLIC_EXPONENT, PRIVATE | PUBLIC, Input, Never),
-    // DH and DSA domain parameters, on both halves (engine::ffc); CKA_IBM_STRUCT_PARAMS is
+    // DH and DSA domain parameters, on both halves (mech::ffc); CKA_IBM_STRUCT_PARAMS is
     // their DER form as the key pair template gave it.
     rule(CKA_PRIME, PRIVATE | PUBLIC, Input, Never),
     rule(CKA_SUBPRIME, PRIVATE | PUBLIC, Input, Never),

@@ -1,6 +1,8 @@
 //! The emulator's engine: one method per GREP11 function, in plain Rust over domain types.
-//! Each method opens its blobs, finds its mechanism row, checks key and template, calls the
-//! family module, and seals what it returns. Nothing is kept between calls.
+//! Each method finds its mechanism in the registry ([`mech::registry`]) and calls the
+//! operation the mechanism's family registered; what every family shares lives here:
+//! opening and sealing blobs and states, usage checks, templates of new keys, CheckSums.
+//! Nothing is kept between calls.
 //!
 //! CheckSum of new secret keys (GenerateKey, UnwrapKey, DeriveKey): 3 bytes of key check
 //! value followed by the key length in bits as 4 bytes big-endian (EP11's layout). The check
@@ -17,9 +19,6 @@
 
 use zeroize::Zeroizing;
 
-mod attrbound;
-mod btc;
-
 use super::attrs::{self, AttrValue, Attrs, Origin, Template};
 use super::blob::{Key, Material, Operation, Sealer, State};
 use super::error::{Error, Result};
@@ -27,12 +26,10 @@ use super::fault::{Fault, FaultSet};
 use super::mech::aes::{self, BlockCipher, CipherState};
 use super::mech::des3;
 use super::mech::digest::{DigestState, HashAlg};
-use super::mech::rsa::{self as rsa_mech, Padding, PssParams, RsaCipherState};
-use super::mech::sign::{SignParam, SignScheme, SignState};
-use super::mech::{self, Family, GENERIC_SECRET_MAX, GENERIC_SECRET_MIN, MechRow, Mechanism, ec, random};
+use super::mech::rsa as rsa_mech;
+use super::mech::sign::SignState;
+use super::mech::{self, GENERIC_SECRET_MAX, GENERIC_SECRET_MIN, MechRow, Mechanism, ec, random};
 use crate::pkcs11::*;
-
-mod ffc;
 
 /// A key the engine just made, ready for a response.
 pub struct NewKey {
@@ -63,7 +60,7 @@ impl Engine {
 
     /// `key.attrs.require(usage)`, except that the `ignores-encrypt-false` fault lets
     /// CKA_ENCRYPT pass: the one place a wrapper cannot reach, the key's own attributes.
-    fn require(&self, attrs: &Attrs, usage: CkAttributeType) -> Result<()> {
+    pub(crate) fn require(&self, attrs: &Attrs, usage: CkAttributeType) -> Result<()> {
         if usage == CKA_ENCRYPT && self.faults.contains(Fault::IgnoresEncryptFalse) {
             return Ok(());
         }
@@ -118,25 +115,12 @@ impl Engine {
 
     pub fn cipher_init(&self, op: Operation, mech: &Mechanism, key: &[u8]) -> Result<Vec<u8>> {
         let name = if op == Operation::Encrypt { "EncryptInit" } else { "DecryptInit" };
-        if let Some(rsa) = self.rsa_cipher_start(op, mech, key, name)? {
-            return self.sealer.seal_state(&State::Rsa(rsa));
-        }
-        let state = self.cipher_start(
-            op,
-            mech,
-            key,
-            if op == Operation::Encrypt { "EncryptInit" } else { "DecryptInit" },
-        )?;
-        self.sealer.seal_state(&State::Cipher(state))
+        self.sealer.seal_state(&self.cipher_start(op, mech, key, name)?)
     }
 
     /// Encrypt / Decrypt: the rest of the data in one call.
     pub fn cipher(&self, op: Operation, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-        match self.sealer.open_state(state, op)? {
-            State::Rsa(rsa) => rsa.run(data),
-            State::Cipher(mut s) => s.run(data),
-            _ => Err(Error::SavedStateInvalid),
-        }
+        run_cipher(self.sealer.open_state(state, op)?, data)
     }
 
     /// EncryptUpdate / DecryptUpdate: the next state and the output so far.
@@ -167,51 +151,13 @@ impl Engine {
 
     pub fn cipher_single(&self, op: Operation, mech: &Mechanism, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         let name = if op == Operation::Encrypt { "EncryptSingle" } else { "DecryptSingle" };
-        if let Some(rsa) = self.rsa_cipher_start(op, mech, key, name)? {
-            return rsa.run(data);
-        }
-        self.cipher_start(op, mech, key, name)?.run(data)
+        run_cipher(self.cipher_start(op, mech, key, name)?, data)
     }
 
-    /// The state of an RSA encryption or decryption, or `None` if `mech` is not an RSA
-    /// cipher (the symmetric path then answers).
-    fn rsa_cipher_start(
-        &self,
-        op: Operation,
-        mech: &Mechanism,
-        key: &[u8],
-        name: &'static str,
-    ) -> Result<Option<RsaCipherState>> {
-        let (flag, usage) =
-            if op == Operation::Encrypt { (CKF_ENCRYPT, CKA_ENCRYPT) } else { (CKF_DECRYPT, CKA_DECRYPT) };
-        let Ok(MechRow { family: Family::Rsa(_), .. }) = mech::lookup(mech.mech, flag, name) else {
-            return Ok(None);
-        };
-        let padding = Padding::from_mech(mech)?;
-        let key = self.sealer.open_key(key)?;
-        let der = match (&key.material, op) {
-            (Material::RsaPublic(pk), Operation::Encrypt) => Zeroizing::new(rsa_mech::to_spki(pk)?),
-            (Material::RsaPrivate(sk), Operation::Decrypt) => rsa_mech::to_pkcs1(sk)?,
-            _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
-        };
-        self.require(&key.attrs, usage)?;
-        Ok(Some(RsaCipherState::new(op, padding, &der)))
-    }
-
-    fn cipher_start(
-        &self,
-        op: Operation,
-        mech: &Mechanism,
-        key: &[u8],
-        name: &'static str,
-    ) -> Result<CipherState> {
-        let (flag, usage) =
-            if op == Operation::Encrypt { (CKF_ENCRYPT, CKA_ENCRYPT) } else { (CKF_DECRYPT, CKA_DECRYPT) };
-        let (cipher, mode) = block_mode(mech::lookup(mech.mech, flag, name)?, name)?;
-        let key = self.sealer.open_key(key)?;
-        let value = secret_value(&key, mech.mech, cipher.key_type())?;
-        self.require(&key.attrs, usage)?;
-        CipherState::start(op, cipher, mode, mech, value)
+    /// The first state of an encryption or decryption, from the mechanism's [`mech::registry::Cipher`].
+    fn cipher_start(&self, op: Operation, mech: &Mechanism, key: &[u8], name: &'static str) -> Result<State> {
+        let flag = if op == Operation::Encrypt { CKF_ENCRYPT } else { CKF_DECRYPT };
+        mech::operation(mech.mech, flag, name, |o| o.cipher.as_deref())?.start(self, op, mech, key, name)
     }
 
     fn cipher_state(&self, op: Operation, blob: &[u8]) -> Result<CipherState> {
@@ -263,6 +209,8 @@ impl Engine {
         self.sign_start(Operation::Verify, mech, key, "VerifySingle")?.verify(data, signature)
     }
 
+    /// The first state of a signature or verification: the parameter, then the key as the
+    /// mechanism's [`mech::registry::Sign`] takes it, then the key's usage.
     fn sign_start(
         &self,
         op: Operation,
@@ -272,53 +220,12 @@ impl Engine {
     ) -> Result<SignState> {
         let verify = op == Operation::Verify;
         let (flag, usage) = if verify { (CKF_VERIFY, CKA_VERIFY) } else { (CKF_SIGN, CKA_SIGN) };
-        let Some(scheme) = mech::lookup(mech.mech, flag, name)?.family.sign_scheme() else {
-            return Err(Error::MechanismInvalid { mech: mech.mech, function: name });
-        };
-        let param = match scheme {
-            SignScheme::RsaPss(hash) => SignParam::Pss(PssParams::from_mech(mech, hash)?),
-            _ if !matches!(mech.param, mech::MechParam::None) => {
-                return Err(Error::MechanismParamInvalid { mech: mech.mech, reason: "takes no parameter" });
-            }
-            _ => SignParam::None,
-        };
+        let signer = mech::operation(mech.mech, flag, name, |o| o.sign.as_deref())?;
+        let param = signer.param(mech)?;
         let key = self.sealer.open_key(key)?;
-        let curve_param = |c: &dyn ec::CurveOps| SignParam::Curve(c.curve().ec_params());
-        let (material, param) = match (scheme, &key.material, verify) {
-            (SignScheme::Ecdsa(_), Material::EcPrivate(c, sk), false) if c.key_type() == CKK_EC => {
-                (sk.to_vec(), curve_param(*c))
-            }
-            (SignScheme::Ecdsa(_), Material::EcPublic(c, pk), true) if c.key_type() == CKK_EC => {
-                (pk.clone(), curve_param(*c))
-            }
-            (SignScheme::Ed25519, Material::EcPrivate(c, sk), false) if c.key_type() == CKK_EC_EDWARDS => {
-                (sk.to_vec(), curve_param(*c))
-            }
-            (SignScheme::Ed25519, Material::EcPublic(c, pk), true) if c.key_type() == CKK_EC_EDWARDS => {
-                (pk.clone(), curve_param(*c))
-            }
-            (SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_), Material::RsaPrivate(sk), false) => {
-                (rsa_mech::to_pkcs1(sk)?.to_vec(), param)
-            }
-            (SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_), Material::RsaPublic(pk), true) => {
-                (rsa_mech::to_spki(pk)?, param)
-            }
-            // IBM's service MACs with AES keys as well as generic secrets (its clients sign
-            // with CKM_SHA256_HMAC under an AES key); other key types stay refused.
-            (SignScheme::Hmac(_), Material::Secret(v), _)
-                if matches!(key.attrs.key_type(), CKK_GENERIC_SECRET | CKK_AES) =>
-            {
-                (v.to_vec(), param)
-            }
-            (SignScheme::Cmac, _, _) => (secret_value(&key, mech.mech, CKK_AES)?.to_vec(), param),
-            (SignScheme::Dsa(_), Material::DsaPrivate(sk), false) => {
-                (mech::dsa::to_pkcs8(sk)?.to_vec(), param)
-            }
-            (SignScheme::Dsa(_), Material::DsaPublic(pk), true) => (mech::dsa::to_spki(pk)?, param),
-            _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
-        };
+        let (material, param) = signer.key(mech, &key, verify, param)?;
         key.attrs.require(usage)?;
-        Ok(SignState::new(op, scheme, material).with(param))
+        Ok(SignState::new(op, signer.scheme(), material).with(param))
     }
 
     fn sign_state(&self, op: Operation, blob: &[u8]) -> Result<SignState> {
@@ -331,39 +238,8 @@ impl Engine {
     // ---- keys ----
 
     pub fn generate_key(&self, mech: &Mechanism, template: &Template) -> Result<NewKey> {
-        let row = mech::lookup(mech.mech, CKF_GENERATE, "GenerateKey")?;
-        if let Family::DhParamGen | Family::DsaParamGen = row.family {
-            return self.generate_domain_params(row.family, mech, template);
-        }
-        let key_type = match row.family {
-            Family::AesKeyGen => CKK_AES,
-            Family::GenericSecretKeyGen => CKK_GENERIC_SECRET,
-            Family::Des3KeyGen => CKK_DES3,
-            _ => return Err(Error::MechanismInvalid { mech: mech.mech, function: "GenerateKey" }),
-        };
-        // DES3 keys have one length, so CKM_DES3_KEY_GEN reads no CKA_VALUE_LEN: whatever it
-        // says (IBM's clients ask for 32 bytes, "256-bit DES3"), the key is a three-key DES3
-        // key of 24 bytes and reads back CKA_VALUE_LEN 24, as IBM's service answers.
-        let mut des3_template;
-        let template = if key_type == CKK_DES3 {
-            attrs::optional_ulong(template, CKA_VALUE_LEN)?;
-            des3_template = template.clone();
-            des3_template.remove(&CKA_VALUE_LEN);
-            &des3_template
-        } else {
-            template
-        };
-        let len = match key_type {
-            CKK_DES3 => des3::KEY_LEN,
-            _ => attrs::required_ulong(template, CKA_VALUE_LEN)?,
-        };
-        check_secret_len(key_type, len)?;
-        let value = match key_type {
-            CKK_DES3 => des3::generate()?,
-            _ => Zeroizing::new(random::generate(len)?),
-        };
-        let attrs = Attrs::build(template, &secret_fixed(key_type, len), Origin::Generated(mech.mech))?;
-        self.issue_secret(attrs, value)
+        mech::operation(mech.mech, CKF_GENERATE, "GenerateKey", |o| o.key_gen.as_deref())?
+            .generate_key(self, mech, template)
     }
 
     /// GenerateKeyPair: (private, public).
@@ -373,117 +249,28 @@ impl Engine {
         public_template: &Template,
         private_template: &Template,
     ) -> Result<(NewKey, NewKey)> {
-        let row = mech::lookup(mech.mech, CKF_GENERATE_KEY_PAIR, "GenerateKeyPair")?;
-        if row.family == Family::RsaKeyPairGen {
-            return self.generate_rsa_pair(mech, public_template, private_template);
-        }
-        if let Family::DhKeyPairGen | Family::DsaKeyPairGen = row.family {
-            return self.generate_ffc_pair(row.family, mech, public_template, private_template);
-        }
-        if row.family != Family::EcKeyPairGen {
-            return Err(Error::MechanismInvalid { mech: mech.mech, function: "GenerateKeyPair" });
-        }
-        let params = match attrs::optional_bytes(public_template, CKA_EC_PARAMS)? {
-            Some(p) => p,
-            None => attrs::optional_bytes(private_template, CKA_EC_PARAMS)?
-                .ok_or(Error::TemplateIncomplete(CKA_EC_PARAMS))?,
-        };
-        let curve = ec::by_params(&params)?;
-        let sk = curve.generate();
-        let pk = curve.public_point(&sk)?;
-        let origin = Origin::Generated(mech.mech);
-        let private = Attrs::build(private_template, &ec_fixed(CKO_PRIVATE_KEY, curve, None), origin)?;
-        let public = Attrs::build(public_template, &ec_fixed(CKO_PUBLIC_KEY, curve, Some(&pk)), origin)?;
-        let private =
-            self.issue(Key { attrs: private, material: Material::EcPrivate(curve, sk) }, Vec::new())?;
-        let public =
-            self.issue(Key { attrs: public, material: Material::EcPublic(curve, pk) }, Vec::new())?;
-        Ok((private, public))
+        mech::operation(mech.mech, CKF_GENERATE_KEY_PAIR, "GenerateKeyPair", |o| o.key_pair_gen.as_deref())?
+            .generate_key_pair(self, mech, public_template, private_template)
     }
 
-    /// CKM_RSA_PKCS_KEY_PAIR_GEN: CKA_MODULUS_BITS from the public template (PKCS #11
-    /// §2.1.4: required), CKA_PUBLIC_EXPONENT optional (65537).
-    fn generate_rsa_pair(
+    /// WrapKey without a MacKey (see [`Engine::wrap_key_with_mac`]).
+    pub fn wrap_key(&self, mech: &Mechanism, key: &[u8], kek: &[u8]) -> Result<Vec<u8>> {
+        self.wrap_key_with_mac(mech, key, kek, &[])
+    }
+
+    /// WrapKey with the request's MacKey, which only CKM_IBM_ATTRIBUTEBOUND_WRAP uses.
+    pub fn wrap_key_with_mac(
         &self,
         mech: &Mechanism,
-        public_template: &Template,
-        private_template: &Template,
-    ) -> Result<(NewKey, NewKey)> {
-        let bits = attrs::required_ulong(public_template, CKA_MODULUS_BITS)?;
-        let exponent = attrs::optional_bytes(public_template, CKA_PUBLIC_EXPONENT)?;
-        let sk = rsa_mech::generate(bits, exponent.as_deref())?;
-        let pk = sk.to_public_key();
-        let origin = Origin::Generated(mech.mech);
-        // The templates' CKA_PUBLIC_EXPONENT must match what was made: the given bytes are
-        // kept as given so that an equal template value with leading zeros still agrees.
-        let shown_e = exponent.unwrap_or_else(|| rsa_mech::public_exponent(&pk));
-        let private = Attrs::build(private_template, &rsa_fixed(CKO_PRIVATE_KEY, &pk, &shown_e), origin)?;
-        let public = Attrs::build(public_template, &rsa_fixed(CKO_PUBLIC_KEY, &pk, &shown_e), origin)?;
-        let private =
-            self.issue(Key { attrs: private, material: Material::RsaPrivate(Box::new(sk)) }, Vec::new())?;
-        let public =
-            self.issue(Key { attrs: public, material: Material::RsaPublic(Box::new(pk)) }, Vec::new())?;
-        Ok((private, public))
+        key: &[u8],
+        kek: &[u8],
+        mac_key: &[u8],
+    ) -> Result<Vec<u8>> {
+        mech::operation(mech.mech, CKF_WRAP, "WrapKey", |o| o.wrap.as_deref())?
+            .wrap(self, mech, key, kek, mac_key)
     }
 
-    /// WrapKey with a block mechanism (CKM_AES_CBC_PAD, CKM_DES3_CBC_PAD, CKM_AES_KEY_WRAP,
-    /// CKM_AES_KEY_WRAP_PAD): the value of a secret key, or the PKCS #8 of a private key,
-    /// encrypted under the KeK; with CKM_RSA_PKCS / CKM_RSA_PKCS_OAEP: RSA encryption of a
-    /// secret key's value under the public KeK.
-    pub fn wrap_key(&self, mech: &Mechanism, key: &[u8], kek: &[u8]) -> Result<Vec<u8>> {
-        let row = mech::lookup(mech.mech, CKF_WRAP, "WrapKey")?;
-        if let Family::Rsa(_) = row.family {
-            return self.rsa_wrap(mech, key, kek);
-        }
-        if row.family == Family::AttrBoundWrap {
-            return self.wrap_key_with_mac(mech, key, kek, &[]);
-        }
-        let (cipher, mode) = block_mode(row, "WrapKey")?;
-        let kek = self.sealer.open_key(kek)?;
-        let kek_value = secret_value(&kek, mech.mech, cipher.key_type())?;
-        kek.attrs.require(CKA_WRAP)?;
-        let key = self.sealer.open_key(key)?;
-        attrbound::refuse_plain_wrap(&key)?;
-        let value = match &key.material {
-            Material::Secret(value) => value.clone(),
-            Material::EcPrivate(c, sk) => c.to_pkcs8(sk)?,
-            Material::RsaPrivate(sk) => rsa_mech::to_pkcs8(sk)?,
-            _ => return Err(Error::KeyNotWrappable(key.attrs.class())),
-        };
-        if !key.attrs.flag(CKA_EXTRACTABLE) {
-            return Err(Error::KeyUnextractable);
-        }
-        // A key RFC 3394 cannot carry (not a multiple of 8 bytes, or under 16) is a key of
-        // the wrong size for the mechanism, not bad data from the caller.
-        CipherState::start(Operation::Encrypt, cipher, mode, mech, kek_value)?.run(&value).map_err(
-            |e| match e {
-                Error::DataLenRange(_) => Error::KeySizeRange(value.len() as u64),
-                other => other,
-            },
-        )
-    }
-
-    fn rsa_wrap(&self, mech: &Mechanism, key: &[u8], kek: &[u8]) -> Result<Vec<u8>> {
-        let padding = Padding::from_mech(mech)?;
-        let kek = self.sealer.open_key(kek)?;
-        let Material::RsaPublic(pk) = &kek.material else {
-            return Err(type_inconsistent(mech.mech, &kek.attrs));
-        };
-        kek.attrs.require(CKA_WRAP)?;
-        let key = self.sealer.open_key(key)?;
-        attrbound::refuse_plain_wrap(&key)?;
-        let Material::Secret(value) = &key.material else {
-            return Err(Error::KeyNotWrappable(key.attrs.class()));
-        };
-        if !key.attrs.flag(CKA_EXTRACTABLE) {
-            return Err(Error::KeyUnextractable);
-        }
-        rsa_mech::encrypt(pk, &padding, value).map_err(|e| match e {
-            Error::DataLenRange(_) => Error::KeySizeRange(value.len() as u64),
-            other => other,
-        })
-    }
-
+    /// UnwrapKey without a MacKey (see [`Engine::unwrap_key_with_mac`]).
     pub fn unwrap_key(
         &self,
         mech: &Mechanism,
@@ -491,128 +278,31 @@ impl Engine {
         wrapped: &[u8],
         template: &Template,
     ) -> Result<NewKey> {
-        let row = mech::lookup(mech.mech, CKF_UNWRAP, "UnwrapKey")?;
-        if row.family == Family::AttrBoundWrap {
-            return self.unwrap_key_with_mac(mech, kek, &[], wrapped, template);
-        }
-        let kek = self.sealer.open_key(kek)?;
-        match row.family {
-            Family::Aes(_) | Family::Des3(_)
-                if attrs::optional_ulong(template, CKA_CLASS)? == Some(CKO_PRIVATE_KEY.0) =>
-            {
-                let (cipher, mode) = block_mode(row, "UnwrapKey")?;
-                let kek_value = secret_value(&kek, mech.mech, cipher.key_type())?;
-                kek.attrs.require(CKA_UNWRAP)?;
-                let der = CipherState::start(Operation::Decrypt, cipher, mode, mech, kek_value)?
-                    .run(wrapped)
-                    .map_err(unwrap_error(wrapped))?;
-                self.import_private(template, &Zeroizing::new(der))
-            }
-            Family::Aes(_) | Family::Des3(_) => {
-                let (cipher, mode) = block_mode(row, "UnwrapKey")?;
-                let kek_value = secret_value(&kek, mech.mech, cipher.key_type())?;
-                kek.attrs.require(CKA_UNWRAP)?;
-                let key_type = secret_template(template)?;
-                // A template asking for an impossible key is refused as GenerateKey would
-                // refuse it, before the wrapped data is looked at.
-                if let Some(asked) = attrs::optional_ulong(template, CKA_VALUE_LEN)? {
-                    check_secret_len(key_type, asked)?;
-                }
-                let value = CipherState::start(Operation::Decrypt, cipher, mode, mech, kek_value)?
-                    .run(wrapped)
-                    .map_err(unwrap_error(wrapped))?;
-                let value = Zeroizing::new(value);
-                let len = value.len() as u64;
-                check_secret_len(key_type, len)
-                    .map_err(|_| Error::WrappedKeyInvalid("the unwrapped value is not a key of that type"))?;
-                let attrs = Attrs::build(template, &secret_fixed(key_type, len), Origin::Unwrapped)?;
-                self.issue_secret(attrs, value)
-            }
-            Family::Rsa(_) => {
-                let padding = Padding::from_mech(mech)?;
-                let Material::RsaPrivate(sk) = &kek.material else {
-                    return Err(type_inconsistent(mech.mech, &kek.attrs));
-                };
-                kek.attrs.require(CKA_UNWRAP)?;
-                let key_type = secret_template(template)?;
-                if let Some(asked) = attrs::optional_ulong(template, CKA_VALUE_LEN)? {
-                    check_secret_len(key_type, asked)?;
-                }
-                let value = rsa_mech::decrypt(sk, &padding, wrapped).map_err(|e| match e {
-                    Error::EncryptedDataLenRange(_) => Error::WrappedKeyLenRange(wrapped.len()),
-                    Error::EncryptedDataInvalid => Error::WrappedKeyInvalid("the RSA block does not decode"),
-                    other => other,
-                })?;
-                let len = value.len() as u64;
-                check_secret_len(key_type, len)
-                    .map_err(|_| Error::WrappedKeyInvalid("the unwrapped value is not a key of that type"))?;
-                let attrs = Attrs::build(template, &secret_fixed(key_type, len), Origin::Unwrapped)?;
-                self.issue_secret(attrs, value)
-            }
-            Family::TransportKey => {
-                // The KeK must be present and valid (opened above) but plays no part: the
-                // SPKI is public and arrives in the clear. Any supported key type: EC on
-                // every curve, Ed25519, RSA.
-                let material = match ec::from_spki(wrapped) {
-                    Some((curve, point)) => Material::EcPublic(curve, point),
-                    None => match ffc::public_from_spki(wrapped) {
-                        Some(material) => material,
-                        None => Material::RsaPublic(Box::new(rsa_mech::from_spki(wrapped).ok_or(
-                            Error::WrappedKeyInvalid("not a SubjectPublicKeyInfo of a supported key type"),
-                        )?)),
-                    },
-                };
-                let attrs = Attrs::build(template, &public_fixed(&material), Origin::Unwrapped)?;
-                self.issue(Key { attrs, material }, Vec::new())
-            }
-            _ => Err(Error::MechanismInvalid { mech: mech.mech, function: "UnwrapKey" }),
-        }
+        self.unwrap_key_with_mac(mech, kek, &[], wrapped, template)
     }
 
-    /// DeriveKey with CKM_ECDH1_DERIVE. With CKD_NULL the new key's value is the LAST
-    /// CKA_VALUE_LEN bytes of the shared x-coordinate Z, as SoftHSM does; with CKD_SHA*_KDF
-    /// it is the X9.63 KDF output of that length. Generic secrets without CKA_VALUE_LEN take
-    /// the whole Z, or one hash output.
+    /// UnwrapKey with the request's MacKey, which only CKM_IBM_ATTRIBUTEBOUND_WRAP uses.
+    pub fn unwrap_key_with_mac(
+        &self,
+        mech: &Mechanism,
+        kek: &[u8],
+        mac_key: &[u8],
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<NewKey> {
+        mech::operation(mech.mech, CKF_UNWRAP, "UnwrapKey", |o| o.unwrap.as_deref())?
+            .unwrap(self, mech, kek, mac_key, wrapped, template)
+    }
+
     pub fn derive_key(&self, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
-        let row = mech::lookup(mech.mech, CKF_DERIVE, "DeriveKey")?;
-        if row.family == Family::DhDerive {
-            return self.derive_dh(mech, base, template);
-        }
-        if row.family == Family::BtcDerive {
-            return self.btc_derive(mech, base, template);
-        }
-        if row.family != Family::Ecdh1Derive {
-            return Err(Error::MechanismInvalid { mech: mech.mech, function: "DeriveKey" });
-        }
-        let base = self.sealer.open_key(base)?;
-        let Material::EcPrivate(curve, sk) = &base.material else {
-            return Err(type_inconsistent(mech.mech, &base.attrs));
-        };
-        if curve.key_type() != CKK_EC {
-            return Err(type_inconsistent(mech.mech, &base.attrs));
-        }
-        base.attrs.require(CKA_DERIVE)?;
-        let secret = ec::ecdh(&ecdh_param(mech), *curve, sk)?;
-        let key_type = secret_template(template)?;
-        let len = match (key_type, attrs::optional_ulong(template, CKA_VALUE_LEN)?) {
-            (CKK_AES, None) => return Err(Error::TemplateIncomplete(CKA_VALUE_LEN)),
-            (_, None) => secret.natural_len() as u64,
-            (_, Some(len)) => len,
-        };
-        check_secret_len(key_type, len)?;
-        let value = secret.key(len as usize)?;
-        let origin = Origin::Derived {
-            always_sensitive: base.attrs.flag(CKA_ALWAYS_SENSITIVE),
-            never_extractable: base.attrs.flag(CKA_NEVER_EXTRACTABLE),
-        };
-        let attrs = Attrs::build(template, &secret_fixed(key_type, len), origin)?;
-        self.issue_secret(attrs, value)
+        mech::operation(mech.mech, CKF_DERIVE, "DeriveKey", |o| o.derive.as_deref())?
+            .derive(self, mech, base, template)
     }
 
     // ---- mechanisms and attributes ----
 
     pub fn mechanism_list(&self) -> Vec<CkMechanismType> {
-        mech::MECHANISMS.iter().map(|r| r.mech).collect()
+        mech::mechanisms().iter().map(|r| r.mech).collect()
     }
 
     pub fn mechanism_info(&self, mech: CkMechanismType) -> Result<&'static MechRow> {
@@ -659,15 +349,19 @@ impl Engine {
         self.sealer.seal_key(&key)
     }
 
-    // ---- helpers ----
+    // ---- what the families' operations share ----
 
-    fn issue(&self, key: Key, checksum: Vec<u8>) -> Result<NewKey> {
+    pub(crate) fn open_key(&self, blob: &[u8]) -> Result<Key> {
+        self.sealer.open_key(blob)
+    }
+
+    pub(crate) fn issue(&self, key: Key, checksum: Vec<u8>) -> Result<NewKey> {
         Ok(NewKey { blob: self.sealer.seal_key(&key)?, attrs: key.attrs, checksum })
     }
 
     /// A private key from a PKCS #8 PrivateKeyInfo, of the CKA_KEY_TYPE the template names
     /// (CKK_RSA, CKK_EC or CKK_EC_EDWARDS); a DER that is not one is CKR_WRAPPED_KEY_INVALID.
-    fn import_private(&self, template: &Template, der: &[u8]) -> Result<NewKey> {
+    pub(crate) fn import_private(&self, template: &Template, der: &[u8]) -> Result<NewKey> {
         let key_type = CkKeyType(attrs::required_ulong(template, CKA_KEY_TYPE)?);
         let not_that = Error::WrappedKeyInvalid("not a PKCS #8 private key of the template's CKA_KEY_TYPE");
         let (material, fixed) = match key_type {
@@ -693,46 +387,43 @@ impl Engine {
         self.issue(Key { attrs, material }, Vec::new())
     }
 
-    fn issue_secret(&self, attrs: Attrs, value: Zeroizing<Vec<u8>>) -> Result<NewKey> {
+    pub(crate) fn issue_secret(&self, attrs: Attrs, value: Zeroizing<Vec<u8>>) -> Result<NewKey> {
         let checksum = checksum(attrs.key_type(), &value)?;
         self.issue(Key { attrs, material: Material::Secret(value) }, checksum)
     }
+
+    /// GenerateKey of a secret key of `key_type` and `len` bytes: the length is checked
+    /// before `generate` makes the value.
+    pub(crate) fn generate_secret(
+        &self,
+        mech: &Mechanism,
+        template: &Template,
+        key_type: CkKeyType,
+        len: u64,
+        generate: impl FnOnce() -> Result<Zeroizing<Vec<u8>>>,
+    ) -> Result<NewKey> {
+        check_secret_len(key_type, len)?;
+        let value = generate()?;
+        let attrs = Attrs::build(template, &secret_fixed(key_type, len), Origin::Generated(mech.mech))?;
+        self.issue_secret(attrs, value)
+    }
 }
 
-/// CKM_ECDH1_DERIVE's parameter: the structured ECDH1DeriveParm, or, as IBM's clients send
-/// it, the peer's EC point alone in ParameterB, which means CKD_NULL without shared data.
-fn ecdh_param(mech: &Mechanism) -> std::borrow::Cow<'_, Mechanism> {
-    match &mech.param {
-        mech::MechParam::Bytes(point) => std::borrow::Cow::Owned(Mechanism {
-            mech: mech.mech,
-            param: mech::MechParam::Ecdh {
-                kdf: CkEcKdf(CKD_NULL.0),
-                shared_data: Vec::new(),
-                public_data: point.clone(),
-            },
-        }),
-        _ => std::borrow::Cow::Borrowed(mech),
+/// Encrypt / Decrypt / the single-part calls on a first or saved state.
+fn run_cipher(state: State, data: &[u8]) -> Result<Vec<u8>> {
+    match state {
+        State::Rsa(rsa) => rsa.run(data),
+        State::Cipher(mut s) => s.run(data),
+        _ => Err(Error::SavedStateInvalid),
     }
 }
 
 fn digest_alg(mech: &Mechanism, name: &'static str) -> Result<HashAlg> {
-    match mech::lookup(mech.mech, CKF_DIGEST, name)?.family {
-        Family::Digest(alg) => Ok(alg),
-        _ => Err(Error::MechanismInvalid { mech: mech.mech, function: name }),
-    }
-}
-
-/// The cipher and mode of an encryption or wrapping row.
-fn block_mode(row: &MechRow, name: &'static str) -> Result<(BlockCipher, aes::AesMode)> {
-    match row.family {
-        Family::Aes(mode) => Ok((BlockCipher::Aes, mode)),
-        Family::Des3(mode) => Ok((BlockCipher::Des3, mode)),
-        _ => Err(Error::MechanismInvalid { mech: row.mech, function: name }),
-    }
+    mech::operation(mech.mech, CKF_DIGEST, name, |o| o.digest.as_ref()).copied()
 }
 
 /// The value of a secret key of `key_type`; any other key is CKR_KEY_TYPE_INCONSISTENT.
-fn secret_value(key: &Key, mech: CkMechanismType, key_type: CkKeyType) -> Result<&[u8]> {
+pub(crate) fn secret_value(key: &Key, mech: CkMechanismType, key_type: CkKeyType) -> Result<&[u8]> {
     match &key.material {
         Material::Secret(v) if key.attrs.key_type() == key_type => Ok(v),
         _ => Err(type_inconsistent(mech, &key.attrs)),
@@ -741,7 +432,7 @@ fn secret_value(key: &Key, mech: CkMechanismType, key_type: CkKeyType) -> Result
 
 /// What a decryption failure means inside UnwrapKey: the wrapped data, not the ciphertext of
 /// an Encrypt, is at fault.
-fn unwrap_error(wrapped: &[u8]) -> impl Fn(Error) -> Error + '_ {
+pub(crate) fn unwrap_error(wrapped: &[u8]) -> impl Fn(Error) -> Error + '_ {
     move |e| match e {
         Error::EncryptedDataLenRange(_) => Error::WrappedKeyLenRange(wrapped.len()),
         Error::EncryptedDataInvalid => {
@@ -751,13 +442,13 @@ fn unwrap_error(wrapped: &[u8]) -> impl Fn(Error) -> Error + '_ {
     }
 }
 
-fn type_inconsistent(mech: CkMechanismType, attrs: &Attrs) -> Error {
+pub(crate) fn type_inconsistent(mech: CkMechanismType, attrs: &Attrs) -> Error {
     Error::KeyTypeInconsistent { mech, class: attrs.class(), key_type: attrs.key_type() }
 }
 
 /// Checks a secret key length: AES 16/24/32 bytes, DES3 24, generic secrets within the registry's
 /// bounds; CKR_KEY_SIZE_RANGE otherwise.
-fn check_secret_len(key_type: CkKeyType, len: u64) -> Result<()> {
+pub(crate) fn check_secret_len(key_type: CkKeyType, len: u64) -> Result<()> {
     let ok = match key_type {
         CKK_AES => aes::valid_key_len(len),
         CKK_DES3 => len == des3::KEY_LEN,
@@ -768,7 +459,7 @@ fn check_secret_len(key_type: CkKeyType, len: u64) -> Result<()> {
 
 /// CKA_CLASS and CKA_KEY_TYPE of an unwrap or derive template: both required, the class
 /// CKO_SECRET_KEY and the type CKK_AES, CKK_DES3 or CKK_GENERIC_SECRET.
-fn secret_template(template: &Template) -> Result<CkKeyType> {
+pub(crate) fn secret_template(template: &Template) -> Result<CkKeyType> {
     let class = CkObjectClass(attrs::required_ulong(template, CKA_CLASS)?);
     let key_type = CkKeyType(attrs::required_ulong(template, CKA_KEY_TYPE)?);
     if class != CKO_SECRET_KEY {
@@ -786,7 +477,7 @@ fn secret_template(template: &Template) -> Result<CkKeyType> {
     Ok(key_type)
 }
 
-fn secret_fixed(key_type: CkKeyType, len: u64) -> Vec<(CkAttributeType, AttrValue)> {
+pub(crate) fn secret_fixed(key_type: CkKeyType, len: u64) -> Vec<(CkAttributeType, AttrValue)> {
     vec![
         (CKA_CLASS, AttrValue::Ulong(CKO_SECRET_KEY.0)),
         (CKA_KEY_TYPE, AttrValue::Ulong(key_type.0)),
@@ -794,7 +485,22 @@ fn secret_fixed(key_type: CkKeyType, len: u64) -> Vec<(CkAttributeType, AttrValu
     ]
 }
 
-fn ec_fixed(
+/// The attributes of a secret key a derivation made: the value and its length, fixed;
+/// the history attributes from the base key.
+pub(crate) fn derived_secret(
+    template: &Template,
+    base: &Attrs,
+    key_type: CkKeyType,
+    len: u64,
+) -> Result<Attrs> {
+    let origin = Origin::Derived {
+        always_sensitive: base.flag(CKA_ALWAYS_SENSITIVE),
+        never_extractable: base.flag(CKA_NEVER_EXTRACTABLE),
+    };
+    Attrs::build(template, &secret_fixed(key_type, len), origin)
+}
+
+pub(crate) fn ec_fixed(
     class: CkObjectClass,
     curve: &dyn ec::CurveOps,
     public: Option<&[u8]>,
@@ -812,7 +518,7 @@ fn ec_fixed(
 
 /// RSA keys show modulus, its bits and the public exponent (PKCS #11 §2.1.2, §2.1.3; the
 /// private key carries them too, as SoftHSM's do, so either half answers).
-fn rsa_fixed(
+pub(crate) fn rsa_fixed(
     class: CkObjectClass,
     pk: &::rsa::PublicKey,
     exponent: &[u8],
@@ -824,17 +530,6 @@ fn rsa_fixed(
         (CKA_MODULUS_BITS, AttrValue::Ulong(rsa_mech::bits(pk))),
         (CKA_PUBLIC_EXPONENT, AttrValue::Bytes(exponent.to_vec())),
     ]
-}
-
-/// The fixed attributes of an imported public key.
-fn public_fixed(material: &Material) -> Vec<(CkAttributeType, AttrValue)> {
-    match material {
-        Material::RsaPublic(pk) => rsa_fixed(CKO_PUBLIC_KEY, pk, &rsa_mech::public_exponent(pk)),
-        Material::EcPublic(curve, point) => ec_fixed(CKO_PUBLIC_KEY, *curve, Some(point)),
-        Material::DhPublic(..) | Material::DsaPublic(_) => ffc::public_fixed(material),
-        // Only public material reaches here.
-        _ => Vec::new(),
-    }
 }
 
 /// The CheckSum of a secret key (see the module comment).

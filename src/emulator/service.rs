@@ -47,25 +47,12 @@ impl CryptoService {
     }
 }
 
-/// Whether calls with `mech` are public-key work (RSA, EC, Ed25519; key pair generation,
-/// ECDH, transport-key import), which [`CryptoService::run`] moves off the I/O threads.
+/// Whether calls with `mech` are public-key work (as its family registered it: RSA, EC,
+/// Ed25519; key pair generation, ECDH, transport-key import, ...), which
+/// [`CryptoService::run`] moves off the I/O threads.
 fn cpu_heavy(mech: &Result<Mechanism>) -> bool {
-    use super::mech::{Family, sign::SignScheme};
     let Ok(m) = mech else { return false };
-    super::mech::info(m.mech).is_ok_and(|row| {
-        matches!(
-            row.family,
-            Family::Sign(
-                SignScheme::Ecdsa(_) | SignScheme::RsaPkcs(_) | SignScheme::RsaPss(_) | SignScheme::Ed25519
-            ) | Family::Rsa(_)
-                | Family::RsaKeyPairGen
-                | Family::EcKeyPairGen
-                | Family::Ecdh1Derive
-                | Family::TransportKey
-                | Family::BtcDerive
-                | Family::AttrBoundWrap
-        )
-    })
+    super::mech::info(m.mech).is_ok_and(|row| row.heavy)
 }
 
 /// Refuses, with UNAUTHENTICATED, every call without the required bearer token, before
@@ -536,7 +523,7 @@ impl proto::crypto_server::Crypto for CryptoService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::mech::MECHANISMS;
+    use crate::emulator::mech::mechanisms;
     use crate::emulator::{Config, Emulator};
     use crate::pkcs11::*;
     use crate::proto::crypto_server::Crypto;
@@ -671,8 +658,8 @@ mod tests {
         let s = service();
         let list =
             s.get_mechanism_list(Request::new(proto::GetMechanismListRequest {})).await.unwrap().into_inner();
-        assert_eq!(list.mechs, MECHANISMS.iter().map(|r| r.mech.0).collect::<Vec<_>>());
-        for row in MECHANISMS {
+        assert_eq!(list.mechs, mechanisms().iter().map(|r| r.mech.0).collect::<Vec<_>>());
+        for row in mechanisms() {
             let req = proto::GetMechanismInfoRequest { mech: row.mech.0 };
             let info = s.get_mechanism_info(Request::new(req)).await.unwrap().into_inner().mech_info.unwrap();
             assert_eq!(

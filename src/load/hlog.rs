@@ -1,8 +1,8 @@
 //! HdrHistogram interval logs (`.hlog`): the V2 log format with compressed histograms,
 //! written through hdrhistogram's own serialisation so HdrHistogram's tools
 //! (HistogramLogProcessor, HdrHistogramVisualizer) read them. One tag per workload; open
-//! loop adds `NAME.uncorrected`. Values are nanoseconds. `merge` sums the logs of several
-//! agents by tag: the basis for distributed runs.
+//! loop adds `NAME.uncorrected`. Values are nanoseconds. `read` and `sum_by_tag` are what
+//! `report merge` builds on.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -36,6 +36,20 @@ fn decode(bytes: &[u8]) -> Result<Histogram<u64>, String> {
 
 /// Writes the intervals recorded by a run.
 pub fn write(path: &Path, started: SystemTime, intervals: &[Encoded]) -> Result<(), HlogError> {
+    let mut decoded = Vec::new();
+    for (index, e) in intervals.iter().enumerate() {
+        let histogram = decode(&e.bytes).map_err(|why| HlogError::Histogram {
+            path: path.display().to_string(),
+            index,
+            why,
+        })?;
+        decoded.push(Interval { tag: e.tag.clone(), start: e.start, duration: e.duration, histogram });
+    }
+    write_intervals(path, started, &decoded)
+}
+
+/// Writes intervals whose `start` counts from `started` (the log's StartTime).
+pub fn write_intervals(path: &Path, started: SystemTime, intervals: &[Interval]) -> Result<(), HlogError> {
     let io = |source: std::io::Error| HlogError::Io { path: path.display().to_string(), source };
     let mut out = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
@@ -47,13 +61,8 @@ pub fn write(path: &Path, started: SystemTime, intervals: &[Encoded]) -> Result<
             .with_max_value_divisor(1_000_000.0)
             .begin_log_with(&mut out, &mut serializer)
             .map_err(io)?;
-        for (index, e) in intervals.iter().enumerate() {
-            let h = decode(&e.bytes).map_err(|why| HlogError::Histogram {
-                path: path.display().to_string(),
-                index,
-                why,
-            })?;
-            log.write_histogram(&h, e.start, e.duration, Tag::new(&e.tag)).map_err(|why| {
+        for (index, i) in intervals.iter().enumerate() {
+            log.write_histogram(&i.histogram, i.start, i.duration, Tag::new(&i.tag)).map_err(|why| {
                 HlogError::Histogram { path: path.display().to_string(), index, why: why.to_string() }
             })?;
         }
@@ -62,8 +71,54 @@ pub fn write(path: &Path, started: SystemTime, intervals: &[Encoded]) -> Result<
     file.write_all(&out).map_err(io)
 }
 
-/// Every interval of one log, summed per tag (an untagged interval counts as `untagged`),
-/// with the time span it covers (absolute when the log has a StartTime).
+/// One interval histogram of a log. Read from a file, `start` is absolute (from the Unix
+/// epoch) when the log has a StartTime or BaseTime, as this harness's logs do.
+#[derive(Clone)]
+pub struct Interval {
+    /// The workload; an untagged interval reads as `untagged`.
+    pub tag: String,
+    pub start: Duration,
+    pub duration: Duration,
+    pub histogram: Histogram<u64>,
+}
+
+/// Every interval of one log, in the order written.
+pub fn read(path: &Path) -> Result<Vec<Interval>, HlogError> {
+    let name = path.display().to_string();
+    let text = std::fs::read(path).map_err(|source| HlogError::Io { path: name.clone(), source })?;
+    let mut base = Duration::ZERO;
+    let mut out = Vec::new();
+    for (index, entry) in IntervalLogIterator::new(&text).enumerate() {
+        let entry = entry.map_err(|e| match e {
+            hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset } => {
+                HlogError::Parse { path: name.clone(), offset }
+            }
+        })?;
+        let interval = match entry {
+            LogEntry::StartTime(t) | LogEntry::BaseTime(t) => {
+                base = t;
+                continue;
+            }
+            LogEntry::Interval(i) => i,
+        };
+        let bad = |why: String| HlogError::Histogram { path: name.clone(), index, why };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(interval.encoded_histogram())
+            .map_err(|e| bad(e.to_string()))?;
+        out.push(Interval {
+            tag: interval.tag().map(|t| t.as_str().to_owned()).unwrap_or_else(|| "untagged".into()),
+            start: base + interval.start_timestamp(),
+            duration: interval.duration(),
+            histogram: decode(&bytes).map_err(bad)?,
+        });
+    }
+    if out.is_empty() {
+        return Err(HlogError::Empty { path: name });
+    }
+    Ok(out)
+}
+
+/// Intervals summed per tag, with the span they cover.
 #[derive(Clone)]
 pub struct Merged {
     pub histogram: Histogram<u64>,
@@ -72,54 +127,22 @@ pub struct Merged {
     pub intervals: usize,
 }
 
-/// Reads logs and sums them per tag.
-pub fn merge(paths: &[impl AsRef<Path>]) -> Result<BTreeMap<String, Merged>, HlogError> {
+/// Sums intervals per tag.
+pub fn sum_by_tag<'a>(intervals: impl IntoIterator<Item = &'a Interval>) -> BTreeMap<String, Merged> {
     let mut out: BTreeMap<String, Merged> = BTreeMap::new();
-    for path in paths {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let text = std::fs::read(path).map_err(|source| HlogError::Io { path: name.clone(), source })?;
-        let mut base = Duration::ZERO;
-        let mut count = 0;
-        for (index, entry) in IntervalLogIterator::new(&text).enumerate() {
-            let entry = entry.map_err(|e| match e {
-                hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset } => {
-                    HlogError::Parse { path: name.clone(), offset }
-                }
-            })?;
-            let interval = match entry {
-                LogEntry::StartTime(t) | LogEntry::BaseTime(t) => {
-                    base = t;
-                    continue;
-                }
-                LogEntry::Interval(i) => i,
-            };
-            let bad = |why: String| HlogError::Histogram { path: name.clone(), index, why };
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(interval.encoded_histogram())
-                .map_err(|e| bad(e.to_string()))?;
-            let h = decode(&bytes).map_err(bad)?;
-            let tag = interval.tag().map(|t| t.as_str().to_owned()).unwrap_or_else(|| "untagged".into());
-            let start = base + interval.start_timestamp();
-            let end = start + interval.duration();
-            count += 1;
-            match out.get_mut(&tag) {
-                Some(m) => {
-                    m.histogram.add(&h).map_err(|e| bad(format!("{e:?}")))?;
-                    m.first = m.first.min(start);
-                    m.last = m.last.max(end);
-                    m.intervals += 1;
-                }
-                None => {
-                    let mut histogram = Histogram::new(3).map_err(|e| bad(format!("{e:?}")))?;
-                    histogram.add(&h).map_err(|e| bad(format!("{e:?}")))?;
-                    out.insert(tag, Merged { histogram, first: start, last: end, intervals: 1 });
-                }
-            }
-        }
-        if count == 0 {
-            return Err(HlogError::Empty { path: name });
-        }
+    for i in intervals {
+        let end = i.start + i.duration;
+        let m = out.entry(i.tag.clone()).or_insert_with(|| Merged {
+            histogram: crate::load::record::new_histogram(),
+            first: i.start,
+            last: end,
+            intervals: 0,
+        });
+        // An auto-resizing histogram takes any other.
+        let _ = m.histogram.add(&i.histogram);
+        m.first = m.first.min(i.start);
+        m.last = m.last.max(end);
+        m.intervals += 1;
     }
-    Ok(out)
+    out
 }

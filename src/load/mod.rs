@@ -2,15 +2,18 @@
 //! what latency. `workload` (the YAML workloads and the built-in catalogue, setup and one
 //! measured iteration), `sched` (closed and open loop), `record` (HdrHistograms per
 //! workload, phase and interval), `cond` (thresholds and SLOs), `find_max` (capacity
-//! search), and the outputs: `report` (table, JSON), `hlog` (interval logs, merge), `html`.
+//! search), `segment` (one agent's share of a distributed run), and the outputs: `report`
+//! (table, JSON), `hlog` (interval logs), `html`, and `merge` (`report merge`).
 
 pub mod cond;
 pub mod find_max;
 pub mod hlog;
 pub mod html;
+pub mod merge;
 pub mod record;
 pub mod report;
 pub mod sched;
+pub mod segment;
 pub mod workload;
 
 use std::time::Duration;

@@ -17,8 +17,8 @@ use super::workload::{Failure, Outcome};
 /// a call that long has failed whatever it says.
 const MAX_NS: u64 = 3_600_000_000_000;
 
-/// Three significant digits: 0.1% resolution, HdrHistogram's usual choice.
-fn histogram() -> Histogram<u64> {
+/// Three significant digits: 0.1% resolution, HdrHistogram's usual choice. Auto-resizing.
+pub fn new_histogram() -> Histogram<u64> {
     // Invariant: 3 significant figures is within hdrhistogram's accepted 0..=5.
     #[allow(clippy::expect_used)]
     Histogram::new(3).expect("3 significant figures are valid")
@@ -58,9 +58,9 @@ impl Default for Stats {
 impl Stats {
     fn new() -> Stats {
         Stats {
-            latency: histogram(),
-            uncorrected: histogram(),
-            lag: histogram(),
+            latency: new_histogram(),
+            uncorrected: new_histogram(),
+            lag: new_histogram(),
             unfinished: 0,
             errors: BTreeMap::new(),
             checked: 0,
@@ -99,7 +99,7 @@ pub struct Phase {
 }
 
 /// One second (or the last part of one) of the run.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Sample {
     /// Seconds from the start of the run to the end of this interval.
     pub t: f64,
@@ -185,6 +185,12 @@ impl Recorder {
             && last.end.is_none()
         {
             last.end = Some(now);
+        }
+        // The measured intervals start with the measured time, not with the warm-up (whose
+        // calls the intervals leave out): an interval log's span is then the measured time.
+        if !warmup && s.phases.last().is_some_and(|p| p.warmup) {
+            s.interval = self.workloads.iter().map(|_| Stats::new()).collect();
+            s.interval_start = now;
         }
         let stats = self.workloads.iter().map(|_| Stats::new()).collect();
         s.phases.push(Phase { name: name.to_owned(), target_rate, warmup, start: now, end: None, stats });
@@ -310,6 +316,8 @@ pub struct Summary {
     pub phase: String,
     pub target_rate: Option<f64>,
     pub seconds: f64,
+    /// When the measured time began, from the recorder's start.
+    pub start: Duration,
     pub count: u64,
     pub errors: u64,
     pub error_kinds: BTreeMap<String, u64>,
@@ -342,6 +350,7 @@ impl Summary {
             phase: phase.to_owned(),
             target_rate,
             seconds,
+            start: Duration::ZERO,
             count,
             errors,
             error_kinds: stats.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
@@ -384,11 +393,16 @@ pub fn summarize(recorder: &Recorder) -> (Vec<Summary>, Vec<Summary>) {
     let phases = recorder.phases();
     let mut per_phase = Vec::new();
     let mut totals: Vec<(Stats, f64)> = recorder.workloads.iter().map(|_| (Stats::new(), 0.0)).collect();
-    for phase in phases.iter().filter(|p| !p.warmup) {
+    let measured = phases.iter().filter(|p| !p.warmup);
+    let first = measured.clone().next().map(|p| p.start.saturating_duration_since(recorder.started));
+    for phase in measured {
         let seconds =
             phase.end.unwrap_or_else(Instant::now).saturating_duration_since(phase.start).as_secs_f64();
+        let start = phase.start.saturating_duration_since(recorder.started);
         for ((name, stats), total) in recorder.workloads.iter().zip(&phase.stats).zip(&mut totals) {
-            per_phase.push(Summary::new(name, &phase.name, phase.target_rate, seconds, stats));
+            let mut summary = Summary::new(name, &phase.name, phase.target_rate, seconds, stats);
+            summary.start = start;
+            per_phase.push(summary);
             total.0.add(stats);
             total.1 += seconds;
         }
@@ -397,7 +411,10 @@ pub fn summarize(recorder: &Recorder) -> (Vec<Summary>, Vec<Summary>) {
         .workloads
         .iter()
         .zip(&totals)
-        .map(|(name, (stats, seconds))| Summary::new(name, "all", None, *seconds, stats))
+        .map(|(name, (stats, seconds))| Summary {
+            start: first.unwrap_or_default(),
+            ..Summary::new(name, "all", None, *seconds, stats)
+        })
         .collect();
     (per_phase, overall)
 }
@@ -444,6 +461,7 @@ mod tests {
         let w = r.begin("warmup", None, true);
         let t = Instant::now();
         r.record(w, 0, t, t, t + Duration::from_secs(1), &Outcome::Ok { checked: false });
+        std::thread::sleep(Duration::from_millis(20));
         let p = r.begin("run", None, false);
         r.record(p, 0, t, t, t + Duration::from_millis(1), &Outcome::Ok { checked: false });
         r.end();
@@ -452,5 +470,10 @@ mod tests {
         assert_eq!(overall[0].count, 1);
         assert!(overall[0].max_ns() < 2_000_000);
         assert_eq!(r.tick().calls, 1);
+        // The interval log's first interval starts with the measured time, as the summary
+        // does: a log's span is the measured time, not the warm-up too.
+        let first = &r.take_encoded()[0];
+        assert!(first.start >= Duration::from_millis(20), "{:?}", first.start);
+        assert_eq!(first.start, overall[0].start);
     }
 }

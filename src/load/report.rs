@@ -60,6 +60,8 @@ pub struct Row {
     pub phase: String,
     pub target_rate: Option<f64>,
     pub seconds: f64,
+    /// When the measured time began, in seconds from the report's `started_at`.
+    pub start_s: f64,
     /// Iterations that did what the step expects.
     pub count: u64,
     pub errors: u64,
@@ -89,6 +91,7 @@ impl Row {
             phase: s.phase.clone(),
             target_rate: s.target_rate,
             seconds: s.seconds,
+            start_s: s.start.as_secs_f64(),
             count: s.count,
             errors: s.errors,
             error_kinds: s.error_kinds.clone(),
@@ -116,6 +119,14 @@ pub struct LoadReport {
     pub connections: usize,
     pub concurrency: Option<usize>,
     pub started_unix: u64,
+    /// The same instant in RFC 3339 with milliseconds: the interval log's StartTime, from
+    /// which `start_s` and the timeline count.
+    pub started_at: String,
+    /// `I/N` when this run was agent I of N (`--segment`).
+    pub segment: Option<String>,
+    /// The interval log written with this report, relative to the report's folder when
+    /// beside it: `report merge` takes the latency histograms from there.
+    pub hlog: Option<String>,
     /// True when Ctrl-C ended the run early.
     pub interrupted: bool,
     pub phases: Vec<Row>,
@@ -123,6 +134,9 @@ pub struct LoadReport {
     pub timeline: Vec<Sample>,
     pub capacity: Vec<Capacity>,
     pub violations: Vec<String>,
+    /// What a merged report was made of (`report merge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<super::merge::MergeInfo>,
 }
 
 fn errors_cell(row: &Row) -> String {

@@ -10,6 +10,7 @@ use html_escape::encode_text as esc;
 
 use super::matrix::{Matrix, mechanism_label};
 use super::{RunReport, started_rfc3339};
+use crate::runner::compare::{Comparison, SideAnswer};
 use crate::runner::{CaseResult, Outcome};
 
 /// How many case ids a matrix cell's tooltip lists before "and N more".
@@ -122,6 +123,9 @@ fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt
         Err(why) => fact("advertised mechanisms", &format!("unknown: {why}"))?,
     }
     writeln!(out, "</table>")?;
+    if let Some(comparison) = &report.comparison {
+        write_comparison(out, comparison)?;
+    }
 
     let indexed: Vec<(usize, &CaseResult)> = report.cases.iter().enumerate().collect();
     let failing: Vec<_> =
@@ -226,6 +230,65 @@ fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt
     }
     writeln!(out, "</details>")?;
     writeln!(out, "</body></html>")
+}
+
+/// The `run --compare` section: both endpoints' own verdicts, then every divergence with
+/// both answers side by side.
+fn write_comparison(out: &mut String, c: &Comparison) -> std::fmt::Result {
+    let class = if c.agrees() { "ok" } else { "bad" };
+    writeln!(out, "<h2 id=\"comparison\">Comparison with a second endpoint</h2>")?;
+    writeln!(out, "<p class=\"verdict {class}\">{}</p>", esc(&c.summary))?;
+    writeln!(out, "<table class=\"facts\"><tr><th></th><th>endpoint</th><th>its own verdict</th></tr>")?;
+    for (label, side) in [("A", &c.a), ("B", &c.b)] {
+        writeln!(
+            out,
+            "<tr><th>{label}</th><td>{}</td><td>{}</td></tr>",
+            esc(&side.endpoint),
+            esc(&side.verdict)
+        )?;
+    }
+    writeln!(out, "</table>")?;
+    if c.divergences.is_empty() {
+        return writeln!(out, "<p>No divergence: every case compared answered alike on both.</p>");
+    }
+    writeln!(
+        out,
+        "<table class=\"trace\"><tr><th>case</th><th>step</th><th>kind</th><th>difference</th>\
+         <th>A</th><th>B</th><th>allowed</th></tr>"
+    )?;
+    for d in &c.divergences {
+        let step = match (d.step, &d.action) {
+            (Some(n), Some(action)) => format!("{n} {action}"),
+            (None, Some(action)) => action.clone(),
+            _ => "-".to_owned(),
+        };
+        let side = |s: &SideAnswer| {
+            let message =
+                s.message.as_deref().map(|m| format!("<br><small>{}</small>", esc(m))).unwrap_or_default();
+            format!("{}{message}", esc(&super::table::side_cell(s)))
+        };
+        writeln!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&d.case),
+            esc(&step),
+            d.kind.name(),
+            esc(&d.what),
+            side(&d.a),
+            side(&d.b),
+            esc(d.allowed.as_deref().unwrap_or("no"))
+        )?;
+    }
+    writeln!(out, "</table>")?;
+    for entry in &c.allowed_not_occurred {
+        writeln!(
+            out,
+            "<p class=\"deviation\"><b>Allowed divergence did not occur</b> (remove the entry): <code>{}</code>, listed as: {}</p>",
+            esc(&entry.case),
+            esc(&entry.reason)
+        )?;
+    }
+    Ok(())
 }
 
 /// `expected X, got Y` split in two, when a message has that shape.

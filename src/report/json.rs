@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{HashedFile, RunReport, Verdict};
 use crate::client::Wire;
+use crate::runner::compare::Comparison;
 use crate::runner::{CaseResult, Outcome};
 
 /// A GREP11 conformance run.
@@ -299,6 +300,20 @@ pub fn results_schema() -> String {
     text
 }
 
+/// `compare.json`: a [`Comparison`] as it is (its structs are the file's shape).
+pub fn render_comparison(comparison: &Comparison) -> std::io::Result<String> {
+    serde_json::to_string_pretty(comparison).map_err(std::io::Error::other)
+}
+
+/// The JSON Schema of `compare.json`, as `docs/compare.schema.json` holds it.
+pub fn comparison_schema() -> String {
+    let schema = schemars::schema_for!(Comparison);
+    // A schema always serialises.
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -321,6 +336,22 @@ mod tests {
         assert!(
             kept == derived,
             "docs/results.schema.json is stale: run GREP11_WRITE_SCHEMA=1 cargo test --lib report::json"
+        );
+    }
+
+    const COMPARE_SCHEMA_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/compare.schema.json");
+
+    /// As for results.json: the kept schema of compare.json is the derived one.
+    #[test]
+    fn the_compare_schema_file_is_the_derived_schema() {
+        let derived = comparison_schema();
+        if std::env::var_os("GREP11_WRITE_SCHEMA").is_some() {
+            std::fs::write(COMPARE_SCHEMA_FILE, &derived).unwrap();
+        }
+        let kept = std::fs::read_to_string(COMPARE_SCHEMA_FILE).unwrap_or_default();
+        assert!(
+            kept == derived,
+            "docs/compare.schema.json is stale: run GREP11_WRITE_SCHEMA=1 cargo test --lib report::json"
         );
     }
 
@@ -359,6 +390,7 @@ mod tests {
             filter: None,
             suites: vec![HashedFile { path: "suites/digest.yaml".into(), sha256: "ab".repeat(32) }],
             cases: vec![case(Outcome::Pass, Some("tracked")), case(Outcome::Fail, Some("tracked"))],
+            comparison: None,
         };
         let value = serde_json::to_value(results(&report)).unwrap();
         assert_eq!(value["verdict"], "NOT CERTIFIED");

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use super::matrix::{Matrix, mechanism_label};
 use super::{RunReport, started_rfc3339};
 use crate::runner::Outcome;
+use crate::runner::compare::{Comparison, SideAnswer};
 
 fn symbol(outcome: Outcome) -> &'static str {
     match outcome {
@@ -48,6 +49,10 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
     writeln!(out, "\n| outcome | cases |\n|---|---|")?;
     for o in Outcome::ALL {
         writeln!(out, "| {} {} | {} |", symbol(o), o.name(), report.count(o))?;
+    }
+
+    if let Some(comparison) = &report.comparison {
+        write_comparison(out, comparison)?;
     }
 
     writeln!(out, "\n## Function × mechanism\n")?;
@@ -120,4 +125,53 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
         }
     }
     Ok(())
+}
+
+/// The `run --compare` section: both endpoints' own verdicts, then every divergence with
+/// both answers side by side.
+fn write_comparison(out: &mut String, c: &Comparison) -> std::fmt::Result {
+    writeln!(out, "\n## Comparison with a second endpoint\n")?;
+    writeln!(out, "**{}**\n", cell_text(&c.summary))?;
+    writeln!(out, "| | endpoint | its own verdict |\n|---|---|---|")?;
+    writeln!(out, "| A | {} | {} |", cell_text(&c.a.endpoint), cell_text(&c.a.verdict))?;
+    writeln!(out, "| B | {} | {} |", cell_text(&c.b.endpoint), cell_text(&c.b.verdict))?;
+    if c.divergences.is_empty() {
+        return writeln!(out, "\nNo divergence: every case compared answered alike on both.");
+    }
+    writeln!(out, "\n| case | step | kind | difference | A | B | allowed |\n|---|---|---|---|---|---|---|")?;
+    for d in &c.divergences {
+        let step = match (d.step, &d.action) {
+            (Some(n), Some(action)) => format!("{n} {action}"),
+            (None, Some(action)) => action.clone(),
+            _ => "-".to_owned(),
+        };
+        writeln!(
+            out,
+            "| `{}` | {step} | {} | {} | {} | {} | {} |",
+            cell_text(&d.case),
+            d.kind.name(),
+            cell_text(&d.what),
+            cell_text(&side_text(&d.a)),
+            cell_text(&side_text(&d.b)),
+            cell_text(d.allowed.as_deref().unwrap_or("no"))
+        )?;
+    }
+    for entry in &c.allowed_not_occurred {
+        writeln!(
+            out,
+            "\n**Allowed divergence did not occur**: `{}` (listed as: {}): remove the entry.",
+            cell_text(&entry.case),
+            cell_text(&entry.reason)
+        )?;
+    }
+    Ok(())
+}
+
+/// A side's outcome, answer at the step, and own message, for a table cell.
+fn side_text(side: &SideAnswer) -> String {
+    let mut text = super::table::side_cell(side);
+    if let Some(m) = &side.message {
+        text += &format!(" — {m}");
+    }
+    text
 }

@@ -181,6 +181,7 @@ mod tests {
             filter: None,
             suites: Vec::new(),
             cases,
+            comparison: None,
         }
     }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::client::Wire;
+use crate::runner::compare::Comparison;
 use crate::runner::{CaseResult, Outcome};
 
 /// Everything a run produced, in case order.
@@ -39,6 +40,9 @@ pub struct RunReport {
     /// The suite files the cases came from, with their content hashes: what was run.
     pub suites: Vec<HashedFile>,
     pub cases: Vec<CaseResult>,
+    /// `run --compare`: how the same cases went against the second endpoint, compared
+    /// with these; written as `compare.json` and a section of `report.md`/`report.html`.
+    pub comparison: Option<Comparison>,
 }
 
 /// What a report says of its profile.
@@ -196,14 +200,17 @@ impl RunReport {
         }
     }
 
-    /// Writes `results.json`, `junit.xml`, `report.md` and `report.html` into `dir`,
-    /// creating it.
+    /// Writes `results.json`, `junit.xml`, `report.md` and `report.html` (and, comparing,
+    /// `compare.json`) into `dir`, creating it.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("results.json"), json::render(self)?)?;
         std::fs::write(dir.join("junit.xml"), junit::render(self)?)?;
         std::fs::write(dir.join("report.md"), markdown::render(self))?;
         std::fs::write(dir.join("report.html"), html::render(self))?;
+        if let Some(comparison) = &self.comparison {
+            std::fs::write(dir.join("compare.json"), json::render_comparison(comparison)?)?;
+        }
         Ok(())
     }
 }

@@ -71,3 +71,49 @@ pub fn render(report: &RunReport) -> String {
         report.endpoint
     )
 }
+
+/// Cuts `text` to `max` characters, marking the cut.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// One side of a divergence in a table cell: its outcome, and its answer at the step.
+pub fn side_cell(side: &crate::runner::compare::SideAnswer) -> String {
+    match &side.answer {
+        Some(answer) => format!("{}: {answer}", side.outcome),
+        None => side.outcome.clone(),
+    }
+}
+
+/// The divergence table `run --compare` prints: one row per divergence, what differs, and
+/// each side's own outcome of the case (report.md and compare.json have both answers
+/// whole).
+pub fn comparison(comparison: &crate::runner::compare::Comparison) -> String {
+    if comparison.divergences.is_empty() {
+        return format!("no divergence in {} cases compared", comparison.compared);
+    }
+    let mut builder = tabled::builder::Builder::new();
+    builder.push_record(["case", "step", "kind", "difference", "A", "B", "allowed"]);
+    for d in &comparison.divergences {
+        let step = match (d.step, &d.action) {
+            (Some(n), Some(action)) => format!("{n} {action}"),
+            (None, Some(action)) => action.clone(),
+            _ => "-".to_owned(),
+        };
+        builder.push_record([
+            d.case.clone(),
+            step,
+            d.kind.name().to_owned(),
+            cut(&d.what, 72),
+            d.a.outcome.clone(),
+            d.b.outcome.clone(),
+            d.allowed.as_deref().map_or_else(|| "no".to_owned(), |r| cut(r, 30)),
+        ]);
+    }
+    let mut table = builder.build();
+    table.with(Style::sharp());
+    format!("A = {}\nB = {}\n{table}", comparison.a.endpoint, comparison.b.endpoint)
+}

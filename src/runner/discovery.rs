@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use super::answer::StepAnswer;
 use super::expect::observe;
 use super::outcome::{CaseResult, Outcome, StepTrace};
 use crate::client::{Arg, Args, Client, Value};
@@ -68,6 +69,7 @@ async fn traced_call(
         line: 0,
         request,
         result: observe(&counted.result).describe(),
+        answer: StepAnswer::of(&observe(&counted.result)),
         micros: started.elapsed().as_micros() as u64,
     });
     case.duration = started.elapsed();

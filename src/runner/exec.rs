@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use super::answer::StepAnswer;
 use super::eval::{Env, EvalError, describe};
 use super::expect::{Verdict, judge, observe};
 use super::outcome::{CaseResult, Outcome, StepTrace};
@@ -92,7 +93,7 @@ impl Run<'_> {
                     let observed = observe(&result);
                     let verdict = judge(&step.expect, &observed, &env, self.profile);
                     let shown = observed.describe();
-                    self.push_trace(index, step, request, shown, started);
+                    self.push_trace(index, step, request, shown, StepAnswer::of(&observed), started);
                     match verdict {
                         Verdict::Ok => result.ok(),
                         Verdict::NonStrict(why) => {
@@ -117,7 +118,8 @@ impl Run<'_> {
                         Ok(_) => "ok".to_owned(),
                         Err(EvalError::Endpoint(e) | EvalError::Harness(e)) => e.clone(),
                     };
-                    self.push_trace(index, step, request, shown, started);
+                    let answer = StepAnswer::Local { held: computed.is_ok() };
+                    self.push_trace(index, step, request, shown, answer, started);
                     match computed {
                         Ok(fields) => Some(fields),
                         Err(e) => return Err(self.eval_failure(Some((index, step)), e)),
@@ -139,7 +141,15 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn push_trace(&mut self, index: usize, step: &Step, request: String, result: String, started: Instant) {
+    fn push_trace(
+        &mut self,
+        index: usize,
+        step: &Step,
+        request: String,
+        result: String,
+        answer: StepAnswer,
+        started: Instant,
+    ) {
         self.trace.push(StepTrace {
             index: index + 1,
             action: step.action.name().to_owned(),
@@ -147,6 +157,7 @@ impl Run<'_> {
             line: step.origin.as_ref().map_or(step.location.line, |o| o.used_at.line),
             request,
             result,
+            answer,
             micros: started.elapsed().as_micros() as u64,
         });
     }

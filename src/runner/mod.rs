@@ -2,6 +2,8 @@
 //! parallel across cases, and classify every case as pass, fail, error, skip or
 //! unsupported, with a reason for anything but pass.
 
+mod answer;
+pub mod compare;
 mod discovery;
 mod eval;
 mod exec;
@@ -13,6 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use answer::{Shape, StepAnswer};
 pub use eval::{Env, EvalError};
 pub use exec::{local, run_case};
 pub use expect::{Observed, check_fields, observe};

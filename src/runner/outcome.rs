@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::answer::StepAnswer;
 use crate::client::Wire;
 use crate::pkcs11::CkMechanismType;
 use crate::rpc::Rpc;
@@ -66,6 +67,8 @@ pub struct StepTrace {
     pub line: usize,
     pub request: String,
     pub result: String,
+    /// The answer as two endpoints' runs are compared on (`compare`).
+    pub answer: StepAnswer,
     pub micros: u64,
 }
 

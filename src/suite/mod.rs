@@ -18,4 +18,4 @@ pub use expand::{CaseInstance, PlannedCall, expand};
 pub use expr::{Expr, Func};
 pub use load::{LoadError, load_paths};
 pub use model::*;
-pub use profile::Profile;
+pub use profile::{Profile, Reasoned};

@@ -511,7 +511,7 @@ pub struct BtcSpec {
 }
 
 /// The `BTCDeriveParm.Type` names and their wire values.
-const BTC_DERIVE_TYPES: &[(&str, u64)] = &[
+pub(crate) const BTC_DERIVE_TYPES: &[(&str, u64)] = &[
     ("CkBIP0032PRV2PRV", 1),
     ("CkBIP0032PRV2PUB", 2),
     ("CkBIP0032PUB2PUB", 3),
@@ -572,7 +572,7 @@ pub enum RsaParamSpec {
 }
 
 /// The `CKG_MGF1_*` names (PKCS #11 v2.40 §2.1.7), which the wire's Mgf enums carry.
-const MGF_NAMES: &[(&str, u64)] = &[
+pub(crate) const MGF_NAMES: &[(&str, u64)] = &[
     ("CKG_MGF1_SHA1", cryptoki_sys::CKG_MGF1_SHA1),
     ("CKG_MGF1_SHA224", cryptoki_sys::CKG_MGF1_SHA224),
     ("CKG_MGF1_SHA256", cryptoki_sys::CKG_MGF1_SHA256),

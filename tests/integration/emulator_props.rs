@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use grep11_harness::client::{Arg, Args, CallError, Client, Fields, Value, Wire, in_memory_channel};
-use grep11_harness::emulator::mech::MECHANISMS;
+use grep11_harness::emulator::mech::mechanisms;
 use grep11_harness::emulator::{Config, Emulator};
 use grep11_harness::pkcs11::*;
 use grep11_harness::proto::{
@@ -420,7 +420,7 @@ fn ec_params() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn mechanism_number() -> impl Strategy<Value = u64> {
-    let registered: Vec<u64> = MECHANISMS.iter().map(|r| r.mech.0).collect();
+    let registered: Vec<u64> = mechanisms().iter().map(|r| r.mech.0).collect();
     prop_oneof![3 => select(registered), 1 => any::<u64>()]
 }
 
@@ -866,7 +866,7 @@ proptest! {
         ]
         .into_iter()
         .collect();
-        for row in MECHANISMS {
+        for row in mechanisms() {
             let m = EngineMechanism { mech: row.mech, param: param.clone() };
             let name = |op: &str| format!("{op} {} {:?}", row.mech, param);
             for op in [Operation::Encrypt, Operation::Decrypt] {

@@ -89,8 +89,9 @@ async fn open_loop_records_the_queueing_that_closed_loop_hides() {
     let (closed_p99, _, closed_n) =
         p99_ms(slow_client(delay), Mode::Closed { concurrency: 1 }, Duration::from_millis(400)).await;
     // Closed loop waits for each answer, so it never sees a queue: about the service time.
+    // (No upper bound in milliseconds: on a loaded machine a 10 ms sleep can take several
+    // times that; the comparisons below are between runs on the same machine.)
     assert!(closed_n >= 10, "closed loop made {closed_n} calls");
-    assert!(closed_p99 < 60.0, "closed-loop p99 {closed_p99} ms");
     // Open loop at 200/s for 0.6 s: 120 calls for a server that clears 60 in that time.
     // The run ends on time, so the k-th call to complete was due at 5k ms and done at
     // 10k ms: the last ones completed waited about 0.3 s (the others are in flight).
@@ -109,11 +110,11 @@ async fn open_loop_counts_the_wait_for_a_slot_that_uncorrected_latency_misses() 
     let open = Mode::Open { rates: vec![200.0], max_in_flight: 1 };
     let (open_p99, unc_p99, _) =
         p99_ms(slow_client(Duration::from_millis(10)), open, Duration::from_millis(500)).await;
-    assert!(unc_p99 < 60.0, "uncorrected p99 {unc_p99} ms");
     assert!(open_p99 > 200.0, "corrected p99 {open_p99} ms");
+    assert!(unc_p99 < open_p99 / 3.0, "uncorrected p99 {unc_p99} ms against corrected {open_p99} ms");
 }
 
-fn harness() -> Command {
+pub(crate) fn harness() -> Command {
     Command::new(env!("CARGO_BIN_EXE_grep11-harness"))
 }
 
@@ -148,7 +149,7 @@ fn merged(dir: &std::path::Path, files: &[&std::path::Path]) -> (u64, f64) {
     let out = harness().args(["report", "merge"]).args(files).arg("--json").arg(&json).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let row = v["merged"].as_array().unwrap().iter().find(|r| r["workload"] == "random-32").unwrap().clone();
+    let row = v["overall"].as_array().unwrap().iter().find(|r| r["workload"] == "random-32").unwrap().clone();
     (row["count"].as_u64().unwrap(), row["latency_ms"]["max"].as_f64().unwrap())
 }
 
@@ -203,9 +204,9 @@ async fn every_catalogue_workload_runs_against_the_emulator() {
 }
 
 /// `serve` on an ephemeral loopback port, stopped when dropped.
-struct Served {
+pub(crate) struct Served {
     child: std::process::Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Served {
@@ -215,7 +216,7 @@ impl Drop for Served {
     }
 }
 
-fn serve(extra: &[&str]) -> Served {
+pub(crate) fn serve(extra: &[&str]) -> Served {
     use std::io::BufRead;
     let mut child = harness()
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -229,7 +230,7 @@ fn serve(extra: &[&str]) -> Served {
     Served { child, url }
 }
 
-fn show(out: &std::process::Output) -> String {
+pub(crate) fn show(out: &std::process::Output) -> String {
     format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
@@ -344,11 +345,13 @@ async fn open_loop_stops_at_the_duration_and_counts_calls_in_flight() {
     // 100 calls/s of capacity, asked for 300/s over 0.5 s: about 100 calls are still
     // queued at the end. The run ends on time instead of waiting for them (drain is 10 s).
     let (s, took) = open_run(slow_client(Duration::from_millis(10)), 300.0, Duration::from_millis(500)).await;
-    // Waiting for the queue would take another second (100 calls at 10 ms).
-    assert!(took < Duration::from_millis(1200), "the run took {took:?}");
+    // Waiting for the queue would take another second (100 calls at 10 ms), and leave
+    // nothing in flight. The bounds allow for a loaded machine, where each 10 ms sleep can
+    // take longer (which lowers the capacity, never raises it).
     assert!(s.unfinished >= 50, "{} calls in flight at the end", s.unfinished);
+    assert!(took < Duration::from_millis(1500), "the run took {took:?}");
     assert!(s.count + s.unfinished >= 140, "{} done + {} in flight of 150 sent", s.count, s.unfinished);
-    assert!((s.rate - 100.0).abs() < 30.0, "achieved {} calls/s against a capacity of 100", s.rate);
+    assert!(s.rate <= 105.0 && s.rate >= 30.0, "achieved {} calls/s against a capacity of 100", s.rate);
 }
 
 #[test]

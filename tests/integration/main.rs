@@ -7,12 +7,15 @@
 
 mod cli;
 mod cli_ux;
+mod compare;
 mod coverage;
 mod crypto_separation;
 mod emulator_props;
 mod ibm_client_shapes;
 mod load;
+mod load_agents;
 mod misbehaving;
+mod proxy;
 mod results;
 mod third_party_client;
 mod tls_auth;

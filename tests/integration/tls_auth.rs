@@ -848,3 +848,54 @@ async fn serve_answers_without_a_delayed_ack_stall() {
         assert!(firsts < Duration::from_millis(100), "{label}: 5 first calls took {firsts:?}");
     }
 }
+
+/// `proxy` reaches a mutual-TLS upstream with `run`'s TLS flags, and the application
+/// talks h2c to it.
+#[test]
+fn the_proxy_forwards_to_a_mutual_tls_upstream() {
+    use std::io::BufRead;
+    let pki = pki("proxy");
+    let path = |p: &PathBuf| p.to_str().unwrap().to_owned();
+    let served = serve_binary(
+        &[
+            "--tls-cert",
+            &path(&pki.server_cert),
+            "--tls-key",
+            &path(&pki.server_key),
+            "--client-ca",
+            &path(&pki.ca),
+        ],
+        None,
+    );
+    let mut proxy = harness()
+        .args(["proxy", "--listen", "127.0.0.1:0", "--duration", "120s", "--upstream", &served.url])
+        .args(["--ca-cert", &path(&pki.ca), "--client-cert", &path(&pki.client_cert)])
+        .args(["--client-key", &path(&pki.client_key)])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(proxy.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_owned);
+    let out = url.as_deref().map(|url| run(url, &[], &[]));
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    let out = out.unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    // Without the client certificate the upstream refuses the proxy's calls (under TLS
+    // 1.3 after the handshake), and the application sees them fail.
+    let mut proxy = harness()
+        .args(["proxy", "--listen", "127.0.0.1:0", "--duration", "60s", "--upstream", &served.url])
+        .args(["--ca-cert", &path(&pki.ca)])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(proxy.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_owned);
+    let out = url.as_deref().map(|url| run(url, &[], &[]));
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    let out = out.unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -37,10 +37,17 @@ use cbc::cipher::{
 use des::TdesEde3;
 use serde::{Deserialize, Serialize};
 
-use super::{MechParam, Mechanism};
-use crate::emulator::blob::Operation;
+use zeroize::Zeroizing;
+
+use super::registry::{Cipher, ENCRYPT, KeyGen, Registry, Unwrap, WRAP, Wrap};
+use super::{MechParam, Mechanism, attrbound, random, rsa};
+use crate::emulator::attrs::{self, Attrs, Origin, Template};
+use crate::emulator::blob::{Material, Operation, State};
+use crate::emulator::engine::{
+    Engine, NewKey, check_secret_len, secret_fixed, secret_template, secret_value, unwrap_error,
+};
 use crate::emulator::error::{Error, Result};
-use crate::pkcs11::{CKK_AES, CKK_DES3, CkKeyType};
+use crate::pkcs11::*;
 
 /// The AES block size, which CTR's counter block also has.
 const BLOCK: usize = 16;
@@ -502,10 +509,134 @@ pub fn valid_key_len(len: u64) -> bool {
     matches!(len, 16 | 24 | 32)
 }
 
+// ---- the family's mechanisms and operations ----
+
+/// AES keys from CKM_AES_KEY_GEN, the block modes over AES, and their key wraps.
+pub(super) fn register(r: &mut Registry) {
+    r.add(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE).key_gen(RandomSecret(CKK_AES));
+    let aes = |mode| BlockMech { cipher: BlockCipher::Aes, mode };
+    for (mech, mode) in [(CKM_AES_ECB, AesMode::Ecb), (CKM_AES_CBC, AesMode::Cbc)] {
+        r.add(mech, 16, 32, ENCRYPT).cipher(aes(mode));
+    }
+    r.add(CKM_AES_CBC_PAD, 16, 32, ENCRYPT | WRAP)
+        .cipher(aes(AesMode::CbcPad))
+        .wrap(aes(AesMode::CbcPad))
+        .unwrap(aes(AesMode::CbcPad));
+    // AES-GCM is left out: its parameter (IV, AAD, tag length) needs a GCM parameter arm,
+    // and the wire gives ParameterB (a plain byte string) only; any packing of three
+    // fields into it would be our invention, not GREP11's.
+    r.add(CKM_AES_CTR, 16, 32, ENCRYPT).cipher(aes(AesMode::Ctr));
+    for (mech, mode) in [(CKM_AES_KEY_WRAP, AesMode::KeyWrap), (CKM_AES_KEY_WRAP_PAD, AesMode::KeyWrapPad)] {
+        r.add(mech, 16, 32, ENCRYPT | WRAP).cipher(aes(mode)).wrap(aes(mode)).unwrap(aes(mode));
+    }
+}
+
+/// GenerateKey of a random secret of CKA_VALUE_LEN bytes (AES keys, generic secrets).
+pub struct RandomSecret(pub CkKeyType);
+
+impl KeyGen for RandomSecret {
+    fn generate_key(&self, e: &Engine, mech: &Mechanism, template: &Template) -> Result<NewKey> {
+        let len = attrs::required_ulong(template, CKA_VALUE_LEN)?;
+        e.generate_secret(mech, template, self.0, len, || Ok(Zeroizing::new(random::generate(len)?)))
+    }
+}
+
+/// A block mode over a cipher: encryption, and wrapping of secret keys' values and private
+/// keys' PKCS #8 (the DES3 rows use it too).
+#[derive(Clone, Copy)]
+pub struct BlockMech {
+    pub cipher: BlockCipher,
+    pub mode: AesMode,
+}
+
+impl Cipher for BlockMech {
+    fn start(
+        &self,
+        e: &Engine,
+        op: Operation,
+        mech: &Mechanism,
+        key: &[u8],
+        _: &'static str,
+    ) -> Result<State> {
+        let usage = if op == Operation::Encrypt { CKA_ENCRYPT } else { CKA_DECRYPT };
+        let key = e.open_key(key)?;
+        let value = secret_value(&key, mech.mech, self.cipher.key_type())?;
+        e.require(&key.attrs, usage)?;
+        Ok(State::Cipher(CipherState::start(op, self.cipher, self.mode, mech, value)?))
+    }
+}
+
+impl Wrap for BlockMech {
+    /// The value of a secret key, or the PKCS #8 of a private key, encrypted under the KeK.
+    fn wrap(&self, e: &Engine, mech: &Mechanism, key: &[u8], kek: &[u8], _: &[u8]) -> Result<Vec<u8>> {
+        let kek = e.open_key(kek)?;
+        let kek_value = secret_value(&kek, mech.mech, self.cipher.key_type())?;
+        kek.attrs.require(CKA_WRAP)?;
+        let key = e.open_key(key)?;
+        attrbound::refuse_plain_wrap(&key)?;
+        let value = match &key.material {
+            Material::Secret(value) => value.clone(),
+            Material::EcPrivate(c, sk) => c.to_pkcs8(sk)?,
+            Material::RsaPrivate(sk) => rsa::to_pkcs8(sk)?,
+            _ => return Err(Error::KeyNotWrappable(key.attrs.class())),
+        };
+        if !key.attrs.flag(CKA_EXTRACTABLE) {
+            return Err(Error::KeyUnextractable);
+        }
+        // A key RFC 3394 cannot carry (not a multiple of 8 bytes, or under 16) is a key of
+        // the wrong size for the mechanism, not bad data from the caller.
+        CipherState::start(Operation::Encrypt, self.cipher, self.mode, mech, kek_value)?.run(&value).map_err(
+            |e| match e {
+                Error::DataLenRange(_) => Error::KeySizeRange(value.len() as u64),
+                other => other,
+            },
+        )
+    }
+}
+
+impl Unwrap for BlockMech {
+    /// A private key when the template's CKA_CLASS says so, else a secret key.
+    fn unwrap(
+        &self,
+        e: &Engine,
+        mech: &Mechanism,
+        kek: &[u8],
+        _: &[u8],
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<NewKey> {
+        let kek = e.open_key(kek)?;
+        if attrs::optional_ulong(template, CKA_CLASS)? == Some(CKO_PRIVATE_KEY.0) {
+            let kek_value = secret_value(&kek, mech.mech, self.cipher.key_type())?;
+            kek.attrs.require(CKA_UNWRAP)?;
+            let der = CipherState::start(Operation::Decrypt, self.cipher, self.mode, mech, kek_value)?
+                .run(wrapped)
+                .map_err(unwrap_error(wrapped))?;
+            return e.import_private(template, &Zeroizing::new(der));
+        }
+        let kek_value = secret_value(&kek, mech.mech, self.cipher.key_type())?;
+        kek.attrs.require(CKA_UNWRAP)?;
+        let key_type = secret_template(template)?;
+        // A template asking for an impossible key is refused as GenerateKey would
+        // refuse it, before the wrapped data is looked at.
+        if let Some(asked) = attrs::optional_ulong(template, CKA_VALUE_LEN)? {
+            check_secret_len(key_type, asked)?;
+        }
+        let value = CipherState::start(Operation::Decrypt, self.cipher, self.mode, mech, kek_value)?
+            .run(wrapped)
+            .map_err(unwrap_error(wrapped))?;
+        let value = Zeroizing::new(value);
+        let len = value.len() as u64;
+        check_secret_len(key_type, len)
+            .map_err(|_| Error::WrappedKeyInvalid("the unwrapped value is not a key of that type"))?;
+        let attrs = Attrs::build(template, &secret_fixed(key_type, len), Origin::Unwrapped)?;
+        e.issue_secret(attrs, value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pkcs11::*;
 
     fn mech(mode: AesMode, iv: Option<&[u8]>) -> Mechanism {
         let m = match mode {

@@ -4,7 +4,13 @@
 
 use aws_lc_rs::cmac as lc;
 
+use super::Mechanism;
+use super::registry::{Registry, SIGN, Sign};
+use super::sign::{SignParam, SignScheme};
+use crate::emulator::blob::Key;
+use crate::emulator::engine::secret_value;
 use crate::emulator::error::{Error, Result};
+use crate::pkcs11::{CKK_AES, CKM_AES_CMAC};
 
 /// A CMAC tag is one AES block.
 pub const TAG_LEN: usize = 16;
@@ -33,6 +39,23 @@ pub fn verify(key: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
         return Err(Error::SignatureLenRange { expected: TAG_LEN, got: signature.len() });
     }
     lc::verify(&key_of(key)?, message, signature).map_err(|_| Error::SignatureInvalid)
+}
+
+/// CKM_AES_CMAC.
+pub(super) fn register(r: &mut Registry) {
+    r.add(CKM_AES_CMAC, 16, 32, SIGN).sign(CmacSign);
+}
+
+struct CmacSign;
+
+impl Sign for CmacSign {
+    fn scheme(&self) -> SignScheme {
+        SignScheme::Cmac
+    }
+
+    fn key(&self, mech: &Mechanism, key: &Key, _: bool, param: SignParam) -> Result<(Vec<u8>, SignParam)> {
+        Ok((secret_value(key, mech.mech, CKK_AES)?.to_vec(), param))
+    }
 }
 
 #[cfg(test)]

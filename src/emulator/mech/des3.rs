@@ -4,8 +4,13 @@
 
 use zeroize::Zeroizing;
 
-use super::random;
+use super::aes::{AesMode, BlockCipher, BlockMech};
+use super::registry::{ENCRYPT, KeyGen, Registry, WRAP};
+use super::{Mechanism, random};
+use crate::emulator::attrs::{self, Template};
+use crate::emulator::engine::{Engine, NewKey};
 use crate::emulator::error::Result;
+use crate::pkcs11::*;
 
 /// A DES3 key is always 24 bytes (CKM_DES3_KEY_GEN's min and max key size).
 pub const KEY_LEN: u64 = 24;
@@ -23,6 +28,30 @@ pub fn generate() -> Result<Zeroizing<Vec<u8>>> {
 fn with_odd_parity(b: u8) -> u8 {
     let high = b & 0xfe;
     high | u8::from(high.count_ones().is_multiple_of(2))
+}
+
+/// CKM_DES3_KEY_GEN and DES3 in the block modes of [`super::aes`].
+pub(super) fn register(r: &mut Registry) {
+    r.add(CKM_DES3_KEY_GEN, 24, 24, CKF_GENERATE).key_gen(Des3KeyGen);
+    let des3 = |mode| BlockMech { cipher: BlockCipher::Des3, mode };
+    r.add(CKM_DES3_ECB, 24, 24, ENCRYPT).cipher(des3(AesMode::Ecb));
+    r.add(CKM_DES3_CBC, 24, 24, ENCRYPT).cipher(des3(AesMode::Cbc));
+    let pad = des3(AesMode::CbcPad);
+    r.add(CKM_DES3_CBC_PAD, 24, 24, ENCRYPT | WRAP).cipher(pad).wrap(pad).unwrap(pad);
+}
+
+/// CKM_DES3_KEY_GEN. DES3 keys have one length, so it reads no CKA_VALUE_LEN: whatever it
+/// says (IBM's clients ask for 32 bytes, "256-bit DES3"), the key is a three-key DES3 key
+/// of 24 bytes and reads back CKA_VALUE_LEN 24, as IBM's service answers.
+struct Des3KeyGen;
+
+impl KeyGen for Des3KeyGen {
+    fn generate_key(&self, e: &Engine, mech: &Mechanism, template: &Template) -> Result<NewKey> {
+        attrs::optional_ulong(template, CKA_VALUE_LEN)?;
+        let mut template = template.clone();
+        template.remove(&CKA_VALUE_LEN);
+        e.generate_secret(mech, &template, CKK_DES3, KEY_LEN, generate)
+    }
 }
 
 #[cfg(test)]

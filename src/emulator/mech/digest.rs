@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use sha2::digest::Digest;
 use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 
+use super::registry::Registry;
 use crate::emulator::error::{Error, Result};
+use crate::pkcs11::ibm;
+use crate::pkcs11::*;
 
 /// A hash algorithm, as a mechanism row names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +134,31 @@ impl DigestState {
 
     pub fn finish(&self) -> Result<Vec<u8>> {
         self.alg.finish(&self.hash)
+    }
+}
+
+/// The digest mechanisms, PKCS #11's and IBM's codes for the same hashes.
+pub(super) fn register(r: &mut Registry) {
+    for (mech, alg) in [
+        (CKM_SHA_1, HashAlg::Sha1),
+        (CKM_SHA256, HashAlg::Sha256),
+        (CKM_SHA384, HashAlg::Sha384),
+        (CKM_SHA512, HashAlg::Sha512),
+        (CKM_SHA224, HashAlg::Sha224),
+        (CKM_SHA512_224, HashAlg::Sha512_224),
+        (ibm::CKM_IBM_SHA512_224, HashAlg::Sha512_224),
+        (CKM_SHA512_256, HashAlg::Sha512_256),
+        (ibm::CKM_IBM_SHA512_256, HashAlg::Sha512_256),
+        (ibm::CKM_IBM_SHA3_224, HashAlg::Sha3_224),
+        (ibm::CKM_IBM_SHA3_256, HashAlg::Sha3_256),
+        (ibm::CKM_IBM_SHA3_384, HashAlg::Sha3_384),
+        (ibm::CKM_IBM_SHA3_512, HashAlg::Sha3_512),
+        (CKM_SHA3_224, HashAlg::Sha3_224),
+        (CKM_SHA3_256, HashAlg::Sha3_256),
+        (CKM_SHA3_384, HashAlg::Sha3_384),
+        (CKM_SHA3_512, HashAlg::Sha3_512),
+    ] {
+        r.add(mech, 0, 0, CKF_DIGEST).digest(alg);
     }
 }
 

@@ -39,13 +39,21 @@ use ecdsa::{DigestAlgorithm, EcdsaCurve, Signature, SignatureSize, SigningKey, V
 use zeroize::Zeroizing;
 
 use super::digest::{HashAlg, with_hasher};
+use super::registry::{Derive, EC_CURVES, KeyPairGen, Registry, SIGN, Sign};
+use super::sign::{SignParam, SignScheme};
 use super::{MechParam, Mechanism};
+use crate::emulator::attrs::{self, Attrs, Origin, Template};
+use crate::emulator::blob::{Key, Material};
 use crate::emulator::cache::{self, Bounded};
-use crate::emulator::error::{Error, Result};
-use crate::pkcs11::{
-    CKD_NULL, CKD_SHA1_KDF, CKD_SHA224_KDF, CKD_SHA256_KDF, CKD_SHA384_KDF, CKD_SHA512_KDF, CKK_EC,
-    CKK_EC_EDWARDS, CkEcKdf, CkKeyType, Curve,
+use crate::emulator::engine::{
+    Engine, NewKey, check_secret_len, derived_secret, ec_fixed, secret_template, type_inconsistent,
 };
+use crate::emulator::error::{Error, Result};
+use crate::pkcs11::ibm::{
+    CKM_IBM_ECDSA_SHA224, CKM_IBM_ECDSA_SHA256, CKM_IBM_ECDSA_SHA384, CKM_IBM_ECDSA_SHA512,
+    CKM_IBM_ED25519_SHA512,
+};
+use crate::pkcs11::*;
 
 /// What the emulator does with one curve. Private keys are the scalar (or seed) bytes, public
 /// keys the point bytes described in the module comment.
@@ -515,10 +523,139 @@ pub fn ecdh(mech: &Mechanism, ops: &dyn CurveOps, private: &[u8]) -> Result<Ecdh
     Ok(EcdhSecret { z, kdf, shared_data: shared_data.clone() })
 }
 
+// ---- the family's mechanisms and operations ----
+
+/// EC key pairs, ECDSA, ECDH1 and Ed25519.
+pub(super) fn register(r: &mut Registry) {
+    let (min, max) = (EC_MIN_BITS, EC_MAX_BITS);
+    r.add(CKM_EC_KEY_PAIR_GEN, min, max, CKF_GENERATE_KEY_PAIR | EC_CURVES)
+        .key_pair_gen(EcKeyPairGen)
+        .heavy();
+    let ecdsa = |hash| CurveSign { scheme: SignScheme::Ecdsa(hash), key_type: CKK_EC };
+    r.add(CKM_ECDSA, min, max, SIGN | EC_CURVES).sign(ecdsa(None)).heavy();
+    r.add(CKM_ECDSA_SHA256, min, max, SIGN | EC_CURVES).sign(ecdsa(Some(HashAlg::Sha256))).heavy();
+    r.add(CKM_ECDH1_DERIVE, min, max, CKF_DERIVE | EC_CURVES).derive(Ecdh1Derive).heavy();
+    // IBM's own codes for the same schemes follow PKCS #11's (EP11 predates the v2.40 ones).
+    for (mech, hash) in [
+        (CKM_ECDSA_SHA1, HashAlg::Sha1),
+        (CKM_ECDSA_SHA224, HashAlg::Sha224),
+        (CKM_ECDSA_SHA384, HashAlg::Sha384),
+        (CKM_ECDSA_SHA512, HashAlg::Sha512),
+        (CKM_IBM_ECDSA_SHA224, HashAlg::Sha224),
+        (CKM_IBM_ECDSA_SHA256, HashAlg::Sha256),
+        (CKM_IBM_ECDSA_SHA384, HashAlg::Sha384),
+        (CKM_IBM_ECDSA_SHA512, HashAlg::Sha512),
+    ] {
+        r.add(mech, min, max, SIGN | EC_CURVES).sign(ecdsa(Some(hash))).heavy();
+    }
+    let ed25519 = CurveSign { scheme: SignScheme::Ed25519, key_type: CKK_EC_EDWARDS };
+    r.add(CKM_IBM_ED25519_SHA512, 256, 256, SIGN).sign(ed25519).heavy();
+}
+
+/// CKM_EC_KEY_PAIR_GEN: the curve from CKA_EC_PARAMS, of the public template or else the
+/// private one.
+struct EcKeyPairGen;
+
+impl KeyPairGen for EcKeyPairGen {
+    fn generate_key_pair(
+        &self,
+        e: &Engine,
+        mech: &Mechanism,
+        public_template: &Template,
+        private_template: &Template,
+    ) -> Result<(NewKey, NewKey)> {
+        let params = match attrs::optional_bytes(public_template, CKA_EC_PARAMS)? {
+            Some(p) => p,
+            None => attrs::optional_bytes(private_template, CKA_EC_PARAMS)?
+                .ok_or(Error::TemplateIncomplete(CKA_EC_PARAMS))?,
+        };
+        let curve = by_params(&params)?;
+        let sk = curve.generate();
+        let pk = curve.public_point(&sk)?;
+        let origin = Origin::Generated(mech.mech);
+        let private = Attrs::build(private_template, &ec_fixed(CKO_PRIVATE_KEY, curve, None), origin)?;
+        let public = Attrs::build(public_template, &ec_fixed(CKO_PUBLIC_KEY, curve, Some(&pk)), origin)?;
+        let private =
+            e.issue(Key { attrs: private, material: Material::EcPrivate(curve, sk) }, Vec::new())?;
+        let public = e.issue(Key { attrs: public, material: Material::EcPublic(curve, pk) }, Vec::new())?;
+        Ok((private, public))
+    }
+}
+
+/// ECDSA (keys of CKK_EC) and Ed25519 (CKK_EC_EDWARDS): the state carries the curve's
+/// CKA_EC_PARAMS.
+struct CurveSign {
+    scheme: SignScheme,
+    key_type: CkKeyType,
+}
+
+impl Sign for CurveSign {
+    fn scheme(&self) -> SignScheme {
+        self.scheme
+    }
+
+    fn key(&self, mech: &Mechanism, key: &Key, verify: bool, _: SignParam) -> Result<(Vec<u8>, SignParam)> {
+        let (curve, bytes) = match (&key.material, verify) {
+            (Material::EcPrivate(c, sk), false) => (*c, sk.to_vec()),
+            (Material::EcPublic(c, pk), true) => (*c, pk.clone()),
+            _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
+        };
+        if curve.key_type() != self.key_type {
+            return Err(type_inconsistent(mech.mech, &key.attrs));
+        }
+        Ok((bytes, SignParam::Curve(curve.curve().ec_params())))
+    }
+}
+
+/// CKM_ECDH1_DERIVE. With CKD_NULL the new key's value is the LAST CKA_VALUE_LEN bytes of
+/// the shared x-coordinate Z, as SoftHSM does; with CKD_SHA*_KDF it is the X9.63 KDF output
+/// of that length. Generic secrets without CKA_VALUE_LEN take the whole Z, or one hash
+/// output.
+struct Ecdh1Derive;
+
+impl Derive for Ecdh1Derive {
+    fn derive(&self, e: &Engine, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
+        let base = e.open_key(base)?;
+        let Material::EcPrivate(curve, sk) = &base.material else {
+            return Err(type_inconsistent(mech.mech, &base.attrs));
+        };
+        if curve.key_type() != CKK_EC {
+            return Err(type_inconsistent(mech.mech, &base.attrs));
+        }
+        base.attrs.require(CKA_DERIVE)?;
+        let secret = ecdh(&ecdh_param(mech), *curve, sk)?;
+        let key_type = secret_template(template)?;
+        let len = match (key_type, attrs::optional_ulong(template, CKA_VALUE_LEN)?) {
+            (CKK_AES, None) => return Err(Error::TemplateIncomplete(CKA_VALUE_LEN)),
+            (_, None) => secret.natural_len() as u64,
+            (_, Some(len)) => len,
+        };
+        check_secret_len(key_type, len)?;
+        let value = secret.key(len as usize)?;
+        let attrs = derived_secret(template, &base.attrs, key_type, len)?;
+        e.issue_secret(attrs, value)
+    }
+}
+
+/// CKM_ECDH1_DERIVE's parameter: the structured ECDH1DeriveParm, or, as IBM's clients send
+/// it, the peer's EC point alone in ParameterB, which means CKD_NULL without shared data.
+fn ecdh_param(mech: &Mechanism) -> std::borrow::Cow<'_, Mechanism> {
+    match &mech.param {
+        MechParam::Bytes(point) => std::borrow::Cow::Owned(Mechanism {
+            mech: mech.mech,
+            param: MechParam::Ecdh {
+                kdf: CkEcKdf(CKD_NULL.0),
+                shared_data: Vec::new(),
+                public_data: point.clone(),
+            },
+        }),
+        _ => std::borrow::Cow::Borrowed(mech),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pkcs11::*;
 
     /// A signature made by the p256 crate itself (not by this module) verifies.
     #[test]

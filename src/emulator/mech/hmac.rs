@@ -9,8 +9,16 @@
 use aws_lc_rs::hmac as lc;
 use hmac::{KeyInit, Mac, SimpleHmac as Hmac};
 
+use super::aes::RandomSecret;
 use super::digest::{HashAlg, with_hasher};
+use super::registry::{Registry, SIGN, Sign};
+use super::sign::{SignParam, SignScheme};
+use super::{GENERIC_SECRET_MAX, GENERIC_SECRET_MIN, Mechanism};
+use crate::emulator::blob::{Key, Material};
+use crate::emulator::engine::type_inconsistent;
 use crate::emulator::error::{Error, Result};
+use crate::pkcs11::ibm;
+use crate::pkcs11::*;
 
 /// The MAC of `message` under `key`.
 pub fn mac(alg: HashAlg, key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
@@ -56,6 +64,45 @@ fn lc_algorithm(alg: HashAlg) -> Option<lc::Algorithm> {
         HashAlg::Sha512 => lc::HMAC_SHA512,
         _ => return None,
     })
+}
+
+/// Generic secrets (the keys HMAC takes) and the HMAC mechanisms.
+pub(super) fn register(r: &mut Registry) {
+    r.add(CKM_GENERIC_SECRET_KEY_GEN, GENERIC_SECRET_MIN, GENERIC_SECRET_MAX, CKF_GENERATE)
+        .key_gen(RandomSecret(CKK_GENERIC_SECRET));
+    for (mech, alg) in [
+        (CKM_SHA256_HMAC, HashAlg::Sha256),
+        (CKM_SHA_1_HMAC, HashAlg::Sha1),
+        (CKM_SHA224_HMAC, HashAlg::Sha224),
+        (CKM_SHA384_HMAC, HashAlg::Sha384),
+        (CKM_SHA512_HMAC, HashAlg::Sha512),
+        (ibm::CKM_IBM_SHA3_224_HMAC, HashAlg::Sha3_224),
+        (ibm::CKM_IBM_SHA3_256_HMAC, HashAlg::Sha3_256),
+        (ibm::CKM_IBM_SHA3_384_HMAC, HashAlg::Sha3_384),
+        (ibm::CKM_IBM_SHA3_512_HMAC, HashAlg::Sha3_512),
+    ] {
+        r.add(mech, GENERIC_SECRET_MIN, GENERIC_SECRET_MAX, SIGN).sign(HmacSign(alg));
+    }
+}
+
+/// Full-length HMAC with this hash.
+struct HmacSign(HashAlg);
+
+impl Sign for HmacSign {
+    fn scheme(&self) -> SignScheme {
+        SignScheme::Hmac(self.0)
+    }
+
+    /// IBM's service MACs with AES keys as well as generic secrets (its clients sign with
+    /// CKM_SHA256_HMAC under an AES key); other key types stay refused.
+    fn key(&self, mech: &Mechanism, key: &Key, _: bool, param: SignParam) -> Result<(Vec<u8>, SignParam)> {
+        match &key.material {
+            Material::Secret(v) if matches!(key.attrs.key_type(), CKK_GENERIC_SECRET | CKK_AES) => {
+                Ok((v.to_vec(), param))
+            }
+            _ => Err(type_inconsistent(mech.mech, &key.attrs)),
+        }
+    }
 }
 
 #[cfg(test)]

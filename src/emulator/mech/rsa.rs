@@ -36,13 +36,17 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::digest::HashAlg;
-use super::{MechParam, Mechanism};
-use crate::emulator::blob::Operation;
+use super::registry::{Cipher, ENCRYPT, KeyPairGen, Registry, SIGN, Sign, Unwrap, WRAP, Wrap};
+use super::sign::{SignParam, SignScheme};
+use super::{MechParam, Mechanism, attrbound};
+use crate::emulator::attrs::{self, Attrs, Origin, Template};
+use crate::emulator::blob::{Key, Material, Operation, State};
 use crate::emulator::cache::{self, Bounded};
-use crate::emulator::error::{Error, Result};
-use crate::pkcs11::{
-    CKM_RSA_PKCS_OAEP, CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512, CkMechanismType,
+use crate::emulator::engine::{
+    Engine, NewKey, check_secret_len, rsa_fixed, secret_fixed, secret_template, type_inconsistent,
 };
+use crate::emulator::error::{Error, Result};
+use crate::pkcs11::*;
 
 /// Modulus sizes in bits (GetMechanismInfo of every RSA row).
 pub const MIN_BITS: u64 = 512;
@@ -533,10 +537,195 @@ fn check_hash_len(hash: HashAlg, input: &[u8]) -> Result<()> {
     }
 }
 
+// ---- the family's mechanisms and operations ----
+
+/// The RSA mechanisms: key pairs, encryption and key wrapping (CKM_RSA_PKCS, OAEP), and
+/// signatures. CKM_RSA_PKCS comes first: IBM's service lists it first.
+pub(super) fn register(r: &mut Registry) {
+    r.add(CKM_RSA_PKCS, MIN_BITS, MAX_BITS, ENCRYPT | SIGN | WRAP)
+        .cipher(RsaEncryption)
+        .sign(RsaSign(SignScheme::RsaPkcs(None)))
+        .wrap(RsaEncryption)
+        .unwrap(RsaEncryption)
+        .heavy();
+    r.add(CKM_RSA_PKCS_KEY_PAIR_GEN, MIN_BITS, MAX_BITS, CKF_GENERATE_KEY_PAIR)
+        .key_pair_gen(RsaKeyPairGen)
+        .heavy();
+    r.add(CKM_RSA_PKCS_OAEP, MIN_BITS, MAX_BITS, ENCRYPT | WRAP)
+        .cipher(RsaEncryption)
+        .wrap(RsaEncryption)
+        .unwrap(RsaEncryption)
+        .heavy();
+    let hashes = [HashAlg::Sha1, HashAlg::Sha224, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512];
+    let pkcs = [
+        CKM_SHA1_RSA_PKCS,
+        CKM_SHA224_RSA_PKCS,
+        CKM_SHA256_RSA_PKCS,
+        CKM_SHA384_RSA_PKCS,
+        CKM_SHA512_RSA_PKCS,
+    ];
+    for (mech, hash) in pkcs.into_iter().zip(hashes) {
+        r.add(mech, MIN_BITS, MAX_BITS, SIGN).sign(RsaSign(SignScheme::RsaPkcs(Some(hash)))).heavy();
+    }
+    r.add(CKM_RSA_PKCS_PSS, MIN_BITS, MAX_BITS, SIGN).sign(RsaSign(SignScheme::RsaPss(None))).heavy();
+    let pss = [
+        CKM_SHA1_RSA_PKCS_PSS,
+        CKM_SHA224_RSA_PKCS_PSS,
+        CKM_SHA256_RSA_PKCS_PSS,
+        CKM_SHA384_RSA_PKCS_PSS,
+        CKM_SHA512_RSA_PKCS_PSS,
+    ];
+    for (mech, hash) in pss.into_iter().zip(hashes) {
+        r.add(mech, MIN_BITS, MAX_BITS, SIGN).sign(RsaSign(SignScheme::RsaPss(Some(hash)))).heavy();
+    }
+}
+
+/// CKM_RSA_PKCS and CKM_RSA_PKCS_OAEP (the padding follows the mechanism): encryption, and
+/// wrapping of secret keys' values under the public KeK.
+struct RsaEncryption;
+
+impl Cipher for RsaEncryption {
+    fn start(
+        &self,
+        e: &Engine,
+        op: Operation,
+        mech: &Mechanism,
+        key: &[u8],
+        _: &'static str,
+    ) -> Result<State> {
+        let usage = if op == Operation::Encrypt { CKA_ENCRYPT } else { CKA_DECRYPT };
+        let padding = Padding::from_mech(mech)?;
+        let key = e.open_key(key)?;
+        let der = match (&key.material, op) {
+            (Material::RsaPublic(pk), Operation::Encrypt) => Zeroizing::new(to_spki(pk)?),
+            (Material::RsaPrivate(sk), Operation::Decrypt) => to_pkcs1(sk)?,
+            _ => return Err(type_inconsistent(mech.mech, &key.attrs)),
+        };
+        e.require(&key.attrs, usage)?;
+        Ok(State::Rsa(RsaCipherState::new(op, padding, &der)))
+    }
+}
+
+impl Wrap for RsaEncryption {
+    fn wrap(&self, e: &Engine, mech: &Mechanism, key: &[u8], kek: &[u8], _: &[u8]) -> Result<Vec<u8>> {
+        let padding = Padding::from_mech(mech)?;
+        let kek = e.open_key(kek)?;
+        let Material::RsaPublic(pk) = &kek.material else {
+            return Err(type_inconsistent(mech.mech, &kek.attrs));
+        };
+        kek.attrs.require(CKA_WRAP)?;
+        let key = e.open_key(key)?;
+        attrbound::refuse_plain_wrap(&key)?;
+        let Material::Secret(value) = &key.material else {
+            return Err(Error::KeyNotWrappable(key.attrs.class()));
+        };
+        if !key.attrs.flag(CKA_EXTRACTABLE) {
+            return Err(Error::KeyUnextractable);
+        }
+        encrypt(pk, &padding, value).map_err(|e| match e {
+            Error::DataLenRange(_) => Error::KeySizeRange(value.len() as u64),
+            other => other,
+        })
+    }
+}
+
+impl Unwrap for RsaEncryption {
+    fn unwrap(
+        &self,
+        e: &Engine,
+        mech: &Mechanism,
+        kek: &[u8],
+        _: &[u8],
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<NewKey> {
+        let kek = e.open_key(kek)?;
+        let padding = Padding::from_mech(mech)?;
+        let Material::RsaPrivate(sk) = &kek.material else {
+            return Err(type_inconsistent(mech.mech, &kek.attrs));
+        };
+        kek.attrs.require(CKA_UNWRAP)?;
+        let key_type = secret_template(template)?;
+        if let Some(asked) = attrs::optional_ulong(template, CKA_VALUE_LEN)? {
+            check_secret_len(key_type, asked)?;
+        }
+        let value = decrypt(sk, &padding, wrapped).map_err(|e| match e {
+            Error::EncryptedDataLenRange(_) => Error::WrappedKeyLenRange(wrapped.len()),
+            Error::EncryptedDataInvalid => Error::WrappedKeyInvalid("the RSA block does not decode"),
+            other => other,
+        })?;
+        let len = value.len() as u64;
+        check_secret_len(key_type, len)
+            .map_err(|_| Error::WrappedKeyInvalid("the unwrapped value is not a key of that type"))?;
+        let attrs = Attrs::build(template, &secret_fixed(key_type, len), Origin::Unwrapped)?;
+        e.issue_secret(attrs, value)
+    }
+}
+
+/// PKCS #1 v1.5 and PSS signatures (CKM_RSA_PKCS signs a caller's DigestInfo).
+struct RsaSign(SignScheme);
+
+impl Sign for RsaSign {
+    fn scheme(&self) -> SignScheme {
+        self.0
+    }
+
+    fn param(&self, mech: &Mechanism) -> Result<SignParam> {
+        match (self.0, &mech.param) {
+            (SignScheme::RsaPss(hash), _) => Ok(SignParam::Pss(PssParams::from_mech(mech, hash)?)),
+            (_, MechParam::None) => Ok(SignParam::None),
+            _ => Err(Error::MechanismParamInvalid { mech: mech.mech, reason: "takes no parameter" }),
+        }
+    }
+
+    fn key(
+        &self,
+        mech: &Mechanism,
+        key: &Key,
+        verify: bool,
+        param: SignParam,
+    ) -> Result<(Vec<u8>, SignParam)> {
+        match (&key.material, verify) {
+            (Material::RsaPrivate(sk), false) => Ok((to_pkcs1(sk)?.to_vec(), param)),
+            (Material::RsaPublic(pk), true) => Ok((to_spki(pk)?, param)),
+            _ => Err(type_inconsistent(mech.mech, &key.attrs)),
+        }
+    }
+}
+
+/// CKM_RSA_PKCS_KEY_PAIR_GEN: CKA_MODULUS_BITS from the public template (PKCS #11 §2.1.4:
+/// required), CKA_PUBLIC_EXPONENT optional (65537).
+struct RsaKeyPairGen;
+
+impl KeyPairGen for RsaKeyPairGen {
+    fn generate_key_pair(
+        &self,
+        e: &Engine,
+        mech: &Mechanism,
+        public_template: &Template,
+        private_template: &Template,
+    ) -> Result<(NewKey, NewKey)> {
+        let bits = attrs::required_ulong(public_template, CKA_MODULUS_BITS)?;
+        let exponent = attrs::optional_bytes(public_template, CKA_PUBLIC_EXPONENT)?;
+        let sk = generate(bits, exponent.as_deref())?;
+        let pk = sk.to_public_key();
+        let origin = Origin::Generated(mech.mech);
+        // The templates' CKA_PUBLIC_EXPONENT must match what was made: the given bytes are
+        // kept as given so that an equal template value with leading zeros still agrees.
+        let shown_e = exponent.unwrap_or_else(|| public_exponent(&pk));
+        let private = Attrs::build(private_template, &rsa_fixed(CKO_PRIVATE_KEY, &pk, &shown_e), origin)?;
+        let public = Attrs::build(public_template, &rsa_fixed(CKO_PUBLIC_KEY, &pk, &shown_e), origin)?;
+        let private =
+            e.issue(Key { attrs: private, material: Material::RsaPrivate(Box::new(sk)) }, Vec::new())?;
+        let public =
+            e.issue(Key { attrs: public, material: Material::RsaPublic(Box::new(pk)) }, Vec::new())?;
+        Ok((private, public))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pkcs11::*;
 
     /// Regression: a SaltByteCount near 2^63 made the rsa crate allocate the salt and
     /// abort the process. Refused as a parameter now, before any allocation, for signing

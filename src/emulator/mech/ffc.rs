@@ -1,6 +1,7 @@
-//! Finite-field DH and DSA in the engine: domain parameters (GenerateKey with
-//! CKM_DH_PKCS_PARAMETER_GEN and CKM_DSA_PARAMETER_GEN), key pairs over them
-//! (GenerateKeyPair), and DH derivation (DeriveKey with CKM_DH_PKCS_DERIVE).
+//! The finite-field family, DH and DSA (arithmetic in `dh` and `dsa`): domain parameters
+//! (GenerateKey with CKM_DH_PKCS_PARAMETER_GEN and CKM_DSA_PARAMETER_GEN), key pairs over
+//! them (GenerateKeyPair), DH derivation (DeriveKey with CKM_DH_PKCS_DERIVE) and DSA
+//! signatures.
 //!
 //! Domain parameters are not keys: GenerateKey answers them as KeyBytes holding the DER
 //! parameters (`DHParameter` or `Dss-Parms`), which IBM's clients hand back unchanged as
@@ -23,12 +24,17 @@
 
 use zeroize::Zeroizing;
 
-use super::{Engine, NewKey, check_secret_len, secret_template, type_inconsistent};
+use super::dh::{self, DhParams, Unusable};
+use super::digest::HashAlg;
+use super::registry::{Derive, KeyGen, KeyPairGen, Registry, SIGN, Sign};
+use super::sign::{SignParam, SignScheme};
+use super::{MechParam, Mechanism, dsa as dsa_mech};
 use crate::emulator::attrs::{self, AttrValue, Attrs, Origin, Template};
 use crate::emulator::blob::{Key, Material};
+use crate::emulator::engine::{
+    Engine, NewKey, check_secret_len, derived_secret, secret_template, type_inconsistent,
+};
 use crate::emulator::error::{Error, Result};
-use crate::emulator::mech::dh::{DhParams, Unusable};
-use crate::emulator::mech::{Family, MechParam, Mechanism, dsa as dsa_mech};
 use crate::pkcs11::ibm::CKA_IBM_STRUCT_PARAMS;
 use crate::pkcs11::*;
 
@@ -37,15 +43,39 @@ use crate::pkcs11::*;
 /// which parameters, being no key, ignore.
 const PARAMS_IGNORED: [CkAttributeType; 5] = [CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_LABEL, CKA_ID];
 
-impl Engine {
-    /// GenerateKey for the parameter generation rows.
-    pub(super) fn generate_domain_params(
-        &self,
-        family: Family,
-        mech: &Mechanism,
-        template: &Template,
-    ) -> Result<NewKey> {
-        let key_type = if family == Family::DhParamGen { CKK_DH } else { CKK_DSA };
+/// DH and DSA, sized by the prime in bits (see `dh` and `dsa` for the sizes). All of it is
+/// big-integer work (a 2048-bit DSA parameter generation takes seconds), so off the I/O
+/// threads.
+pub(super) fn register(r: &mut Registry) {
+    let dh_named_min = dh::NAMED_BITS[0];
+    r.add(CKM_DH_PKCS_PARAMETER_GEN, dh_named_min, dh::MAX_BITS, CKF_GENERATE)
+        .key_gen(ParamGen(CKK_DH))
+        .heavy();
+    r.add(CKM_DH_PKCS_KEY_PAIR_GEN, dh::MIN_BITS, dh::MAX_BITS, CKF_GENERATE_KEY_PAIR)
+        .key_pair_gen(PairGen(CKK_DH))
+        .heavy();
+    r.add(CKM_DH_PKCS_DERIVE, dh::MIN_BITS, dh::MAX_BITS, CKF_DERIVE).derive(DhDerive).heavy();
+    let (min, max) = (dsa_mech::MIN_BITS, dsa_mech::MAX_BITS);
+    r.add(CKM_DSA_PARAMETER_GEN, min, max, CKF_GENERATE).key_gen(ParamGen(CKK_DSA)).heavy();
+    r.add(CKM_DSA_KEY_PAIR_GEN, min, max, CKF_GENERATE_KEY_PAIR).key_pair_gen(PairGen(CKK_DSA)).heavy();
+    r.add(CKM_DSA, min, max, SIGN).sign(DsaSign(None)).heavy();
+    for (mech, hash) in [
+        (CKM_DSA_SHA1, HashAlg::Sha1),
+        (CKM_DSA_SHA224, HashAlg::Sha224),
+        (CKM_DSA_SHA256, HashAlg::Sha256),
+        (CKM_DSA_SHA384, HashAlg::Sha384),
+        (CKM_DSA_SHA512, HashAlg::Sha512),
+    ] {
+        r.add(mech, min, max, SIGN).sign(DsaSign(Some(hash))).heavy();
+    }
+}
+
+/// GenerateKey for the parameter generation rows, of CKK_DH or CKK_DSA.
+struct ParamGen(CkKeyType);
+
+impl KeyGen for ParamGen {
+    fn generate_key(&self, _: &Engine, mech: &Mechanism, template: &Template) -> Result<NewKey> {
+        let key_type = self.0;
         check_params_template(template, key_type)?;
         let bits = attrs::required_ulong(template, CKA_PRIME_BITS)?;
         let subprime_bits = attrs::optional_ulong(template, CKA_SUBPRIME_BITS)?;
@@ -67,11 +97,15 @@ impl Engine {
         rows.extend(parts.into_iter().map(|(a, v)| (a.0, AttrValue::Bytes(v))));
         Ok(NewKey { blob: der, attrs: Attrs::from_rows(rows), checksum: Vec::new() })
     }
+}
 
-    /// GenerateKeyPair for CKM_DH_PKCS_KEY_PAIR_GEN and CKM_DSA_KEY_PAIR_GEN: (private, public).
-    pub(super) fn generate_ffc_pair(
+/// GenerateKeyPair for CKM_DH_PKCS_KEY_PAIR_GEN and CKM_DSA_KEY_PAIR_GEN (CKK_DH or CKK_DSA).
+struct PairGen(CkKeyType);
+
+impl KeyPairGen for PairGen {
+    fn generate_key_pair(
         &self,
-        family: Family,
+        e: &Engine,
         mech: &Mechanism,
         public_template: &Template,
         private_template: &Template,
@@ -93,7 +127,7 @@ impl Engine {
                 Unusable::Malformed => Error::DomainParamsInvalid("CKA_PRIME and CKA_BASE are not a group"),
             }
         };
-        let (private, public, mut fixed) = if family == Family::DhKeyPairGen {
+        let (private, public, mut fixed) = if self.0 == CKK_DH {
             let params = match &structured {
                 Some(der) => DhParams::from_der(der).map_err(unusable(CKA_IBM_STRUCT_PARAMS))?,
                 None => DhParams::from_parts(&required(CKA_PRIME)?, &required(CKA_BASE)?)
@@ -139,18 +173,22 @@ impl Engine {
         };
         let private_attrs = Attrs::build(private_template, &with_class(CKO_PRIVATE_KEY), origin)?;
         let public_attrs = Attrs::build(public_template, &with_class(CKO_PUBLIC_KEY), origin)?;
-        let private = self.issue(Key { attrs: private_attrs, material: private }, Vec::new())?;
-        let public = self.issue(Key { attrs: public_attrs, material: public }, Vec::new())?;
+        let private = e.issue(Key { attrs: private_attrs, material: private }, Vec::new())?;
+        let public = e.issue(Key { attrs: public_attrs, material: public }, Vec::new())?;
         Ok((private, public))
     }
+}
 
-    /// DeriveKey with CKM_DH_PKCS_DERIVE.
-    pub(super) fn derive_dh(&self, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
+/// DeriveKey with CKM_DH_PKCS_DERIVE.
+struct DhDerive;
+
+impl Derive for DhDerive {
+    fn derive(&self, e: &Engine, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
         let bad = |reason| Error::MechanismParamInvalid { mech: mech.mech, reason };
         let MechParam::Bytes(peer) = &mech.param else {
             return Err(bad("the peer's public value (ParameterB) is required"));
         };
-        let base = self.sealer.open_key(base)?;
+        let base = e.open_key(base)?;
         let Material::DhPrivate(params, x) = &base.material else {
             return Err(type_inconsistent(mech.mech, &base.attrs));
         };
@@ -167,25 +205,44 @@ impl Engine {
         check_secret_len(key_type, len)?;
         let start = z.len().checked_sub(len as usize).ok_or(Error::KeySizeRange(len))?;
         let value = Zeroizing::new(z[start..].to_vec());
-        let origin = Origin::Derived {
-            always_sensitive: base.attrs.flag(CKA_ALWAYS_SENSITIVE),
-            never_extractable: base.attrs.flag(CKA_NEVER_EXTRACTABLE),
-        };
-        let attrs = Attrs::build(template, &super::secret_fixed(key_type, len), origin)?;
-        self.issue_secret(attrs, value)
+        let attrs = derived_secret(template, &base.attrs, key_type, len)?;
+        e.issue_secret(attrs, value)
+    }
+}
+
+/// DSA signatures: CKM_DSA signs the given hash, CKM_DSA_SHA* hash first.
+struct DsaSign(Option<HashAlg>);
+
+impl Sign for DsaSign {
+    fn scheme(&self) -> SignScheme {
+        SignScheme::Dsa(self.0)
+    }
+
+    fn key(
+        &self,
+        mech: &Mechanism,
+        key: &Key,
+        verify: bool,
+        param: SignParam,
+    ) -> Result<(Vec<u8>, SignParam)> {
+        match (&key.material, verify) {
+            (Material::DsaPrivate(sk), false) => Ok((dsa_mech::to_pkcs8(sk)?.to_vec(), param)),
+            (Material::DsaPublic(pk), true) => Ok((dsa_mech::to_spki(pk)?, param)),
+            _ => Err(type_inconsistent(mech.mech, &key.attrs)),
+        }
     }
 }
 
 /// A DH or DSA public key from an SPKI (CKM_IBM_TRANSPORTKEY imports), or `None`.
-pub(super) fn public_from_spki(spki: &[u8]) -> Option<Material> {
+pub fn public_from_spki(spki: &[u8]) -> Option<Material> {
     if let Some(key) = dsa_mech::from_spki(spki) {
         return Some(Material::DsaPublic(Box::new(key)));
     }
-    crate::emulator::mech::dh::from_spki(spki).map(|(params, y)| Material::DhPublic(Box::new(params), y))
+    dh::from_spki(spki).map(|(params, y)| Material::DhPublic(Box::new(params), y))
 }
 
 /// The fixed attributes of an imported DH or DSA public key.
-pub(super) fn public_fixed(material: &Material) -> Vec<(CkAttributeType, AttrValue)> {
+pub fn public_fixed(material: &Material) -> Vec<(CkAttributeType, AttrValue)> {
     let mut rows = vec![(CKA_CLASS, AttrValue::Ulong(CKO_PUBLIC_KEY.0))];
     match material {
         Material::DhPublic(params, _) => rows.extend([
@@ -234,7 +291,6 @@ mod tests {
     use super::*;
     use crate::emulator::attrs::WireValue;
     use crate::emulator::blob::Operation;
-    use crate::emulator::mech::dh;
     use num_bigint::BigUint;
 
     fn engine() -> Engine {

@@ -1,4 +1,5 @@
-//! DeriveKey with CKM_IBM_BTC_DERIVE (BIP-32, SLIP-0010; arithmetic in `mech::bip32`).
+//! The CKM_IBM_BTC_DERIVE family: DeriveKey by BIP-32 and SLIP-0010 (arithmetic in
+//! `bip32`).
 //!
 //! - Master (CkBIP0032MASTERK, CkSLIP0010MASTERK): the base key is the seed, a generic
 //!   secret of 16..64 bytes with CKA_DERIVE and CKA_IBM_USE_AS_DATA; the template's
@@ -15,21 +16,29 @@
 //! template is read leniently: attributes only the other key class carries are left out,
 //! CKA_KEY_TYPE may be CKK_EC or the curve's own type, CKA_VALUE_LEN may only be 0.
 
-use super::{Engine, NewKey, ec_fixed, type_inconsistent};
+use super::bip32::{self, HdCurve, Step};
+use super::ec::{self, CurveOps};
+use super::registry::{Derive, EC_CURVES, Registry};
+use super::{MechParam, Mechanism};
 use crate::emulator::attrs::{self, Attrs, Origin, Template};
 use crate::emulator::blob::{Key, Material};
+use crate::emulator::engine::{Engine, NewKey, ec_fixed, type_inconsistent};
 use crate::emulator::error::{Error, Result};
-use crate::emulator::mech::bip32::{self, HdCurve, Step};
-use crate::emulator::mech::ec::{self, CurveOps};
-use crate::emulator::mech::{MechParam, Mechanism};
-use crate::pkcs11::ibm::CKA_IBM_USE_AS_DATA;
+use crate::pkcs11::ibm::{CKA_IBM_USE_AS_DATA, CKM_IBM_BTC_DERIVE};
 use crate::pkcs11::*;
 
 /// The version of BTCDeriveParm IBM's clients send.
 const PARAM_VERSION: u64 = 1;
 
-impl Engine {
-    pub(super) fn btc_derive(&self, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
+/// Sizes in bits of the derived keys: every BIP-32/SLIP-10 curve here is 256 bits.
+pub(super) fn register(r: &mut Registry) {
+    r.add(CKM_IBM_BTC_DERIVE, 256, 256, CKF_DERIVE | EC_CURVES).derive(BtcDerive).heavy();
+}
+
+struct BtcDerive;
+
+impl Derive for BtcDerive {
+    fn derive(&self, e: &Engine, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
         let param = |reason| Error::MechanismParamInvalid { mech: mech.mech, reason };
         let MechParam::BtcDerive { kind, child_index, chain_code, version } = &mech.param else {
             return Err(param("BTCDeriveParameter is required"));
@@ -44,7 +53,7 @@ impl Engine {
             Some(p) => Some(ec::by_params(&p)?),
             None => None,
         };
-        let base = self.sealer.open_key(base)?;
+        let base = e.open_key(base)?;
         let (ops, material, chain): (&'static dyn CurveOps, Material, Vec<u8>) = match (step, &base.material)
         {
             (Step::Master, Material::Secret(seed)) if base.attrs.key_type() == CKK_GENERIC_SECRET => {
@@ -85,7 +94,7 @@ impl Engine {
             never_extractable: base.attrs.flag(CKA_NEVER_EXTRACTABLE),
         };
         let attrs = Attrs::build(&template, &ec_fixed(class, ops, point), origin)?;
-        self.issue(Key { attrs, material }, chain)
+        e.issue(Key { attrs, material }, chain)
     }
 }
 
