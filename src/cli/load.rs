@@ -722,7 +722,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         write_json(path, &report)?;
     }
     if let Some(path) = &html_path {
-        std::fs::write(path, html::render(&report, &merged.summaries))
+        std::fs::write(path, html::render(&report, &merged.summaries, &thresholds))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if report.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) })
