@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use grep11_harness::client::{Client, Wire};
 use grep11_harness::load::cond::{Condition, Ramp, parse_mix, show_duration, unknown_scopes, violations};
-use grep11_harness::load::find_max::{Search, find_max};
+use grep11_harness::load::find_max::{Search, Trial, find_max};
 use grep11_harness::load::record::{Encoded, Recorder, Summary, summarize};
 use grep11_harness::load::report::{self, Capacity, LoadReport, Row};
 use grep11_harness::load::sched::{Mode, Plan, run};
@@ -92,6 +92,9 @@ pub struct LoadArgs {
     /// The SLO for --find-max, e.g. `p99<=20ms,errors<=0.1%`.
     #[arg(long)]
     slo: Option<String>,
+    /// --find-max: trials per workload at most (the closed-loop probe not counted).
+    #[arg(long, value_parser = super::args::positive_count, default_value = "30")]
+    max_trials: usize,
     /// Write the report as JSON (`-`: standard output, instead of the table).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -402,6 +405,25 @@ async fn run_group(
     Ok((recorder, phases, overall))
 }
 
+/// One finished find-max trial, on stderr as the search goes.
+fn trial_line(workload: &str, t: &Trial) -> String {
+    let verdict = match t.kind {
+        grep11_harness::load::find_max::Kind::Probe => "closed loop".to_owned(),
+        _ if t.passed => "pass".to_owned(),
+        _ => format!("FAIL {}", t.failed_terms().join(", ")),
+    };
+    let errors: Vec<String> = t.error_kinds.iter().map(|(k, v)| format!(", {k}×{v}")).collect();
+    format!(
+        "{workload}: {} {:.0}/s offered, {:.1}/s achieved in {:.1}s, p99 {}{}: {verdict}",
+        t.kind.name(),
+        t.offered,
+        t.achieved,
+        t.seconds,
+        report::fmt_ns(t.latency_ms.p99 * 1e6),
+        errors.concat()
+    )
+}
+
 /// The runtime a load run uses: see `--threads`.
 pub fn runtime(args: &LoadArgs) -> std::io::Result<tokio::runtime::Runtime> {
     match args.threads.unwrap_or(if args.endpoint.endpoint.is_some() { 1 } else { 0 }) {
@@ -527,10 +549,15 @@ pub async fn load(mut args: LoadArgs) -> anyhow::Result<ExitCode> {
 
     if args.find_max {
         let search = Search {
-            start_rate: parsed.ramp.as_ref().and_then(|r| r.rates.first().copied()).unwrap_or(100.0),
-            trial: args.step_duration.unwrap_or(args.duration),
+            start_rate: parsed.ramp.as_ref().and_then(|r| r.rates.first().copied()),
+            floor: args.step_duration.unwrap_or(args.duration),
+            ceiling: args.step_duration.unwrap_or(args.duration).max(Duration::from_secs(30)),
+            warmup: args.warmup,
             max_in_flight: args.max_in_flight,
-            max_trials: 12,
+            probe_concurrency: args.concurrency,
+            max_trials: args.max_trials,
+            confirmations: 3,
+            resolution: 0.05,
             drain: args.timeout,
             check_every: check_every(args.check_sample),
         };
@@ -546,18 +573,11 @@ pub async fn load(mut args: LoadArgs) -> anyhow::Result<ExitCode> {
                     continue;
                 }
             };
-            let cap: Capacity = find_max(&ready, &clients, &parsed.slo, &search, stop.clone()).await;
-            let _ = writeln!(
-                out,
-                "{}: {}",
-                cap.workload,
-                cap.max_rate
-                    .map(|r| format!("{r:.0}/s meets the SLO"))
-                    .unwrap_or_else(|| "no rate tried met the SLO".into())
-            );
+            let each = |t: &Trial| eprintln!("{}", trial_line(&ready.name, t));
+            let cap: Capacity = find_max(&ready, &clients, &parsed.slo, &search, stop.clone(), each).await;
+            let _ = writeln!(out, "{}\n{}\n", report::trials_table(&cap), report::capacity_line(&cap));
             report.capacity.push(cap);
         }
-        let _ = writeln!(out, "\n{}", report::capacity_table(&report.capacity));
     } else {
         for (n, group) in groups.iter().enumerate() {
             if *stop.borrow() {
@@ -611,8 +631,15 @@ pub async fn load(mut args: LoadArgs) -> anyhow::Result<ExitCode> {
         hlog::write(path, started_at, &intervals).context("writing the interval log")?;
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, html::render(&report, &overall_summaries))
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(
+            path,
+            html::render(
+                &report,
+                &overall_summaries,
+                if args.find_max { &parsed.slo } else { &parsed.thresholds },
+            ),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if report.interrupted {
         ExitCode::from(130)
@@ -695,7 +722,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         write_json(path, &report)?;
     }
     if let Some(path) = &html_path {
-        std::fs::write(path, html::render(&report, &merged.summaries))
+        std::fs::write(path, html::render(&report, &merged.summaries, &thresholds))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(if report.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) })

@@ -144,38 +144,58 @@ impl Condition {
         self.workload.as_deref().is_none_or(|w| w == workload)
     }
 
-    /// `None` when `summary` meets the condition; otherwise the violation, named.
-    pub fn check(&self, summary: &Summary) -> Option<String> {
-        let (got, bound) = match (self.metric, self.bound) {
-            (Metric::Percentile(p), Bound::Latency(b)) => (summary.percentile_ns(p), b),
-            (Metric::Max, Bound::Latency(b)) => (summary.max_ns() as f64, b),
-            (Metric::Mean, Bound::Latency(b)) => (summary.mean_ns(), b),
-            (Metric::Stddev, Bound::Latency(b)) => (summary.stddev_ns(), b),
-            (Metric::Errors, Bound::Percent(b)) => (summary.error_ratio() * 100.0, b),
-            (Metric::Errors, Bound::Count(b)) => (summary.errors as f64, b),
-            (Metric::Rate, Bound::Rate(b)) => (summary.rate, b),
+    /// The measured value of the metric in `summary`, in the bound's unit (nanoseconds,
+    /// percent, count, calls per second); `None` if metric and bound do not match.
+    pub fn measure(&self, summary: &Summary) -> Option<f64> {
+        Some(match (self.metric, self.bound) {
+            (Metric::Percentile(p), Bound::Latency(_)) => summary.percentile_ns(p),
+            (Metric::Max, Bound::Latency(_)) => summary.max_ns() as f64,
+            (Metric::Mean, Bound::Latency(_)) => summary.mean_ns(),
+            (Metric::Stddev, Bound::Latency(_)) => summary.stddev_ns(),
+            (Metric::Errors, Bound::Percent(_)) => summary.error_ratio() * 100.0,
+            (Metric::Errors, Bound::Count(_)) => summary.errors as f64,
+            (Metric::Rate, Bound::Rate(_)) => summary.rate,
             // Parsing pairs every metric with its own kind of bound.
-            _ => return Some(format!("{}: metric and bound do not match", self.text)),
+            _ => return None,
+        })
+    }
+
+    /// Whether a measured value meets the condition.
+    pub fn holds(&self, got: f64) -> bool {
+        let bound = match self.bound {
+            Bound::Latency(b) | Bound::Percent(b) | Bound::Count(b) | Bound::Rate(b) => b,
         };
-        let holds = match self.op {
+        match self.op {
             Op::Lt => got < bound,
             Op::Le => got <= bound,
             Op::Gt => got > bound,
             Op::Ge => got >= bound,
-        };
-        if holds {
-            return None;
         }
-        let shown = match self.bound {
+    }
+
+    /// A measured value in the bound's unit, for messages.
+    pub fn show(&self, got: f64) -> String {
+        match self.bound {
             Bound::Latency(_) => super::report::fmt_ns(got),
             Bound::Percent(_) => format!("{got:.3}%"),
             Bound::Count(_) => format!("{got}"),
             Bound::Rate(_) => format!("{got:.1}/s"),
+        }
+    }
+
+    /// `None` when `summary` meets the condition; otherwise the violation, named.
+    pub fn check(&self, summary: &Summary) -> Option<String> {
+        let Some(got) = self.measure(summary) else {
+            return Some(format!("{}: metric and bound do not match", self.text));
         };
+        if self.holds(got) {
+            return None;
+        }
         Some(format!(
-            "{}: {} is {shown}, not {}{}",
+            "{}: {} is {}, not {}{}",
             summary.workload,
             self.metric,
+            self.show(got),
             self.op,
             self.bound_text()
         ))

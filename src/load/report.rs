@@ -107,15 +107,7 @@ impl Row {
     }
 }
 
-/// The highest rate found to meet the SLO for one workload.
-#[derive(Clone, Debug, Serialize)]
-pub struct Capacity {
-    pub workload: String,
-    /// `None` when even the lowest rate tried missed the SLO.
-    pub max_rate: Option<f64>,
-    pub tried: Vec<(f64, bool)>,
-    pub at_max: Option<Row>,
-}
+pub use super::find_max::Capacity;
 
 /// A whole load run.
 #[derive(Clone, Debug, Serialize)]
@@ -231,21 +223,59 @@ pub fn table(rows: &[Row]) -> String {
     b.build().with(Style::psql()).to_string()
 }
 
-/// The capacity table of `--find-max`.
-pub fn capacity_table(caps: &[Capacity]) -> String {
+/// The trials of one `--find-max` search, one row each, in the order run: offered and
+/// achieved rate, each SLO term's measured value, and which terms failed.
+pub fn trials_table(cap: &Capacity) -> String {
     let mut b = Builder::default();
-    b.push_record(["workload", "max rate/s meeting the SLO", "p99 there", "rates tried (✓ met)"]);
-    for c in caps {
-        let tried: Vec<String> =
-            c.tried.iter().map(|(r, ok)| format!("{r:.0}{}", if *ok { "✓" } else { "✗" })).collect();
-        b.push_record([
-            c.workload.clone(),
-            c.max_rate.map(|r| format!("{r:.0}")).unwrap_or_else(|| "none".into()),
-            c.at_max.as_ref().map(|r| fmt_ns(r.latency_ms.p99 * 1e6)).unwrap_or_default(),
-            tried.join(" "),
-        ]);
+    let mut header: Vec<String> =
+        ["#", "trial", "offered/s", "achieved/s", "seconds", "ok calls", "p50", "p99"]
+            .map(String::from)
+            .into();
+    header.extend(cap.slo.iter().cloned());
+    header.push("result".into());
+    b.push_record(header);
+    for (i, t) in cap.trials.iter().enumerate() {
+        let mut cells = vec![
+            i.to_string(),
+            t.kind.name().to_owned(),
+            format!("{:.0}", t.offered),
+            format!("{:.1}", t.achieved),
+            format!("{:.1}", t.seconds),
+            t.calls.to_string(),
+            fmt_ns(t.latency_ms.p50 * 1e6),
+            fmt_ns(t.latency_ms.p99 * 1e6),
+        ];
+        for term in &cap.slo {
+            let m = t.terms.iter().find(|x| &x.term == term);
+            cells.push(
+                m.map(|m| format!("{}{}", m.measured, if m.met { "" } else { " ✗" })).unwrap_or_default(),
+            );
+        }
+        cells.push(if t.kind == crate::load::find_max::Kind::Probe {
+            "closed loop, not judged".into()
+        } else if t.passed {
+            "pass".into()
+        } else {
+            format!("FAIL: {}", t.failed_terms().join(", "))
+        });
+        b.push_record(cells);
     }
     b.build().with(Style::psql()).to_string()
+}
+
+/// The answer of one `--find-max` search and how far to trust it.
+pub fn capacity_line(cap: &Capacity) -> String {
+    let c = &cap.confidence;
+    match cap.max_rate {
+        Some(r) => format!(
+            "{}: {r:.0}/s meets the SLO ({}) · confidence {}: {}",
+            cap.workload,
+            cap.slo.join(", "),
+            c.level.name(),
+            c.why
+        ),
+        None => format!("{}: no rate tried met the SLO ({}): {}", cap.workload, cap.slo.join(", "), c.why),
+    }
 }
 
 #[cfg(test)]

@@ -353,3 +353,42 @@ async fn open_loop_stops_at_the_duration_and_counts_calls_in_flight() {
     assert!(s.count + s.unfinished >= 140, "{} done + {} in flight of 150 sent", s.count, s.unfinished);
     assert!(s.rate <= 105.0 && s.rate >= 30.0, "achieved {} calls/s against a capacity of 100", s.rate);
 }
+
+#[test]
+fn find_max_confirms_its_answer_and_reports_every_trial() {
+    let out = load(&[
+        "--find-max",
+        "--slo",
+        "p90<=200ms,errors<=1%",
+        "--step-duration",
+        "200ms",
+        "--max-trials",
+        "10",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json - writes JSON to stdout");
+    let cap = &v["capacity"][0];
+    let trials = cap["trials"].as_array().unwrap();
+    assert_eq!(trials[0]["kind"], "probe", "{cap}");
+    assert!(trials.len() >= 2 && trials.len() <= 11, "the probe and at most 10 trials: {}", trials.len());
+    for t in &trials[1..] {
+        let terms: Vec<&str> =
+            t["terms"].as_array().unwrap().iter().map(|m| m["term"].as_str().unwrap()).collect();
+        assert_eq!(terms, ["p90<=200ms", "errors<=1%", "achieved>=90% of offered"], "{t}");
+        assert!(t["offered"].as_f64().unwrap() >= 1.0 && t["achieved"].as_f64().is_some(), "{t}");
+        // p90 wants 200 calls: never shorter than the 200 ms floor.
+        assert!(t["seconds"].as_f64().unwrap() >= 0.19, "{t}");
+        let failed = t["terms"].as_array().unwrap().iter().any(|m| m["met"] == false);
+        assert_eq!(t["passed"].as_bool(), Some(!failed), "{t}");
+    }
+    let max = cap["max_rate"].as_f64().expect("a rate met a 200 ms p90");
+    assert!(trials.iter().any(|t| t["passed"] == true && t["offered"].as_f64() == Some(max)), "{cap}");
+    assert!(["low", "medium", "high"].contains(&cap["confidence"]["level"].as_str().unwrap()), "{cap}");
+    // The table of trials and the answer with its confidence (on stderr with --json -).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("offered/s") && stderr.contains("achieved/s"), "{stderr}");
+    assert!(stderr.contains("random-32: probe "), "each trial as it ends: {stderr}");
+    assert!(stderr.contains(&format!("random-32: {max:.0}/s meets the SLO")), "{stderr}");
+}
