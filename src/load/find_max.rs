@@ -464,7 +464,7 @@ impl Searcher {
         } else {
             format!(
                 "{passed} of {} trials at {answer:.0}/s passed, {above_failed} of {} at {above_rate:.0}/s failed; \
-                 achieved {min:.0}..{max:.0}/s (spread {spread:.1}%); {stray} other trial(s) disagree",
+                 achieved {min:.0}..{max:.0}/s (spread {spread:.1}%); {stray} trial(s) more than a step away disagree",
                 at.len(),
                 above.len(),
             )
