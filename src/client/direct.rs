@@ -23,6 +23,12 @@ use super::transport::{ConnectError, error_chain};
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Cancelled streams whose late frames are still recognised (see `Direct::over`).
+const MAX_REMEMBERED_RESETS: usize = 65_536;
+
+/// Framing overhead h2 may hold for unread small DATA frames (see `Direct::over`).
+const SMALL_FRAME_BUDGET: usize = 64 * 1024 * 1024;
+
 /// One HTTP/2 connection; clones share it.
 #[derive(Clone)]
 pub struct Direct {
@@ -71,6 +77,19 @@ impl Direct {
         let (send, mut connection) = h2::client::Builder::new()
             .initial_window_size(2 * 1024 * 1024)
             .initial_connection_window_size(4 * 1024 * 1024)
+            // A load run above capacity cancels many calls at their deadline. h2 remembers
+            // only 10 cancelled streams by default: the answers to the others then arrive
+            // on streams it has forgotten, each of which it resets as a protocol error, and
+            // after 1,024 of those it closes the connection ("too_many_internal_resets"),
+            // failing every later call. Remembering as many as can be in flight keeps the
+            // late answers harmless.
+            .max_concurrent_reset_streams(MAX_REMEMBERED_RESETS)
+            // Each small DATA frame not yet read counts against a budget of half the
+            // connection window by default: a load generator behind on reading answers
+            // (above its capacity) exhausted it and h2 closed the connection
+            // ("too_many_data_frames"). This budget covers a window full of the smallest
+            // gRPC answers.
+            .data_frame_budget(SMALL_FRAME_BUDGET)
             .handshake::<_, Bytes>(io)
             .await?;
         let ping = connection.ping_pong();

@@ -392,3 +392,32 @@ fn find_max_confirms_its_answer_and_reports_every_trial() {
     assert!(stderr.contains("random-32: probe "), "each trial as it ends: {stderr}");
     assert!(stderr.contains(&format!("random-32: {max:.0}/s meets the SLO")), "{stderr}");
 }
+
+/// Regression: a run far above capacity cancels calls at their deadline by the thousand.
+/// h2's and hyper's defences against reset floods used to read that as an attack and
+/// close the connection (`too_many_resets` from the server, `too_many_internal_resets` or
+/// `too_many_data_frames` in the client), after which every call failed as gRPC UNKNOWN.
+#[test]
+fn an_overloaded_run_keeps_its_connection() {
+    let served = serve(&[]);
+    let dir = std::env::temp_dir().join(format!("grep11-harness-overload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("load.json");
+    let out = harness()
+        .args(["load", "--endpoint", &served.url, "--workload", "random-32", "--warmup", "0s"])
+        .args(["--rate", "60000", "--duration", "1s", "--timeout", "20ms", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let row = &report["overall"][0];
+    let kinds = row["error_kinds"].as_object().cloned().unwrap_or_default();
+    assert!(row["count"].as_u64().unwrap() > 0, "{}", show(&out));
+    for kind in kinds.keys() {
+        assert!(
+            ["gRPC CANCELLED", "gRPC DEADLINE_EXCEEDED", "gRPC RESOURCE_EXHAUSTED"].contains(&kind.as_str()),
+            "{kind}: the connection was lost\n{kinds:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
