@@ -1,22 +1,15 @@
 //! The binary as a user meets it: exit codes, error messages, reports, and `serve` with
 //! `run --endpoint` over a real loopback socket.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::results;
 
-fn harness() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_grep11-harness"))
-}
+use crate::support::{Served, harness};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("grep11-harness-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::temp_dir("cli", name)
 }
 
 #[test]
@@ -75,35 +68,8 @@ fn an_unreachable_endpoint_fails_fast_and_still_writes_reports() {
     assert!(std::fs::read_to_string(dir.join("junit.xml")).unwrap().contains("<error"));
 }
 
-/// `serve` on an ephemeral loopback port; killed on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve() -> Served {
-    serve_with(&[])
-}
-
-fn serve_with(extra: &[&str]) -> Served {
-    let mut child = harness()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    let url =
-        line.split_whitespace().find(|w| w.starts_with("http://")).expect("serve prints its URL").to_owned();
-    Served { child, url }
+    crate::support::serve(&[])
 }
 
 #[test]
@@ -142,7 +108,7 @@ fn the_client_reads_keys_from_its_wire_generation_only() {
     for (fault, good, bad) in
         [("keys-in-keyblob-only", "keyblob", "legacy"), ("keys-in-bytes-only", "legacy", "keyblob")]
     {
-        let served = serve_with(&["--fault", fault]);
+        let served = crate::support::serve(&["--fault", fault]);
         let run = |wire: &str| {
             let out = harness()
                 .args(["run", "suites/keys.yaml", "--filter", "generate-aes", "--endpoint", &served.url])
@@ -439,7 +405,7 @@ fn serve_lists_its_faults_and_refuses_an_unknown_one() {
 
 #[test]
 fn a_served_fault_fails_the_run_and_retries_are_reported() {
-    let served = serve_with(&["--fault", "wrong-digest", "--fault", "transient-unavailable"]);
+    let served = crate::support::serve(&["--fault", "wrong-digest", "--fault", "transient-unavailable"]);
     let dir = temp_dir("faulty");
     let out = harness()
         .args(["run", "suites/digest.yaml", "--endpoint", &served.url, "--report-dir"])

@@ -8,16 +8,13 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn harness() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_grep11-harness"));
+    let mut command = crate::support::harness();
     command.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("NO_COLOR");
     command
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("grep11-harness-ux-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::temp_dir("ux", name)
 }
 
 fn run(args: &[&str]) -> Output {

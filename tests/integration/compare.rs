@@ -3,51 +3,23 @@
 //! and the exit code. Loopback only: the embedded emulator, and `serve` on an ephemeral
 //! port, with and without faults.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 
 /// Small suites that the faults below reach: a run takes seconds.
 const SUITES: &[&str] = &["suites/digest.yaml", "suites/random.yaml", "suites/cmac.yaml"];
 const FAULTS: &[&str] =
     &["wrong-digest", "random-truncated", "mechanism-list-drops", "key-type-as-mechanism-invalid"];
 
-fn harness() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_grep11-harness"))
-}
+use crate::support::{Served, harness};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("grep11-harness-compare-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `serve` on an ephemeral loopback port; killed on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    crate::support::temp_dir("compare", name)
 }
 
 fn serve(faults: &[&str]) -> Served {
-    let mut cmd = harness();
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
-    for fault in faults {
-        cmd.args(["--fault", fault]);
-    }
-    let mut child = cmd.stderr(Stdio::piped()).spawn().expect("serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    let url =
-        line.split_whitespace().find(|w| w.starts_with("http://")).expect("serve prints its URL").to_owned();
-    Served { child, url }
+    let flags: Vec<&str> = faults.iter().flat_map(|f| ["--fault", f]).collect();
+    crate::support::serve(&flags)
 }
 
 fn compare(other: &str, dir: &Path, extra: &[&str]) -> Output {

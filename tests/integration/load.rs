@@ -5,7 +5,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::process::Command;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -114,9 +113,7 @@ async fn open_loop_counts_the_wait_for_a_slot_that_uncorrected_latency_misses() 
     assert!(unc_p99 < open_p99 / 3.0, "uncorrected p99 {unc_p99} ms against corrected {open_p99} ms");
 }
 
-pub(crate) fn harness() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_grep11-harness"))
-}
+pub(crate) use crate::support::{harness, serve};
 
 fn load(args: &[&str]) -> std::process::Output {
     harness()
@@ -204,32 +201,6 @@ async fn every_catalogue_workload_runs_against_the_emulator() {
 }
 
 /// `serve` on an ephemeral loopback port, stopped when dropped.
-pub(crate) struct Served {
-    child: std::process::Child,
-    pub(crate) url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn serve(extra: &[&str]) -> Served {
-    use std::io::BufRead;
-    let mut child = harness()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
-    Served { child, url }
-}
-
 pub(crate) fn show(out: &std::process::Output) -> String {
     format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }

@@ -17,6 +17,7 @@ mod load_agents;
 mod misbehaving;
 mod proxy;
 mod results;
+mod support;
 mod third_party_client;
 mod tls_auth;
 mod wycheproof;

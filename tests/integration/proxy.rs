@@ -30,9 +30,7 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn harness() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_grep11-harness"))
-}
+use crate::support::harness;
 
 /// A child process that prints its URL on the first stderr line; killed on drop.
 struct Running {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,11 +24,10 @@ use rcgen::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::support::harness;
+
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("grep11-harness-tls-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::temp_dir("tls", name)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -628,13 +627,6 @@ async fn token_exchange_failures_are_auth_failures_with_iams_words() {
 
 // ---------------------------------------------------------------------------------------
 // The binary
-
-fn harness() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_grep11-harness"));
-    // Credentials from the environment would change what these runs send.
-    command.env_remove("GREP11_APIKEY").env_remove("GREP11_BEARER_TOKEN");
-    command
-}
 
 /// `serve` with extra flags and environment; killed on drop.
 struct ServedBinary {
