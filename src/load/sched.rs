@@ -246,9 +246,13 @@ const SPIN: Duration = Duration::from_micros(80);
 /// has a 1 ms granularity, which would show as 1 ms of latency at low rates. It sends,
 /// at each send time, the index of the last send now due (several at once when a wake-up
 /// is late or the period is short), and returns at `end` (or when the receiver is gone).
-fn pacer(start: Instant, period: Duration, end: Instant, tx: tokio::sync::mpsc::UnboundedSender<u64>) {
+fn pacer(start: Instant, rate: f64, end: Instant, tx: tokio::sync::mpsc::UnboundedSender<u64>) {
+    let period = Duration::from_secs_f64(1.0 / rate);
     let spin = if period >= SPIN_ABOVE { SPIN } else { Duration::ZERO };
-    let due = |n: u64| start + period.mul_f64(n as f64);
+    // From the rate, not the period rounded to nanoseconds: 300/s over 0.5 s is 150 sends,
+    // and 150 rounded periods (3,333,333 ns each) end 50 ns before the end, which sent a
+    // 151st.
+    let due = |n: u64| start + Duration::from_secs_f64(n as f64 / rate);
     let mut next = 0u64;
     loop {
         let at = due(next);
@@ -264,7 +268,7 @@ fn pacer(start: Instant, period: Duration, end: Instant, tx: tokio::sync::mpsc::
         }
         // Everything due by now goes in one message.
         let elapsed = Instant::now().saturating_duration_since(start);
-        let last = ((elapsed.as_secs_f64() / period.as_secs_f64()).floor() as u64).max(next);
+        let last = ((elapsed.as_secs_f64() * rate).floor() as u64).max(next);
         let last = (next..=last).take_while(|n| due(*n) < end).last().unwrap_or(next);
         if tx.send(last).is_err() {
             return;
@@ -303,11 +307,10 @@ async fn open(
         let warmup_phase = warmup.then_some(phase);
         let start = Instant::now();
         let end = start + duration;
-        let period = Duration::from_secs_f64(1.0 / rate);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let pacing = std::thread::Builder::new()
             .name("grep11-load-pacer".into())
-            .spawn(move || pacer(start, period, end, tx));
+            .spawn(move || pacer(start, rate, end, tx));
         if pacing.is_err() {
             ended = Ended::Stopped;
             break;
@@ -319,7 +322,7 @@ async fn open(
                 _ = stop.wait_for(|s| *s) => { ended = Ended::Stopped; break 'phases; }
             };
             while n <= last {
-                let intended = start + period.mul_f64(n as f64);
+                let intended = start + Duration::from_secs_f64(n as f64 / rate);
                 n += 1;
                 if !shared.take(phase, warmup_phase) {
                     ended = Ended::Budget;
@@ -354,6 +357,20 @@ async fn open(
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// Every send due before the end and none after: 300/s over 0.5 s is sends 0 to 149.
+    #[test]
+    fn the_pacer_sends_rate_times_duration() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let start = Instant::now();
+        pacer(start, 300.0, start + Duration::from_millis(500), tx);
+        let mut last = None;
+        while let Ok(n) = rx.try_recv() {
+            assert!(last.is_none_or(|l| n > l), "{n} after {last:?}");
+            last = Some(n);
+        }
+        assert_eq!(last, Some(149));
+    }
 
     #[test]
     fn weights_pick_in_proportion() {
