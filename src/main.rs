@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-mod cli;
+use grep11_harness::cli;
 
 fn main() -> ExitCode {
     let args = match cli::Cli::try_parse() {

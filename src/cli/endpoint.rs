@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use grep11_harness::client::auth::DEFAULT_IAM_ENDPOINT;
-use grep11_harness::client::{Endpoint, EndpointError, Header, IamToken, Metadata, TlsOptions};
+use crate::client::auth::DEFAULT_IAM_ENDPOINT;
+use crate::client::{Endpoint, EndpointError, Header, IamToken, Metadata, TlsOptions};
 
 /// Defines a struct of endpoint flags: `$long` prefixes every long flag but the URL's
 /// (`$url`), `$id` every argument id (two flattened sets may not share ids), `$env` names

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use grep11_harness::suite::Profile;
+use crate::suite::Profile;
 
 #[derive(clap::Args)]
 pub struct ListArgs {

@@ -11,16 +11,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use grep11_harness::client::{Client, Wire};
-use grep11_harness::load::cond::{Condition, Ramp, parse_mix, show_duration, unknown_scopes, violations};
-use grep11_harness::load::find_max::{Search, Trial, find_max};
-use grep11_harness::load::record::{Encoded, Recorder, Summary, summarize};
-use grep11_harness::load::report::{self, Capacity, LoadReport, Row};
-use grep11_harness::load::sched::{Mode, Plan, run};
-use grep11_harness::load::segment::{self, Segment, SegmentError};
-use grep11_harness::load::workload::{self, Ready, Workload};
-use grep11_harness::load::{embedded_clients, endpoint_clients, hlog, html, merge};
 use tokio::sync::watch;
+
+use crate::client::{Client, Wire};
+use crate::load::cond::{Condition, Ramp, parse_mix, show_duration, unknown_scopes, violations};
+use crate::load::find_max::{Search, Trial, find_max};
+use crate::load::record::{Encoded, Recorder, Summary, summarize};
+use crate::load::report::{self, Capacity, LoadReport, Row};
+use crate::load::sched::{Mode, Plan, run};
+use crate::load::segment::{self, Segment, SegmentError};
+use crate::load::workload::{self, Ready, Workload};
+use crate::load::{embedded_clients, endpoint_clients, hlog, html, merge};
 
 #[derive(clap::Args)]
 pub struct LoadArgs {
@@ -408,7 +409,7 @@ async fn run_group(
 /// One finished find-max trial, on stderr as the search goes.
 fn trial_line(workload: &str, t: &Trial) -> String {
     let verdict = match t.kind {
-        grep11_harness::load::find_max::Kind::Probe => "closed loop".to_owned(),
+        crate::load::find_max::Kind::Probe => "closed loop".to_owned(),
         _ if t.passed => "pass".to_owned(),
         _ => format!("FAIL {}", t.failed_terms().join(", ")),
     };
@@ -596,10 +597,9 @@ pub async fn load(mut args: LoadArgs) -> anyhow::Result<ExitCode> {
                         }
                     }
                     for t in recorder.timeline() {
-                        report.timeline.push(grep11_harness::load::record::Sample {
-                            t: t.t + offset.as_secs_f64(),
-                            ..t
-                        });
+                        report
+                            .timeline
+                            .push(crate::load::record::Sample { t: t.t + offset.as_secs_f64(), ..t });
                     }
                     for mut e in recorder.take_encoded() {
                         e.start += offset;

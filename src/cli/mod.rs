@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use grep11_harness::suite::{CaseInstance, Suite};
+
+use crate::suite::{CaseInstance, Suite};
 
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -109,13 +110,13 @@ pub fn complain(message: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "grep11-harness: error: {message}");
 }
 
-fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Vec<grep11_harness::suite::LoadError>> {
-    grep11_harness::suite::load_paths(paths)
+fn load_suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Vec<crate::suite::LoadError>> {
+    crate::suite::load_paths(paths)
 }
 
 /// The suites a command works on: the paths given, or else the built-in suites with any
 /// in `./suites` replacing (by suite id) and extending them.
-fn suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Vec<grep11_harness::suite::LoadError>> {
+fn suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Vec<crate::suite::LoadError>> {
     if !paths.is_empty() {
         return load_suites(paths);
     }
@@ -138,7 +139,7 @@ fn suites(paths: &[PathBuf]) -> Result<Vec<Suite>, Vec<grep11_harness::suite::Lo
 /// Loads suites, printing every problem; `None` when any file is bad.
 fn load(paths: &[PathBuf]) -> Option<Vec<CaseInstance>> {
     match suites(paths) {
-        Ok(suites) => Some(grep11_harness::suite::expand(suites)),
+        Ok(suites) => Some(crate::suite::expand(suites)),
         Err(errors) => {
             for e in &errors {
                 let _ = writeln!(std::io::stderr(), "{e}");

@@ -8,7 +8,8 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use anstyle::{AnsiColor, Style};
-use grep11_harness::runner::{CaseResult, Outcome};
+
+use crate::runner::{CaseResult, Outcome};
 
 /// `--color`: whether lines carry ANSI colours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -183,7 +184,7 @@ mod tests {
             mechanisms: Default::default(),
             calls: Vec::new(),
             failed_call: None,
-            wire: grep11_harness::client::Wire::Keyblob,
+            wire: crate::client::Wire::Keyblob,
             retries: 0,
             trace: Vec::new(),
         }

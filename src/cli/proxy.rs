@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use grep11_harness::proxy::{self, Proxy, Recording, render};
+
+use crate::proxy::{self, Proxy, Recording, render};
 
 /// What `--redact` replaces.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]

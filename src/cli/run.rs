@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use grep11_harness::client::{Client, Endpoint, Wire};
-use grep11_harness::report::{HashedFile, ProfileSummary, RunReport, table};
-use grep11_harness::runner::compare::{Comparison, Side};
-use grep11_harness::runner::{self, CaseResult, Outcome};
-use grep11_harness::suite::{CaseInstance, Profile, Reasoned};
 use tokio::sync::watch;
+
+use crate::client::{Client, Endpoint, Wire};
+use crate::report::{HashedFile, ProfileSummary, RunReport, table};
+use crate::runner::compare::{Comparison, Side};
+use crate::runner::{self, CaseResult, Outcome};
+use crate::suite::{CaseInstance, Profile, Reasoned};
 
 use super::output::{self, ColorWhen, Progress};
 
@@ -233,7 +234,7 @@ async fn run_side(
     stop: watch::Receiver<bool>,
 ) -> SideRun {
     let (endpoint, client) = match target {
-        None => ("embedded emulator".to_owned(), Ok(grep11_harness::embedded::client(wire, timeout))),
+        None => ("embedded emulator".to_owned(), Ok(crate::embedded::client(wire, timeout))),
         Some(target) => (target.url().to_owned(), Client::connect(target, wire).await),
     };
     let suffixed = wires.len() > 1;
@@ -317,7 +318,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let wire = args.wire.unwrap_or_default();
     let compare_wire = args.compare_wire.unwrap_or(wire);
     if let Some(dir) = &args.report_dir
-        && let Err(e) = grep11_harness::report::prepare_dir(dir)
+        && let Err(e) = crate::report::prepare_dir(dir)
     {
         return usage(format!("--report-dir {}: {e}", dir.display()));
     }

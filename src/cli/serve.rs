@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use grep11_harness::emulator::auth::BearerToken;
-use grep11_harness::emulator::fault::{Fault, Kind};
-use grep11_harness::emulator::{Config, Emulator, WRAPPING_KEY_ENV};
+
+use crate::emulator::auth::BearerToken;
+use crate::emulator::fault::{Fault, Kind};
+use crate::emulator::{Config, Emulator, WRAPPING_KEY_ENV};
 
 /// The environment variable that may hold the bearer token `serve` requires.
 const BEARER_TOKEN_ENV: &str = "GREP11_BEARER_TOKEN";
@@ -82,10 +83,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return usage(format!("--listen {}: {e} (write HOST:PORT, e.g. 127.0.0.1:9876)", args.listen));
         }
     };
-    let mut server = grep11_harness::emulator::server();
+    let mut server = crate::emulator::server();
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let tls = grep11_harness::client::tls::server_config(cert, key, args.client_ca.as_deref())
-            .context("serve TLS")?;
+        let tls =
+            crate::client::tls::server_config(cert, key, args.client_ca.as_deref()).context("serve TLS")?;
         server = server.tls_config(tls).context("serve TLS")?;
     }
     config.faults = args.faults.iter().copied().collect();
