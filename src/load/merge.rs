@@ -139,13 +139,6 @@ fn show(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
 fn key(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_owned())
 }
@@ -222,7 +215,7 @@ pub fn gather(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), MergeErro
         let report = read_report(&beside)
             .ok()
             .filter(|r| r.mode != "merged")
-            .filter(|r| log_of(&beside, r).is_ok_and(|l| same_file(&l, &log)));
+            .filter(|r| log_of(&beside, r).is_ok_and(|l| key(&l) == key(&log)));
         match report {
             Some(r) if reports.insert(key(&beside)) => {
                 sources.push(Source { report: Some((beside, r)), hlog: log })

@@ -371,8 +371,7 @@ fn find_max_confirms_its_answer_and_reports_every_trial() {
 #[test]
 fn an_overloaded_run_keeps_its_connection() {
     let served = serve(&[]);
-    let dir = std::env::temp_dir().join(format!("grep11-harness-overload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::support::temp_dir("load", "overload");
     let json = dir.join("load.json");
     let out = harness()
         .args(["load", "--endpoint", &served.url, "--workload", "random-32", "--warmup", "0s"])

@@ -5,10 +5,10 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -30,44 +30,18 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-use crate::support::harness;
+use crate::support::{Served, harness, serve, start};
 
-/// A child process that prints its URL on the first stderr line; killed on drop.
-struct Running {
-    child: Child,
-    url: String,
-    stderr: BufReader<ChildStderr>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(args: &[&str]) -> Running {
-    let mut child = harness().args(args).stderr(Stdio::piped()).spawn().expect("starts");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}"));
-    Running { child, url: url.to_owned(), stderr }
-}
-
-fn serve(extra: &[&str]) -> Running {
-    start(&[&["serve", "--listen", "127.0.0.1:0"], extra].concat())
-}
-
-fn proxy(upstream: &str, extra: &[&str]) -> Running {
+fn proxy(upstream: &str, extra: &[&str]) -> Served {
     start(
-        &[&["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream, "--duration", "300s"], extra]
-            .concat(),
+        harness()
+            .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream, "--duration", "300s"])
+            .args(extra),
     )
 }
 
 /// Stops the proxy as Ctrl-C would and returns the rest of what it printed.
-fn stop(mut proxy: Running) -> String {
+fn stop(mut proxy: Served) -> String {
     let pid = proxy.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = proxy.child.wait().unwrap();

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 
 /// The binary, without credentials from the environment (they would change what a run
 /// sends).
@@ -22,10 +22,14 @@ pub fn temp_dir(area: &str, name: &str) -> PathBuf {
     dir
 }
 
-/// `serve` on an ephemeral loopback port; killed on drop.
+/// A child process that printed its URL on its first stderr line (`serve`, `proxy`);
+/// killed on drop. The rest of its stderr stays readable.
 pub struct Served {
-    child: Child,
+    pub child: Child,
     pub url: String,
+    /// The first stderr line, the one with the URL.
+    pub banner: String,
+    pub stderr: BufReader<ChildStderr>,
 }
 
 impl Drop for Served {
@@ -35,20 +39,21 @@ impl Drop for Served {
     }
 }
 
-/// Starts `serve` with `extra` flags and waits for the line that gives its URL.
-pub fn serve(extra: &[&str]) -> Served {
-    let mut child = harness()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line
+/// Starts `command` and waits for the stderr line that gives its URL.
+pub fn start(command: &mut Command) -> Served {
+    let mut child = command.stderr(Stdio::piped()).spawn().expect("the binary starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    let url = banner
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("serve prints its URL: {line}"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no URL in its first line: {banner}"))
         .to_owned();
-    Served { child, url }
+    Served { child, url, banner, stderr }
+}
+
+/// `serve` on an ephemeral loopback port with `extra` flags.
+pub fn serve(extra: &[&str]) -> Served {
+    start(harness().args(["serve", "--listen", "127.0.0.1:0"]).args(extra))
 }

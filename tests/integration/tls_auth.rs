@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -628,36 +628,16 @@ async fn token_exchange_failures_are_auth_failures_with_iams_words() {
 // ---------------------------------------------------------------------------------------
 // The binary
 
-/// `serve` with extra flags and environment; killed on drop.
-struct ServedBinary {
-    child: Child,
-    url: String,
-}
-
-impl Drop for ServedBinary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_binary(args: &[&str], bearer: Option<&str>) -> ServedBinary {
-    use std::io::BufRead;
+/// `serve` with extra flags, and the bearer token it requires from the environment.
+fn serve_binary(args: &[&str], bearer: Option<&str>) -> crate::support::Served {
     let mut command = harness();
-    command.args(["serve", "--listen", "127.0.0.1:0"]).args(args).stderr(Stdio::piped());
+    command.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
     if let Some(token) = bearer {
         command.env("GREP11_BEARER_TOKEN", token);
     }
-    let mut child = command.spawn().expect("serve starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(!bearer.is_some_and(|t| line.contains(t)), "serve printed its token: {line}");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("serve prints its URL: {line}"))
-        .to_owned();
-    ServedBinary { child, url }
+    let served = crate::support::start(&mut command);
+    assert!(!bearer.is_some_and(|t| served.banner.contains(t)), "serve printed its token: {}", served.banner);
+    served
 }
 
 /// `run` of two small cases against `url` with extra flags.
