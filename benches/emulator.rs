@@ -125,7 +125,7 @@ fn wire(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let timeout = std::time::Duration::from_secs(30);
     let client = rt
-        .block_on(grep11_harness::load::embedded_clients(1, Wire::Keyblob, timeout))
+        .block_on(grep11_harness::embedded::direct_clients(1, Wire::Keyblob, timeout))
         .expect("embedded emulator")
         .remove(0);
     let workloads = catalogue().expect("the catalogue loads");

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use grep11_harness::client::Wire;
-use grep11_harness::load::embedded_clients;
+use grep11_harness::embedded::direct_clients;
 use grep11_harness::load::record::Recorder;
 use grep11_harness::load::workload::{Outcome, catalogue};
 
 fn iteration(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (client, ready) = runtime.block_on(async {
-        let client = embedded_clients(1, Wire::Keyblob, Duration::from_secs(5)).await.unwrap().remove(0);
+        let client = direct_clients(1, Wire::Keyblob, Duration::from_secs(5)).await.unwrap().remove(0);
         let w = catalogue().unwrap().into_iter().find(|w| w.name == "random-32").unwrap();
         let ready = w.setup(&client).await.unwrap();
         (client, ready)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::client::{Client, Wire, in_memory_channel};
+use crate::client::{Client, ConnectError, Wire, in_memory_channel, in_memory_direct};
 use crate::emulator::{Config, Emulator, FaultSet};
 
 /// A client of a new emulator with a random wrapping key. Needs a tokio runtime.
@@ -16,6 +16,22 @@ pub fn client(wire: Wire, timeout: Duration) -> Client {
 pub fn faulty_client(faults: FaultSet, wire: Wire, timeout: Duration) -> Client {
     let emulator = Emulator::new(Config { faults, ..Config::default() });
     Client::new(in_memory_channel(emulator.routes(None)), wire, timeout)
+}
+
+/// `connections` HTTP/2 connections to one new embedded emulator (in-memory pipes, real
+/// HTTP/2 framing), over the direct transport as for an endpoint. Needs a tokio runtime.
+pub async fn direct_clients(
+    connections: usize,
+    wire: Wire,
+    timeout: Duration,
+) -> Result<Vec<Client>, ConnectError> {
+    let emulator = Emulator::new(Config::default());
+    let mut out = Vec::new();
+    for _ in 0..connections.max(1) {
+        let routes = tonic::service::Routes::new(emulator.service());
+        out.push(Client::direct(in_memory_direct(routes, timeout).await?, wire, timeout));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

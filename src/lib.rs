@@ -16,5 +16,6 @@ pub mod proxy;
 pub mod report;
 pub mod rpc;
 pub mod runner;
+pub mod serving;
 pub mod status;
 pub mod suite;

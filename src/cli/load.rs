@@ -21,7 +21,7 @@ use crate::load::report::{self, Capacity, LoadReport, Row};
 use crate::load::sched::{Mode, Plan, run};
 use crate::load::segment::{self, Segment, SegmentError};
 use crate::load::workload::{self, Ready, Workload};
-use crate::load::{embedded_clients, endpoint_clients, hlog, html, merge};
+use crate::load::{endpoint_clients, hlog, html, merge};
 
 #[derive(clap::Args)]
 pub struct LoadArgs {
@@ -480,7 +480,7 @@ pub async fn load(mut args: LoadArgs) -> anyhow::Result<ExitCode> {
     let (endpoint, clients) = match &target {
         None => (
             "embedded emulator".to_owned(),
-            embedded_clients(args.connections, args.wire, args.timeout)
+            crate::embedded::direct_clients(args.connections, args.wire, args.timeout)
                 .await
                 .context("starting the embedded emulator")?,
         ),

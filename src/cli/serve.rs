@@ -83,7 +83,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return usage(format!("--listen {}: {e} (write HOST:PORT, e.g. 127.0.0.1:9876)", args.listen));
         }
     };
-    let mut server = crate::emulator::server();
+    let mut server = crate::serving::server();
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let tls =
             crate::client::tls::server_config(cert, key, args.client_ca.as_deref()).context("serve TLS")?;

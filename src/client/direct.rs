@@ -248,14 +248,8 @@ mod tests {
     /// The embedded emulator over a direct connection answers like over the Channel.
     #[tokio::test]
     async fn the_embedded_emulator_answers_over_a_direct_connection() {
-        let emulator = crate::emulator::Emulator::new(crate::emulator::Config::default());
-        let routes = tonic::service::Routes::new(emulator.service());
         let second = Duration::from_secs(5);
-        let client = Client::direct(
-            super::super::in_memory_direct(routes, second).await.unwrap(),
-            Wire::Keyblob,
-            second,
-        );
+        let client = crate::embedded::direct_clients(1, Wire::Keyblob, second).await.unwrap().remove(0);
         let mut args = Args::default();
         args.0.insert("len", crate::client::Arg::Uint(48));
         let fields = client.call(Rpc::GenerateRandom, &args).await.unwrap();

@@ -97,7 +97,7 @@ pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
 pub fn in_memory_channel(routes: Routes) -> Channel {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<DuplexStream, std::io::Error>>();
     tokio::spawn(async move {
-        let served = crate::emulator::server()
+        let served = crate::serving::server()
             .add_routes(routes)
             .serve_with_incoming(UnboundedReceiverStream::new(rx))
             .await;
@@ -125,7 +125,7 @@ pub async fn in_memory_direct(routes: Routes, timeout: Duration) -> Result<Direc
     tokio::spawn(async move {
         // The server keeps serving the one connection after its incoming stream ends.
         let incoming = tokio_stream::once(Ok::<_, std::io::Error>(server));
-        if let Err(e) = crate::emulator::server().add_routes(routes).serve_with_incoming(incoming).await {
+        if let Err(e) = crate::serving::server().add_routes(routes).serve_with_incoming(incoming).await {
             eprintln!("grep11-harness: embedded emulator stopped: {e}");
         }
     });

@@ -16,26 +16,7 @@ pub mod sched;
 pub mod segment;
 pub mod workload;
 
-use std::time::Duration;
-
-use crate::client::{Client, ConnectError, Endpoint, Wire, in_memory_direct};
-use crate::emulator::{Config, Emulator};
-
-/// `connections` HTTP/2 connections to one new embedded emulator (in-memory pipes, real
-/// HTTP/2 framing), over the direct transport as for an endpoint. Needs a tokio runtime.
-pub async fn embedded_clients(
-    connections: usize,
-    wire: Wire,
-    timeout: Duration,
-) -> Result<Vec<Client>, ConnectError> {
-    let emulator = Emulator::new(Config::default());
-    let mut out = Vec::new();
-    for _ in 0..connections.max(1) {
-        let routes = tonic::service::Routes::new(emulator.service());
-        out.push(Client::direct(in_memory_direct(routes, timeout).await?, wire, timeout));
-    }
-    Ok(out)
-}
+use crate::client::{Client, ConnectError, Endpoint, Wire};
 
 /// `connections` separate HTTP/2 connections to `endpoint`, sharing its metadata (and so
 /// one cached bearer token); lean ones where the endpoint allows (`Client::connect_lean`):

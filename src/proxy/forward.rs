@@ -113,8 +113,8 @@ impl Proxy {
                         });
                         let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                             .max_frame_size(Some(1 << 20))
-                            // Cancelled calls under load are not an attack (see emulator::server).
-                            .max_pending_accept_reset_streams(Some(crate::emulator::MAX_PENDING_RESETS))
+                            // Cancelled calls under load are not an attack (see serving::server).
+                            .max_pending_accept_reset_streams(Some(crate::serving::MAX_PENDING_RESETS))
                             .serve_connection(TokioIo::new(tcp), service);
                         tokio::pin!(connection);
                         tokio::select! {

@@ -168,7 +168,7 @@ fn merging_two_logs_adds_counts_and_keeps_the_max() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_catalogue_workload_runs_against_the_emulator() {
-    let client = grep11_harness::load::embedded_clients(1, Wire::Keyblob, Duration::from_secs(5))
+    let client = grep11_harness::embedded::direct_clients(1, Wire::Keyblob, Duration::from_secs(5))
         .await
         .unwrap()
         .remove(0);

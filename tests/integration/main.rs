@@ -5,6 +5,7 @@
 //! `tests/limits.rs` (a counting global allocator), and `tests/conformance.rs` and
 //! `tests/mutation.rs` (libtest-mimic harnesses) stay binaries of their own.
 
+mod boundaries;
 mod cli;
 mod cli_ux;
 mod compare;
