@@ -5,10 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use grep11_harness::emulator::attrs::{Template, WireValue};
-use grep11_harness::emulator::blob::{Operation, Sealer};
-use grep11_harness::emulator::engine::Engine;
-use grep11_harness::emulator::mech::{MechParam, Mechanism};
+use grep11_harness::bench_support::{Engine, MechParam, Mechanism, Operation, Sealer, Template, WireValue};
 use grep11_harness::load::workload::Outcome;
 use grep11_harness::pkcs11::*;
 

@@ -19,3 +19,15 @@ pub mod runner;
 pub mod serving;
 pub mod status;
 pub mod suite;
+
+/// The emulator's engine, for the in-process timings of `benches/emulator.rs` (what one
+/// operation costs before any transport, and what sealing and opening blobs add). A bench
+/// is a separate crate and cannot reach `pub(crate)` items; these are not part of the
+/// library's API and may change at any time.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::emulator::attrs::{Template, WireValue};
+    pub use crate::emulator::blob::{Operation, Sealer};
+    pub use crate::emulator::engine::Engine;
+    pub use crate::emulator::mech::{MechParam, Mechanism};
+}

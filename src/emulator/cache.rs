@@ -55,12 +55,9 @@ impl<K: Hash + Eq, V: Clone> Bounded<K, V> {
         Ok(value)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, V>> {

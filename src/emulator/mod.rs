@@ -8,20 +8,24 @@
 //! `CK_RV`. [`auth`] is the bearer-token check `serve` may apply in front of it all;
 //! [`fault`] makes it misbehave on purpose, for mutation testing of the suites.
 
-pub mod attrs;
-pub mod auth;
-pub mod blob;
-pub mod cache;
-pub mod engine;
-pub mod error;
+pub(crate) mod attrs;
+pub(crate) mod auth;
+pub(crate) mod blob;
+pub(crate) mod cache;
+pub(crate) mod engine;
+pub(crate) mod error;
 pub mod fault;
-pub mod mech;
-pub mod service;
+pub(crate) mod mech;
+pub(crate) mod service;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
+pub use auth::BearerToken;
 pub use error::Error;
 pub use fault::{Fault, FaultSet};
+pub use service::CryptoService;
 
 /// The environment variable that may hold the wrapping key (64 hex characters).
 pub const WRAPPING_KEY_ENV: &str = "GREP11_WRAPPING_KEY";

@@ -22,14 +22,13 @@ use tonic::server::NamedService;
 /// capacity of 1/delay calls per second.
 #[derive(Clone)]
 struct Slow {
-    inner: CryptoServer<grep11_harness::emulator::service::CryptoService>,
+    inner: CryptoServer<grep11_harness::emulator::CryptoService>,
     gate: Arc<tokio::sync::Mutex<()>>,
     delay: Duration,
 }
 
 impl NamedService for Slow {
-    const NAME: &'static str =
-        <CryptoServer<grep11_harness::emulator::service::CryptoService> as NamedService>::NAME;
+    const NAME: &'static str = <CryptoServer<grep11_harness::emulator::CryptoService> as NamedService>::NAME;
 }
 
 impl tower::Service<http::Request<tonic::body::Body>> for Slow {

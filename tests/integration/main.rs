@@ -21,4 +21,3 @@ mod results;
 mod support;
 mod third_party_client;
 mod tls_auth;
-mod wycheproof;

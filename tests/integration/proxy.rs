@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use grep11_harness::client::{Arg, Args, CallError, Client, Endpoint, Metadata, TlsOptions, Wire};
-use grep11_harness::emulator::service::CryptoService;
+use grep11_harness::emulator::CryptoService;
 use grep11_harness::emulator::{Config, Emulator};
 use grep11_harness::proto::crypto_server::CryptoServer;
 use grep11_harness::proxy::{Proxy, Recording};

