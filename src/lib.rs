@@ -7,16 +7,22 @@
 #[doc(hidden)]
 pub mod cli;
 pub mod client;
+#[warn(missing_docs)]
 pub mod embedded;
 pub mod emulator;
 pub mod load;
+#[warn(missing_docs)]
 pub mod pkcs11;
+#[warn(missing_docs)]
 pub mod proto;
+#[warn(missing_docs)]
 pub mod proxy;
 pub mod report;
 pub mod rpc;
 pub mod runner;
+#[warn(missing_docs)]
 pub mod serving;
+#[warn(missing_docs)]
 pub mod status;
 pub mod suite;
 

@@ -12,8 +12,11 @@ use crate::proto::google_rpc;
 /// A PKCS #11 failure as an endpoint reported it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grep11Failure {
+    /// The `CK_RV`.
     pub rv: CkRv,
+    /// The endpoint's explanation, for people.
     pub detail: String,
+    /// Whether the endpoint invites the same request again.
     pub retry: bool,
 }
 
@@ -50,9 +53,19 @@ pub enum CallFailure {
     /// The endpoint answered with a PKCS #11 result.
     Pkcs11(Grep11Failure),
     /// A status without a `Grep11Error`: a transport or server failure.
-    Transport { code: tonic::Code, message: String },
+    Transport {
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// The status message.
+        message: String,
+    },
     /// The details trailer is present but is not one well-formed `Grep11Error`.
-    MalformedDetail { code: tonic::Code, reason: String },
+    MalformedDetail {
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// What is wrong with the detail.
+        reason: String,
+    },
 }
 
 /// Decodes a status as a GREP11 client must: from the detail, never from the message text.

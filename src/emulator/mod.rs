@@ -1,11 +1,16 @@
 //! The embedded GREP11 emulator: a stateless software GREP11 server for tests, CI and
-//! load runs. Keys and operation states are blobs sealed under a wrapping key (see
-//! [`blob`]); the server keeps nothing between calls.
+//! load runs. Keys and operation states are blobs sealed under a wrapping key (`blob.rs`);
+//! the server keeps nothing between calls.
 //!
-//! Layers: `service.rs` (the only tonic code) decodes a request, makes one [`engine`]
-//! call and encodes the answer; the engine checks keys and templates ([`attrs`]) and
-//! dispatches to the mechanism families registered in [`mech`]; [`error`] decides every
-//! `CK_RV`. [`auth`] is the bearer-token check `serve` may apply in front of it all;
+//! What the library exports is what serving it takes: an [`Emulator`] made from a
+//! [`Config`], its tonic service ([`Emulator::service`]) or its routes with faults and a
+//! [`BearerToken`] check ([`Emulator::routes`]), served with [`crate::serving::server`];
+//! [`crate::embedded`] does it all in process. Its inside is the crate's own:
+//!
+//! Layers: `service.rs` (the only tonic code) decodes a request, makes one `engine.rs`
+//! call and encodes the answer; the engine checks keys and templates (`attrs.rs`) and
+//! dispatches to the mechanism families registered in `mech/`; `error.rs` decides every
+//! `CK_RV`. `auth.rs` is the bearer-token check `serve` may apply in front of it all;
 //! [`fault`] makes it misbehave on purpose, for mutation testing of the suites.
 
 pub(crate) mod attrs;

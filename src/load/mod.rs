@@ -7,13 +7,13 @@
 
 pub mod cond;
 pub mod find_max;
-pub mod hlog;
-pub mod html;
-pub mod merge;
+pub(crate) mod hlog;
+pub(crate) mod html;
+pub(crate) mod merge;
 pub mod record;
 pub mod report;
 pub mod sched;
-pub mod segment;
+pub(crate) mod segment;
 pub mod workload;
 
 use crate::client::{Client, ConnectError, Endpoint, Wire};

@@ -15,14 +15,22 @@ pub struct Curve {
 }
 
 impl Curve {
+    /// NIST P-224 (secp224r1).
     pub const P224: Curve = Curve::new("P-224", "1.3.132.0.33", 28);
+    /// NIST P-256 (secp256r1, prime256v1).
     pub const P256: Curve = Curve::new("P-256", "1.2.840.10045.3.1.7", 32);
+    /// NIST P-384 (secp384r1).
     pub const P384: Curve = Curve::new("P-384", "1.3.132.0.34", 48);
+    /// NIST P-521 (secp521r1).
     pub const P521: Curve = Curve::new("P-521", "1.3.132.0.35", 66);
+    /// secp256k1, the Bitcoin curve.
     pub const SECP256K1: Curve = Curve::new("secp256k1", "1.3.132.0.10", 32);
+    /// Ed25519 (RFC 8410).
     pub const ED25519: Curve = Curve::new("Ed25519", "1.3.101.112", 32);
+    /// X25519 (RFC 8410).
     pub const X25519: Curve = Curve::new("X25519", "1.3.101.110", 32);
 
+    /// Every curve above.
     pub const ALL: [Curve; 7] =
         [Curve::P224, Curve::P256, Curve::P384, Curve::P521, Curve::SECP256K1, Curve::ED25519, Curve::X25519];
 

@@ -7,7 +7,8 @@
 /// Declares the constants of one `CK_*` family from `cryptoki-sys`, and their name rows.
 macro_rules! standard_names {
     ($ty:ident, $rows:ident: [$($name:ident,)*]) => {
-        $(pub const $name: $ty = $ty(cryptoki_sys::$name as u64);)*
+        $(#[doc = concat!("`", stringify!($name), "`, as the OASIS headers define it.")]
+        pub const $name: $ty = $ty(cryptoki_sys::$name as u64);)*
         pub(super) static $rows: &[(u64, &str)] = &[$((cryptoki_sys::$name as u64, stringify!($name)),)*];
     };
 }
@@ -15,7 +16,8 @@ macro_rules! standard_names {
 /// Declares vendor constants with explicit values, and their name rows.
 macro_rules! vendor_names {
     ($ty:ident, $rows:ident: [$($name:ident = $value:expr,)*]) => {
-        $(pub const $name: $ty = $ty($value);)*
+        $(#[doc = concat!("`", stringify!($name), "`, IBM's vendor value.")]
+        pub const $name: $ty = $ty($value);)*
         pub(super) static $rows: &[(u64, &str)] = &[$(($value, stringify!($name)),)*];
     };
 }

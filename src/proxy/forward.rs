@@ -41,6 +41,7 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// An empty recording that keeps at most `max_calls` calls (all when `None`).
     pub fn new(max_calls: Option<usize>) -> Arc<Recording> {
         Arc::new(Recording {
             calls: Mutex::new(Vec::new()),

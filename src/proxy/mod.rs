@@ -21,9 +21,9 @@
 //! On shutdown the calls, in the order their answers completed, become steps
 //! (`transcript`) and then the two files (`render`).
 
-pub mod decode;
+pub(crate) mod decode;
 mod forward;
-pub mod render;
+pub(crate) mod render;
 mod tee;
 pub mod transcript;
 

@@ -24,6 +24,7 @@ use super::decode::{Call, Ended, In};
 pub struct Step {
     /// An RPC name or `local.*`; empty for a comment alone.
     pub action: String,
+    /// The RPC, for a call.
     pub rpc: Option<Rpc>,
     /// Argument name and its YAML flow text.
     pub args: Vec<(&'static str, String)>,
@@ -37,6 +38,7 @@ pub struct Step {
     pub group: Option<String>,
     /// For a local step that judges a call's answer: that call's step index.
     pub checks: Option<usize>,
+    /// A comment written above the step.
     pub comment: Option<String>,
 }
 
@@ -71,6 +73,7 @@ const MIN_MATCH: usize = 4;
 #[derive(Default)]
 pub struct Transcript {
     redact: bool,
+    /// The steps so far, in call order.
     pub steps: Vec<Step>,
     values: HashMap<Vec<u8>, Source>,
     literals: BTreeSet<Vec<u8>>,
@@ -85,6 +88,7 @@ pub struct Transcript {
 struct Skip(String);
 
 impl Transcript {
+    /// An empty transcript; `redact` writes placeholders for message data (`--redact data`).
     pub fn new(redact: bool) -> Transcript {
         Transcript { redact, ..Default::default() }
     }
@@ -590,6 +594,7 @@ fn prefix(field: &str) -> &'static str {
     }
 }
 
+/// A mechanism's name, or its number when it has none.
 pub fn mech_name(mech: u64) -> String {
     CkMechanismType(mech).name().map(str::to_owned).unwrap_or_else(|| mech.to_string())
 }

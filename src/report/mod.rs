@@ -2,12 +2,14 @@
 //! (`json`), `junit.xml` (`junit`), `report.md` (`markdown`) and `report.html` (`html`),
 //! the last two built around the function × mechanism `matrix`.
 
-pub mod html;
-pub mod json;
-pub mod junit;
-pub mod markdown;
-pub mod matrix;
-pub mod table;
+pub(crate) mod html;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod markdown;
+pub(crate) mod matrix;
+pub(crate) mod table;
+
+pub use json::{comparison_schema, results_schema};
 
 use std::path::Path;
 use std::time::Duration;

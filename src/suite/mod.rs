@@ -4,18 +4,18 @@
 //! matrices into runnable case instances, `profile` says which cases a certification
 //! requires and which answers it accepts.
 
-pub mod expand;
-pub mod expr;
-pub mod fixture;
-pub mod load;
-pub mod model;
+pub(crate) mod expand;
+pub(crate) mod expr;
+pub(crate) mod fixture;
+pub(crate) mod load;
+pub(crate) mod model;
 mod positions;
-pub mod profile;
+pub(crate) mod profile;
 mod suggest;
-pub mod vectors;
+pub(crate) mod vectors;
 
 pub use expand::{CaseInstance, PlannedCall, expand};
 pub use expr::{Expr, Func};
 pub use load::{LoadError, load_paths};
 pub use model::*;
-pub use profile::{Profile, Reasoned};
+pub use profile::{Profile, Reasoned, STRICT_TAG};

@@ -12,7 +12,7 @@ mod dh;
 mod digest;
 mod dsa;
 mod ec;
-mod randomness;
+pub mod randomness;
 mod rsa;
 
 pub use cipher::{cipher, kcv};
