@@ -116,7 +116,7 @@ const TABLE: &[Row] = &[
         "RSA under 2048 bits, with SHA-1/224, raw CKM_RSA_PKCS, other PSS salts, encryption",
         ("rsa.rs", &["rsa", "sha1", "sha2"]),
         ("rsa.rs", &["rsa", "sha1", "sha2"]),
-        "AWS-LC's Rust API has none of these; tests/integration/wycheproof.rs checks the emulator's against \
+        "AWS-LC's Rust API has none of these; src/emulator/tests/wycheproof.rs checks the emulator's against \
          Wycheproof's RSA vectors",
     ),
     row(

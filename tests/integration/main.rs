@@ -2,8 +2,9 @@
 //! copy of the library and its dependencies (about 250 MB apiece in a debug build), which
 //! was most of the debug target's size and of `cargo test`'s link time.
 //!
-//! `tests/limits.rs` (a counting global allocator), and `tests/conformance.rs` and
-//! `tests/mutation.rs` (libtest-mimic harnesses) stay binaries of their own.
+//! `tests/conformance.rs` and `tests/mutation.rs` (libtest-mimic harnesses) stay binaries
+//! of their own. Tests that need the emulator's internals are unit tests inside the crate
+//! (`src/emulator/tests/`): the library does not export them.
 
 mod boundaries;
 mod cli;

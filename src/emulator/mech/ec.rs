@@ -355,7 +355,7 @@ impl CurveOps for Ed25519 {
     }
 
     /// AWS-LC's verification (RFC 8032 §5.1.7, refusing a non-canonical S), which passes
-    /// every Wycheproof Ed25519 vector (tests/integration/wycheproof.rs).
+    /// every Wycheproof Ed25519 vector (src/emulator/tests/wycheproof.rs).
     fn verify(&self, point: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
         let signature: &[u8; 64] = signature
             .try_into()
