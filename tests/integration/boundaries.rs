@@ -315,8 +315,9 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn source_files() -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// The `.rs` files under `dir` (of the package), named relative to it.
+fn source_files_in(dir: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files = Vec::new();
     sources(&root, &mut files);
     files.sort();
@@ -330,6 +331,10 @@ fn source_files() -> Vec<(String, String)> {
         .collect()
 }
 
+fn source_files() -> Vec<(String, String)> {
+    source_files_in("src")
+}
+
 #[test]
 fn no_source_file_reaches_across_a_boundary() {
     let files = source_files();
@@ -340,6 +345,41 @@ fn no_source_file_reaches_across_a_boundary() {
     }
     let listed: Vec<String> = all.iter().map(ToString::to_string).collect();
     assert!(all.is_empty(), "{} paths cross a boundary:\n{}", all.len(), listed.join("\n"));
+}
+
+/// Where the crate's hidden re-export of the emulator's engine may be used.
+const BENCH_SUPPORT_USERS: &[&str] = &["benches/emulator.rs"];
+
+/// Paths to `bench_support` in a file of `tests/` or `benches/` that may not use it.
+fn bench_support_uses(file: &str, text: &str) -> Vec<String> {
+    let syntax = syn::parse_file(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let mut paths = Paths { module: Vec::new(), is_main: false, found: Vec::new() };
+    paths.visit_file(&syntax);
+    if BENCH_SUPPORT_USERS.contains(&file) {
+        return Vec::new();
+    }
+    let path_of = |found: Result<String, String>| found.unwrap_or_else(|written| written);
+    paths
+        .found
+        .into_iter()
+        .map(|(line, found)| (line, path_of(found)))
+        .filter(|(_, path)| under(path, "grep11_harness::bench_support"))
+        .map(|(line, path)| format!("{file}:{line}: `{path}`"))
+        .collect()
+}
+
+#[test]
+fn tests_and_benches_reach_internals_only_where_allowed() {
+    // `bench_support` exists for an in-process timing of the engine; tests of the engine
+    // are unit tests in the crate, and everything else goes through the public API (which
+    // the compiler enforces, since the rest is `pub(crate)`).
+    let mut found = Vec::new();
+    for dir in ["tests", "benches"] {
+        for (name, text) in source_files_in(dir) {
+            found.extend(bench_support_uses(&format!("{dir}/{name}"), &text));
+        }
+    }
+    assert!(found.is_empty(), "bench_support used outside {BENCH_SUPPORT_USERS:?}:\n{}", found.join("\n"));
 }
 
 #[test]
@@ -404,4 +444,11 @@ fn the_check_can_fail() {
     assert_eq!(paths("status.rs", "use super::super::x;"), ["1:super::super::x"]);
     // The binary names the library by its crate name.
     assert_eq!(paths("main.rs", "use grep11_harness::emulator::Config;"), ["1:crate::emulator::Config"]);
+    // The engine's hidden re-export, from a test and from the one bench allowed it.
+    let engine = "fn f() {\n    let e = grep11_harness::bench_support::Engine::new(&[0; 32]);\n}";
+    assert_eq!(
+        bench_support_uses("tests/integration/x.rs", engine),
+        ["tests/integration/x.rs:2: `grep11_harness::bench_support::Engine::new`"]
+    );
+    assert!(bench_support_uses("benches/emulator.rs", engine).is_empty());
 }
