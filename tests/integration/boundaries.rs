@@ -8,6 +8,9 @@
 //! forbids. `super::super::..` is resolved like any other path, so climbing out of a part
 //! is caught like naming it.
 //!
+//! `lib.rs` is under no rule: it declares the parts and holds `bench_support`, the hidden
+//! re-export of the engine that `benches/emulator.rs` alone may use (checked below).
+//!
 //! Which crate computes which primitive on each side is `crypto_separation.rs`'s table;
 //! the rules here are about the code the parts may reach.
 
