@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use tabled::builder::Builder;
 use tabled::settings::Style;
+use tabled::tables::CompactTable;
 
 use super::matrix::{Matrix, mechanism_label};
 use super::{RunReport, started_rfc3339};
@@ -29,20 +29,32 @@ fn cell_text(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// A Markdown table of `header` and `rows`, every cell escaped.
+/// A Markdown table of `header` and `rows`, every cell escaped. tabled's compact table
+/// writes each cell as it is instead of padding every row to the widest (the matrix's
+/// mechanism lists run to thousands of characters: padded, report.md grew fivefold for
+/// the same rendering). A compact table draws one kind of horizontal line for all rows or
+/// none, so the header is a table of its own whose bottom line is Markdown's delimiter row.
 fn table<R, C>(header: &[&str], rows: R) -> String
 where
     R: IntoIterator<Item = C>,
     C: IntoIterator<Item = String>,
 {
-    let mut builder = Builder::new();
-    builder.push_record(header.iter().map(|h| cell_text(h)));
-    for row in rows {
-        builder.push_record(row.into_iter().map(|c| cell_text(&c)));
+    let header: Vec<String> = header.iter().map(|h| cell_text(h)).collect();
+    let rows: Vec<Vec<String>> =
+        rows.into_iter().map(|row| row.into_iter().map(|c| cell_text(&c)).collect()).collect();
+    let columns = header.len();
+    // `|---|` under each header cell, one space either side of every cell.
+    let delimiter = Style::markdown()
+        .bottom('-')
+        .corner_bottom_left('|')
+        .corner_bottom_right('|')
+        .intersection_bottom('|');
+    let head = CompactTable::new([&header]).columns(columns).width(3).with(delimiter).to_string();
+    if rows.is_empty() {
+        return head;
     }
-    let mut table = builder.build();
-    table.with(Style::markdown());
-    table.to_string()
+    let body = CompactTable::new(&rows).columns(columns).width(3).with(Style::markdown()).to_string();
+    format!("{head}\n{body}")
 }
 
 pub fn render(report: &RunReport) -> String {
@@ -201,6 +213,7 @@ mod tests {
     fn a_cell_with_a_bar_or_a_line_break_stays_one_cell() {
         let rows = [["a|b".to_owned(), "one\ntwo".to_owned()], ["`x|y`".to_owned(), String::new()]];
         let text = table(&["name", "value"], rows);
+        assert_eq!(text, "| name | value |\n|---|---|\n| a\\|b | one two |\n| `x\\|y` |   |");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[1].trim_matches(['|', '-', ' ', ':']).is_empty(), "the delimiter row: {text}");
