@@ -41,7 +41,7 @@ impl Encoded {
 impl Client {
     /// Frames `message` (the protobuf bytes of `rpc`'s request) for
     /// [`Client::send_encoded`]. `None` when this client cannot send encoded requests: it
-    /// is not over a [`Direct`] connection, or its metadata needs a bearer token, which
+    /// is not over a [`Direct`](super::Direct) connection, or its metadata needs a bearer token, which
     /// may change between calls.
     pub fn encoded(&self, rpc: Rpc, message: &[u8]) -> Option<Encoded> {
         let direct = self.direct.as_ref()?;
