@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::expr::Expr;
+use super::yaml::{Placed, located};
 use crate::pkcs11::{
     AttrKind, CkAttributeType, CkEcKdf, CkKeyType, CkMechanismFlags, CkMechanismType, CkObjectClass, CkRv,
     attribute_kind, is_big_integer,
@@ -40,8 +41,9 @@ pub struct Suite {
     #[serde(default)]
     pub include: Vec<PathBuf>,
     /// Fixtures of this file alone.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "located")]
     pub fixtures: Vec<Fixture>,
+    #[serde(deserialize_with = "located")]
     pub cases: Vec<Case>,
     #[serde(skip)]
     pub file: PathBuf,
@@ -51,6 +53,7 @@ pub struct Suite {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixtureFile {
+    #[serde(deserialize_with = "located")]
     pub fixtures: Vec<Fixture>,
 }
 
@@ -69,6 +72,7 @@ pub struct Fixture {
     /// Parameters that are null (the attribute or argument left out) unless given.
     #[serde(default)]
     pub optional: Vec<String>,
+    #[serde(deserialize_with = "located")]
     pub steps: Vec<StepItem>,
     #[serde(skip)]
     pub location: Location,
@@ -120,13 +124,34 @@ pub struct Case {
     #[serde(default)]
     pub vectors: Option<super::vectors::VectorSource>,
     /// The steps as written; the loader turns them into `steps`.
-    #[serde(rename = "steps")]
+    #[serde(rename = "steps", deserialize_with = "located")]
     pub items: Vec<StepItem>,
     /// The steps to run, every `use:` replaced by its fixture's steps.
     #[serde(skip)]
     pub steps: Vec<Step>,
     #[serde(skip)]
     pub location: Location,
+}
+
+impl Placed for Case {
+    fn place(&mut self, at: Location) {
+        self.location = at;
+    }
+}
+
+impl Placed for Fixture {
+    fn place(&mut self, at: Location) {
+        self.location = at;
+    }
+}
+
+impl Placed for StepItem {
+    fn place(&mut self, at: Location) {
+        match self {
+            StepItem::Step(step) => step.location = at,
+            StepItem::Use(u) => u.location = at,
+        }
+    }
 }
 
 impl Case {
