@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::fixture;
 use super::model::{
     Action, ArgValue, Case, Check, Expect, Location, MechSpec, Operand, Step, Suite, Sym, TemplateValue,
 };
 use super::yaml::{self, Tree};
-use super::fixture;
 use crate::rpc::FieldKind;
 
 /// One problem in one suite file.

@@ -1,9 +1,10 @@
 //! Suites: the YAML language that describes GREP11 operation sequences and what they must
-//! produce. `model` is the language as types, `expr` its byte-string expressions, `load`
+//! produce. `model` is the language as types, `by_name` turns names into constants, `expr` its byte-string expressions, `load`
 //! reads and checks files, `yaml` is the one reader of YAML, `expand` turns
 //! matrices into runnable case instances, `profile` says which cases a certification
 //! requires and which answers it accepts.
 
+pub mod by_name;
 pub mod expand;
 pub mod expr;
 pub mod fixture;

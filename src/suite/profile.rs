@@ -30,6 +30,7 @@ use globset::GlobMatcher;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
+use super::by_name::ByName;
 use super::expand::CaseInstance;
 use super::load::LoadError;
 use super::yaml;
@@ -65,17 +66,6 @@ impl<'de> Deserialize<'de> for IdPattern {
     }
 }
 
-struct Code(CkRv);
-
-impl<'de> Deserialize<'de> for Code {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        CkRv::from_name(&name)
-            .map(Code)
-            .ok_or_else(|| de::Error::custom(format!("unknown return value {name:?}")))
-    }
-}
-
 /// An excluded or deviating case pattern, with why.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,8 +87,8 @@ impl<'de> Deserialize<'de> for Accept {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Raw {
-            expected: Code,
-            also: Vec<Code>,
+            expected: ByName<CkRv>,
+            also: Vec<ByName<CkRv>>,
             reason: String,
         }
         let raw = Raw::deserialize(d)?;
@@ -262,9 +252,8 @@ mod tests {
         assert!(
             p.accepts(&[crate::pkcs11::CKR_SAVED_STATE_INVALID], crate::pkcs11::CKR_GENERAL_ERROR).is_none()
         );
-        let bad = yaml::from_str::<Profile>(
-            "profile: t\naccept:\n  - {expected: CKR_NOPE, also: [], reason: r}\n",
-        );
+        let bad =
+            yaml::from_str::<Profile>("profile: t\naccept:\n  - {expected: CKR_NOPE, also: [], reason: r}\n");
         assert!(bad.unwrap_err().to_string().contains("unknown return value \"CKR_NOPE\""));
     }
 
