@@ -209,11 +209,6 @@ impl fmt::Display for Param {
     }
 }
 
-/// Looks a `CK*_` name up in every vocabulary table.
-pub fn resolve_name(name: &str) -> Option<u64> {
-    AnyName::from_name(name).map(|n| n.0)
-}
-
 fn looks_like_name(s: &str) -> bool {
     s.starts_with("CK")
         && s.contains('_')

@@ -11,8 +11,8 @@
 //! case, each step) so that every problem of the file is reported, not just the first, each
 //! at the innermost node that raised it.
 //!
-//! Booleans are YAML 1.2's (`true`, `false`): `yes`, `no`, `on`, `off` stay strings, as
-//! they did before this module read YAML through `serde-saphyr`.
+//! Booleans are YAML 1.2's (`true`, `false`): `yes`, `no`, `on`, `off` stay strings, so
+//! a byte expression or a name can never turn into a flag by its spelling.
 
 use std::fmt;
 use std::path::Path;
