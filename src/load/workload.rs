@@ -92,10 +92,7 @@ pub struct WorkloadError {
 /// Parses and checks workloads; every problem is listed.
 pub fn parse(source_name: &str, text: &str) -> Result<Vec<Workload>, Vec<WorkloadError>> {
     let problem = |message: String| WorkloadError { source_name: source_name.to_owned(), message };
-    let file: File = serde_yaml::from_str(text).map_err(|e| {
-        let at = e.location().map(|l| format!("{}:{}: ", l.line(), l.column())).unwrap_or_default();
-        vec![problem(format!("{at}{e}"))]
-    })?;
+    let file: File = crate::suite::yaml::from_str(text).map_err(|e| vec![problem(e.to_string())])?;
     let mut errors = Vec::new();
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
