@@ -26,9 +26,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use globset::GlobMatcher;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
+use wildmatch::WildMatch;
 
 use super::by_name::ByName;
 use super::expand::CaseInstance;
@@ -41,28 +41,21 @@ use crate::pkcs11::CkRv;
 #[derive(Clone, Debug)]
 pub struct IdPattern {
     pub text: String,
-    matcher: GlobMatcher,
+    matcher: WildMatch,
 }
 
 impl IdPattern {
     pub fn matches(&self, id: &str) -> bool {
-        self.matcher.is_match(id)
+        self.matcher.matches(id)
     }
 }
 
 impl<'de> Deserialize<'de> for IdPattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        // Case ids hold `[`, `]` and `,` literally (`aes/x[mech=CKM_AES_CBC,len=16]`), so only
-        // `*` and `?` are wildcards; and `/` is not a path separator: `*` crosses it.
-        let literal: String =
-            text.chars().flat_map(|c| if "[]{}\\".contains(c) { vec!['\\', c] } else { vec![c] }).collect();
-        let glob = globset::GlobBuilder::new(&literal)
-            .literal_separator(false)
-            .backslash_escape(true)
-            .build()
-            .map_err(|e| de::Error::custom(format!("bad case pattern {text:?}: {e}")))?;
-        Ok(IdPattern { matcher: glob.compile_matcher(), text })
+        // Only `*` and `?` are wildcards, as wildmatch reads a pattern: case ids hold `[`,
+        // `]` and `,` literally (`aes/x[mech=CKM_AES_CBC,len=16]`), and `*` crosses `/`.
+        Ok(IdPattern { matcher: WildMatch::new(&text), text })
     }
 }
 
@@ -246,6 +239,12 @@ mod tests {
         assert_eq!(p.deviation("keys/sign[curve=P-384]", "keys/sign[curve=P-384]"), Some("no P-384"));
         assert_eq!(p.deviation("keys/sign[curve=P-384]@legacy", "keys/sign[curve=P-384]"), Some("no P-384"));
         assert_eq!(p.deviation("keys/sign[curve=P-256]", "keys/sign[curve=P-256]"), None);
+        // `?` is one character; brackets and backslashes are the case id's own.
+        let one: IdPattern = yaml::from_str("'k?ys/sign[curve=P-38?]\\'").unwrap();
+        assert!(one.matches("keys/sign[curve=P-384]\\"));
+        assert!(!one.matches("keys/sign[curve=P-384]"));
+        assert!(!one.matches("kys/sign[curve=P-384]\\"));
+        assert!(!one.matches("keys/signc"));
         let accepted = p
             .accepts(&[crate::pkcs11::CKR_SAVED_STATE_INVALID], crate::pkcs11::CKR_OPERATION_NOT_INITIALIZED);
         assert!(accepted.is_some());
