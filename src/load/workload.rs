@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::client::{Args, Client, Value};
 use crate::pkcs11::CkRv;
 use crate::rpc::Rpc;
-use crate::runner::{Env, Observed, observe};
+use crate::runner::{Env, Observed, Ruling, observe, rule};
 use crate::suite::{Action, Case, Expect, Location, Step};
 
 /// Whether measured arguments are evaluated once or for every call.
@@ -279,20 +279,28 @@ fn rpc_of(step: &Step) -> Option<Rpc> {
     }
 }
 
-/// Judges one call: `Ok` when it did what the step expects. Field checks are not run:
-/// load mode measures, conformance runs judge the bytes.
+impl Failure {
+    /// The key a call that did not do what its step expects is counted under.
+    fn of(observed: &Observed) -> Failure {
+        match observed {
+            Observed::Ok(_) => Failure::UnexpectedOk,
+            Observed::Rv(failure) => Failure::Rv(failure.rv),
+            Observed::Grpc(code, _) => Failure::Grpc(*code as i32),
+            // Counted by the code tonic gave it, as before it had a cause.
+            Observed::NoAnswer(n) => Failure::Grpc(n.code as i32),
+            Observed::Malformed(_) | Observed::RetryMisused(_) => Failure::Malformed,
+            Observed::Auth(failure) => Failure::Grpc(failure.code() as i32),
+        }
+    }
+}
+
+/// Judges one call with the runner's judge: `Ok` when it did what the step expects.
+/// Field checks are left to sampled iterations: load mode measures, conformance runs judge
+/// the bytes. No profile: every refusal but the expected one counts as a failure.
 fn judge(step: &Step, observed: &Observed) -> Result<(), Failure> {
-    match (&step.expect, observed) {
-        (Expect::Ok(_), Observed::Ok(_)) => Ok(()),
-        (Expect::Error(rvs), Observed::Rv(rv, _)) if rvs.contains(rv) => Ok(()),
-        (Expect::Grpc(want), Observed::Grpc(got, _)) if want == got => Ok(()),
-        (_, Observed::Ok(_)) => Err(Failure::UnexpectedOk),
-        (_, Observed::Rv(rv, _)) => Err(Failure::Rv(*rv)),
-        (_, Observed::Grpc(code, _)) => Err(Failure::Grpc(*code as i32)),
-        // Counted by the code tonic gave it, as before it had a cause.
-        (_, Observed::NoAnswer(n)) => Err(Failure::Grpc(n.code as i32)),
-        (_, Observed::Malformed(_) | Observed::RetryMisused(_)) => Err(Failure::Malformed),
-        (_, Observed::Auth(failure)) => Err(Failure::Grpc(failure.code() as i32)),
+    match rule(&step.expect, observed, None) {
+        Ruling::Expected | Ruling::Accepted(_) => Ok(()),
+        Ruling::Unimplemented | Ruling::Unexpected(_) => Err(Failure::of(observed)),
     }
 }
 
@@ -323,10 +331,10 @@ impl Workload {
                 rpc: step.action.name(),
                 why,
             };
-            let args = env.args(step).map_err(|e| fail(format!("{e:?}")))?;
+            let args = env.args(step).map_err(|e| fail(e.explained()))?;
             let Some(rpc) = rpc_of(step) else {
                 let Action::Local(op) = step.action else { continue };
-                let fields = crate::runner::local(op, &args).map_err(|e| fail(eval_text(e)))?;
+                let fields = crate::runner::local(op, &args).map_err(|e| fail(e.explained()))?;
                 save(step, &fields, &mut env, Some(&mut vars));
                 continue;
             };
@@ -401,7 +409,7 @@ impl Ready {
                 && let Expect::Ok(checks) = &p.step.expect
                 && let Err(e) = crate::runner::check_fields(checks, fields, env)
             {
-                return Outcome::Wrong(format!("{} {}", p.rpc.name(), eval_text(e)));
+                return Outcome::Wrong(format!("{} {}", p.rpc.name(), e.explained()));
             }
             if !p.step.save.is_empty() && (sampled || i < last) {
                 save(&p.step, fields, env, None);
@@ -425,7 +433,7 @@ impl Ready {
                 });
             match checked {
                 Ok(fields) => save(step, &fields, env, None),
-                Err(e) => return Outcome::Wrong(format!("{}: {}", op.name(), eval_text(e))),
+                Err(e) => return Outcome::Wrong(format!("{}: {}", op.name(), e.explained())),
             }
         }
         Outcome::Ok { checked: true }
@@ -435,12 +443,6 @@ impl Ready {
     pub fn checks(&self) -> bool {
         !self.check.is_empty()
             || self.steps.iter().any(|p| matches!(&p.step.expect, Expect::Ok(c) if !c.is_empty()))
-    }
-}
-
-fn eval_text(e: crate::runner::EvalError) -> String {
-    match e {
-        crate::runner::EvalError::Endpoint(why) | crate::runner::EvalError::Harness(why) => why,
     }
 }
 
