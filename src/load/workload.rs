@@ -466,6 +466,33 @@ mod tests {
     }
 
     #[test]
+    fn a_call_is_judged_by_the_runners_judge_and_counted_by_what_came_back() {
+        let step = |text: &str| parse("w.yaml", text).unwrap().remove(0).measured.remove(0);
+        let random = step("workloads:\n  - name: a\n    step: {GenerateRandom: {len: 8}}\n");
+        let fields = crate::client::Fields::new();
+        assert_eq!(judge(&random, &Observed::Ok(&fields)), Ok(()));
+        let busy = crate::status::Grep11Failure {
+            rv: crate::pkcs11::CKR_DEVICE_ERROR,
+            detail: String::new(),
+            retry: false,
+        };
+        assert_eq!(judge(&random, &Observed::Rv(&busy)), Err(Failure::Rv(crate::pkcs11::CKR_DEVICE_ERROR)));
+        let unimplemented = Observed::Grpc(tonic::Code::Unimplemented, "");
+        assert_eq!(judge(&random, &unimplemented), Err(Failure::Grpc(tonic::Code::Unimplemented as i32)));
+        assert_eq!(judge(&random, &Observed::Malformed("short".into())), Err(Failure::Malformed));
+        // A refusal of the credentials is what a step expecting UNAUTHENTICATED wants.
+        let refused = step(
+            "workloads:\n  - name: a\n    step: {GenerateRandom: {len: 8}, expect: {grpc: UNAUTHENTICATED}}\n",
+        );
+        let auth = crate::client::AuthFailure::Refused {
+            code: tonic::Code::Unauthenticated,
+            message: "no token".into(),
+        };
+        assert_eq!(judge(&refused, &Observed::Auth(&auth)), Ok(()));
+        assert_eq!(judge(&refused, &Observed::Ok(&fields)), Err(Failure::UnexpectedOk));
+    }
+
+    #[test]
     fn problems_are_named() {
         let e = parse(
             "w.yaml",
