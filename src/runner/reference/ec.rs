@@ -344,7 +344,9 @@ pub fn ecdh_kdf(
     }
     let len = len.ok_or_else(|| RefError::Unsupported("a KDF needs the key length (len)".into()))?;
     let mut out = vec![0u8; len];
-    let x963 = |e: ansi_x963_kdf::Error| RefError::Malformed(format!("X9.63 KDF: {e:?}"));
+    // The KDF refuses only lengths (a zero or too long output, too much shared data): the
+    // step asked for what cannot be derived.
+    let x963 = |e: ansi_x963_kdf::Error| RefError::Unsupported(format!("X9.63 KDF: {e}"));
     match kdf {
         p::CKD_SHA1_KDF => ansi_x963_kdf::derive_key_into::<sha1::Sha1>(&z, shared, &mut out),
         p::CKD_SHA224_KDF => ansi_x963_kdf::derive_key_into::<sha2::Sha224>(&z, shared, &mut out),
