@@ -4,6 +4,7 @@
 //! `KeyBlob`, the two must agree.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::time::Instant;
 
 use super::{CallError, Client, Fields, Inner, Value, Wire, retry};
@@ -158,7 +159,41 @@ impl Client {
         Counted { result, retries }
     }
 
+    /// The protobuf bytes of the request [`Client::call`] would send for `args` (without
+    /// the gRPC frame header): for callers that encode a fixed request once and send it
+    /// many times.
+    pub fn encode_request(&self, rpc: Rpc, args: &Args) -> Result<bytes::Bytes, CallError> {
+        let mut encoded = None;
+        let mut retries = 0;
+        // Encoding stops before anything is awaited, so the future completes on its first poll.
+        let polled = {
+            let future = self.call_or_encode(rpc, args, &mut retries, Some(&mut encoded));
+            let mut future = std::pin::pin!(future);
+            future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        };
+        match polled {
+            std::task::Poll::Ready(Err(e)) => Err(e),
+            std::task::Poll::Ready(Ok(_)) => {
+                encoded.ok_or_else(|| CallError::BadResponse(format!("{rpc}: no request was encoded")))
+            }
+            std::task::Poll::Pending => {
+                Err(CallError::BadResponse(format!("{rpc}: encoding the request did not complete")))
+            }
+        }
+    }
+
     async fn call_retrying(&self, rpc: Rpc, args: &Args, retries: &mut u32) -> Result<Fields, CallError> {
+        self.call_or_encode(rpc, args, retries, None).await
+    }
+
+    /// Performs `rpc`, or with `encode` only encodes its request into it and returns.
+    async fn call_or_encode(
+        &self,
+        rpc: Rpc,
+        args: &Args,
+        retries: &mut u32,
+        encode: Option<&mut Option<bytes::Bytes>>,
+    ) -> Result<Fields, CallError> {
         let w = self.wire;
         let mut f = Fields::new();
         let failed = |s: tonic::Status| match super::failure::classify(&s) {
@@ -178,6 +213,10 @@ impl Client {
             // `$req` is built again for each attempt, from the arguments: a retry needs the
             // request a first attempt gave away, and building it costs no more than a copy.
             ($method:ident, $req:expr) => {{
+                if let Some(out) = encode {
+                    *out = Some(bytes::Bytes::from(prost::Message::encode_to_vec(&$req)));
+                    return Ok(Fields::new());
+                }
                 loop {
                     let mut request = self.request($req).await?;
                     request.set_timeout(deadline.saturating_duration_since(Instant::now()));
@@ -574,5 +613,42 @@ impl Client {
             }
         }
         Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use prost::Message;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_encoded_request_puts_keys_in_the_wire_generations_field() {
+        let args = Args(BTreeMap::from([
+            ("mech", Arg::Mechanism(Mechanism { mechanism: 0x1085, parameter: None })),
+            ("key", Arg::Bytes(vec![7; 40])),
+            ("plain", Arg::Bytes(b"plain".to_vec())),
+        ]));
+        for wire in [Wire::Keyblob, Wire::Legacy] {
+            let client = crate::embedded::client(wire, Duration::from_secs(5));
+            let bytes = client.encode_request(Rpc::EncryptSingle, &args).unwrap();
+            let request = proto::EncryptSingleRequest::decode(bytes).unwrap();
+            assert_eq!(request.plain, b"plain");
+            assert_eq!(request.mech.map(|m| m.mechanism), Some(0x1085));
+            let from_blob = request.key.map(|k| k.key_blobs);
+            match wire {
+                Wire::Keyblob => {
+                    assert_eq!((from_blob, request.legacy_key), (Some(vec![vec![7; 40]]), vec![]))
+                }
+                Wire::Legacy => assert_eq!((from_blob, request.legacy_key), (None, vec![7; 40])),
+            }
+        }
+        let client = crate::embedded::client(Wire::Keyblob, Duration::from_secs(5));
+        let random = Args(BTreeMap::from([("len", Arg::Uint(32))]));
+        let bytes = client.encode_request(Rpc::GenerateRandom, &random).unwrap();
+        assert_eq!(proto::GenerateRandomRequest::decode(bytes).unwrap().len, 32);
+        assert!(client.encode_request(Rpc::Logout, &Args::default()).unwrap().is_empty());
     }
 }
