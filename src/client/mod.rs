@@ -85,7 +85,7 @@ pub type Fields = BTreeMap<String, Value>;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
     /// The endpoint answered with a non-OK status (a PKCS #11 result or otherwise).
-    #[error("{0:?}")]
+    #[error("{0}")]
     Failed(CallFailure),
     /// No answer: the deadline passed, the connection closed or could not be made, or what
     /// came back was too large or not the RPC's protobuf.

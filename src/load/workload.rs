@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::client::{Args, Client, Value};
 use crate::pkcs11::CkRv;
 use crate::rpc::Rpc;
-use crate::runner::{Env, Observed, observe};
+use crate::runner::{Env, Observed, Ruling, observe, rule};
 use crate::suite::{Action, Case, Expect, Location, Step};
 
 /// Whether measured arguments are evaluated once or for every call.
@@ -276,20 +276,28 @@ fn rpc_of(step: &Step) -> Option<Rpc> {
     }
 }
 
-/// Judges one call: `Ok` when it did what the step expects. Field checks are not run:
-/// load mode measures, conformance runs judge the bytes.
+impl Failure {
+    /// The key a call that did not do what its step expects is counted under.
+    fn of(observed: &Observed) -> Failure {
+        match observed {
+            Observed::Ok(_) => Failure::UnexpectedOk,
+            Observed::Rv(failure) => Failure::Rv(failure.rv),
+            Observed::Grpc(code, _) => Failure::Grpc(*code as i32),
+            // Counted by the code tonic gave it, as before it had a cause.
+            Observed::NoAnswer(n) => Failure::Grpc(n.code as i32),
+            Observed::Malformed(_) | Observed::RetryMisused(_) => Failure::Malformed,
+            Observed::Auth(failure) => Failure::Grpc(failure.code() as i32),
+        }
+    }
+}
+
+/// Judges one call with the runner's judge: `Ok` when it did what the step expects.
+/// Field checks are left to sampled iterations: load mode measures, conformance runs judge
+/// the bytes. No profile: every refusal but the expected one counts as a failure.
 fn judge(step: &Step, observed: &Observed) -> Result<(), Failure> {
-    match (&step.expect, observed) {
-        (Expect::Ok(_), Observed::Ok(_)) => Ok(()),
-        (Expect::Error(rvs), Observed::Rv(rv, _)) if rvs.contains(rv) => Ok(()),
-        (Expect::Grpc(want), Observed::Grpc(got, _)) if want == got => Ok(()),
-        (_, Observed::Ok(_)) => Err(Failure::UnexpectedOk),
-        (_, Observed::Rv(rv, _)) => Err(Failure::Rv(*rv)),
-        (_, Observed::Grpc(code, _)) => Err(Failure::Grpc(*code as i32)),
-        // Counted by the code tonic gave it, as before it had a cause.
-        (_, Observed::NoAnswer(n)) => Err(Failure::Grpc(n.code as i32)),
-        (_, Observed::Malformed(_) | Observed::RetryMisused(_)) => Err(Failure::Malformed),
-        (_, Observed::Auth(failure)) => Err(Failure::Grpc(failure.code() as i32)),
+    match rule(&step.expect, observed, None) {
+        Ruling::Expected | Ruling::Accepted(_) => Ok(()),
+        Ruling::Unimplemented | Ruling::Unexpected(_) => Err(Failure::of(observed)),
     }
 }
 
@@ -320,10 +328,10 @@ impl Workload {
                 rpc: step.action.name(),
                 why,
             };
-            let args = env.args(step).map_err(|e| fail(format!("{e:?}")))?;
+            let args = env.args(step).map_err(|e| fail(e.explained()))?;
             let Some(rpc) = rpc_of(step) else {
                 let Action::Local(op) = step.action else { continue };
-                let fields = crate::runner::local(op, &args).map_err(|e| fail(eval_text(e)))?;
+                let fields = crate::runner::local(op, &args).map_err(|e| fail(e.explained()))?;
                 save(step, &fields, &mut env, Some(&mut vars));
                 continue;
             };
@@ -398,7 +406,7 @@ impl Ready {
                 && let Expect::Ok(checks) = &p.step.expect
                 && let Err(e) = crate::runner::check_fields(checks, fields, env)
             {
-                return Outcome::Wrong(format!("{} {}", p.rpc.name(), eval_text(e)));
+                return Outcome::Wrong(format!("{} {}", p.rpc.name(), e.explained()));
             }
             if !p.step.save.is_empty() && (sampled || i < last) {
                 save(&p.step, fields, env, None);
@@ -422,7 +430,7 @@ impl Ready {
                 });
             match checked {
                 Ok(fields) => save(step, &fields, env, None),
-                Err(e) => return Outcome::Wrong(format!("{}: {}", op.name(), eval_text(e))),
+                Err(e) => return Outcome::Wrong(format!("{}: {}", op.name(), e.explained())),
             }
         }
         Outcome::Ok { checked: true }
@@ -432,12 +440,6 @@ impl Ready {
     pub fn checks(&self) -> bool {
         !self.check.is_empty()
             || self.steps.iter().any(|p| matches!(&p.step.expect, Expect::Ok(c) if !c.is_empty()))
-    }
-}
-
-fn eval_text(e: crate::runner::EvalError) -> String {
-    match e {
-        crate::runner::EvalError::Endpoint(why) | crate::runner::EvalError::Harness(why) => why,
     }
 }
 
@@ -458,6 +460,33 @@ mod tests {
         assert!(all.len() >= 14, "{}", all.len());
         let multi = all.iter().find(|w| w.name == "encrypt-multipart-aes256-cbc-pad-4k").unwrap();
         assert_eq!(multi.measured.len(), 3);
+    }
+
+    #[test]
+    fn a_call_is_judged_by_the_runners_judge_and_counted_by_what_came_back() {
+        let step = |text: &str| parse("w.yaml", text).unwrap().remove(0).measured.remove(0);
+        let random = step("workloads:\n  - name: a\n    step: {GenerateRandom: {len: 8}}\n");
+        let fields = crate::client::Fields::new();
+        assert_eq!(judge(&random, &Observed::Ok(&fields)), Ok(()));
+        let busy = crate::status::Grep11Failure {
+            rv: crate::pkcs11::CKR_DEVICE_ERROR,
+            detail: String::new(),
+            retry: false,
+        };
+        assert_eq!(judge(&random, &Observed::Rv(&busy)), Err(Failure::Rv(crate::pkcs11::CKR_DEVICE_ERROR)));
+        let unimplemented = Observed::Grpc(tonic::Code::Unimplemented, "");
+        assert_eq!(judge(&random, &unimplemented), Err(Failure::Grpc(tonic::Code::Unimplemented as i32)));
+        assert_eq!(judge(&random, &Observed::Malformed("short".into())), Err(Failure::Malformed));
+        // A refusal of the credentials is what a step expecting UNAUTHENTICATED wants.
+        let refused = step(
+            "workloads:\n  - name: a\n    step: {GenerateRandom: {len: 8}, expect: {grpc: UNAUTHENTICATED}}\n",
+        );
+        let auth = crate::client::AuthFailure::Refused {
+            code: tonic::Code::Unauthenticated,
+            message: "no token".into(),
+        };
+        assert_eq!(judge(&refused, &Observed::Auth(&auth)), Ok(()));
+        assert_eq!(judge(&refused, &Observed::Ok(&fields)), Err(Failure::UnexpectedOk));
     }
 
     #[test]
