@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::client::{Args, Client, Value};
+use crate::client::{Args, Client, Encoded, Fields, Value};
 use crate::pkcs11::CkRv;
 use crate::rpc::Rpc;
 use crate::runner::{Env, Observed, Ruling, observe, rule};
@@ -246,6 +246,9 @@ pub enum Outcome {
 struct Prepared {
     rpc: Rpc,
     fixed: Option<Args>,
+    /// The fixed arguments' request, encoded once, for calls whose fields no one reads
+    /// (`Client::send_encoded`); `None` where the client cannot send one.
+    encoded: Option<Encoded>,
     step: Step,
 }
 
@@ -356,7 +359,11 @@ impl Workload {
                 Data::Fixed => env.args(step).ok(),
                 Data::Fresh => None,
             };
-            steps.push(Prepared { rpc, fixed, step: step.clone() });
+            let encoded = match &fixed {
+                Some(args) => client.encode_request(rpc, args).ok().and_then(|m| client.encoded(rpc, &m)),
+                None => None,
+            };
+            steps.push(Prepared { rpc, fixed, encoded, step: step.clone() });
         }
         Ok(Ready { name: self.name.clone(), weight: self.weight, vars, steps, check: self.check.clone() })
     }
@@ -385,6 +392,15 @@ impl Ready {
     pub async fn iterate(&self, client: &Client, env: &mut Env, sampled: bool) -> Outcome {
         let last = self.steps.len().saturating_sub(1);
         for (i, p) in self.steps.iter().enumerate() {
+            // Nothing reads this answer's fields: its status is all there is to judge.
+            let status_only = !sampled && (p.step.save.is_empty() || i == last);
+            if let (Some(encoded), true) = (&p.encoded, status_only) {
+                let result = client.send_encoded(encoded).await.map(|()| Fields::new());
+                if let Err(f) = judge(&p.step, &observe(&result)) {
+                    return Outcome::Failed(f);
+                }
+                continue;
+            }
             let evaluated;
             let args = match &p.fixed {
                 Some(args) => args,
@@ -505,5 +521,27 @@ mod tests {
         assert!(e[0].to_string().contains("measured step 1 SignSingle: undefined variable $k"), "{}", e[0]);
         let e = parse("w.yaml", "workloads:\n  - name: a\n").unwrap_err();
         assert!(e[0].to_string().contains("no `step` to measure"), "{}", e[0]);
+    }
+
+    /// Fixed arguments are encoded once for a direct connection, which sends them as
+    /// bytes; a `Channel` client, and arguments evaluated per call, take the full path.
+    #[tokio::test]
+    async fn fixed_requests_are_encoded_once_for_a_direct_connection() {
+        let timeout = std::time::Duration::from_secs(5);
+        let workload = |data: &str| {
+            let text = format!(
+                "workloads:\n  - name: a\n    data: {data}\n    step: {{GenerateRandom: {{len: 8}}}}\n"
+            );
+            parse("w.yaml", &text).unwrap().remove(0)
+        };
+        let direct =
+            crate::load::embedded_clients(1, crate::client::Wire::Keyblob, timeout).await.unwrap().remove(0);
+        let ready = workload("fixed").setup(&direct).await.unwrap();
+        let encoded = ready.steps[0].encoded.as_ref().expect("a fixed request is encoded");
+        assert_eq!(encoded.rpc(), Rpc::GenerateRandom);
+        assert_eq!(ready.iterate(&direct, &mut ready.env(), false).await, Outcome::Ok { checked: false });
+        assert!(workload("fresh").setup(&direct).await.unwrap().steps[0].encoded.is_none());
+        let channel = crate::embedded::client(crate::client::Wire::Keyblob, timeout);
+        assert!(workload("fixed").setup(&channel).await.unwrap().steps[0].encoded.is_none());
     }
 }
