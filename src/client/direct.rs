@@ -26,6 +26,9 @@ pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Cancelled streams whose late frames are still recognised (see `Direct::over`).
 const MAX_REMEMBERED_RESETS: usize = 65_536;
 
+/// How long cancelled streams are remembered (see `Direct::over`).
+const REMEMBER_RESETS_FOR: Duration = Duration::from_secs(60);
+
 /// Framing overhead h2 may hold for unread small DATA frames (see `Direct::over`).
 const SMALL_FRAME_BUDGET: usize = 64 * 1024 * 1024;
 
@@ -84,6 +87,14 @@ impl Direct {
             // failing every later call. Remembering as many as can be in flight keeps the
             // late answers harmless.
             .max_concurrent_reset_streams(MAX_REMEMBERED_RESETS)
+            // ... and for as long as a late answer can come (1 s by default: an overloaded
+            // endpoint answers seconds late). Answers that still arrive on a forgotten
+            // stream are reset as protocol errors, and h2 closes the connection after
+            // 1,024 of those; the limit guards a server against clients forcing resets,
+            // while this connection's peer is the endpoint under test and a run is bounded
+            // in time, so it is lifted.
+            .reset_stream_duration(REMEMBER_RESETS_FOR)
+            .max_local_error_reset_streams(None)
             // Each small DATA frame not yet read counts against a budget of half the
             // connection window by default: a load generator behind on reading answers
             // (above its capacity) exhausted it and h2 closed the connection
@@ -103,6 +114,96 @@ impl Direct {
             ping.ping(h2::Ping::opaque()).await?;
         }
         Ok(Direct { send, scheme: Scheme::HTTP, authority, timeout })
+    }
+}
+
+/// How a unary call sent by [`Direct::status_only`] ended.
+pub(super) enum StatusOnly {
+    /// grpc-status 0, with one whole gRPC message in the body.
+    Ok,
+    /// Any other grpc-status, or an answer without one: the status as tonic would decode it.
+    Refused(tonic::Status),
+    /// Answered, but not as gRPC allows (why).
+    Malformed(String),
+}
+
+impl Direct {
+    /// The full URI h2 needs for `path`: its scheme and authority are this connection's.
+    pub(super) fn uri(&self, path: &str) -> Result<http::Uri, http::Error> {
+        http::Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path)
+            .build()
+    }
+
+    /// Sends one unary request whose body is `frame` and reads only how it ended: the
+    /// grpc-status (from the trailers, or the headers of a trailers-only answer) and
+    /// whether the body was one whole uncompressed message, whose bytes are counted and
+    /// dropped. Ends with a deadline error at `deadline`.
+    pub(super) async fn status_only(
+        &self,
+        head: http::Request<()>,
+        frame: Bytes,
+        deadline: std::time::Instant,
+    ) -> Result<StatusOnly, BoxError> {
+        let mut send = self.send.clone().ready().await?;
+        let (response, mut stream) = send.send_request(head, false)?;
+        let exchange = async move {
+            stream.send_data(frame, true)?;
+            let response = response.await?;
+            if response.status() != http::StatusCode::OK {
+                return Ok(StatusOnly::Malformed(format!(
+                    "HTTP status {} instead of 200",
+                    response.status()
+                )));
+            }
+            // A trailers-only answer: the status is in the headers and there is no body.
+            if let Some(status) = tonic::Status::from_header_map(response.headers()) {
+                return Ok(match status.code() {
+                    tonic::Code::Ok => StatusOnly::Malformed("grpc-status 0 without a message".into()),
+                    _ => StatusOnly::Refused(status),
+                });
+            }
+            let mut body = response.into_body();
+            let mut received = 0usize;
+            let mut prefix = [0u8; 5];
+            while let Some(data) = body.data().await {
+                let data = data?;
+                let _ = body.flow_control().release_capacity(data.len());
+                for (i, byte) in data.iter().take(5usize.saturating_sub(received)).enumerate() {
+                    prefix[received + i] = *byte;
+                }
+                received += data.len();
+            }
+            let trailers = body.trailers().await?.unwrap_or_default();
+            let Some(status) = tonic::Status::from_header_map(&trailers) else {
+                return Ok(StatusOnly::Refused(tonic::Status::unknown(
+                    "the answer ended without a grpc-status",
+                )));
+            };
+            if status.code() != tonic::Code::Ok {
+                return Ok(StatusOnly::Refused(status));
+            }
+            let length = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+            Ok(match (received, prefix[0]) {
+                (0, _) => StatusOnly::Malformed("grpc-status 0 without a message".into()),
+                (1..5, _) => {
+                    StatusOnly::Malformed(format!("a body of {received} bytes, shorter than a gRPC frame"))
+                }
+                (_, 0) if received == 5 + length => StatusOnly::Ok,
+                (_, 0) => StatusOnly::Malformed(format!(
+                    "a body of {received} bytes for a gRPC message of {length} (one message expected)"
+                )),
+                (_, flag) => {
+                    StatusOnly::Malformed(format!("a message with compression flag {flag}, none asked for"))
+                }
+            })
+        };
+        match tokio::time::timeout_at(deadline.into(), exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(BoxError::from(tonic::TimeoutExpired(()))),
+        }
     }
 }
 
@@ -245,6 +346,101 @@ mod tests {
         ));
     }
 
+    /// A peer that answers every stream as `answer` says: the response head, then (unless
+    /// the head is trailers-only) the body and the trailers.
+    /// A response head, and the body and trailers after it unless the head ends the stream.
+    type Answer = (http::Response<()>, Option<(Bytes, http::HeaderMap)>);
+
+    async fn answering(answer: fn() -> Answer) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut connection = h2::server::handshake(tcp).await.unwrap();
+            while let Some(Ok((_, mut respond))) = connection.accept().await {
+                let (head, rest) = answer();
+                let mut send = respond.send_response(head, rest.is_none()).unwrap();
+                if let Some((body, trailers)) = rest {
+                    send.send_data(body, false).unwrap();
+                    send.send_trailers(trailers).unwrap();
+                }
+            }
+        });
+        url
+    }
+
+    fn grpc_ok() -> http::Response<()> {
+        http::Response::builder().header("content-type", "application/grpc").body(()).unwrap()
+    }
+
+    fn status(code: &str) -> http::HeaderMap {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", code.parse().unwrap());
+        trailers
+    }
+
+    async fn send_encoded_to(url: &str) -> Result<(), CallError> {
+        let second = Duration::from_secs(2);
+        let client =
+            Client::direct(Direct::connect(url, second, second).await.unwrap(), Wire::Keyblob, second);
+        let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).expect("a direct client encodes");
+        client.send_encoded(&encoded).await
+    }
+
+    /// An encoded request's answer is judged by its status, and its body must still be one
+    /// whole uncompressed gRPC message.
+    #[tokio::test]
+    async fn an_encoded_request_is_judged_by_status_and_framing() {
+        let whole = || (grpc_ok(), Some((Bytes::from_static(&[0, 0, 0, 0, 2, 8, 1]), status("0"))));
+        assert_eq!(send_encoded_to(&answering(whole).await).await, Ok(()));
+
+        let short = || (grpc_ok(), Some((Bytes::from_static(&[0, 0, 0, 0, 9, 8, 1]), status("0"))));
+        let Err(CallError::BadResponse(why)) = send_encoded_to(&answering(short).await).await else {
+            panic!("a truncated message was taken")
+        };
+        assert!(why.contains("7 bytes for a gRPC message of 9"), "{why}");
+
+        let compressed = || (grpc_ok(), Some((Bytes::from_static(&[1, 0, 0, 0, 2, 8, 1]), status("0"))));
+        let Err(CallError::BadResponse(why)) = send_encoded_to(&answering(compressed).await).await else {
+            panic!("a compressed message was taken")
+        };
+        assert!(why.contains("compression flag 1"), "{why}");
+
+        let empty = || (grpc_ok(), Some((Bytes::new(), status("0"))));
+        assert!(matches!(send_encoded_to(&answering(empty).await).await, Err(CallError::BadResponse(_))));
+
+        let no_status = || (grpc_ok(), Some((Bytes::from_static(&[0, 0, 0, 0, 0]), http::HeaderMap::new())));
+        let answer = send_encoded_to(&answering(no_status).await).await;
+        assert!(
+            matches!(
+                &answer,
+                Err(CallError::Failed(CallFailure::Transport { code: tonic::Code::Unknown, .. }))
+            ),
+            "{answer:?}"
+        );
+
+        // Trailers-only: the status is in the head.
+        let refused = || {
+            let mut head = grpc_ok();
+            head.headers_mut().insert("grpc-status", "14".parse().unwrap());
+            (head, None)
+        };
+        let answer = send_encoded_to(&answering(refused).await).await;
+        assert!(
+            matches!(
+                &answer,
+                Err(CallError::Failed(CallFailure::Transport { code: tonic::Code::Unavailable, .. }))
+            ),
+            "{answer:?}"
+        );
+
+        let not_found = || (http::Response::builder().status(404).body(()).unwrap(), None);
+        let Err(CallError::BadResponse(why)) = send_encoded_to(&answering(not_found).await).await else {
+            panic!("an HTTP 404 was taken")
+        };
+        assert!(why.contains("HTTP status 404"), "{why}");
+    }
+
     /// The embedded emulator over a direct connection answers like over the Channel.
     #[tokio::test]
     async fn the_embedded_emulator_answers_over_a_direct_connection() {
@@ -264,5 +460,12 @@ mod tests {
         args.0.insert("len", crate::client::Arg::Uint(u64::MAX));
         let refused = client.call(Rpc::GenerateRandom, &args).await;
         assert!(matches!(refused, Err(CallError::Failed(CallFailure::Pkcs11(_)))), "{refused:?}");
+        // The same two requests sent already encoded: the same judgement.
+        use prost::Message as _;
+        let random = |len| {
+            client.encoded(Rpc::GenerateRandom, &crate::proto::GenerateRandomRequest { len }.encode_to_vec())
+        };
+        assert_eq!(client.send_encoded(&random(48).unwrap()).await, Ok(()));
+        assert_eq!(client.send_encoded(&random(u64::MAX).unwrap()).await, refused.map(|_| ()));
     }
 }

@@ -102,13 +102,23 @@ impl Metadata {
 
     /// Adds the headers and, with an API key, `authorization: Bearer <token>`.
     pub(super) async fn apply(&self, map: &mut MetadataMap) -> Result<(), TokenError> {
-        for h in self.headers.iter() {
-            map.append(h.key.clone(), h.value.clone());
-        }
+        self.apply_fixed(map);
         if let Some(token) = &self.token {
             map.insert("authorization", token.authorization().await?);
         }
         Ok(())
+    }
+
+    /// Adds the headers that are the same on every call: all but the bearer token.
+    pub(super) fn apply_fixed(&self, map: &mut MetadataMap) {
+        for h in self.headers.iter() {
+            map.append(h.key.clone(), h.value.clone());
+        }
+    }
+
+    /// True when calls carry a bearer token, which is refreshed as it nears expiry.
+    pub(super) fn has_token(&self) -> bool {
+        self.token.is_some()
     }
 }
 

@@ -10,6 +10,7 @@ mod call;
 mod direct;
 mod failure;
 mod metadata;
+mod prepared;
 mod retry;
 pub mod tls;
 mod transport;
@@ -22,6 +23,7 @@ pub use call::{Arg, Args, Counted};
 pub use direct::Direct;
 pub use failure::{NoAnswer, NoAnswerKind};
 pub use metadata::{Header, HeaderError, Metadata};
+pub use prepared::Encoded;
 pub use retry::MAX_ATTEMPTS;
 pub use tls::{TlsFileError, TlsOptions};
 pub use transport::{ConnectError, in_memory_channel, in_memory_direct};
@@ -257,6 +259,9 @@ impl Endpoint {
 #[derive(Clone)]
 pub struct Client {
     inner: Inner,
+    /// The connection under `Inner::Direct`, for requests sent already encoded
+    /// (`prepared`).
+    direct: Option<Direct>,
     wire: Wire,
     timeout: Duration,
     metadata: Metadata,
@@ -284,6 +289,7 @@ impl Client {
     pub fn new(channel: tonic::transport::Channel, wire: Wire, timeout: Duration) -> Client {
         Client {
             inner: Inner::Channel(limited(CryptoClient::new(channel))),
+            direct: None,
             wire,
             timeout,
             metadata: Metadata::default(),
@@ -293,7 +299,8 @@ impl Client {
     /// A client over a [`Direct`] connection: the load generator's lean path.
     pub fn direct(connection: Direct, wire: Wire, timeout: Duration) -> Client {
         Client {
-            inner: Inner::Direct(limited(CryptoClient::new(connection))),
+            inner: Inner::Direct(limited(CryptoClient::new(connection.clone()))),
+            direct: Some(connection),
             wire,
             timeout,
             metadata: Metadata::default(),
@@ -330,6 +337,20 @@ impl Client {
     /// The same connection speaking another wire generation.
     pub fn with_wire(self, wire: Wire) -> Client {
         Client { wire, ..self }
+    }
+
+    /// What a call that ended in `status` reports: no answer (with the deadline named when
+    /// that is what passed), a refusal of the credentials, or the endpoint's failure.
+    fn failure(&self, status: tonic::Status) -> CallError {
+        match failure::classify(&status) {
+            // tonic's own text ("Timeout expired") does not say which deadline.
+            Some(mut no_answer) if no_answer.kind == NoAnswerKind::DeadlineExceeded => {
+                no_answer.detail = format!("no answer within {:?} ({})", self.timeout, no_answer.detail);
+                CallError::NoAnswer(no_answer)
+            }
+            Some(no_answer) => CallError::NoAnswer(no_answer),
+            None => status_error(&status),
+        }
     }
 
     /// The one place requests are built: deadline, headers, bearer token.

@@ -7,10 +7,17 @@
 //! line. Latency axes are logarithmic. Lines are labelled at their right end, in a margin
 //! kept for the labels, instead of a legend over them. Inline SVG: no script, nothing
 //! fetched.
+//!
+//! Page and charts are maud templates (checked at compile time, every value escaped), the
+//! charts maud emitting SVG elements. A plotting crate was weighed and not taken: plotters'
+//! SVG backend labels series in a legend box (`configure_series_labels`), not at the
+//! lines' ends; its log axes put minor ticks at every multiple of a decade (2, 3, … 9),
+//! not 1-2-5; and the percentile axis (log in 1/(1-p)) is not one of its scales. These
+//! charts would be its drawing primitives under the same layout code as here (scales, tick
+//! choice, labels spread apart), so the layout is this module's and maud writes the
+//! elements.
 
-use std::fmt::Write as _;
-
-use html_escape::encode_text;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::cond::{Bound, Condition, Metric};
 use super::find_max::Capacity;
@@ -123,32 +130,32 @@ fn tick_count(v: f64) -> String {
     }
 }
 
+/// A coordinate in the SVG: a tenth of a pixel is finer than any screen shows.
+fn px(v: f64) -> String {
+    format!("{v:.1}")
+}
+
 /// One small chart: a frame with ticks and titles, lines and marks, labels at the right.
 struct Chart {
-    svg: String,
+    class: String,
+    title: String,
+    x_label: String,
     x: Scale,
     y: Scale,
+    /// Grid, ticks, lines and marks, in drawing order.
+    parts: Vec<Markup>,
     labels: Vec<(f64, String, &'static str)>,
 }
 
 impl Chart {
     fn new(class: &str, title: &str, x: (f64, f64, bool), y: (f64, f64, bool), x_label: &str) -> Chart {
-        let mut svg = String::new();
-        let _ = write!(
-            svg,
-            r##"<svg class="chart {class}" xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="11">
-<text class="title" x="{LEFT}" y="15" font-size="12" font-weight="bold">{}</text>
-<text x="{cx}" y="{xy}" text-anchor="middle" fill="#555">{}</text>
-"##,
-            encode_text(title),
-            encode_text(x_label),
-            cx = LEFT + (W - LEFT - RIGHT) / 2.0,
-            xy = H - 6.0,
-        );
         Chart {
-            svg,
+            class: class.to_owned(),
+            title: title.to_owned(),
+            x_label: x_label.to_owned(),
             x: Scale { lo: x.0, hi: x.1, log: x.2, from: LEFT, to: W - RIGHT },
             y: Scale { lo: y.0, hi: y.1, log: y.2, from: H - BOTTOM, to: TOP },
+            parts: Vec::new(),
             labels: Vec::new(),
         }
     }
@@ -156,30 +163,22 @@ impl Chart {
     /// Horizontal grid lines with their labels on the left.
     fn y_ticks(&mut self, ticks: &[f64], show: &dyn Fn(f64) -> String) {
         for &v in ticks {
-            let y = self.y.at(v);
-            let _ = writeln!(
-                self.svg,
-                r##"<line x1="{LEFT}" y1="{y:.1}" x2="{r}" y2="{y:.1}" stroke="#e4e4e4"/><text class="tick" x="{tx}" y="{ty:.1}" text-anchor="end">{}</text>"##,
-                encode_text(&show(v)),
-                r = W - RIGHT,
-                tx = LEFT - 5.0,
-                ty = y + 4.0,
-            );
+            let y = px(self.y.at(v));
+            self.parts.push(html! {
+                line x1=(LEFT) y1=(y) x2=(W - RIGHT) y2=(y) stroke="#e4e4e4" {}
+                text.tick x=(LEFT - 5.0) y=(px(self.y.at(v) + 4.0)) text-anchor="end" { (show(v)) }
+            });
         }
     }
 
     /// Tick marks and labels along the bottom.
     fn x_ticks(&mut self, ticks: &[(f64, String)]) {
         for (v, label) in ticks {
-            let x = self.x.at(*v);
-            let _ = writeln!(
-                self.svg,
-                r##"<line x1="{x:.1}" y1="{b}" x2="{x:.1}" y2="{b2}" stroke="#888"/><text class="tick" x="{x:.1}" y="{ty}" text-anchor="middle">{}</text>"##,
-                encode_text(label),
-                b = H - BOTTOM,
-                b2 = H - BOTTOM + 4.0,
-                ty = H - BOTTOM + 15.0,
-            );
+            let x = px(self.x.at(*v));
+            self.parts.push(html! {
+                line x1=(x) y1=(H - BOTTOM) x2=(x) y2=(H - BOTTOM + 4.0) stroke="#888" {}
+                text.tick x=(x) y=(H - BOTTOM + 15.0) text-anchor="middle" { (label) }
+            });
         }
     }
 
@@ -189,66 +188,51 @@ impl Chart {
         let kept: Vec<(f64, f64)> = points.iter().copied().filter(|p| !self.y.log || p.1 > 0.0).collect();
         let Some(last) = kept.last() else { return };
         let path: String =
-            kept.iter().map(|(x, y)| format!("{:.1},{:.1} ", self.x.at(*x), self.y.at(*y))).collect();
-        let dash = if dashed { r#" stroke-dasharray="5,3""# } else { "" };
-        let _ = writeln!(
-            self.svg,
-            r#"<polyline class="series" fill="none" stroke="{colour}" stroke-width="1.6"{dash} points="{path}"/>"#
-        );
+            kept.iter().map(|(x, y)| format!("{},{} ", px(self.x.at(*x)), px(self.y.at(*y)))).collect();
+        self.parts.push(html! {
+            polyline.series fill="none" stroke=(colour) stroke-width="1.6" stroke-dasharray=[dashed.then_some("5,3")]
+                points=(path) {}
+        });
         self.labels.push((self.y.at(last.1), label.to_owned(), colour));
     }
 
     /// A horizontal limit (an SLO or threshold), labelled at the right.
     fn limit(&mut self, v: f64, label: &str) {
         let y = self.y.at(v);
-        let _ = writeln!(
-            self.svg,
-            r#"<line class="limit" x1="{LEFT}" y1="{y:.1}" x2="{r}" y2="{y:.1}" stroke="{LIMIT}" stroke-dasharray="2,3"/>"#,
-            r = W - RIGHT,
-        );
+        self.parts.push(html! {
+            line.limit x1=(LEFT) y1=(px(y)) x2=(W - RIGHT) y2=(px(y)) stroke=(LIMIT) stroke-dasharray="2,3" {}
+        });
         self.labels.push((y, label.to_owned(), LIMIT));
     }
 
     /// A vertical marker (the answer of a search), labelled at its top.
     fn marker(&mut self, x: f64, label: &str) {
-        let px = self.x.at(x);
-        let _ = writeln!(
-            self.svg,
-            r#"<line x1="{px:.1}" y1="{TOP}" x2="{px:.1}" y2="{b}" stroke="{PASS}" stroke-width="1"/><text x="{tx:.1}" y="{ty}" text-anchor="{anchor}" fill="{PASS}">{}</text>"#,
-            encode_text(label),
-            b = H - BOTTOM,
-            ty = TOP + 10.0,
-            // Inside the plot, on the side of the line with more room.
-            tx = if px > (LEFT + W - RIGHT) / 2.0 { px - 4.0 } else { px + 4.0 },
-            anchor = if px > (LEFT + W - RIGHT) / 2.0 { "end" } else { "start" },
-        );
+        let at = self.x.at(x);
+        // Inside the plot, on the side of the line with more room.
+        let right_half = at > (LEFT + W - RIGHT) / 2.0;
+        let (tx, anchor) = if right_half { (at - 4.0, "end") } else { (at + 4.0, "start") };
+        self.parts.push(html! {
+            line x1=(px(at)) y1=(TOP) x2=(px(at)) y2=(H - BOTTOM) stroke=(PASS) stroke-width="1" {}
+            text x=(px(tx)) y=(TOP + 10.0) text-anchor=(anchor) fill=(PASS) { (label) }
+        });
     }
 
     /// A passing trial as a dot, a failing one as a cross.
     fn mark(&mut self, x: f64, y: f64, passed: bool) {
-        let (px, py) = (self.x.at(x), self.y.at(y));
-        let _ = if passed {
-            writeln!(self.svg, r#"<circle class="pass" cx="{px:.1}" cy="{py:.1}" r="3.2" fill="{PASS}"/>"#)
+        let (x, y) = (self.x.at(x), self.y.at(y));
+        self.parts.push(if passed {
+            html! { circle.pass cx=(px(x)) cy=(px(y)) r="3.2" fill=(PASS) {} }
         } else {
-            writeln!(
-                self.svg,
-                r#"<path class="fail" d="M{a:.1},{b:.1}L{c:.1},{d:.1}M{a:.1},{d:.1}L{c:.1},{b:.1}" stroke="{FAIL}" stroke-width="1.8"/>"#,
-                a = px - 3.5,
-                b = py - 3.5,
-                c = px + 3.5,
-                d = py + 3.5,
-            )
-        };
+            let (a, b, c, d) = (px(x - 3.5), px(y - 3.5), px(x + 3.5), px(y + 3.5));
+            html! {
+                path.fail d={ "M" (a) "," (b) "L" (c) "," (d) "M" (a) "," (d) "L" (c) "," (b) }
+                    stroke=(FAIL) stroke-width="1.8" {}
+            }
+        });
     }
 
     /// The axes, then the labels at the right, spread so that none overlaps another.
-    fn finish(mut self) -> String {
-        let _ = writeln!(
-            self.svg,
-            r##"<path d="M{LEFT},{TOP}V{b}H{r}" fill="none" stroke="#888"/>"##,
-            b = H - BOTTOM,
-            r = W - RIGHT,
-        );
+    fn finish(mut self) -> Markup {
         self.labels.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut floor = TOP + 4.0;
         for (y, _, _) in &mut self.labels {
@@ -257,17 +241,22 @@ impl Chart {
         }
         // Pushed below the plot, they move back up together.
         let overflow = self.labels.last().map_or(0.0, |l| (l.0 - (H - BOTTOM)).max(0.0));
-        for (y, text, colour) in &self.labels {
-            let _ = writeln!(
-                self.svg,
-                r#"<text class="label" x="{x}" y="{ty:.1}" fill="{colour}">{}</text>"#,
-                encode_text(text),
-                x = W - RIGHT + 6.0,
-                ty = y - overflow + 4.0,
-            );
+        // SVG elements are written with explicit end tags: inside HTML, `<line>` without
+        // one would hold everything after it.
+        html! {
+            svg class={ "chart " (self.class) } xmlns="http://www.w3.org/2000/svg" width=(W) height=(H)
+                viewBox={ "0 0 " (W) " " (H) } font-family="sans-serif" font-size="11" {
+                text.title x=(LEFT) y="15" font-size="12" font-weight="bold" { (self.title) }
+                text x=(LEFT + (W - LEFT - RIGHT) / 2.0) y=(H - 6.0) text-anchor="middle" fill="#555" {
+                    (self.x_label)
+                }
+                @for part in &self.parts { (part) }
+                path d={ "M" (LEFT) "," (TOP) "V" (H - BOTTOM) "H" (W - RIGHT) } fill="none" stroke="#888" {}
+                @for (y, text, colour) in &self.labels {
+                    text.label x=(W - RIGHT + 6.0) y=(px(y - overflow + 4.0)) fill=(colour) { (text) }
+                }
+            }
         }
-        self.svg.push_str("</svg>\n");
-        self.svg
     }
 }
 
@@ -285,7 +274,7 @@ fn time_ticks(t0: f64, t1: f64) -> Vec<(f64, String)> {
 }
 
 /// p50 and p99 per one-second interval of one workload.
-fn latency_over_time(samples: &[&Sample]) -> String {
+fn latency_over_time(samples: &[&Sample]) -> Markup {
     let (t0, t1) = time_span(samples);
     let (y, ticks) = latency_axis(samples.iter().flat_map(|s| [s.p50_ns as f64, s.p99_ns as f64]));
     let mut c = Chart::new("over-time", "Latency over time", (t0, t1, false), y, "seconds");
@@ -304,7 +293,7 @@ fn time_span(samples: &[&Sample]) -> (f64, f64) {
 }
 
 /// Successful calls per second (and failed ones, if any) per interval of one workload.
-fn throughput_over_time(samples: &[&Sample]) -> String {
+fn throughput_over_time(samples: &[&Sample]) -> Markup {
     let (t0, t1) = time_span(samples);
     let per_second = |n: u64, s: &Sample| if s.seconds > 0.0 { n as f64 / s.seconds } else { 0.0 };
     let ok: Vec<(f64, f64)> = samples.iter().map(|s| (s.t, per_second(s.calls, s))).collect();
@@ -322,7 +311,7 @@ fn throughput_over_time(samples: &[&Sample]) -> String {
 }
 
 /// Latency by percentile: corrected, and uncorrected (from the actual send) in open loop.
-fn percentile_plot(s: &Summary) -> String {
+fn percentile_plot(s: &Summary) -> Markup {
     let decades = (s.count.max(1) as f64).log10().floor().clamp(1.0, f64::from(DECADES)) as u32;
     let curve = |h: &hdrhistogram::Histogram<u64>| -> Vec<(f64, f64)> {
         (0..=100)
@@ -360,7 +349,7 @@ fn latency_limits(conditions: &[Condition], workload: &str) -> Vec<(f64, String)
 }
 
 /// A ramp: latency (p50, p99, uncorrected p99) against the offered rate of each step.
-fn latency_vs_rate(rows: &[&Row], limits: &[(f64, String)]) -> String {
+fn latency_vs_rate(rows: &[&Row], limits: &[(f64, String)]) -> Markup {
     let rate = |r: &Row| r.target_rate.unwrap_or(r.rate);
     let ms = 1e6;
     let p99: Vec<(f64, f64)> = rows.iter().map(|r| (rate(r), r.latency_ms.p99 * ms)).collect();
@@ -383,7 +372,7 @@ fn latency_vs_rate(rows: &[&Row], limits: &[(f64, String)]) -> String {
 }
 
 /// A ramp: achieved against offered rate, with the line where they are equal.
-fn achieved_vs_offered(points: &[(f64, f64, Option<bool>)], answer: Option<f64>) -> String {
+fn achieved_vs_offered(points: &[(f64, f64, Option<bool>)], answer: Option<f64>) -> Markup {
     let top = nice_ceiling(points.iter().map(|p| p.0.max(p.1)).fold(0.0, f64::max));
     let mut c = Chart::new(
         "achieved",
@@ -413,7 +402,7 @@ fn achieved_vs_offered(points: &[(f64, f64, Option<bool>)], answer: Option<f64>)
 
 /// `--find-max`: each judged trial's latency SLO terms (else its p99) against the offered
 /// rate, pass as a dot and fail as a cross, the SLO bounds as lines and the answer marked.
-fn find_max_chart(cap: &Capacity, slo: &[Condition]) -> String {
+fn find_max_chart(cap: &Capacity, slo: &[Condition]) -> Markup {
     let limits = latency_limits(slo, &cap.workload);
     let latency_terms: Vec<&str> = slo
         .iter()
@@ -455,105 +444,81 @@ fn find_max_chart(cap: &Capacity, slo: &[Condition]) -> String {
     c.finish()
 }
 
-fn table(rows: &[Row]) -> String {
+fn table(rows: &[Row]) -> Markup {
     let open = rows.iter().any(|r| r.uncorrected_ms.is_some());
-    let mut out = String::from(
-        "<table><tr><th>workload</th><th>phase</th><th>ok calls</th><th>ok/s</th><th>p50</th><th>p90</th>\
-         <th>p99</th>",
-    );
-    if open {
-        out.push_str("<th>p99 uncorrected</th>");
-    }
-    out.push_str("<th>p99.9</th><th>max</th><th>mean</th><th>errors</th><th>wrong/checked</th></tr>\n");
     let ms = |v: f64| fmt_ns(v * 1e6);
-    for r in rows {
-        let l = &r.latency_ms;
-        let errors: Vec<String> = r.error_kinds.iter().map(|(k, v)| format!("{k}×{v}")).collect();
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td>",
-            encode_text(&r.workload),
-            encode_text(&r.phase),
-            r.count,
-            r.rate,
-            ms(l.p50),
-            ms(l.p90),
-            ms(l.p99),
-        );
-        if open {
-            let _ =
-                write!(out, "<td>{}</td>", r.uncorrected_ms.as_ref().map(|u| ms(u.p99)).unwrap_or_default());
+    html! {
+        table {
+            tr {
+                th { "workload" } th { "phase" } th { "ok calls" } th { "ok/s" }
+                th { "p50" } th { "p90" } th { "p99" }
+                @if open { th { "p99 uncorrected" } }
+                th { "p99.9" } th { "max" } th { "mean" } th { "errors" } th { "wrong/checked" }
+            }
+            @for r in rows {
+                @let l = &r.latency_ms;
+                @let errors: Vec<String> = r.error_kinds.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+                tr {
+                    td { (r.workload) } td { (r.phase) } td { (r.count) } td { (format!("{:.1}", r.rate)) }
+                    td { (ms(l.p50)) } td { (ms(l.p90)) } td { (ms(l.p99)) }
+                    @if open { td { (r.uncorrected_ms.as_ref().map(|u| ms(u.p99)).unwrap_or_default()) } }
+                    td { (ms(l.p99_9)) } td { (ms(l.max)) } td { (ms(l.mean)) }
+                    td { (r.errors) " " (errors.join(", ")) }
+                    td { (r.wrong) "/" (r.checked) }
+                }
+            }
         }
-        let _ = writeln!(
-            out,
-            "<td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}/{}</td></tr>",
-            ms(l.p99_9),
-            ms(l.max),
-            ms(l.mean),
-            r.errors,
-            encode_text(&errors.join(", ")),
-            r.wrong,
-            r.checked,
-        );
     }
-    out.push_str("</table>\n");
-    out
 }
 
 /// The trials of one search, as the terminal shows them.
-fn trials_table(cap: &Capacity) -> String {
-    let mut out = String::from(
-        "<table class=\"trials\"><tr><th>#</th><th>trial</th><th>offered/s</th><th>achieved/s</th><th>seconds</th><th>p50</th><th>p99</th>",
-    );
-    for term in &cap.slo {
-        let _ = write!(out, "<th>{}</th>", encode_text(term));
-    }
-    out.push_str("<th>result</th></tr>\n");
-    for (i, t) in cap.trials.iter().enumerate() {
-        let _ = write!(
-            out,
-            "<tr><td>{i}</td><td>{}</td><td>{:.0}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}</td>",
-            t.kind.name(),
-            t.offered,
-            t.achieved,
-            t.seconds,
-            fmt_ns(t.latency_ms.p50 * 1e6),
-            fmt_ns(t.latency_ms.p99 * 1e6),
-        );
-        for term in &cap.slo {
-            let m = t.terms.iter().find(|m| &m.term == term);
-            let _ = write!(
-                out,
-                "<td{}>{}</td>",
-                if m.is_some_and(|m| !m.met) { " class=\"failed\"" } else { "" },
-                m.map(|m| encode_text(&m.measured).into_owned()).unwrap_or_default()
-            );
-        }
-        let result = if t.kind == super::find_max::Kind::Probe {
+fn trials_table(cap: &Capacity) -> Markup {
+    let result = |t: &super::find_max::Trial| {
+        if t.kind == super::find_max::Kind::Probe {
             "closed loop, not judged".to_owned()
         } else if t.passed {
             "pass".to_owned()
         } else {
             format!("FAIL: {}", t.failed_terms().join(", "))
-        };
-        let _ = writeln!(out, "<td>{}</td></tr>", encode_text(&result));
+        }
+    };
+    html! {
+        table.trials {
+            tr {
+                th { "#" } th { "trial" } th { "offered/s" } th { "achieved/s" } th { "seconds" }
+                th { "p50" } th { "p99" }
+                @for term in &cap.slo { th { (term) } }
+                th { "result" }
+            }
+            @for (i, t) in cap.trials.iter().enumerate() {
+                tr {
+                    td { (i) } td { (t.kind.name()) } td { (format!("{:.0}", t.offered)) }
+                    td { (format!("{:.1}", t.achieved)) } td { (format!("{:.1}", t.seconds)) }
+                    td { (fmt_ns(t.latency_ms.p50 * 1e6)) } td { (fmt_ns(t.latency_ms.p99 * 1e6)) }
+                    @for term in &cap.slo {
+                        @let m = t.terms.iter().find(|m| &m.term == term);
+                        td.failed[m.is_some_and(|m| !m.met)] { @if let Some(m) = m { (m.measured) } }
+                    }
+                    td { (result(t)) }
+                }
+            }
+        }
     }
-    out.push_str("</table>\n");
-    out
 }
 
 /// One workload's section: its charts side by side.
-fn section(name: &str, charts: &[String], extra: &str) -> String {
-    format!(
-        "<section class=\"workload\" data-workload=\"{n}\"><h2>{n}</h2>\n<div class=\"charts\">\n{}</div>\n{extra}</section>\n",
-        charts.concat(),
-        n = encode_text(name),
-    )
+fn section(name: &str, charts: &[Markup], extra: Option<Markup>) -> Markup {
+    html! {
+        section.workload data-workload=(name) {
+            h2 { (name) }
+            div.charts { @for chart in charts { (chart) } }
+            @if let Some(extra) = extra { (extra) }
+        }
+    }
 }
 
-fn run_sections(report: &LoadReport, overall: &[Summary], conditions: &[Condition]) -> String {
-    let mut out = String::new();
-    for s in overall {
+fn run_sections(report: &LoadReport, overall: &[Summary], conditions: &[Condition]) -> Markup {
+    let sections = overall.iter().map(|s| {
         let samples: Vec<&Sample> = report.timeline.iter().filter(|x| x.workload == s.workload).collect();
         let mut charts = vec![latency_over_time(&samples), throughput_over_time(&samples)];
         if s.count > 0 {
@@ -566,37 +531,35 @@ fn run_sections(report: &LoadReport, overall: &[Summary], conditions: &[Conditio
             let points: Vec<_> = steps.iter().map(|r| (r.target_rate.unwrap_or(0.0), r.rate, None)).collect();
             charts.push(achieved_vs_offered(&points, None));
         }
-        out.push_str(&section(&s.workload, &charts, ""));
-    }
-    out
+        section(&s.workload, &charts, None)
+    });
+    html! { @for s in sections { (s) } }
 }
 
-fn find_max_sections(report: &LoadReport, slo: &[Condition]) -> String {
-    let mut out = String::from(
-        "<table><tr><th>workload</th><th>max rate/s meeting the SLO</th><th>confidence</th><th>why</th></tr>\n",
-    );
-    for cap in &report.capacity {
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"why\">{}</td></tr>",
-            encode_text(&cap.workload),
-            cap.max_rate.map(|r| format!("{r:.0}")).unwrap_or_else(|| "none".into()),
-            cap.confidence.level.name(),
-            encode_text(&cap.confidence.why),
-        );
+fn find_max_sections(report: &LoadReport, slo: &[Condition]) -> Markup {
+    html! {
+        table {
+            tr { th { "workload" } th { "max rate/s meeting the SLO" } th { "confidence" } th { "why" } }
+            @for cap in &report.capacity {
+                tr {
+                    td { (cap.workload) }
+                    td { (cap.max_rate.map(|r| format!("{r:.0}")).unwrap_or_else(|| "none".into())) }
+                    td { (cap.confidence.level.name()) }
+                    td.why { (cap.confidence.why) }
+                }
+            }
+        }
+        @for cap in &report.capacity {
+            @let points: Vec<_> = cap
+                .trials
+                .iter()
+                .filter(|t| t.kind != super::find_max::Kind::Probe)
+                .map(|t| (t.offered, t.achieved, Some(t.passed)))
+                .collect();
+            @let charts = [find_max_chart(cap, slo), achieved_vs_offered(&points, cap.max_rate)];
+            (section(&cap.workload, &charts, Some(trials_table(cap))))
+        }
     }
-    out.push_str("</table>\n");
-    for cap in &report.capacity {
-        let points: Vec<_> = cap
-            .trials
-            .iter()
-            .filter(|t| t.kind != super::find_max::Kind::Probe)
-            .map(|t| (t.offered, t.achieved, Some(t.passed)))
-            .collect();
-        let charts = [find_max_chart(cap, slo), achieved_vs_offered(&points, cap.max_rate)];
-        out.push_str(&section(&cap.workload, &charts, &trials_table(cap)));
-    }
-    out
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;max-width:1400px}\
@@ -608,27 +571,34 @@ section.workload{margin-top:1.2em;border-top:1px solid #ddd}h2{font-size:1.1em;m
 /// The whole page. `conditions` are the thresholds (a run) or the SLO (`--find-max`),
 /// drawn as limits on the latency charts.
 pub fn render(report: &LoadReport, overall: &[Summary], conditions: &[Condition]) -> String {
-    let mut page = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>grep11-harness load report</title>\n\
-         <style>{STYLE}</style></head><body>\n\
-         <h1>grep11-harness load report</h1>\n<p>endpoint {} · mode {} · {} connection(s){}{}</p>\n",
-        encode_text(&report.endpoint),
-        encode_text(&report.mode),
-        report.connections,
-        report.concurrency.map(|c| format!(" · {c} in flight")).unwrap_or_default(),
-        if report.interrupted { " · <b>interrupted</b>" } else { "" },
-    );
-    for v in &report.violations {
-        let _ = writeln!(page, "<p style=\"color:#b00\">threshold violated: {}</p>", encode_text(v));
+    html! {
+        (DOCTYPE)
+        html {
+            head {
+                meta charset="utf-8";
+                title { "grep11-harness load report" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "grep11-harness load report" }
+                p {
+                    "endpoint " (report.endpoint) " · mode " (report.mode) " · " (report.connections) " connection(s)"
+                    @if let Some(c) = report.concurrency { " · " (c) " in flight" }
+                    @if report.interrupted { " · " b { "interrupted" } }
+                }
+                @for v in &report.violations {
+                    p style="color:#b00" { "threshold violated: " (v) }
+                }
+                @if report.capacity.is_empty() {
+                    (table(&report.phases))
+                    (run_sections(report, overall, conditions))
+                } @else {
+                    (find_max_sections(report, conditions))
+                }
+            }
+        }
     }
-    if !report.capacity.is_empty() {
-        page.push_str(&find_max_sections(report, conditions));
-    } else {
-        page.push_str(&table(&report.phases));
-        page.push_str(&run_sections(report, overall, conditions));
-    }
-    page.push_str("</body></html>\n");
-    page
+    .into_string()
 }
 
 #[cfg(test)]
@@ -653,10 +623,10 @@ mod tests {
         for label in ["a", "b", "c", "d"] {
             c.line(&[(0.0, 5.0), (1.0, 5.0)], P50, false, label);
         }
-        let svg = c.finish();
+        let svg = c.finish().into_string();
         let ys: Vec<f64> = svg
-            .lines()
-            .filter(|l| l.contains("class=\"label\""))
+            .split("<text class=\"label\"")
+            .skip(1)
             .map(|l| l.split("y=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap())
             .collect();
         assert_eq!(ys.len(), 4);

@@ -3,13 +3,15 @@
 //! attention first (failures and errors, then known deviations, each with expected and got
 //! side by side); the function × mechanism matrix in a scrolling box whose mechanism row
 //! and function column stay in view; then the rest of the cases, passes folded away.
+//! Written with maud: the markup is checked when the crate compiles and every value is
+//! escaped unless marked otherwise (the style sheet only).
 
-use std::fmt::Write;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use html_escape::encode_text as esc;
-
-use super::matrix::{Matrix, mechanism_label};
+use super::matrix::{Cell, Matrix, mechanism_label};
 use super::{RunReport, started_rfc3339};
+use crate::pkcs11::CkMechanismType;
+use crate::rpc::Rpc;
 use crate::runner::compare::{Comparison, SideAnswer};
 use crate::runner::{CaseResult, Outcome};
 
@@ -75,220 +77,210 @@ fn is_deviation(case: &CaseResult) -> bool {
 }
 
 pub fn render(report: &RunReport) -> String {
-    let matrix = Matrix::build(report);
-    let mut out = String::new();
-    // Writing to a String cannot fail.
-    let _ = write_page(&mut out, report, &matrix);
-    out
+    page(report, &Matrix::build(report)).into_string()
 }
 
-fn legend(out: &mut String) -> std::fmt::Result {
-    writeln!(
-        out,
-        "<p class=\"legend\"><span class=\"pass\">✓ pass</span><span class=\"non-strict\">≈ non-strict pass (an accepted alternative answer)</span>\
-         <span class=\"fail\">✗ fail</span><span class=\"error\">! error (no usable answer)</span>\
-         <span class=\"deviation\">✗ known deviation (fails, does not fail the run)</span>\
-         <span class=\"unsupported\">– unsupported (not offered)</span><span class=\"skip\">· skip (not selected)</span>\
-         <span>blank: no case calls the function with the mechanism</span></p>"
-    )
-}
-
-fn write_page(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt::Result {
-    let verdict = report.verdict();
-    let class = if report.passed() { "ok" } else { "bad" };
-    writeln!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")?;
-    writeln!(
-        out,
-        "<title>GREP11 conformance: {}</title><style>{STYLE}</style></head><body>",
-        esc(&report.endpoint)
-    )?;
-    writeln!(out, "<h1>GREP11 conformance report</h1>")?;
-    writeln!(out, "<p class=\"verdict {class}\" id=\"verdict\">{}</p>", esc(&verdict))?;
-    writeln!(out, "<table class=\"facts\">")?;
-    let mut fact = |k: &str, v: &str| writeln!(out, "<tr><th>{k}</th><td>{}</td></tr>", esc(v));
-    fact("endpoint", &report.endpoint)?;
-    fact("wire generation", &report.wire_names())?;
-    fact("harness", &format!("grep11-harness {}", report.harness_version))?;
-    fact("started", &started_rfc3339(report))?;
-    fact("duration", &format!("{:.2} s", report.duration.as_secs_f64()))?;
-    if report.interrupted {
-        fact("interrupted", "yes: the run was stopped; cases not started are skip")?;
+fn legend() -> Markup {
+    html! {
+        p.legend {
+            span.pass { "✓ pass" }
+            span class="non-strict" { "≈ non-strict pass (an accepted alternative answer)" }
+            span.fail { "✗ fail" }
+            span.error { "! error (no usable answer)" }
+            span.deviation { "✗ known deviation (fails, does not fail the run)" }
+            span.unsupported { "– unsupported (not offered)" }
+            span.skip { "· skip (not selected)" }
+            span { "blank: no case calls the function with the mechanism" }
+        }
     }
+}
+
+fn fact(name: &str, value: &str) -> Markup {
+    html! { tr { th { (name) } td { (value) } } }
+}
+
+fn page(report: &RunReport, matrix: &Matrix) -> Markup {
     let counts: Vec<String> =
         Outcome::ALL.iter().map(|o| format!("{} {}", report.count(*o), o.name())).collect();
     let deviations = report.cases.iter().filter(|c| is_deviation(c)).count();
-    fact("cases", &format!("{} ({deviations} of them known deviations)", counts.join(", ")))?;
-    match &report.advertised {
-        Ok(list) => fact("advertised mechanisms", &format!("{} — {}", list.len(), list.join(", ")))?,
-        Err(why) => fact("advertised mechanisms", &format!("unknown: {why}"))?,
-    }
-    writeln!(out, "</table>")?;
-    if let Some(comparison) = &report.comparison {
-        write_comparison(out, comparison)?;
-    }
-
+    let advertised = match &report.advertised {
+        Ok(list) => format!("{} — {}", list.len(), list.join(", ")),
+        Err(why) => format!("unknown: {why}"),
+    };
     let indexed: Vec<(usize, &CaseResult)> = report.cases.iter().enumerate().collect();
-    let failing: Vec<_> =
-        indexed.iter().filter(|(_, c)| c.outcome.is_failure() && !is_deviation(c)).copied().collect();
-    let deviating: Vec<_> = indexed.iter().filter(|(_, c)| is_deviation(c)).copied().collect();
-    writeln!(
-        out,
-        "<p><a href=\"#failures\">failures and errors ({})</a> · <a href=\"#deviations\">known deviations ({})</a> · \
-         <a href=\"#matrix\">function × mechanism</a> · <a href=\"#others\">other cases</a></p>",
-        failing.len(),
-        deviating.len()
-    )?;
-    writeln!(out, "<h2 id=\"failures\">Failures and errors ({})</h2>", failing.len())?;
-    if failing.is_empty() {
-        writeln!(out, "<p>None.</p>")?;
-    }
-    for (index, case) in &failing {
-        write_case(out, *index, case)?;
-    }
-    writeln!(out, "<h2 id=\"deviations\">Known deviations ({})</h2>", deviating.len())?;
-    if deviating.is_empty() {
-        writeln!(out, "<p>None.</p>")?;
-    }
-    for (index, case) in &deviating {
-        write_case(out, *index, case)?;
-    }
-
-    writeln!(out, "<h2>Function × mechanism</h2>")?;
-    writeln!(
-        out,
-        "<p>Each cell combines the cases that call the function under the mechanism (the worst \
-         outcome shows). A cell links to its first case of that outcome; hover for its cases.</p>"
-    )?;
-    legend(out)?;
-    writeln!(
-        out,
-        "<div class=\"scroll\"><table class=\"matrix\" id=\"matrix\"><thead><tr><th class=\"corner\"></th>"
-    )?;
-    for m in &matrix.mechanisms {
-        writeln!(out, "<th class=\"mech\">{}</th>", esc(&mechanism_label(*m)))?;
-    }
-    writeln!(out, "</tr></thead><tbody>")?;
-    for f in &matrix.functions {
-        write!(out, "<tr><th class=\"fn\">{f}</th>")?;
-        for m in &matrix.mechanisms {
-            match matrix.cell(*f, *m) {
-                Some(cell) => {
-                    let cases: Vec<&CaseResult> = cell.cases.iter().map(|&i| &report.cases[i]).collect();
-                    let first = cell.cases.iter().copied().find(|&i| report.cases[i].outcome == cell.outcome);
-                    let deviation = cell.outcome.is_failure()
-                        && cases.iter().filter(|c| c.outcome.is_failure()).all(|c| is_deviation(c));
-                    let mut tooltip: Vec<String> = cases
-                        .iter()
-                        .take(TOOLTIP_IDS)
-                        .map(|c| format!("{} {}", c.outcome.name(), c.id))
-                        .collect();
-                    if cases.len() > TOOLTIP_IDS {
-                        tooltip.push(format!("… and {} more", cases.len() - TOOLTIP_IDS));
+    let select = |keep: &dyn Fn(&CaseResult) -> bool| -> Vec<(usize, &CaseResult)> {
+        indexed.iter().filter(|(_, c)| keep(c)).copied().collect()
+    };
+    let failing = select(&|c| c.outcome.is_failure() && !is_deviation(c));
+    let deviating = select(&is_deviation);
+    let others = select(&|c| matches!(c.outcome, Outcome::NonStrict | Outcome::Unsupported));
+    let passes = select(&|c| c.outcome == Outcome::Pass);
+    let skipped = select(&|c| c.outcome == Outcome::Skip);
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "GREP11 conformance: " (report.endpoint) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "GREP11 conformance report" }
+                p.verdict.ok[report.passed()].bad[!report.passed()] #verdict { (report.verdict()) }
+                table.facts {
+                    (fact("endpoint", &report.endpoint))
+                    (fact("wire generation", &report.wire_names()))
+                    (fact("harness", &format!("grep11-harness {}", report.harness_version)))
+                    (fact("started", &started_rfc3339(report)))
+                    (fact("duration", &format!("{:.2} s", report.duration.as_secs_f64())))
+                    @if report.interrupted {
+                        (fact("interrupted", "yes: the run was stopped; cases not started are skip"))
                     }
-                    write!(
-                        out,
-                        "<td class=\"cell {}{}\" title=\"{}{} × {} ({} cases):\n{}\"><a href=\"#{}\">{}</a></td>",
-                        cell.outcome.name(),
-                        if deviation || cell.known_deviation { " deviation" } else { "" },
-                        if cell.known_deviation { "known deviation: " } else { "" },
-                        f,
-                        esc(&mechanism_label(*m)),
-                        cases.len(),
-                        esc(&tooltip.join("\n")),
-                        anchor(first.unwrap_or(cell.cases[0])),
-                        symbol(cell.outcome)
-                    )?;
+                    (fact("cases", &format!("{} ({deviations} of them known deviations)", counts.join(", "))))
+                    (fact("advertised mechanisms", &advertised))
                 }
-                None => write!(out, "<td class=\"none\"></td>")?,
+                @if let Some(comparison) = &report.comparison {
+                    (comparison_section(comparison))
+                }
+                p {
+                    a href="#failures" { "failures and errors (" (failing.len()) ")" } " · "
+                    a href="#deviations" { "known deviations (" (deviating.len()) ")" } " · "
+                    a href="#matrix" { "function × mechanism" } " · "
+                    a href="#others" { "other cases" }
+                }
+                h2 #failures { "Failures and errors (" (failing.len()) ")" }
+                @if failing.is_empty() { p { "None." } }
+                @for (index, case) in &failing { (case_block(*index, case)) }
+                h2 #deviations { "Known deviations (" (deviating.len()) ")" }
+                @if deviating.is_empty() { p { "None." } }
+                @for (index, case) in &deviating { (case_block(*index, case)) }
+
+                h2 { "Function × mechanism" }
+                p {
+                    "Each cell combines the cases that call the function under the mechanism (the worst \
+                     outcome shows). A cell links to its first case of that outcome; hover for its cases."
+                }
+                (legend())
+                div.scroll {
+                    table.matrix #matrix {
+                        thead {
+                            tr {
+                                th.corner {}
+                                @for m in &matrix.mechanisms { th.mech { (mechanism_label(*m)) } }
+                            }
+                        }
+                        tbody {
+                            @for f in &matrix.functions {
+                                tr {
+                                    th class="fn" { (f) }
+                                    @for m in &matrix.mechanisms {
+                                        @match matrix.cell(*f, *m) {
+                                            Some(cell) => (matrix_cell(report, *f, *m, cell)),
+                                            None => td.none {},
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+
+                h2 #others { "Other cases" }
+                (folded("Non-strict and unsupported", &others))
+                (folded("Passed", &passes))
+                (folded("Not selected: skip", &skipped))
             }
         }
-        writeln!(out, "</tr>")?;
     }
-    writeln!(out, "</tbody></table></div>")?;
+}
 
-    let others: Vec<_> = indexed
-        .iter()
-        .filter(|(_, c)| matches!(c.outcome, Outcome::NonStrict | Outcome::Unsupported))
-        .copied()
-        .collect();
-    writeln!(out, "<h2 id=\"others\">Other cases</h2>")?;
-    writeln!(out, "<details><summary>Non-strict and unsupported ({})</summary>", others.len())?;
-    for (index, case) in &others {
-        write_case(out, *index, case)?;
+/// A `<details>` holding `cases`, closed until opened.
+fn folded(summary: &str, cases: &[(usize, &CaseResult)]) -> Markup {
+    html! {
+        details {
+            summary { (summary) " (" (cases.len()) ")" }
+            @for (index, case) in cases { (case_block(*index, case)) }
+        }
     }
-    writeln!(out, "</details>")?;
-    let passes: Vec<_> = indexed.iter().filter(|(_, c)| c.outcome == Outcome::Pass).copied().collect();
-    writeln!(out, "<details><summary>Passed ({})</summary>", passes.len())?;
-    for (index, case) in &passes {
-        write_case(out, *index, case)?;
+}
+
+/// One cell of the matrix: the worst outcome's symbol, linking to the first case with that
+/// outcome, its cases in the tooltip.
+fn matrix_cell(report: &RunReport, f: Rpc, m: Option<CkMechanismType>, cell: &Cell) -> Markup {
+    let cases: Vec<&CaseResult> = cell.cases.iter().map(|&i| &report.cases[i]).collect();
+    let first = cell.cases.iter().copied().find(|&i| report.cases[i].outcome == cell.outcome);
+    let deviation =
+        cell.outcome.is_failure() && cases.iter().filter(|c| c.outcome.is_failure()).all(|c| is_deviation(c));
+    let mut tooltip: Vec<String> =
+        cases.iter().take(TOOLTIP_IDS).map(|c| format!("{} {}", c.outcome.name(), c.id)).collect();
+    if cases.len() > TOOLTIP_IDS {
+        tooltip.push(format!("… and {} more", cases.len() - TOOLTIP_IDS));
     }
-    writeln!(out, "</details>")?;
-    let skipped: Vec<_> = indexed.iter().filter(|(_, c)| c.outcome == Outcome::Skip).copied().collect();
-    writeln!(out, "<details><summary>Not selected: skip ({})</summary>", skipped.len())?;
-    for (index, case) in &skipped {
-        write_case(out, *index, case)?;
+    let title = format!(
+        "{}{f} × {} ({} cases):\n{}",
+        if cell.known_deviation { "known deviation: " } else { "" },
+        mechanism_label(m),
+        cases.len(),
+        tooltip.join("\n")
+    );
+    html! {
+        td.cell.(cell.outcome.name()).deviation[deviation || cell.known_deviation] title=(title) {
+            a href={ "#" (anchor(first.unwrap_or(cell.cases[0]))) } { (symbol(cell.outcome)) }
+        }
     }
-    writeln!(out, "</details>")?;
-    writeln!(out, "</body></html>")
 }
 
 /// The `run --compare` section: both endpoints' own verdicts, then every divergence with
 /// both answers side by side.
-fn write_comparison(out: &mut String, c: &Comparison) -> std::fmt::Result {
-    let class = if c.agrees() { "ok" } else { "bad" };
-    writeln!(out, "<h2 id=\"comparison\">Comparison with a second endpoint</h2>")?;
-    writeln!(out, "<p class=\"verdict {class}\">{}</p>", esc(&c.summary))?;
-    writeln!(out, "<table class=\"facts\"><tr><th></th><th>endpoint</th><th>its own verdict</th></tr>")?;
-    for (label, side) in [("A", &c.a), ("B", &c.b)] {
-        writeln!(
-            out,
-            "<tr><th>{label}</th><td>{}</td><td>{}</td></tr>",
-            esc(&side.endpoint),
-            esc(&side.verdict)
-        )?;
+fn comparison_section(c: &Comparison) -> Markup {
+    let side = |s: &SideAnswer| {
+        html! {
+            (super::table::side_cell(s))
+            @if let Some(message) = &s.message { br; small { (message) } }
+        }
+    };
+    html! {
+        h2 #comparison { "Comparison with a second endpoint" }
+        p.verdict.ok[c.agrees()].bad[!c.agrees()] { (c.summary) }
+        table.facts {
+            tr { th {} th { "endpoint" } th { "its own verdict" } }
+            @for (label, s) in [("A", &c.a), ("B", &c.b)] {
+                tr { th { (label) } td { (s.endpoint) } td { (s.verdict) } }
+            }
+        }
+        @if c.divergences.is_empty() {
+            p { "No divergence: every case compared answered alike on both." }
+        } @else {
+            table.trace {
+                tr {
+                    th { "case" } th { "step" } th { "kind" } th { "difference" }
+                    th { "A" } th { "B" } th { "allowed" }
+                }
+                @for d in &c.divergences {
+                    @let step = match (d.step, &d.action) {
+                        (Some(n), Some(action)) => format!("{n} {action}"),
+                        (None, Some(action)) => action.clone(),
+                        _ => "-".to_owned(),
+                    };
+                    tr {
+                        td { code { (d.case) } }
+                        td { (step) }
+                        td { (d.kind.name()) }
+                        td { (d.what) }
+                        td { (side(&d.a)) }
+                        td { (side(&d.b)) }
+                        td { (d.allowed.as_deref().unwrap_or("no")) }
+                    }
+                }
+            }
+            @for entry in &c.allowed_not_occurred {
+                p.deviation {
+                    b { "Allowed divergence did not occur" } " (remove the entry): "
+                    code { (entry.case) } ", listed as: " (entry.reason)
+                }
+            }
+        }
     }
-    writeln!(out, "</table>")?;
-    if c.divergences.is_empty() {
-        return writeln!(out, "<p>No divergence: every case compared answered alike on both.</p>");
-    }
-    writeln!(
-        out,
-        "<table class=\"trace\"><tr><th>case</th><th>step</th><th>kind</th><th>difference</th>\
-         <th>A</th><th>B</th><th>allowed</th></tr>"
-    )?;
-    for d in &c.divergences {
-        let step = match (d.step, &d.action) {
-            (Some(n), Some(action)) => format!("{n} {action}"),
-            (None, Some(action)) => action.clone(),
-            _ => "-".to_owned(),
-        };
-        let side = |s: &SideAnswer| {
-            let message =
-                s.message.as_deref().map(|m| format!("<br><small>{}</small>", esc(m))).unwrap_or_default();
-            format!("{}{message}", esc(&super::table::side_cell(s)))
-        };
-        writeln!(
-            out,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&d.case),
-            esc(&step),
-            d.kind.name(),
-            esc(&d.what),
-            side(&d.a),
-            side(&d.b),
-            esc(d.allowed.as_deref().unwrap_or("no"))
-        )?;
-    }
-    writeln!(out, "</table>")?;
-    for entry in &c.allowed_not_occurred {
-        writeln!(
-            out,
-            "<p class=\"deviation\"><b>Allowed divergence did not occur</b> (remove the entry): <code>{}</code>, listed as: {}</p>",
-            esc(&entry.case),
-            esc(&entry.reason)
-        )?;
-    }
-    Ok(())
 }
 
 /// `expected X, got Y` split in two, when a message has that shape.
@@ -299,79 +291,67 @@ fn expected_got(message: &str) -> Option<(&str, &str, &str)> {
     Some((&message[..start], &rest[..split], &rest[split + ", got ".len()..]))
 }
 
-/// `text` escaped, with everything from the first character that differs from `other`
-/// marked.
-fn marked(text: &str, other: &str) -> String {
+/// `text`, with everything from the first character that differs from `other` marked.
+fn marked(text: &str, other: &str) -> Markup {
     let same = text.char_indices().zip(other.chars()).find(|((_, a), b)| a != b).map(|((i, _), _)| i);
     let split = same.unwrap_or_else(|| text.len().min(other.len()));
-    if split >= text.len() {
-        return esc(text).into_owned();
+    html! {
+        (&text[..split])
+        @if split < text.len() { mark { (&text[split..]) } }
     }
-    format!("{}<mark>{}</mark>", esc(&text[..split]), esc(&text[split..]))
 }
 
-fn write_case(out: &mut String, index: usize, case: &CaseResult) -> std::fmt::Result {
-    let deviation = if is_deviation(case) { " deviation" } else { "" };
-    writeln!(out, "<div class=\"case {}{deviation}\" id=\"{}\">", case.outcome.name(), anchor(index))?;
-    writeln!(
-        out,
-        "<b>{} {}</b> <code>{}</code> — {} <small>({}:{}, {:.1} ms)</small>",
-        symbol(case.outcome),
-        case.outcome.name(),
-        esc(&case.id),
-        esc(&case.name),
-        esc(&case.file),
-        case.line,
-        case.duration.as_secs_f64() * 1000.0
-    )?;
-    if let Some(reason) = &case.deviation {
-        let label = if case.deviation_did_not_occur() {
-            "known deviation did not occur (remove the entry); listed as"
-        } else {
-            "known deviation"
-        };
-        writeln!(out, "<div class=\"deviation\"><b>{label}:</b> {}</div>", esc(reason))?;
-    }
-    if case.outcome == Outcome::Pass {
-        return writeln!(out, "</div>");
-    }
-    if let Some(reason) = case.deviation.as_deref().filter(|_| is_deviation(case)) {
-        writeln!(out, "<div><i>known deviation:</i> {}</div>", esc(reason))?;
-    }
-    if let Some(m) = &case.message {
-        match expected_got(m).filter(|_| case.outcome == Outcome::Fail) {
-            Some((context, want, got)) => {
-                writeln!(out, "<div class=\"msg\">{}</div>", esc(context.trim_end_matches([' ', ':'])))?;
-                writeln!(
-                    out,
-                    "<table class=\"diff\"><tr class=\"want\"><th>expected</th><td>{}</td></tr>\
-                     <tr class=\"got\"><th>got</th><td>{}</td></tr></table>",
-                    esc(want),
-                    marked(got, want)
-                )?;
+fn case_block(index: usize, case: &CaseResult) -> Markup {
+    let details = case.outcome != Outcome::Pass;
+    html! {
+        div.case.(case.outcome.name()).deviation[is_deviation(case)] id=(anchor(index)) {
+            b { (symbol(case.outcome)) " " (case.outcome.name()) }
+            " " code { (case.id) } " — " (case.name) " "
+            small { "(" (case.file) ":" (case.line) ", " (format!("{:.1}", case.duration.as_secs_f64() * 1000.0)) " ms)" }
+            @if let Some(reason) = &case.deviation {
+                div.deviation {
+                    b {
+                        @if case.deviation_did_not_occur() {
+                            "known deviation did not occur (remove the entry); listed as:"
+                        } @else {
+                            "known deviation:"
+                        }
+                    }
+                    " " (reason)
+                }
             }
-            None => writeln!(out, "<div class=\"msg\">{}</div>", esc(m))?,
+            @if details {
+                @if let Some(reason) = case.deviation.as_deref().filter(|_| is_deviation(case)) {
+                    div { i { "known deviation:" } " " (reason) }
+                }
+                @if let Some(m) = &case.message {
+                    @match expected_got(m).filter(|_| case.outcome == Outcome::Fail) {
+                        Some((context, want, got)) => {
+                            div.msg { (context.trim_end_matches([' ', ':'])) }
+                            table.diff {
+                                tr.want { th { "expected" } td { (want) } }
+                                tr.got { th { "got" } td { (marked(got, want)) } }
+                            }
+                        }
+                        None => div.msg { (m) },
+                    }
+                }
+                @if !case.trace.is_empty() && case.outcome != Outcome::Skip {
+                    table.trace {
+                        tr { th { "step" } th { "call" } th { "request" } th { "result" } }
+                        @for t in &case.trace {
+                            tr {
+                                td { (t.index) }
+                                td { (t.action) " (line " (t.line) ")" }
+                                td { (t.request) }
+                                td { (t.result) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
-    if !case.trace.is_empty() && case.outcome != Outcome::Skip {
-        writeln!(
-            out,
-            "<table class=\"trace\"><tr><th>step</th><th>call</th><th>request</th><th>result</th></tr>"
-        )?;
-        for t in &case.trace {
-            writeln!(
-                out,
-                "<tr><td>{}</td><td>{} (line {})</td><td>{}</td><td>{}</td></tr>",
-                t.index,
-                esc(&t.action),
-                t.line,
-                esc(&t.request),
-                esc(&t.result)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-    }
-    writeln!(out, "</div>")
 }
 
 #[cfg(test)]
@@ -384,8 +364,9 @@ mod tests {
             expected_got("step 2 Digest: Digest: expected hex:abcd, got hex:abce").unwrap();
         assert_eq!(context, "step 2 Digest: Digest: ");
         assert_eq!((want, got), ("hex:abcd", "hex:abce"));
-        assert_eq!(marked(got, want), "hex:abc<mark>e</mark>");
-        assert_eq!(marked("same", "same"), "same");
+        assert_eq!(marked(got, want).into_string(), "hex:abc<mark>e</mark>");
+        assert_eq!(marked("same", "same").into_string(), "same");
+        assert_eq!(marked("a<b", "a>b").into_string(), "a<mark>&lt;b</mark>");
         assert!(expected_got("connection closed").is_none());
     }
 }

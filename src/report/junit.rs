@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, Writer};
 
 use super::RunReport;
 use crate::runner::Outcome;
@@ -69,18 +71,42 @@ pub fn render(report: &RunReport) -> std::io::Result<String> {
         suite.add_test_case(test);
     }
     junit.add_test_suites(suites.into_values());
-    junit.to_string().map(without_root_skipped).map_err(std::io::Error::other)
+    without_root_skipped(&junit.to_string().map_err(std::io::Error::other)?)
 }
 
 /// Drops the `skipped` count from the root `<testsuites>` element. Jenkins' JUnit schema
 /// (junit-10.xsd, the one CI servers and pytest's own tests validate against) allows it
-/// only on `<testsuite>`, where it stays; quick-junit writes it on both.
-fn without_root_skipped(xml: String) -> String {
-    let Some(start) = xml.find("<testsuites ") else { return xml };
-    let end = xml[start..].find('>').map_or(xml.len(), |e| start + e);
-    let Some(at) = xml[start..end].find(" skipped=\"").map(|a| start + a) else { return xml };
-    let Some(close) = xml[at + 10..end].find('"').map(|c| at + 10 + c + 1) else { return xml };
-    format!("{}{}", &xml[..at], &xml[close..])
+/// only on `<testsuite>`, where it stays. quick-junit 0.8 cannot be told to leave it out:
+/// it writes `skipped` on the root unconditionally (`Report::skipped` is a plain count, and
+/// the serializer takes no options), so the document is read back event by event with
+/// quick-xml (the parser quick-junit writes with) and every event but that one attribute
+/// passes through unchanged.
+fn without_root_skipped(xml: &str) -> std::io::Result<String> {
+    let mut reader = Reader::from_str(xml);
+    let mut writer = Writer::new(Vec::with_capacity(xml.len()));
+    let root = |e: &BytesStart| -> std::io::Result<BytesStart<'static>> {
+        let mut kept = BytesStart::new("testsuites");
+        for attribute in e.attributes() {
+            let attribute = attribute.map_err(std::io::Error::other)?;
+            if attribute.key.as_ref() != b"skipped" {
+                kept.push_attribute(attribute);
+            }
+        }
+        Ok(kept.into_owned())
+    };
+    loop {
+        match reader.read_event().map_err(std::io::Error::other)? {
+            Event::Eof => break,
+            Event::Start(e) if e.name().as_ref() == b"testsuites" => {
+                writer.write_event(Event::Start(root(&e)?))?
+            }
+            Event::Empty(e) if e.name().as_ref() == b"testsuites" => {
+                writer.write_event(Event::Empty(root(&e)?))?
+            }
+            event => writer.write_event(event)?,
+        }
+    }
+    String::from_utf8(writer.into_inner()).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
@@ -91,10 +117,17 @@ mod tests {
     fn the_root_element_loses_only_its_skipped_count() {
         let xml = "<?xml version=\"1.0\"?>\n<testsuites name=\"g\" tests=\"3\" skipped=\"2\" failures=\"1\">\n<testsuite name=\"s\" tests=\"3\" skipped=\"2\"/>\n</testsuites>";
         assert_eq!(
-            without_root_skipped(xml.to_owned()),
+            without_root_skipped(xml).unwrap(),
             "<?xml version=\"1.0\"?>\n<testsuites name=\"g\" tests=\"3\" failures=\"1\">\n<testsuite name=\"s\" tests=\"3\" skipped=\"2\"/>\n</testsuites>"
         );
         let no_count = "<testsuites name=\"g\">\n<testsuite skipped=\"1\"/></testsuites>";
-        assert_eq!(without_root_skipped(no_count.to_owned()), no_count);
+        assert_eq!(without_root_skipped(no_count).unwrap(), no_count);
+        // Escaped text and attributes pass through as written.
+        let escaped = "<testsuites skipped=\"0\"><testcase name=\"a&lt;b &amp; &quot;c&quot;\">x &lt; y</testcase></testsuites>";
+        assert_eq!(
+            without_root_skipped(escaped).unwrap(),
+            "<testsuites><testcase name=\"a&lt;b &amp; &quot;c&quot;\">x &lt; y</testcase></testsuites>"
+        );
+        assert!(without_root_skipped("<testsuites skipped=\"1\"></testsuite>").is_err());
     }
 }

@@ -4,6 +4,9 @@
 
 use std::fmt::Write;
 
+use tabled::settings::Style;
+use tabled::tables::CompactTable;
+
 use super::matrix::{Matrix, mechanism_label};
 use super::{RunReport, started_rfc3339};
 use crate::runner::Outcome;
@@ -20,9 +23,38 @@ fn symbol(outcome: Outcome) -> &'static str {
     }
 }
 
-/// A table cell may not hold `|` or a line break.
+/// A table cell may not hold `|` or a line break: tabled lays the table out but leaves
+/// the cells as they are (a line break would make a second row, a `|` a new column).
 fn cell_text(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A Markdown table of `header` and `rows`, every cell escaped. tabled's compact table
+/// writes each cell as it is instead of padding every row to the widest (the matrix's
+/// mechanism lists run to thousands of characters: padded, report.md grew fivefold for
+/// the same rendering). A compact table draws one kind of horizontal line for all rows or
+/// none, so the header is a table of its own whose bottom line is Markdown's delimiter row.
+fn table<R, C>(header: &[&str], rows: R) -> String
+where
+    R: IntoIterator<Item = C>,
+    C: IntoIterator<Item = String>,
+{
+    let header: Vec<String> = header.iter().map(|h| cell_text(h)).collect();
+    let rows: Vec<Vec<String>> =
+        rows.into_iter().map(|row| row.into_iter().map(|c| cell_text(&c)).collect()).collect();
+    let columns = header.len();
+    // `|---|` under each header cell, one space either side of every cell.
+    let delimiter = Style::markdown()
+        .bottom('-')
+        .corner_bottom_left('|')
+        .corner_bottom_right('|')
+        .intersection_bottom('|');
+    let head = CompactTable::new([&header]).columns(columns).width(3).with(delimiter).to_string();
+    if rows.is_empty() {
+        return head;
+    }
+    let body = CompactTable::new(&rows).columns(columns).width(3).with(Style::markdown()).to_string();
+    format!("{head}\n{body}")
 }
 
 pub fn render(report: &RunReport) -> String {
@@ -36,20 +68,21 @@ pub fn render(report: &RunReport) -> String {
 fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::fmt::Result {
     writeln!(out, "# GREP11 conformance report\n")?;
     writeln!(out, "**Verdict: {}**\n", report.verdict())?;
-    writeln!(out, "| | |\n|---|---|")?;
-    writeln!(out, "| endpoint | {} |", cell_text(&report.endpoint))?;
-    writeln!(out, "| wire generation | {} |", report.wire_names())?;
-    writeln!(out, "| harness | grep11-harness {} |", report.harness_version)?;
-    writeln!(out, "| started | {} |", started_rfc3339(report))?;
-    writeln!(out, "| duration | {:.2} s |", report.duration.as_secs_f64())?;
-    match &report.advertised {
-        Ok(list) => writeln!(out, "| advertised mechanisms | {} |", list.len())?,
-        Err(why) => writeln!(out, "| advertised mechanisms | unknown: {} |", cell_text(why))?,
-    }
-    writeln!(out, "\n| outcome | cases |\n|---|---|")?;
-    for o in Outcome::ALL {
-        writeln!(out, "| {} {} | {} |", symbol(o), o.name(), report.count(o))?;
-    }
+    let advertised = match &report.advertised {
+        Ok(list) => list.len().to_string(),
+        Err(why) => format!("unknown: {why}"),
+    };
+    let facts = [
+        ["endpoint", &report.endpoint],
+        ["wire generation", &report.wire_names()],
+        ["harness", &format!("grep11-harness {}", report.harness_version)],
+        ["started", &started_rfc3339(report)],
+        ["duration", &format!("{:.2} s", report.duration.as_secs_f64())],
+        ["advertised mechanisms", &advertised],
+    ];
+    writeln!(out, "{}", table(&["", ""], facts.map(|row| row.map(str::to_owned))))?;
+    let counts = Outcome::ALL.map(|o| [format!("{} {}", symbol(o), o.name()), report.count(o).to_string()]);
+    writeln!(out, "\n{}", table(&["outcome", "cases"], counts))?;
 
     if let Some(comparison) = &report.comparison {
         write_comparison(out, comparison)?;
@@ -57,8 +90,7 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
 
     writeln!(out, "\n## Function × mechanism\n")?;
     writeln!(out, "Each cell combines the cases that call the function under the mechanism.\n")?;
-    writeln!(out, "| function | mechanisms |\n|---|---|")?;
-    for f in &matrix.functions {
+    let rows = matrix.functions.iter().map(|f| {
         let cells: Vec<String> = matrix
             .mechanisms
             .iter()
@@ -69,8 +101,9 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
                 })
             })
             .collect();
-        writeln!(out, "| {f} | {} |", cells.join("<br>"))?;
-    }
+        [f.to_string(), cells.join("<br>")]
+    });
+    writeln!(out, "{}", table(&["function", "mechanisms"], rows))?;
 
     // Selected cases only: a case the profile (or --filter) leaves out did not fail to pass;
     // a known deviation is listed whatever its outcome, with its reason.
@@ -96,18 +129,15 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
             writeln!(out, "> {}\n", m.replace('\n', " "))?;
         }
         if !case.trace.is_empty() {
-            writeln!(out, "| step | call | request | result |\n|---|---|---|---|")?;
-            for t in &case.trace {
-                writeln!(
-                    out,
-                    "| {} | {} (line {}) | {} | {} |",
-                    t.index,
-                    t.action,
-                    t.line,
-                    cell_text(&t.request),
-                    cell_text(&t.result)
-                )?;
-            }
+            let steps = case.trace.iter().map(|t| {
+                [
+                    t.index.to_string(),
+                    format!("{} (line {})", t.action, t.line),
+                    t.request.clone(),
+                    t.result.clone(),
+                ]
+            });
+            writeln!(out, "{}", table(&["step", "call", "request", "result"], steps))?;
             writeln!(out)?;
         }
     }
@@ -119,10 +149,10 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
         for case in &skipped {
             reasons.entry(case.message.as_deref().unwrap_or("not selected")).or_default().push(&case.id);
         }
-        writeln!(out, "| reason | cases | for example |\n|---|---|---|")?;
-        for (reason, ids) in reasons {
-            writeln!(out, "| {} | {} | `{}` |", cell_text(reason), ids.len(), cell_text(ids[0]))?;
-        }
+        let rows = reasons
+            .into_iter()
+            .map(|(reason, ids)| [reason.to_owned(), ids.len().to_string(), format!("`{}`", ids[0])]);
+        writeln!(out, "{}", table(&["reason", "cases", "for example"], rows))?;
     }
     Ok(())
 }
@@ -132,30 +162,29 @@ fn write_report(out: &mut String, report: &RunReport, matrix: &Matrix) -> std::f
 fn write_comparison(out: &mut String, c: &Comparison) -> std::fmt::Result {
     writeln!(out, "\n## Comparison with a second endpoint\n")?;
     writeln!(out, "**{}**\n", cell_text(&c.summary))?;
-    writeln!(out, "| | endpoint | its own verdict |\n|---|---|---|")?;
-    writeln!(out, "| A | {} | {} |", cell_text(&c.a.endpoint), cell_text(&c.a.verdict))?;
-    writeln!(out, "| B | {} | {} |", cell_text(&c.b.endpoint), cell_text(&c.b.verdict))?;
+    let sides = [("A", &c.a), ("B", &c.b)]
+        .map(|(label, side)| [label.to_owned(), side.endpoint.clone(), side.verdict.clone()]);
+    writeln!(out, "{}", table(&["", "endpoint", "its own verdict"], sides))?;
     if c.divergences.is_empty() {
         return writeln!(out, "\nNo divergence: every case compared answered alike on both.");
     }
-    writeln!(out, "\n| case | step | kind | difference | A | B | allowed |\n|---|---|---|---|---|---|---|")?;
-    for d in &c.divergences {
+    let rows = c.divergences.iter().map(|d| {
         let step = match (d.step, &d.action) {
             (Some(n), Some(action)) => format!("{n} {action}"),
             (None, Some(action)) => action.clone(),
             _ => "-".to_owned(),
         };
-        writeln!(
-            out,
-            "| `{}` | {step} | {} | {} | {} | {} | {} |",
-            cell_text(&d.case),
-            d.kind.name(),
-            cell_text(&d.what),
-            cell_text(&side_text(&d.a)),
-            cell_text(&side_text(&d.b)),
-            cell_text(d.allowed.as_deref().unwrap_or("no"))
-        )?;
-    }
+        [
+            format!("`{}`", d.case),
+            step,
+            d.kind.name().to_owned(),
+            d.what.clone(),
+            side_text(&d.a),
+            side_text(&d.b),
+            d.allowed.clone().unwrap_or_else(|| "no".to_owned()),
+        ]
+    });
+    writeln!(out, "\n{}", table(&["case", "step", "kind", "difference", "A", "B", "allowed"], rows))?;
     for entry in &c.allowed_not_occurred {
         writeln!(
             out,
@@ -174,4 +203,26 @@ fn side_text(side: &SideAnswer) -> String {
         text += &format!(" — {m}");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_with_a_bar_or_a_line_break_stays_one_cell() {
+        let rows = [["a|b".to_owned(), "one\ntwo".to_owned()], ["`x|y`".to_owned(), String::new()]];
+        let text = table(&["name", "value"], rows);
+        assert_eq!(text, "| name | value |\n|---|---|\n| a\\|b | one two |\n| `x\\|y` |   |");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[1].trim_matches(['|', '-', ' ', ':']).is_empty(), "the delimiter row: {text}");
+        // Three unescaped bars a row: two columns.
+        for line in &lines {
+            let bars = line.match_indices('|').filter(|(i, _)| !line[..*i].ends_with('\\')).count();
+            assert_eq!(bars, 3, "{line}");
+        }
+        assert!(lines[2].contains("a\\|b") && lines[2].contains("one two"), "{text}");
+        assert!(lines[3].contains("`x\\|y`"), "{text}");
+    }
 }

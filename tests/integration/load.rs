@@ -220,6 +220,10 @@ fn failed_calls_are_not_throughput_and_fail_the_run_unless_allowed() {
     // A threshold on errors says how many are acceptable.
     let out = load(&["--endpoint", &served.url, "--requests", "40", "--threshold", "errors<=100%"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // The credentials go with every call, the requests encoded once included.
+    let out =
+        load(&["--endpoint", &served.url, "--requests", "40", "--header", "authorization: Bearer t0ken"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 
 #[test]

@@ -1,0 +1,115 @@
+//! Requests encoded once and sent many times, each answer judged by its gRPC status alone:
+//! the load generator's path for calls whose arguments are fixed and whose fields no one
+//! reads (unsampled calls, and the last step of an iteration). Through tonic a call costs
+//! an encode, a request head built field by field, a streaming decoder, a decode and the
+//! response's fields copied into a map; here it is one shared buffer, a cloned header map
+//! and the status read from the trailers. Only a [`Direct`] connection has this path.
+//!
+//! What is still checked of an answer: HTTP status 200, the `grpc-status` (a refusal is
+//! decoded exactly as on the full path, `Grep11Error` detail and retries included), and
+//! that the body is one whole uncompressed gRPC message: a truncated or padded answer is
+//! malformed here too. Whether the message is the RPC's protobuf is checked by the
+//! sampled calls, which take the full path.
+
+use std::time::Instant;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{CONTENT_TYPE, HeaderValue, TE};
+use http::{HeaderMap, Method, Uri};
+
+use super::direct::StatusOnly;
+use super::{CallError, Client, retry};
+use crate::rpc::{MAX_MESSAGE_BYTES, Rpc};
+
+/// One RPC's request, framed for the wire and ready to be sent again and again.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    rpc: Rpc,
+    uri: Uri,
+    /// The gRPC frame: no compression, the length, then the message.
+    frame: Bytes,
+    /// Content type, `te`, the deadline and the client's fixed metadata.
+    headers: HeaderMap,
+}
+
+impl Encoded {
+    pub fn rpc(&self) -> Rpc {
+        self.rpc
+    }
+}
+
+impl Client {
+    /// Frames `message` (the protobuf bytes of `rpc`'s request) for
+    /// [`Client::send_encoded`]. `None` when this client cannot send encoded requests: it
+    /// is not over a [`Direct`] connection, or its metadata needs a bearer token, which
+    /// may change between calls.
+    pub fn encoded(&self, rpc: Rpc, message: &[u8]) -> Option<Encoded> {
+        let direct = self.direct.as_ref()?;
+        if message.len() > MAX_MESSAGE_BYTES || self.metadata.has_token() {
+            return None;
+        }
+        let path = format!("/grep11.Crypto/{}", rpc.name());
+        let uri = direct.uri(&path).ok()?;
+        let mut frame = BytesMut::with_capacity(5 + message.len());
+        frame.put_u8(0);
+        frame.put_u32(u32::try_from(message.len()).ok()?);
+        frame.put_slice(message);
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert(TE, HeaderValue::from_static("trailers"));
+        headers.insert("grpc-timeout", grpc_timeout(self.timeout));
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        self.metadata.apply_fixed(&mut metadata);
+        headers.extend(metadata.into_headers());
+        Some(Encoded { rpc, uri, frame: frame.freeze(), headers })
+    }
+
+    /// Sends `encoded` and reads the answer's status: `Ok` for grpc-status 0, otherwise
+    /// the failure [`Client::call`] would report, after the same retries.
+    pub async fn send_encoded(&self, encoded: &Encoded) -> Result<(), CallError> {
+        let Some(direct) = self.direct.as_ref() else {
+            return Err(CallError::BadResponse("no direct connection for an encoded request".into()));
+        };
+        let deadline = Instant::now() + self.timeout;
+        let mut retries = 0;
+        let mut retried = None;
+        loop {
+            let mut head = http::Request::new(());
+            *head.method_mut() = Method::POST;
+            *head.uri_mut() = encoded.uri.clone();
+            *head.headers_mut() = encoded.headers.clone();
+            if retries > 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                head.headers_mut().insert("grpc-timeout", grpc_timeout(left));
+            }
+            let status = match direct.status_only(head, encoded.frame.clone(), deadline).await {
+                Ok(StatusOnly::Ok) => return Ok(()),
+                Ok(StatusOnly::Refused(status)) => status,
+                Ok(StatusOnly::Malformed(why)) => {
+                    return Err(CallError::BadResponse(format!("{}: {why}", encoded.rpc)));
+                }
+                Err(e) => tonic::Status::from_error(e),
+            };
+            match retry::next(&status, retries, deadline, retried) {
+                retry::Next::Retry(wait, rv) => {
+                    retries += 1;
+                    retried = Some(rv);
+                    tokio::time::sleep(wait).await;
+                }
+                retry::Next::Final => return Err(self.failure(status)),
+                retry::Next::Misused(why) => return Err(CallError::RetryMisused(why)),
+            }
+        }
+    }
+}
+
+/// The `grpc-timeout` header for `timeout`, in the unit gRPC allows eight digits of.
+fn grpc_timeout(timeout: std::time::Duration) -> HeaderValue {
+    let micros = timeout.as_micros();
+    let text = if micros < 100_000_000 {
+        format!("{micros}u")
+    } else {
+        format!("{}m", (timeout.as_millis()).min(99_999_999))
+    };
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("99999999m"))
+}
