@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use prost::Message;
 
-use super::{CallError, Client, Fields, Inner, Value, Wire, retry};
+use super::{CallError, Client, Fields, Inner, Value, Wire};
 use crate::pkcs11::{AttrKind, CkAttributeType, attribute_kind};
 use crate::proto::{self, AttributeValue, KeyBlob, Mechanism, attribute_value::OneAttr};
 use crate::rpc::{Rpc, rpc_table};
@@ -296,15 +296,6 @@ macro_rules! client_calls {
                 let w = self.wire;
                 let call = Call { rpc, wire: w, args };
                 let mut f = Fields::new();
-                let failed = |s: tonic::Status| match super::failure::classify(&s) {
-                    // tonic's own text ("Timeout expired") does not say which deadline.
-                    Some(mut no_answer) if no_answer.kind == super::NoAnswerKind::DeadlineExceeded => {
-                        no_answer.detail = format!("no answer within {:?} ({})", self.timeout, no_answer.detail);
-                        CallError::NoAnswer(no_answer)
-                    }
-                    Some(no_answer) => CallError::NoAnswer(no_answer),
-                    None => super::status_error(&s),
-                };
                 // Every attempt, and every wait between them, fits inside the one per-call deadline.
                 let deadline = Instant::now() + self.timeout;
                 // The refusal that caused the last retry.
@@ -325,15 +316,7 @@ macro_rules! client_calls {
                             };
                             match answer {
                                 Ok(response) => break response.into_inner(),
-                                Err(status) => match retry::next(&status, *retries, deadline, retried) {
-                                    retry::Next::Retry(wait, rv) => {
-                                        *retries += 1;
-                                        retried = Some(rv);
-                                        tokio::time::sleep(wait).await;
-                                    }
-                                    retry::Next::Final => return Err(failed(status)),
-                                    retry::Next::Misused(why) => return Err(CallError::RetryMisused(why)),
-                                },
+                                Err(status) => self.after_refusal(status, deadline, retries, &mut retried).await?,
                             }
                         };
                         $( get::$get(&mut f, &call, &[$($field),*], ($(r.$from),+))?; )*

@@ -339,6 +339,28 @@ impl Client {
         Client { wire, ..self }
     }
 
+    /// After an attempt that ended in `status`: waits and returns `Ok` when the endpoint
+    /// asked for a retry that still fits before `deadline` (counting it in `retries`),
+    /// otherwise the call's error.
+    async fn after_refusal(
+        &self,
+        status: tonic::Status,
+        deadline: std::time::Instant,
+        retries: &mut u32,
+        retried: &mut Option<crate::pkcs11::CkRv>,
+    ) -> Result<(), CallError> {
+        match retry::next(&status, *retries, deadline, *retried) {
+            retry::Next::Retry(wait, rv) => {
+                *retries += 1;
+                *retried = Some(rv);
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            retry::Next::Final => Err(self.failure(status)),
+            retry::Next::Misused(why) => Err(CallError::RetryMisused(why)),
+        }
+    }
+
     /// What a call that ended in `status` reports: no answer (with the deadline named when
     /// that is what passed), a refusal of the credentials, or the endpoint's failure.
     fn failure(&self, status: tonic::Status) -> CallError {
