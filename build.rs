@@ -1,9 +1,15 @@
 //! Compiles `proto/` into Rust without a system `protoc`: protox parses the files, and
-//! tonic-prost-build generates the messages, the client and the server.
+//! tonic-prost-build generates the messages, the client and the server. The descriptors
+//! are also written out (`grep11.fds`), for the test that checks `rpc::rpc_table!` against
+//! the proto.
+
+use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = ["grep11/server.proto", "google/rpc/status.proto"];
     let fds = protox::compile(protos, ["proto"])?;
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out_dir.join("grep11.fds"), fds.encode_to_vec())?;
 
     let mut config = tonic_prost_build::Config::new();
     // `prost::Name` gives each message its type URL; the Grep11Error detail must be

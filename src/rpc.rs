@@ -41,27 +41,264 @@ pub struct Arg {
     pub required: bool,
 }
 
-const fn req(name: &'static str, kind: ArgKind) -> Arg {
-    Arg { name, kind, required: true }
+/// The interface, once: every RPC in proto order with its method and message names, then
+/// its step arguments (each with how the client puts it into the request: the setter, in
+/// `client::call`, and the request fields it fills) and the response fields a step can
+/// read (each with the getter that reads them and the response fields they come from).
+///
+/// The table is handed to a macro named by the caller (`rpc_table!(callback)`), so that
+/// each reader generates what it needs from the same rows: this module the [`Rpc`]
+/// vocabulary, the client its calls, the emulator its dispatch and the fault wrapper its
+/// pass-through. Adding an RPC is one row here plus its behaviour in the emulator; the
+/// compiler checks the Rust names against the generated messages, and a unit test
+/// (`the_table_agrees_with_the_proto`) checks every name against the proto's descriptors.
+///
+/// Setters: `mech`, `mech_type` (the bare `CK_MECHANISM_TYPE`), `bytes`, `uint`, `template`,
+/// `key` (the `KeyBlob` field, then the legacy bytes field), `key_blob` (a `KeyBlob` alone),
+/// `attribute_names` (the `Attributes` map, then `AttributesBytes`). Getters: `bytes`,
+/// `mechs`, `key` (the legacy bytes field, then the `KeyBlob` field), `mech_info`,
+/// `attributes` (`AttributesBytes`, then `Attributes`; values under their `CKA_*` names).
+macro_rules! rpc_table {
+    ($callback:ident) => {
+        $callback! {
+            GenerateRandom generate_random (GenerateRandomRequest -> GenerateRandomResponse) seed true {
+                args: uint "len" req (len);
+                fields: bytes ("Rnd") (rnd);
+            }
+            SeedRandom seed_random (SeedRandomRequest -> SeedRandomResponse) seed true {
+                args: bytes "mixin" req (mixin);
+                fields: ;
+            }
+            DigestInit digest_init (DigestInitRequest -> DigestInitResponse) seed true {
+                args: mech "mech" req (mech);
+                fields: bytes ("State") (state);
+            }
+            Digest digest (DigestRequest -> DigestResponse) seed true {
+                args: bytes "state" req (state), bytes "data" req (data);
+                fields: bytes ("Digest") (digest);
+            }
+            DigestUpdate digest_update (DigestUpdateRequest -> DigestUpdateResponse) seed true {
+                args: bytes "state" req (state), bytes "data" req (data);
+                fields: bytes ("State") (state);
+            }
+            DigestKey digest_key (DigestKeyRequest -> DigestKeyResponse) seed false {
+                args: bytes "state" req (state), key "key" req (key, legacy_key);
+                fields: bytes ("State") (state);
+            }
+            DigestFinal digest_final (DigestFinalRequest -> DigestFinalResponse) seed true {
+                args: bytes "state" req (state);
+                fields: bytes ("Digest") (digest);
+            }
+            DigestSingle digest_single (DigestSingleRequest -> DigestSingleResponse) seed true {
+                args: mech "mech" req (mech), bytes "data" req (data);
+                fields: bytes ("Digest") (digest);
+            }
+            EncryptInit encrypt_init (EncryptInitRequest -> EncryptInitResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (key, legacy_key);
+                fields: bytes ("State") (state);
+            }
+            DecryptInit decrypt_init (DecryptInitRequest -> DecryptInitResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (key, legacy_key);
+                fields: bytes ("State") (state);
+            }
+            EncryptUpdate encrypt_update (EncryptUpdateRequest -> EncryptUpdateResponse) seed true {
+                args: bytes "state" req (state), bytes "plain" req (plain);
+                fields: bytes ("State") (state), bytes ("Ciphered") (ciphered);
+            }
+            DecryptUpdate decrypt_update (DecryptUpdateRequest -> DecryptUpdateResponse) seed true {
+                args: bytes "state" req (state), bytes "ciphered" req (ciphered);
+                fields: bytes ("State") (state), bytes ("Plain") (plain);
+            }
+            Encrypt encrypt (EncryptRequest -> EncryptResponse) seed true {
+                args: bytes "state" req (state), bytes "plain" req (plain);
+                fields: bytes ("Ciphered") (ciphered);
+            }
+            Decrypt decrypt (DecryptRequest -> DecryptResponse) seed true {
+                args: bytes "state" req (state), bytes "ciphered" req (ciphered);
+                fields: bytes ("Plain") (plain);
+            }
+            EncryptFinal encrypt_final (EncryptFinalRequest -> EncryptFinalResponse) seed true {
+                args: bytes "state" req (state);
+                fields: bytes ("Ciphered") (ciphered);
+            }
+            DecryptFinal decrypt_final (DecryptFinalRequest -> DecryptFinalResponse) seed true {
+                args: bytes "state" req (state);
+                fields: bytes ("Plain") (plain);
+            }
+            EncryptSingle encrypt_single (EncryptSingleRequest -> EncryptSingleResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (key, legacy_key), bytes "plain" req (plain);
+                fields: bytes ("Ciphered") (ciphered);
+            }
+            DecryptSingle decrypt_single (DecryptSingleRequest -> DecryptSingleResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (key, legacy_key), bytes "ciphered" req (ciphered);
+                fields: bytes ("Plain") (plain);
+            }
+            // Only the KeyBlob generation of this RPC is published.
+            ReencryptSingle reencrypt_single (ReencryptSingleRequest -> ReencryptSingleResponse) seed false {
+                args: mech "decmech" req (dec_mech), mech "encmech" req (enc_mech),
+                    key_blob "deckey" req (dec_key), key_blob "enckey" req (enc_key),
+                    bytes "ciphered" req (ciphered);
+                fields: bytes ("Reciphered") (reciphered);
+            }
+            SignInit sign_init (SignInitRequest -> SignInitResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (priv_key, legacy_priv_key);
+                fields: bytes ("State") (state);
+            }
+            VerifyInit verify_init (VerifyInitRequest -> VerifyInitResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (pub_key, legacy_pub_key);
+                fields: bytes ("State") (state);
+            }
+            SignUpdate sign_update (SignUpdateRequest -> SignUpdateResponse) seed true {
+                args: bytes "state" req (state), bytes "data" req (data);
+                fields: bytes ("State") (state);
+            }
+            VerifyUpdate verify_update (VerifyUpdateRequest -> VerifyUpdateResponse) seed true {
+                args: bytes "state" req (state), bytes "data" req (data);
+                fields: bytes ("State") (state);
+            }
+            SignFinal sign_final (SignFinalRequest -> SignFinalResponse) seed true {
+                args: bytes "state" req (state);
+                fields: bytes ("Signature") (signature);
+            }
+            VerifyFinal verify_final (VerifyFinalRequest -> VerifyFinalResponse) seed true {
+                args: bytes "state" req (state), bytes "signature" req (signature);
+                fields: ;
+            }
+            Sign sign (SignRequest -> SignResponse) seed true {
+                args: bytes "state" req (state), bytes "data" req (data);
+                fields: bytes ("Signature") (signature);
+            }
+            Verify verify (VerifyRequest -> VerifyResponse) seed true {
+                args: bytes "state" req (state), bytes "data" req (data), bytes "signature" req (signature);
+                fields: ;
+            }
+            SignSingle sign_single (SignSingleRequest -> SignSingleResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (priv_key, legacy_priv_key), bytes "data" req (data);
+                fields: bytes ("Signature") (signature);
+            }
+            VerifySingle verify_single (VerifySingleRequest -> VerifySingleResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (pub_key, legacy_pub_key), bytes "data" req (data),
+                    bytes "signature" req (signature);
+                fields: ;
+            }
+            GenerateKey generate_key (GenerateKeyRequest -> GenerateKeyResponse) seed true {
+                args: mech "mech" req (mech), template "template" req (template);
+                fields: key ("Key", "KeyBytes") (key_bytes, key), bytes ("CheckSum") (check_sum);
+            }
+            GenerateKeyPair generate_key_pair (GenerateKeyPairRequest -> GenerateKeyPairResponse) seed true {
+                args: mech "mech" req (mech), template "public" req (pub_key_template),
+                    template "private" req (priv_key_template);
+                fields: key ("PubKey", "PubKeyBytes") (pub_key_bytes, pub_key),
+                    key ("PrivKey", "PrivKeyBytes") (priv_key_bytes, priv_key);
+            }
+            WrapKey wrap_key (WrapKeyRequest -> WrapKeyResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (key, legacy_key), key "kek" req (ke_k, legacy_ke_k),
+                    key "mackey" opt (mac_key, legacy_mac_key);
+                fields: bytes ("Wrapped") (wrapped);
+            }
+            UnwrapKey unwrap_key (UnwrapKeyRequest -> UnwrapKeyResponse) seed true {
+                args: mech "mech" req (mech), bytes "wrapped" req (wrapped), key "kek" req (ke_k, legacy_ke_k),
+                    key "mackey" opt (mac_key, legacy_mac_key), template "template" req (template);
+                fields: key ("Unwrapped", "UnwrappedBytes") (unwrapped_bytes, unwrapped),
+                    bytes ("CheckSum") (check_sum);
+            }
+            DeriveKey derive_key (DeriveKeyRequest -> DeriveKeyResponse) seed true {
+                args: mech "mech" req (mech), key "key" req (base_key, legacy_base_key), bytes "data" opt (data),
+                    template "template" req (template);
+                fields: key ("NewKey", "NewKeyBytes") (new_key_bytes, new_key), bytes ("CheckSum") (check_sum);
+            }
+            GetMechanismList get_mechanism_list (GetMechanismListRequest -> GetMechanismListResponse) seed true {
+                args: ;
+                fields: mechs ("Mechs") (mechs);
+            }
+            GetMechanismInfo get_mechanism_info (GetMechanismInfoRequest -> GetMechanismInfoResponse) seed true {
+                args: mech_type "mech" req (mech);
+                fields: mech_info ("MinKeySize", "MaxKeySize", "Flags") (mech_info);
+            }
+            GetAttributeValue get_attribute_value (GetAttributeValueRequest -> GetAttributeValueResponse) seed true {
+                args: bytes "object" req (object), attribute_names "attributes" req (attributes, attributes_bytes);
+                fields: attributes () (attributes_bytes, attributes);
+            }
+            SetAttributeValue set_attribute_value (SetAttributeValueRequest -> SetAttributeValueResponse) seed true {
+                args: bytes "object" req (object), template "attributes" req (attributes);
+                fields: bytes ("Object") (object);
+            }
+            Login login (LoginRequest -> LoginResponse) seed false {
+                args: bytes "storeid" opt (storeid), bytes "pin" opt (pin);
+                fields: bytes ("Pinblob") (pinblob);
+            }
+            Logout logout (LogoutRequest -> LogoutResponse) seed false {
+                args: ;
+                fields: ;
+            }
+            RewrapKeyBlob rewrap_key_blob (RewrapKeyBlobRequest -> RewrapKeyBlobResponse) seed false {
+                args: key "key" req (wrapped_key, wrapped_key_bytes);
+                fields: key ("RewrappedKey", "RewrappedKeyBytes") (rewrapped_key_bytes, rewrapped_key);
+            }
+        }
+    };
 }
-const fn opt(name: &'static str, kind: ArgKind) -> Arg {
-    Arg { name, kind, required: false }
+pub(crate) use rpc_table;
+
+/// The suite kind of each setter's argument.
+macro_rules! arg_kind {
+    (mech) => {
+        ArgKind::Mechanism
+    };
+    (mech_type) => {
+        ArgKind::Mechanism
+    };
+    (bytes) => {
+        ArgKind::Bytes
+    };
+    (key) => {
+        ArgKind::Bytes
+    };
+    (key_blob) => {
+        ArgKind::Bytes
+    };
+    (uint) => {
+        ArgKind::Uint
+    };
+    (template) => {
+        ArgKind::Template
+    };
+    (attribute_names) => {
+        ArgKind::AttributeList
+    };
 }
 
-use ArgKind::*;
-const MECH: Arg = req("mech", Mechanism);
-const KEY: Arg = req("key", Bytes);
-const STATE: Arg = req("state", Bytes);
-const DATA: Arg = req("data", Bytes);
-const PLAIN: Arg = req("plain", Bytes);
-const CIPHERED: Arg = req("ciphered", Bytes);
-const SIGNATURE: Arg = req("signature", Bytes);
+/// The suite kind of each getter's fields.
+macro_rules! field_kind {
+    (bytes) => {
+        FieldKind::Bytes
+    };
+    (key) => {
+        FieldKind::Bytes
+    };
+    (mechs) => {
+        FieldKind::Mechanisms
+    };
+    (mech_info) => {
+        FieldKind::Uint
+    };
+}
 
-const B: FieldKind = FieldKind::Bytes;
-const U: FieldKind = FieldKind::Uint;
+macro_rules! required {
+    (req) => {
+        true
+    };
+    (opt) => {
+        false
+    };
+}
 
-macro_rules! rpcs {
-    ($($name:ident { seed: $seed:expr, args: [$($arg:expr),*], fields: [$($field:literal: $kind:expr),*] },)*) => {
+/// The suite vocabulary from the table.
+macro_rules! vocabulary {
+    ($($name:ident $method:ident ($req:ident -> $resp:ident) seed $seed:literal {
+        args: $($set:ident $arg:literal $need:ident ($($to:ident),+)),* ;
+        fields: $($get:ident ($($field:literal),*) ($($from:ident),+)),* ;
+    })*) => {
         /// A GREP11 RPC, named as in the proto (`/grep11.Crypto/<Name>`).
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
         pub enum Rpc { $($name,)* }
@@ -79,77 +316,46 @@ macro_rules! rpcs {
             }
 
             pub fn args(self) -> &'static [Arg] {
-                match self { $(Rpc::$name => { const ARGS: &[Arg] = &[$($arg),*]; ARGS })* }
+                match self {
+                    $(Rpc::$name => &[$(Arg { name: $arg, kind: arg_kind!($set), required: required!($need) }),*],)*
+                }
             }
 
             /// The response fields a step can save or check (besides attributes, which
             /// GetAttributeValue returns under their `CKA_*` names).
             pub fn fields(self) -> &'static [(&'static str, FieldKind)] {
-                match self { $(Rpc::$name => &[$(($field, $kind)),*],)* }
+                match self { $(Rpc::$name => &[$($(($field, field_kind!($get)),)*)*],)* }
+            }
+        }
+
+        /// The table's wire names, as text, for checking against the proto's descriptors.
+        #[cfg(test)]
+        pub(crate) fn wire_shape(rpc: Rpc) -> WireShape {
+            match rpc {
+                $(Rpc::$name => WireShape {
+                    method: stringify!($method),
+                    request: stringify!($req),
+                    response: stringify!($resp),
+                    sets: &[$((stringify!($set), &[$(stringify!($to)),+])),*],
+                    gets: &[$((stringify!($get), &[$($field),*], &[$(stringify!($from)),+])),*],
+                },)*
             }
         }
     };
 }
 
-rpcs! {
-    GetMechanismList { seed: true, args: [], fields: ["Mechs": FieldKind::Mechanisms] },
-    GetMechanismInfo { seed: true, args: [MECH], fields: ["MinKeySize": U, "MaxKeySize": U, "Flags": U] },
-    GetAttributeValue { seed: true, args: [req("object", Bytes), req("attributes", AttributeList)], fields: [] },
-    SetAttributeValue { seed: true, args: [req("object", Bytes), req("attributes", Template)], fields: ["Object": B] },
-    GenerateRandom { seed: true, args: [req("len", Uint)], fields: ["Rnd": B] },
-    SeedRandom { seed: true, args: [req("mixin", Bytes)], fields: [] },
-    DigestInit { seed: true, args: [MECH], fields: ["State": B] },
-    Digest { seed: true, args: [STATE, DATA], fields: ["Digest": B] },
-    DigestUpdate { seed: true, args: [STATE, DATA], fields: ["State": B] },
-    DigestFinal { seed: true, args: [STATE], fields: ["Digest": B] },
-    DigestSingle { seed: true, args: [MECH, DATA], fields: ["Digest": B] },
-    EncryptInit { seed: true, args: [MECH, KEY], fields: ["State": B] },
-    Encrypt { seed: true, args: [STATE, PLAIN], fields: ["Ciphered": B] },
-    EncryptUpdate { seed: true, args: [STATE, PLAIN], fields: ["State": B, "Ciphered": B] },
-    EncryptFinal { seed: true, args: [STATE], fields: ["Ciphered": B] },
-    EncryptSingle { seed: true, args: [MECH, KEY, PLAIN], fields: ["Ciphered": B] },
-    DecryptInit { seed: true, args: [MECH, KEY], fields: ["State": B] },
-    Decrypt { seed: true, args: [STATE, CIPHERED], fields: ["Plain": B] },
-    DecryptUpdate { seed: true, args: [STATE, CIPHERED], fields: ["State": B, "Plain": B] },
-    DecryptFinal { seed: true, args: [STATE], fields: ["Plain": B] },
-    DecryptSingle { seed: true, args: [MECH, KEY, CIPHERED], fields: ["Plain": B] },
-    SignInit { seed: true, args: [MECH, KEY], fields: ["State": B] },
-    Sign { seed: true, args: [STATE, DATA], fields: ["Signature": B] },
-    SignUpdate { seed: true, args: [STATE, DATA], fields: ["State": B] },
-    SignFinal { seed: true, args: [STATE], fields: ["Signature": B] },
-    SignSingle { seed: true, args: [MECH, KEY, DATA], fields: ["Signature": B] },
-    VerifyInit { seed: true, args: [MECH, KEY], fields: ["State": B] },
-    Verify { seed: true, args: [STATE, DATA, SIGNATURE], fields: [] },
-    VerifyUpdate { seed: true, args: [STATE, DATA], fields: ["State": B] },
-    VerifyFinal { seed: true, args: [STATE, SIGNATURE], fields: [] },
-    VerifySingle { seed: true, args: [MECH, KEY, DATA, SIGNATURE], fields: [] },
-    GenerateKey { seed: true, args: [MECH, req("template", Template)], fields: ["Key": B, "KeyBytes": B, "CheckSum": B] },
-    GenerateKeyPair {
-        seed: true,
-        args: [MECH, req("public", Template), req("private", Template)],
-        fields: ["PubKey": B, "PrivKey": B, "PubKeyBytes": B, "PrivKeyBytes": B]
-    },
-    WrapKey { seed: true, args: [MECH, KEY, req("kek", Bytes), opt("mackey", Bytes)], fields: ["Wrapped": B] },
-    UnwrapKey {
-        seed: true,
-        args: [MECH, req("wrapped", Bytes), req("kek", Bytes), opt("mackey", Bytes), req("template", Template)],
-        fields: ["Unwrapped": B, "UnwrappedBytes": B, "CheckSum": B]
-    },
-    DeriveKey {
-        seed: true,
-        args: [MECH, KEY, opt("data", Bytes), req("template", Template)],
-        fields: ["NewKey": B, "NewKeyBytes": B, "CheckSum": B]
-    },
-    DigestKey { seed: false, args: [STATE, KEY], fields: ["State": B] },
-    ReencryptSingle {
-        seed: false,
-        args: [req("decmech", Mechanism), req("encmech", Mechanism), req("deckey", Bytes), req("enckey", Bytes), CIPHERED],
-        fields: ["Reciphered": B]
-    },
-    Login { seed: false, args: [opt("storeid", Bytes), opt("pin", Bytes)], fields: ["Pinblob": B] },
-    Logout { seed: false, args: [], fields: [] },
-    RewrapKeyBlob { seed: false, args: [KEY], fields: ["Rewrapped": B, "RewrappedBytes": B] },
+/// One row of the table as text: method, message names, each setter with the request
+/// fields it fills, each getter with its field names and the response fields it reads.
+#[cfg(test)]
+pub(crate) struct WireShape {
+    pub method: &'static str,
+    pub request: &'static str,
+    pub response: &'static str,
+    pub sets: &'static [(&'static str, &'static [&'static str])],
+    pub gets: &'static [(&'static str, &'static [&'static str], &'static [&'static str])],
 }
+
+rpc_table!(vocabulary);
 
 impl Rpc {
     pub fn from_name(name: &str) -> Option<Rpc> {
@@ -200,6 +406,143 @@ mod tests {
     fn names_round_trip() {
         for rpc in Rpc::ALL {
             assert_eq!(Rpc::from_name(rpc.name()), Some(*rpc));
+        }
+    }
+
+    use prost::Message;
+    use prost_types::field_descriptor_proto::{Label, Type};
+    use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorSet};
+
+    /// `build.rs`'s compiled descriptors of `proto/`.
+    const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/grep11.fds"));
+
+    /// A Rust name and a proto name compared as prost maps one to the other (`KeK`, `ke_k`).
+    fn same_name(proto: &str, rust: &str) -> bool {
+        proto.to_lowercase() == rust.replace('_', "")
+    }
+
+    /// A field's type as text: `bytes`, `uint64`, `repeated uint64`, `.grep11.KeyBlob`,
+    /// `map<uint64,bytes>`.
+    fn type_of(message: &DescriptorProto, field: &FieldDescriptorProto) -> String {
+        let scalar = match field.r#type() {
+            Type::Bytes => "bytes".to_owned(),
+            Type::Uint64 => "uint64".to_owned(),
+            Type::Message => {
+                let entry = message.nested_type.iter().find(|n| {
+                    n.options.as_ref().is_some_and(|o| o.map_entry())
+                        && field.type_name().ends_with(&format!(".{}", n.name()))
+                });
+                if let Some(entry) = entry {
+                    return format!(
+                        "map<{},{}>",
+                        type_of(entry, &entry.field[0]),
+                        type_of(entry, &entry.field[1])
+                    );
+                }
+                field.type_name().to_owned()
+            }
+            other => format!("{other:?}"),
+        };
+        if field.label() == Label::Repeated { format!("repeated {scalar}") } else { scalar }
+    }
+
+    /// The proto types a setter fills, field by field, in the table's order.
+    fn setter_types(setter: &str) -> &'static [&'static str] {
+        match setter {
+            "mech" => &[".grep11.Mechanism"],
+            "mech_type" | "uint" => &["uint64"],
+            "bytes" => &["bytes"],
+            "template" => &["map<uint64,.grep11.AttributeValue>"],
+            "key" => &[".grep11.KeyBlob", "bytes"],
+            "key_blob" => &[".grep11.KeyBlob"],
+            "attribute_names" => &["map<uint64,.grep11.AttributeValue>", "map<uint64,bytes>"],
+            other => panic!("no setter {other}"),
+        }
+    }
+
+    /// The proto types a getter reads, field by field, in the table's order.
+    fn getter_types(getter: &str) -> &'static [&'static str] {
+        match getter {
+            "bytes" => &["bytes"],
+            "mechs" => &["repeated uint64"],
+            "key" => &["bytes", ".grep11.KeyBlob"],
+            "mech_info" => &[".grep11.MechanismInfo"],
+            "attributes" => &["map<uint64,bytes>", "map<uint64,.grep11.AttributeValue>"],
+            other => panic!("no getter {other}"),
+        }
+    }
+
+    #[test]
+    fn the_table_agrees_with_the_proto() {
+        let set = FileDescriptorSet::decode(DESCRIPTORS).unwrap();
+        let file = set.file.iter().find(|f| f.package() == "grep11").unwrap();
+        let message = |name: &str| file.message_type.iter().find(|m| m.name() == name).unwrap();
+        let service = file.service.iter().find(|s| s.name() == "Crypto").unwrap();
+        let methods: Vec<&str> = service.method.iter().map(|m| m.name()).collect();
+        let rpcs: Vec<&str> = Rpc::ALL.iter().map(|r| r.name()).collect();
+        assert_eq!(rpcs, methods, "the table lists the proto's RPCs in proto order");
+
+        for (rpc, method) in Rpc::ALL.iter().zip(&service.method) {
+            let shape = wire_shape(*rpc);
+            assert!(same_name(rpc.name(), shape.method), "{rpc}: method {}", shape.method);
+            assert_eq!(method.input_type(), format!(".grep11.{}", shape.request), "{rpc}");
+            assert_eq!(method.output_type(), format!(".grep11.{}", shape.response), "{rpc}");
+
+            // Every request field is filled by exactly one argument, with its setter's type.
+            let request = message(shape.request);
+            let mut filled = Vec::new();
+            for (setter, fields) in shape.sets {
+                assert_eq!(fields.len(), setter_types(setter).len(), "{rpc}: {setter} fills {fields:?}");
+                for (rust, want) in fields.iter().zip(setter_types(setter)) {
+                    let field = request.field.iter().find(|f| same_name(f.name(), rust));
+                    let field =
+                        field.unwrap_or_else(|| panic!("{rpc}: {} has no field {rust}", shape.request));
+                    assert_eq!(type_of(request, field), *want, "{rpc}: {}.{}", shape.request, field.name());
+                    filled.push(field.name());
+                }
+            }
+            let mut all: Vec<&str> = request.field.iter().map(|f| f.name()).collect();
+            filled.sort();
+            all.sort();
+            assert_eq!(filled, all, "{rpc}: request fields filled by the arguments");
+
+            // Every response field is read, under its proto name.
+            let response = message(shape.response);
+            let mut read = Vec::new();
+            for (getter, names, fields) in shape.gets {
+                assert_eq!(fields.len(), getter_types(getter).len(), "{rpc}: {getter} reads {fields:?}");
+                let fields: Vec<&FieldDescriptorProto> = fields
+                    .iter()
+                    .zip(getter_types(getter))
+                    .map(|(rust, want)| {
+                        let field = response.field.iter().find(|f| same_name(f.name(), rust));
+                        let field =
+                            field.unwrap_or_else(|| panic!("{rpc}: {} has no field {rust}", shape.response));
+                        assert_eq!(
+                            type_of(response, field),
+                            *want,
+                            "{rpc}: {}.{}",
+                            shape.response,
+                            field.name()
+                        );
+                        read.push(field.name());
+                        field
+                    })
+                    .collect();
+                let expected: Vec<&str> = match *getter {
+                    // The key under the KeyBlob field's name, its bytes under the bytes field's.
+                    "key" => vec![fields[1].name(), fields[0].name()],
+                    "mech_info" => message("MechanismInfo").field.iter().map(|f| f.name()).collect(),
+                    // Attributes go under their CKA_* names.
+                    "attributes" => Vec::new(),
+                    _ => fields.iter().map(|f| f.name()).collect(),
+                };
+                assert_eq!(names.to_vec(), expected, "{rpc}: the names {getter} saves fields under");
+            }
+            let mut all: Vec<&str> = response.field.iter().map(|f| f.name()).collect();
+            read.sort();
+            all.sort();
+            assert_eq!(read, all, "{rpc}: response fields read");
         }
     }
 }

@@ -20,6 +20,24 @@ pub struct Grep11Failure {
     pub retry: bool,
 }
 
+/// `CKR_SIGNATURE_INVALID (0xC0) (the signature does not verify)`; a detail that already
+/// leads with the code (the emulator's do) is not repeated, and a refusal marked Retry
+/// says so.
+impl std::fmt::Display for Grep11Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = self.rv.describe();
+        match self.detail.as_str() {
+            "" => f.write_str(&code)?,
+            detail if detail.starts_with(&code) => f.write_str(detail)?,
+            detail => write!(f, "{code} ({detail})")?,
+        }
+        if self.retry {
+            f.write_str(", marked Retry by the endpoint")?;
+        }
+        Ok(())
+    }
+}
+
 /// The gRPC status code that carries a given `CK_RV`. Real services use a handful of
 /// codes; clients must read the detail, never the code, so the mapping only has to be
 /// plausible for generic gRPC tooling.
@@ -68,6 +86,26 @@ pub enum CallFailure {
     },
 }
 
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallFailure::Pkcs11(failure) => failure.fmt(f),
+            CallFailure::Transport { code, message } => f.write_str(&describe_transport(*code, message)),
+            CallFailure::MalformedDetail { code, reason } => write!(
+                f,
+                "status {} with a malformed Grep11Error detail: {reason}",
+                crate::suite::grpc_code_name(*code)
+            ),
+        }
+    }
+}
+
+/// A status without a `Grep11Error`, as reports show it:
+/// `gRPC UNAVAILABLE without a Grep11Error: connection refused`.
+pub fn describe_transport(code: tonic::Code, message: &str) -> String {
+    format!("gRPC {} without a Grep11Error: {message}", crate::suite::grpc_code_name(code))
+}
+
 /// Decodes a status as a GREP11 client must: from the detail, never from the message text.
 pub fn from_status(status: &tonic::Status) -> CallFailure {
     let code = status.code();
@@ -113,6 +151,22 @@ mod tests {
         let status = to_status(&failure);
         assert_eq!(status.message(), failure.detail);
         assert_eq!(from_status(&status), CallFailure::Pkcs11(failure));
+    }
+
+    #[test]
+    fn failures_read_for_people() {
+        let bare = Grep11Failure { rv: CKR_SIGNATURE_INVALID, detail: String::new(), retry: false };
+        assert_eq!(bare.to_string(), "CKR_SIGNATURE_INVALID (0xC0)");
+        let detailed = Grep11Failure { detail: "r || s has 63 bytes".into(), ..bare.clone() };
+        assert_eq!(detailed.to_string(), "CKR_SIGNATURE_INVALID (0xC0) (r || s has 63 bytes)");
+        let led = Grep11Failure { detail: "CKR_SIGNATURE_INVALID (0xC0): no".into(), ..bare.clone() };
+        assert_eq!(led.to_string(), "CKR_SIGNATURE_INVALID (0xC0): no");
+        let retry = Grep11Failure { retry: true, ..bare };
+        assert_eq!(retry.to_string(), "CKR_SIGNATURE_INVALID (0xC0), marked Retry by the endpoint");
+        let transport = CallFailure::Transport { code: tonic::Code::Unavailable, message: "down".into() };
+        assert_eq!(transport.to_string(), "gRPC UNAVAILABLE without a Grep11Error: down");
+        let malformed = CallFailure::MalformedDetail { code: tonic::Code::Internal, reason: "two".into() };
+        assert_eq!(malformed.to_string(), "status INTERNAL with a malformed Grep11Error detail: two");
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub type Fields = BTreeMap<String, Value>;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
     /// The endpoint answered with a non-OK status (a PKCS #11 result or otherwise).
-    #[error("{0:?}")]
+    #[error("{0}")]
     Failed(CallFailure),
     /// No answer: the deadline passed, the connection closed or could not be made, or what
     /// came back was too large or not the RPC's protobuf.
@@ -337,6 +337,28 @@ impl Client {
     /// The same connection speaking another wire generation.
     pub fn with_wire(self, wire: Wire) -> Client {
         Client { wire, ..self }
+    }
+
+    /// After an attempt that ended in `status`: waits and returns `Ok` when the endpoint
+    /// asked for a retry that still fits before `deadline` (counting it in `retries`),
+    /// otherwise the call's error.
+    async fn after_refusal(
+        &self,
+        status: tonic::Status,
+        deadline: std::time::Instant,
+        retries: &mut u32,
+        retried: &mut Option<crate::pkcs11::CkRv>,
+    ) -> Result<(), CallError> {
+        match retry::next(&status, *retries, deadline, *retried) {
+            retry::Next::Retry(wait, rv) => {
+                *retries += 1;
+                *retried = Some(rv);
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            retry::Next::Final => Err(self.failure(status)),
+            retry::Next::Misused(why) => Err(CallError::RetryMisused(why)),
+        }
     }
 
     /// What a call that ended in `status` reports: no answer (with the deadline named when

@@ -18,7 +18,7 @@ use http::header::{CONTENT_TYPE, HeaderValue, TE};
 use http::{HeaderMap, Method, Uri};
 
 use super::direct::StatusOnly;
-use super::{CallError, Client, retry};
+use super::{CallError, Client};
 use crate::rpc::{MAX_MESSAGE_BYTES, Rpc};
 
 /// One RPC's request, framed for the wire and ready to be sent again and again.
@@ -90,15 +90,7 @@ impl Client {
                 }
                 Err(e) => tonic::Status::from_error(e),
             };
-            match retry::next(&status, retries, deadline, retried) {
-                retry::Next::Retry(wait, rv) => {
-                    retries += 1;
-                    retried = Some(rv);
-                    tokio::time::sleep(wait).await;
-                }
-                retry::Next::Final => return Err(self.failure(status)),
-                retry::Next::Misused(why) => return Err(CallError::RetryMisused(why)),
-            }
+            self.after_refusal(status, deadline, &mut retries, &mut retried).await?;
         }
     }
 }

@@ -30,6 +30,7 @@ use super::mech::rsa as rsa_mech;
 use super::mech::sign::SignState;
 use super::mech::{self, GENERIC_SECRET_MAX, GENERIC_SECRET_MIN, MechRow, Mechanism, ec, random};
 use crate::pkcs11::*;
+use crate::rpc::Rpc;
 
 /// A key the engine just made, ready for a response.
 pub struct NewKey {
@@ -80,7 +81,7 @@ impl Engine {
     // ---- digest ----
 
     pub fn digest_init(&self, mech: &Mechanism) -> Result<Vec<u8>> {
-        let alg = digest_alg(mech, "DigestInit")?;
+        let alg = digest_alg(mech, Rpc::DigestInit)?;
         self.sealer.seal_state(&State::Digest(DigestState::new(alg)))
     }
 
@@ -101,7 +102,7 @@ impl Engine {
     }
 
     pub fn digest_single(&self, mech: &Mechanism, data: &[u8]) -> Result<Vec<u8>> {
-        Ok(digest_alg(mech, "DigestSingle")?.digest(data))
+        Ok(digest_alg(mech, Rpc::DigestSingle)?.digest(data))
     }
 
     fn digest_state(&self, blob: &[u8]) -> Result<DigestState> {
@@ -114,7 +115,7 @@ impl Engine {
     // ---- encrypt / decrypt (op is Operation::Encrypt or Operation::Decrypt) ----
 
     pub fn cipher_init(&self, op: Operation, mech: &Mechanism, key: &[u8]) -> Result<Vec<u8>> {
-        let name = if op == Operation::Encrypt { "EncryptInit" } else { "DecryptInit" };
+        let name = if op == Operation::Encrypt { Rpc::EncryptInit } else { Rpc::DecryptInit };
         self.sealer.seal_state(&self.cipher_start(op, mech, key, name)?)
     }
 
@@ -150,12 +151,12 @@ impl Engine {
     }
 
     pub fn cipher_single(&self, op: Operation, mech: &Mechanism, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-        let name = if op == Operation::Encrypt { "EncryptSingle" } else { "DecryptSingle" };
+        let name = if op == Operation::Encrypt { Rpc::EncryptSingle } else { Rpc::DecryptSingle };
         run_cipher(self.cipher_start(op, mech, key, name)?, data)
     }
 
     /// The first state of an encryption or decryption, from the mechanism's [`mech::registry::Cipher`].
-    fn cipher_start(&self, op: Operation, mech: &Mechanism, key: &[u8], name: &'static str) -> Result<State> {
+    fn cipher_start(&self, op: Operation, mech: &Mechanism, key: &[u8], name: Rpc) -> Result<State> {
         let flag = if op == Operation::Encrypt { CKF_ENCRYPT } else { CKF_DECRYPT };
         mech::operation(mech.mech, flag, name, |o| o.cipher.as_deref())?.start(self, op, mech, key, name)
     }
@@ -173,8 +174,12 @@ impl Engine {
     // ---- sign / verify (op is Operation::Sign or Operation::Verify) ----
 
     pub fn sign_init(&self, op: Operation, mech: &Mechanism, key: &[u8]) -> Result<Vec<u8>> {
-        let state =
-            self.sign_start(op, mech, key, if op == Operation::Sign { "SignInit" } else { "VerifyInit" })?;
+        let state = self.sign_start(
+            op,
+            mech,
+            key,
+            if op == Operation::Sign { Rpc::SignInit } else { Rpc::VerifyInit },
+        )?;
         self.sealer.seal_state(&State::Sign(state))
     }
 
@@ -202,22 +207,16 @@ impl Engine {
     }
 
     pub fn sign_single(&self, mech: &Mechanism, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-        self.sign_start(Operation::Sign, mech, key, "SignSingle")?.sign(data)
+        self.sign_start(Operation::Sign, mech, key, Rpc::SignSingle)?.sign(data)
     }
 
     pub fn verify_single(&self, mech: &Mechanism, key: &[u8], data: &[u8], signature: &[u8]) -> Result<()> {
-        self.sign_start(Operation::Verify, mech, key, "VerifySingle")?.verify(data, signature)
+        self.sign_start(Operation::Verify, mech, key, Rpc::VerifySingle)?.verify(data, signature)
     }
 
     /// The first state of a signature or verification: the parameter, then the key as the
     /// mechanism's [`mech::registry::Sign`] takes it, then the key's usage.
-    fn sign_start(
-        &self,
-        op: Operation,
-        mech: &Mechanism,
-        key: &[u8],
-        name: &'static str,
-    ) -> Result<SignState> {
+    fn sign_start(&self, op: Operation, mech: &Mechanism, key: &[u8], name: Rpc) -> Result<SignState> {
         let verify = op == Operation::Verify;
         let (flag, usage) = if verify { (CKF_VERIFY, CKA_VERIFY) } else { (CKF_SIGN, CKA_SIGN) };
         let signer = mech::operation(mech.mech, flag, name, |o| o.sign.as_deref())?;
@@ -238,7 +237,7 @@ impl Engine {
     // ---- keys ----
 
     pub fn generate_key(&self, mech: &Mechanism, template: &Template) -> Result<NewKey> {
-        mech::operation(mech.mech, CKF_GENERATE, "GenerateKey", |o| o.key_gen.as_deref())?
+        mech::operation(mech.mech, CKF_GENERATE, Rpc::GenerateKey, |o| o.key_gen.as_deref())?
             .generate_key(self, mech, template)
     }
 
@@ -249,8 +248,10 @@ impl Engine {
         public_template: &Template,
         private_template: &Template,
     ) -> Result<(NewKey, NewKey)> {
-        mech::operation(mech.mech, CKF_GENERATE_KEY_PAIR, "GenerateKeyPair", |o| o.key_pair_gen.as_deref())?
-            .generate_key_pair(self, mech, public_template, private_template)
+        mech::operation(mech.mech, CKF_GENERATE_KEY_PAIR, Rpc::GenerateKeyPair, |o| {
+            o.key_pair_gen.as_deref()
+        })?
+        .generate_key_pair(self, mech, public_template, private_template)
     }
 
     /// WrapKey without a MacKey (see [`Engine::wrap_key_with_mac`]).
@@ -266,7 +267,7 @@ impl Engine {
         kek: &[u8],
         mac_key: &[u8],
     ) -> Result<Vec<u8>> {
-        mech::operation(mech.mech, CKF_WRAP, "WrapKey", |o| o.wrap.as_deref())?
+        mech::operation(mech.mech, CKF_WRAP, Rpc::WrapKey, |o| o.wrap.as_deref())?
             .wrap(self, mech, key, kek, mac_key)
     }
 
@@ -290,12 +291,12 @@ impl Engine {
         wrapped: &[u8],
         template: &Template,
     ) -> Result<NewKey> {
-        mech::operation(mech.mech, CKF_UNWRAP, "UnwrapKey", |o| o.unwrap.as_deref())?
+        mech::operation(mech.mech, CKF_UNWRAP, Rpc::UnwrapKey, |o| o.unwrap.as_deref())?
             .unwrap(self, mech, kek, mac_key, wrapped, template)
     }
 
     pub fn derive_key(&self, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
-        mech::operation(mech.mech, CKF_DERIVE, "DeriveKey", |o| o.derive.as_deref())?
+        mech::operation(mech.mech, CKF_DERIVE, Rpc::DeriveKey, |o| o.derive.as_deref())?
             .derive(self, mech, base, template)
     }
 
@@ -418,7 +419,7 @@ fn run_cipher(state: State, data: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
-fn digest_alg(mech: &Mechanism, name: &'static str) -> Result<HashAlg> {
+fn digest_alg(mech: &Mechanism, name: Rpc) -> Result<HashAlg> {
     mech::operation(mech.mech, CKF_DIGEST, name, |o| o.digest.as_ref()).copied()
 }
 

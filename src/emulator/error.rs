@@ -3,6 +3,7 @@
 //! [`Grep11Failure`], so the code a client sees is decided here and nowhere else.
 
 use crate::pkcs11::*;
+use crate::rpc::Rpc;
 use crate::status::Grep11Failure;
 
 use super::blob::{Operation, Unopened};
@@ -13,7 +14,7 @@ use super::blob::{Operation, Unopened};
 pub enum Error {
     /// The mechanism is unknown, or not valid for the function called.
     #[error("{mech} is not supported by {function}")]
-    MechanismInvalid { mech: CkMechanismType, function: &'static str },
+    MechanismInvalid { mech: CkMechanismType, function: Rpc },
     /// The mechanism parameter is missing, of the wrong form, or asks for something unsupported.
     #[error("{mech}: {reason}")]
     MechanismParamInvalid { mech: CkMechanismType, reason: &'static str },

@@ -16,6 +16,7 @@ use super::error::{Error, Result};
 use super::mech::{MechParam, Mechanism};
 use crate::pkcs11::{CkAttributeType, CkEcKdf, CkMechanismType};
 use crate::proto::{self, attribute_value::OneAttr, mechanism::Parameter};
+use crate::rpc::{Rpc, rpc_table};
 use crate::status::{Grep11Failure, to_status};
 
 /// The service handed to tonic.
@@ -157,367 +158,333 @@ fn key_blob(key: &NewKey) -> proto::KeyBlob {
     }
 }
 
-#[tonic::async_trait]
-impl proto::crypto_server::Crypto for CryptoService {
-    async fn generate_random(
-        &self,
-        r: Request<proto::GenerateRandomRequest>,
-    ) -> Reply<proto::GenerateRandomResponse> {
-        reply(
-            self.engine.generate_random(r.into_inner().len).map(|rnd| proto::GenerateRandomResponse { rnd }),
-        )
-    }
+/// The tonic service from the interface table: each RPC's request is unwrapped, given to
+/// the function of the same name below, and its result turned into a reply.
+macro_rules! dispatch {
+    ($($name:ident $method:ident ($req:ident -> $resp:ident) seed $seed:literal { $($row:tt)* })*) => {
+        #[tonic::async_trait]
+        impl proto::crypto_server::Crypto for CryptoService {
+            $(async fn $method(&self, r: Request<proto::$req>) -> Reply<proto::$resp> {
+                reply($method(self, r.into_inner()).await)
+            })*
+        }
+    };
+}
 
-    async fn seed_random(&self, r: Request<proto::SeedRandomRequest>) -> Reply<proto::SeedRandomResponse> {
-        reply(self.engine.seed_random(&r.into_inner().mixin).map(|()| proto::SeedRandomResponse {}))
-    }
+rpc_table!(dispatch);
 
-    async fn digest_init(&self, r: Request<proto::DigestInitRequest>) -> Reply<proto::DigestInitResponse> {
-        let r = r.into_inner();
-        reply(
-            mechanism(r.mech)
-                .and_then(|m| self.engine.digest_init(&m))
-                .map(|state| proto::DigestInitResponse { state }),
-        )
-    }
+// Each RPC's behaviour: decode the request into domain values, one engine call, encode the
+// answer.
 
-    async fn digest(&self, r: Request<proto::DigestRequest>) -> Reply<proto::DigestResponse> {
-        let r = r.into_inner();
-        reply(self.engine.digest(&r.state, &r.data).map(|digest| proto::DigestResponse { digest }))
-    }
+async fn generate_random(
+    s: &CryptoService,
+    r: proto::GenerateRandomRequest,
+) -> Result<proto::GenerateRandomResponse> {
+    s.engine.generate_random(r.len).map(|rnd| proto::GenerateRandomResponse { rnd })
+}
 
-    async fn digest_update(
-        &self,
-        r: Request<proto::DigestUpdateRequest>,
-    ) -> Reply<proto::DigestUpdateResponse> {
-        let r = r.into_inner();
-        reply(self.engine.digest_update(&r.state, &r.data).map(|state| proto::DigestUpdateResponse { state }))
-    }
+async fn seed_random(s: &CryptoService, r: proto::SeedRandomRequest) -> Result<proto::SeedRandomResponse> {
+    s.engine.seed_random(&r.mixin).map(|()| proto::SeedRandomResponse {})
+}
 
-    async fn digest_key(&self, _: Request<proto::DigestKeyRequest>) -> Reply<proto::DigestKeyResponse> {
-        reply(Err(Error::FunctionNotSupported("DigestKey")))
-    }
+async fn digest_init(s: &CryptoService, r: proto::DigestInitRequest) -> Result<proto::DigestInitResponse> {
+    mechanism(r.mech).and_then(|m| s.engine.digest_init(&m)).map(|state| proto::DigestInitResponse { state })
+}
 
-    async fn digest_final(&self, r: Request<proto::DigestFinalRequest>) -> Reply<proto::DigestFinalResponse> {
-        reply(
-            self.engine
-                .digest_final(&r.into_inner().state)
-                .map(|digest| proto::DigestFinalResponse { digest }),
-        )
-    }
+async fn digest(s: &CryptoService, r: proto::DigestRequest) -> Result<proto::DigestResponse> {
+    s.engine.digest(&r.state, &r.data).map(|digest| proto::DigestResponse { digest })
+}
 
-    async fn digest_single(
-        &self,
-        r: Request<proto::DigestSingleRequest>,
-    ) -> Reply<proto::DigestSingleResponse> {
-        let r = r.into_inner();
-        let result = mechanism(r.mech).and_then(|m| self.engine.digest_single(&m, &r.data));
-        reply(result.map(|digest| proto::DigestSingleResponse { digest }))
-    }
+async fn digest_update(
+    s: &CryptoService,
+    r: proto::DigestUpdateRequest,
+) -> Result<proto::DigestUpdateResponse> {
+    s.engine.digest_update(&r.state, &r.data).map(|state| proto::DigestUpdateResponse { state })
+}
 
-    async fn encrypt_init(&self, r: Request<proto::EncryptInitRequest>) -> Reply<proto::EncryptInitResponse> {
-        let r = r.into_inner();
-        let key = key(r.key, r.legacy_key);
-        let result = mechanism(r.mech).and_then(|m| self.engine.cipher_init(Operation::Encrypt, &m, &key));
-        reply(result.map(|state| proto::EncryptInitResponse { state }))
-    }
+async fn digest_key(_: &CryptoService, _: proto::DigestKeyRequest) -> Result<proto::DigestKeyResponse> {
+    Err(Error::FunctionNotSupported(Rpc::DigestKey.name()))
+}
 
-    async fn decrypt_init(&self, r: Request<proto::DecryptInitRequest>) -> Reply<proto::DecryptInitResponse> {
-        let r = r.into_inner();
-        let key = key(r.key, r.legacy_key);
-        let result = mechanism(r.mech).and_then(|m| self.engine.cipher_init(Operation::Decrypt, &m, &key));
-        reply(result.map(|state| proto::DecryptInitResponse { state }))
-    }
+async fn digest_final(s: &CryptoService, r: proto::DigestFinalRequest) -> Result<proto::DigestFinalResponse> {
+    s.engine.digest_final(&r.state).map(|digest| proto::DigestFinalResponse { digest })
+}
 
-    async fn encrypt_update(
-        &self,
-        r: Request<proto::EncryptUpdateRequest>,
-    ) -> Reply<proto::EncryptUpdateResponse> {
-        let r = r.into_inner();
-        let result = self.engine.cipher_update(Operation::Encrypt, &r.state, &r.plain);
-        reply(result.map(|(state, ciphered)| proto::EncryptUpdateResponse { state, ciphered }))
-    }
+async fn digest_single(
+    s: &CryptoService,
+    r: proto::DigestSingleRequest,
+) -> Result<proto::DigestSingleResponse> {
+    let result = mechanism(r.mech).and_then(|m| s.engine.digest_single(&m, &r.data));
+    result.map(|digest| proto::DigestSingleResponse { digest })
+}
 
-    async fn decrypt_update(
-        &self,
-        r: Request<proto::DecryptUpdateRequest>,
-    ) -> Reply<proto::DecryptUpdateResponse> {
-        let r = r.into_inner();
-        let result = self.engine.cipher_update(Operation::Decrypt, &r.state, &r.ciphered);
-        reply(result.map(|(state, plain)| proto::DecryptUpdateResponse { state, plain }))
-    }
+async fn encrypt_init(s: &CryptoService, r: proto::EncryptInitRequest) -> Result<proto::EncryptInitResponse> {
+    let key = key(r.key, r.legacy_key);
+    let result = mechanism(r.mech).and_then(|m| s.engine.cipher_init(Operation::Encrypt, &m, &key));
+    result.map(|state| proto::EncryptInitResponse { state })
+}
 
-    async fn encrypt(&self, r: Request<proto::EncryptRequest>) -> Reply<proto::EncryptResponse> {
-        let r = r.into_inner();
-        let result = self.engine.cipher(Operation::Encrypt, &r.state, &r.plain);
-        reply(result.map(|ciphered| proto::EncryptResponse { ciphered }))
-    }
+async fn decrypt_init(s: &CryptoService, r: proto::DecryptInitRequest) -> Result<proto::DecryptInitResponse> {
+    let key = key(r.key, r.legacy_key);
+    let result = mechanism(r.mech).and_then(|m| s.engine.cipher_init(Operation::Decrypt, &m, &key));
+    result.map(|state| proto::DecryptInitResponse { state })
+}
 
-    async fn decrypt(&self, r: Request<proto::DecryptRequest>) -> Reply<proto::DecryptResponse> {
-        let r = r.into_inner();
-        reply(
-            self.engine
-                .cipher(Operation::Decrypt, &r.state, &r.ciphered)
-                .map(|plain| proto::DecryptResponse { plain }),
-        )
-    }
+async fn encrypt_update(
+    s: &CryptoService,
+    r: proto::EncryptUpdateRequest,
+) -> Result<proto::EncryptUpdateResponse> {
+    let result = s.engine.cipher_update(Operation::Encrypt, &r.state, &r.plain);
+    result.map(|(state, ciphered)| proto::EncryptUpdateResponse { state, ciphered })
+}
 
-    async fn encrypt_final(
-        &self,
-        r: Request<proto::EncryptFinalRequest>,
-    ) -> Reply<proto::EncryptFinalResponse> {
-        let result = self.engine.cipher_final(Operation::Encrypt, &r.into_inner().state);
-        reply(result.map(|ciphered| proto::EncryptFinalResponse { ciphered }))
-    }
+async fn decrypt_update(
+    s: &CryptoService,
+    r: proto::DecryptUpdateRequest,
+) -> Result<proto::DecryptUpdateResponse> {
+    let result = s.engine.cipher_update(Operation::Decrypt, &r.state, &r.ciphered);
+    result.map(|(state, plain)| proto::DecryptUpdateResponse { state, plain })
+}
 
-    async fn decrypt_final(
-        &self,
-        r: Request<proto::DecryptFinalRequest>,
-    ) -> Reply<proto::DecryptFinalResponse> {
-        let result = self.engine.cipher_final(Operation::Decrypt, &r.into_inner().state);
-        reply(result.map(|plain| proto::DecryptFinalResponse { plain }))
-    }
+async fn encrypt(s: &CryptoService, r: proto::EncryptRequest) -> Result<proto::EncryptResponse> {
+    let result = s.engine.cipher(Operation::Encrypt, &r.state, &r.plain);
+    result.map(|ciphered| proto::EncryptResponse { ciphered })
+}
 
-    async fn encrypt_single(
-        &self,
-        r: Request<proto::EncryptSingleRequest>,
-    ) -> Reply<proto::EncryptSingleResponse> {
-        let r = r.into_inner();
-        let key = key(r.key, r.legacy_key);
-        let mech = mechanism(r.mech);
-        let heavy = cpu_heavy(&mech);
-        let result =
-            self.run(heavy, move |e| e.cipher_single(Operation::Encrypt, &mech?, &key, &r.plain)).await;
-        reply(result.map(|ciphered| proto::EncryptSingleResponse { ciphered }))
-    }
+async fn decrypt(s: &CryptoService, r: proto::DecryptRequest) -> Result<proto::DecryptResponse> {
+    s.engine.cipher(Operation::Decrypt, &r.state, &r.ciphered).map(|plain| proto::DecryptResponse { plain })
+}
 
-    async fn decrypt_single(
-        &self,
-        r: Request<proto::DecryptSingleRequest>,
-    ) -> Reply<proto::DecryptSingleResponse> {
-        let r = r.into_inner();
-        let key = key(r.key, r.legacy_key);
-        let mech = mechanism(r.mech);
-        let heavy = cpu_heavy(&mech);
-        let result =
-            self.run(heavy, move |e| e.cipher_single(Operation::Decrypt, &mech?, &key, &r.ciphered)).await;
-        reply(result.map(|plain| proto::DecryptSingleResponse { plain }))
-    }
+async fn encrypt_final(
+    s: &CryptoService,
+    r: proto::EncryptFinalRequest,
+) -> Result<proto::EncryptFinalResponse> {
+    let result = s.engine.cipher_final(Operation::Encrypt, &r.state);
+    result.map(|ciphered| proto::EncryptFinalResponse { ciphered })
+}
 
-    async fn reencrypt_single(
-        &self,
-        r: Request<proto::ReencryptSingleRequest>,
-    ) -> Reply<proto::ReencryptSingleResponse> {
-        let r = r.into_inner();
-        let (dec_key, enc_key) = (key(r.dec_key, Vec::new()), key(r.enc_key, Vec::new()));
-        let result = mechanism(r.dec_mech).and_then(|dec| {
-            let enc = mechanism(r.enc_mech)?;
-            self.engine.reencrypt_single(&dec, &dec_key, &enc, &enc_key, &r.ciphered)
-        });
-        reply(result.map(|reciphered| proto::ReencryptSingleResponse { reciphered }))
-    }
+async fn decrypt_final(
+    s: &CryptoService,
+    r: proto::DecryptFinalRequest,
+) -> Result<proto::DecryptFinalResponse> {
+    let result = s.engine.cipher_final(Operation::Decrypt, &r.state);
+    result.map(|plain| proto::DecryptFinalResponse { plain })
+}
 
-    async fn sign_init(&self, r: Request<proto::SignInitRequest>) -> Reply<proto::SignInitResponse> {
-        let r = r.into_inner();
-        let key = key(r.priv_key, r.legacy_priv_key);
-        let result = mechanism(r.mech).and_then(|m| self.engine.sign_init(Operation::Sign, &m, &key));
-        reply(result.map(|state| proto::SignInitResponse { state }))
-    }
+async fn encrypt_single(
+    s: &CryptoService,
+    r: proto::EncryptSingleRequest,
+) -> Result<proto::EncryptSingleResponse> {
+    let key = key(r.key, r.legacy_key);
+    let mech = mechanism(r.mech);
+    let heavy = cpu_heavy(&mech);
+    let result = s.run(heavy, move |e| e.cipher_single(Operation::Encrypt, &mech?, &key, &r.plain)).await;
+    result.map(|ciphered| proto::EncryptSingleResponse { ciphered })
+}
 
-    async fn verify_init(&self, r: Request<proto::VerifyInitRequest>) -> Reply<proto::VerifyInitResponse> {
-        let r = r.into_inner();
-        let key = key(r.pub_key, r.legacy_pub_key);
-        let result = mechanism(r.mech).and_then(|m| self.engine.sign_init(Operation::Verify, &m, &key));
-        reply(result.map(|state| proto::VerifyInitResponse { state }))
-    }
+async fn decrypt_single(
+    s: &CryptoService,
+    r: proto::DecryptSingleRequest,
+) -> Result<proto::DecryptSingleResponse> {
+    let key = key(r.key, r.legacy_key);
+    let mech = mechanism(r.mech);
+    let heavy = cpu_heavy(&mech);
+    let result = s.run(heavy, move |e| e.cipher_single(Operation::Decrypt, &mech?, &key, &r.ciphered)).await;
+    result.map(|plain| proto::DecryptSingleResponse { plain })
+}
 
-    async fn sign_update(&self, r: Request<proto::SignUpdateRequest>) -> Reply<proto::SignUpdateResponse> {
-        let r = r.into_inner();
-        let result = self.engine.sign_update(Operation::Sign, &r.state, &r.data);
-        reply(result.map(|state| proto::SignUpdateResponse { state }))
-    }
+async fn reencrypt_single(
+    s: &CryptoService,
+    r: proto::ReencryptSingleRequest,
+) -> Result<proto::ReencryptSingleResponse> {
+    let (dec_key, enc_key) = (key(r.dec_key, Vec::new()), key(r.enc_key, Vec::new()));
+    let result = mechanism(r.dec_mech).and_then(|dec| {
+        let enc = mechanism(r.enc_mech)?;
+        s.engine.reencrypt_single(&dec, &dec_key, &enc, &enc_key, &r.ciphered)
+    });
+    result.map(|reciphered| proto::ReencryptSingleResponse { reciphered })
+}
 
-    async fn verify_update(
-        &self,
-        r: Request<proto::VerifyUpdateRequest>,
-    ) -> Reply<proto::VerifyUpdateResponse> {
-        let r = r.into_inner();
-        let result = self.engine.sign_update(Operation::Verify, &r.state, &r.data);
-        reply(result.map(|state| proto::VerifyUpdateResponse { state }))
-    }
+async fn sign_init(s: &CryptoService, r: proto::SignInitRequest) -> Result<proto::SignInitResponse> {
+    let key = key(r.priv_key, r.legacy_priv_key);
+    let result = mechanism(r.mech).and_then(|m| s.engine.sign_init(Operation::Sign, &m, &key));
+    result.map(|state| proto::SignInitResponse { state })
+}
 
-    async fn sign_final(&self, r: Request<proto::SignFinalRequest>) -> Reply<proto::SignFinalResponse> {
-        let state = r.into_inner().state;
-        let result = self.run(true, move |e| e.sign_final(&state)).await;
-        reply(result.map(|signature| proto::SignFinalResponse { signature }))
-    }
+async fn verify_init(s: &CryptoService, r: proto::VerifyInitRequest) -> Result<proto::VerifyInitResponse> {
+    let key = key(r.pub_key, r.legacy_pub_key);
+    let result = mechanism(r.mech).and_then(|m| s.engine.sign_init(Operation::Verify, &m, &key));
+    result.map(|state| proto::VerifyInitResponse { state })
+}
 
-    async fn verify_final(&self, r: Request<proto::VerifyFinalRequest>) -> Reply<proto::VerifyFinalResponse> {
-        let r = r.into_inner();
-        let result = self.run(true, move |e| e.verify_final(&r.state, &r.signature)).await;
-        reply(result.map(|()| proto::VerifyFinalResponse {}))
-    }
+async fn sign_update(s: &CryptoService, r: proto::SignUpdateRequest) -> Result<proto::SignUpdateResponse> {
+    let result = s.engine.sign_update(Operation::Sign, &r.state, &r.data);
+    result.map(|state| proto::SignUpdateResponse { state })
+}
 
-    async fn sign(&self, r: Request<proto::SignRequest>) -> Reply<proto::SignResponse> {
-        let r = r.into_inner();
-        let result = self.run(true, move |e| e.sign(&r.state, &r.data)).await;
-        reply(result.map(|signature| proto::SignResponse { signature }))
-    }
+async fn verify_update(
+    s: &CryptoService,
+    r: proto::VerifyUpdateRequest,
+) -> Result<proto::VerifyUpdateResponse> {
+    let result = s.engine.sign_update(Operation::Verify, &r.state, &r.data);
+    result.map(|state| proto::VerifyUpdateResponse { state })
+}
 
-    async fn verify(&self, r: Request<proto::VerifyRequest>) -> Reply<proto::VerifyResponse> {
-        let r = r.into_inner();
-        let result = self.run(true, move |e| e.verify(&r.state, &r.data, &r.signature)).await;
-        reply(result.map(|()| proto::VerifyResponse {}))
-    }
+async fn sign_final(s: &CryptoService, r: proto::SignFinalRequest) -> Result<proto::SignFinalResponse> {
+    let state = r.state;
+    let result = s.run(true, move |e| e.sign_final(&state)).await;
+    result.map(|signature| proto::SignFinalResponse { signature })
+}
 
-    async fn sign_single(&self, r: Request<proto::SignSingleRequest>) -> Reply<proto::SignSingleResponse> {
-        let r = r.into_inner();
-        let key = key(r.priv_key, r.legacy_priv_key);
-        let mech = mechanism(r.mech);
-        let result = self.run(cpu_heavy(&mech), move |e| e.sign_single(&mech?, &key, &r.data)).await;
-        reply(result.map(|signature| proto::SignSingleResponse { signature }))
-    }
+async fn verify_final(s: &CryptoService, r: proto::VerifyFinalRequest) -> Result<proto::VerifyFinalResponse> {
+    let result = s.run(true, move |e| e.verify_final(&r.state, &r.signature)).await;
+    result.map(|()| proto::VerifyFinalResponse {})
+}
 
-    async fn verify_single(
-        &self,
-        r: Request<proto::VerifySingleRequest>,
-    ) -> Reply<proto::VerifySingleResponse> {
-        let r = r.into_inner();
-        let key = key(r.pub_key, r.legacy_pub_key);
-        let mech = mechanism(r.mech);
-        let result =
-            self.run(cpu_heavy(&mech), move |e| e.verify_single(&mech?, &key, &r.data, &r.signature)).await;
-        reply(result.map(|()| proto::VerifySingleResponse {}))
-    }
+async fn sign(s: &CryptoService, r: proto::SignRequest) -> Result<proto::SignResponse> {
+    let result = s.run(true, move |e| e.sign(&r.state, &r.data)).await;
+    result.map(|signature| proto::SignResponse { signature })
+}
 
-    async fn generate_key(&self, r: Request<proto::GenerateKeyRequest>) -> Reply<proto::GenerateKeyResponse> {
-        let r = r.into_inner();
-        let result = mechanism(r.mech).and_then(|m| self.engine.generate_key(&m, &template(r.template)));
-        reply(result.map(|k| proto::GenerateKeyResponse {
-            key: Some(key_blob(&k)),
-            key_bytes: k.blob,
-            check_sum: k.checksum,
-        }))
-    }
+async fn verify(s: &CryptoService, r: proto::VerifyRequest) -> Result<proto::VerifyResponse> {
+    let result = s.run(true, move |e| e.verify(&r.state, &r.data, &r.signature)).await;
+    result.map(|()| proto::VerifyResponse {})
+}
 
-    async fn generate_key_pair(
-        &self,
-        r: Request<proto::GenerateKeyPairRequest>,
-    ) -> Reply<proto::GenerateKeyPairResponse> {
-        let r = r.into_inner();
-        let (public, private) = (template(r.pub_key_template), template(r.priv_key_template));
-        let mech = mechanism(r.mech);
-        let result =
-            self.run(cpu_heavy(&mech), move |e| e.generate_key_pair(&mech?, &public, &private)).await;
-        reply(result.map(|(private, public)| proto::GenerateKeyPairResponse {
-            priv_key: Some(key_blob(&private)),
-            pub_key: Some(key_blob(&public)),
-            priv_key_bytes: private.blob,
-            pub_key_bytes: public.blob,
-        }))
-    }
+async fn sign_single(s: &CryptoService, r: proto::SignSingleRequest) -> Result<proto::SignSingleResponse> {
+    let key = key(r.priv_key, r.legacy_priv_key);
+    let mech = mechanism(r.mech);
+    let result = s.run(cpu_heavy(&mech), move |e| e.sign_single(&mech?, &key, &r.data)).await;
+    result.map(|signature| proto::SignSingleResponse { signature })
+}
 
-    async fn wrap_key(&self, r: Request<proto::WrapKeyRequest>) -> Reply<proto::WrapKeyResponse> {
-        let r = r.into_inner();
-        let (k, kek) = (key(r.key, r.legacy_key), key(r.ke_k, r.legacy_ke_k));
-        let mac_key = key(r.mac_key, r.legacy_mac_key);
-        let mech = mechanism(r.mech);
-        let result =
-            self.run(cpu_heavy(&mech), move |e| e.wrap_key_with_mac(&mech?, &k, &kek, &mac_key)).await;
-        reply(result.map(|wrapped| proto::WrapKeyResponse { wrapped }))
-    }
+async fn verify_single(
+    s: &CryptoService,
+    r: proto::VerifySingleRequest,
+) -> Result<proto::VerifySingleResponse> {
+    let key = key(r.pub_key, r.legacy_pub_key);
+    let mech = mechanism(r.mech);
+    let result = s.run(cpu_heavy(&mech), move |e| e.verify_single(&mech?, &key, &r.data, &r.signature)).await;
+    result.map(|()| proto::VerifySingleResponse {})
+}
 
-    async fn unwrap_key(&self, r: Request<proto::UnwrapKeyRequest>) -> Reply<proto::UnwrapKeyResponse> {
-        let r = r.into_inner();
-        let (kek, mac_key) = (key(r.ke_k, r.legacy_ke_k), key(r.mac_key, r.legacy_mac_key));
-        let mech = mechanism(r.mech);
-        let result = self
-            .run(cpu_heavy(&mech), move |e| {
-                e.unwrap_key_with_mac(&mech?, &kek, &mac_key, &r.wrapped, &template(r.template))
-            })
-            .await;
-        reply(result.map(|k| proto::UnwrapKeyResponse {
-            unwrapped: Some(key_blob(&k)),
-            unwrapped_bytes: k.blob,
-            check_sum: k.checksum,
-        }))
-    }
+async fn generate_key(s: &CryptoService, r: proto::GenerateKeyRequest) -> Result<proto::GenerateKeyResponse> {
+    let result = mechanism(r.mech).and_then(|m| s.engine.generate_key(&m, &template(r.template)));
+    result.map(|k| proto::GenerateKeyResponse {
+        key: Some(key_blob(&k)),
+        key_bytes: k.blob,
+        check_sum: k.checksum,
+    })
+}
 
-    async fn derive_key(&self, r: Request<proto::DeriveKeyRequest>) -> Reply<proto::DeriveKeyResponse> {
-        let r = r.into_inner();
-        let base = key(r.base_key, r.legacy_base_key);
-        let mech = mechanism(r.mech);
-        let result =
-            self.run(cpu_heavy(&mech), move |e| e.derive_key(&mech?, &base, &template(r.template))).await;
-        reply(result.map(|k| proto::DeriveKeyResponse {
-            new_key: Some(key_blob(&k)),
-            new_key_bytes: k.blob,
-            check_sum: k.checksum,
-        }))
-    }
+async fn generate_key_pair(
+    s: &CryptoService,
+    r: proto::GenerateKeyPairRequest,
+) -> Result<proto::GenerateKeyPairResponse> {
+    let (public, private) = (template(r.pub_key_template), template(r.priv_key_template));
+    let mech = mechanism(r.mech);
+    let result = s.run(cpu_heavy(&mech), move |e| e.generate_key_pair(&mech?, &public, &private)).await;
+    result.map(|(private, public)| proto::GenerateKeyPairResponse {
+        priv_key: Some(key_blob(&private)),
+        pub_key: Some(key_blob(&public)),
+        priv_key_bytes: private.blob,
+        pub_key_bytes: public.blob,
+    })
+}
 
-    async fn get_mechanism_list(
-        &self,
-        _: Request<proto::GetMechanismListRequest>,
-    ) -> Reply<proto::GetMechanismListResponse> {
-        let mechs = self.engine.mechanism_list().into_iter().map(|m| m.0).collect();
-        reply(Ok(proto::GetMechanismListResponse { mechs }))
-    }
+async fn wrap_key(s: &CryptoService, r: proto::WrapKeyRequest) -> Result<proto::WrapKeyResponse> {
+    let (k, kek) = (key(r.key, r.legacy_key), key(r.ke_k, r.legacy_ke_k));
+    let mac_key = key(r.mac_key, r.legacy_mac_key);
+    let mech = mechanism(r.mech);
+    let result = s.run(cpu_heavy(&mech), move |e| e.wrap_key_with_mac(&mech?, &k, &kek, &mac_key)).await;
+    result.map(|wrapped| proto::WrapKeyResponse { wrapped })
+}
 
-    async fn get_mechanism_info(
-        &self,
-        r: Request<proto::GetMechanismInfoRequest>,
-    ) -> Reply<proto::GetMechanismInfoResponse> {
-        let result = self.engine.mechanism_info(CkMechanismType(r.into_inner().mech));
-        reply(result.map(|row| proto::GetMechanismInfoResponse {
-            mech_info: Some(proto::MechanismInfo {
-                min_key_size: row.min_key_size,
-                max_key_size: row.max_key_size,
-                flags: row.flags.0,
-            }),
-        }))
-    }
+async fn unwrap_key(s: &CryptoService, r: proto::UnwrapKeyRequest) -> Result<proto::UnwrapKeyResponse> {
+    let (kek, mac_key) = (key(r.ke_k, r.legacy_ke_k), key(r.mac_key, r.legacy_mac_key));
+    let mech = mechanism(r.mech);
+    let result = s
+        .run(cpu_heavy(&mech), move |e| {
+            e.unwrap_key_with_mac(&mech?, &kek, &mac_key, &r.wrapped, &template(r.template))
+        })
+        .await;
+    result.map(|k| proto::UnwrapKeyResponse {
+        unwrapped: Some(key_blob(&k)),
+        unwrapped_bytes: k.blob,
+        check_sum: k.checksum,
+    })
+}
 
-    async fn get_attribute_value(
-        &self,
-        r: Request<proto::GetAttributeValueRequest>,
-    ) -> Reply<proto::GetAttributeValueResponse> {
-        let r = r.into_inner();
-        // The wanted attributes are the keys of either map; their values are ignored.
-        let mut wanted: Vec<CkAttributeType> =
-            r.attributes_bytes.keys().chain(r.attributes.keys()).map(|&a| CkAttributeType(a)).collect();
-        wanted.sort();
-        wanted.dedup();
-        let result = self.engine.get_attributes(&r.object, &wanted);
-        reply(result.map(|values| proto::GetAttributeValueResponse {
-            attributes_bytes: values.iter().map(|(a, v)| (a.0, v.to_bytes())).collect(),
-            attributes: values.iter().map(|(a, v)| (a.0, wire_value(v))).collect(),
-        }))
-    }
+async fn derive_key(s: &CryptoService, r: proto::DeriveKeyRequest) -> Result<proto::DeriveKeyResponse> {
+    let base = key(r.base_key, r.legacy_base_key);
+    let mech = mechanism(r.mech);
+    let result = s.run(cpu_heavy(&mech), move |e| e.derive_key(&mech?, &base, &template(r.template))).await;
+    result.map(|k| proto::DeriveKeyResponse {
+        new_key: Some(key_blob(&k)),
+        new_key_bytes: k.blob,
+        check_sum: k.checksum,
+    })
+}
 
-    async fn set_attribute_value(
-        &self,
-        r: Request<proto::SetAttributeValueRequest>,
-    ) -> Reply<proto::SetAttributeValueResponse> {
-        let r = r.into_inner();
-        let result = self.engine.set_attributes(&r.object, &template(r.attributes));
-        reply(result.map(|object| proto::SetAttributeValueResponse { object }))
-    }
+async fn get_mechanism_list(
+    s: &CryptoService,
+    _: proto::GetMechanismListRequest,
+) -> Result<proto::GetMechanismListResponse> {
+    let mechs = s.engine.mechanism_list().into_iter().map(|m| m.0).collect();
+    Ok(proto::GetMechanismListResponse { mechs })
+}
 
-    async fn login(&self, _: Request<proto::LoginRequest>) -> Reply<proto::LoginResponse> {
-        reply(Err(Error::FunctionNotSupported("Login")))
-    }
+async fn get_mechanism_info(
+    s: &CryptoService,
+    r: proto::GetMechanismInfoRequest,
+) -> Result<proto::GetMechanismInfoResponse> {
+    let result = s.engine.mechanism_info(CkMechanismType(r.mech));
+    result.map(|row| proto::GetMechanismInfoResponse {
+        mech_info: Some(proto::MechanismInfo {
+            min_key_size: row.min_key_size,
+            max_key_size: row.max_key_size,
+            flags: row.flags.0,
+        }),
+    })
+}
 
-    async fn logout(&self, _: Request<proto::LogoutRequest>) -> Reply<proto::LogoutResponse> {
-        reply(Err(Error::FunctionNotSupported("Logout")))
-    }
+async fn get_attribute_value(
+    s: &CryptoService,
+    r: proto::GetAttributeValueRequest,
+) -> Result<proto::GetAttributeValueResponse> {
+    // The wanted attributes are the keys of either map; their values are ignored.
+    let mut wanted: Vec<CkAttributeType> =
+        r.attributes_bytes.keys().chain(r.attributes.keys()).map(|&a| CkAttributeType(a)).collect();
+    wanted.sort();
+    wanted.dedup();
+    let result = s.engine.get_attributes(&r.object, &wanted);
+    result.map(|values| proto::GetAttributeValueResponse {
+        attributes_bytes: values.iter().map(|(a, v)| (a.0, v.to_bytes())).collect(),
+        attributes: values.iter().map(|(a, v)| (a.0, wire_value(v))).collect(),
+    })
+}
 
-    async fn rewrap_key_blob(
-        &self,
-        _: Request<proto::RewrapKeyBlobRequest>,
-    ) -> Reply<proto::RewrapKeyBlobResponse> {
-        reply(Err(Error::FunctionNotSupported("RewrapKeyBlob")))
-    }
+async fn set_attribute_value(
+    s: &CryptoService,
+    r: proto::SetAttributeValueRequest,
+) -> Result<proto::SetAttributeValueResponse> {
+    let result = s.engine.set_attributes(&r.object, &template(r.attributes));
+    result.map(|object| proto::SetAttributeValueResponse { object })
+}
+
+async fn login(_: &CryptoService, _: proto::LoginRequest) -> Result<proto::LoginResponse> {
+    Err(Error::FunctionNotSupported(Rpc::Login.name()))
+}
+
+async fn logout(_: &CryptoService, _: proto::LogoutRequest) -> Result<proto::LogoutResponse> {
+    Err(Error::FunctionNotSupported(Rpc::Logout.name()))
+}
+
+async fn rewrap_key_blob(
+    _: &CryptoService,
+    _: proto::RewrapKeyBlobRequest,
+) -> Result<proto::RewrapKeyBlobResponse> {
+    Err(Error::FunctionNotSupported(Rpc::RewrapKeyBlob.name()))
 }
 
 #[cfg(test)]

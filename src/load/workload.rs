@@ -11,10 +11,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::client::{Args, Client, Value};
+use crate::client::{Args, Client, Encoded, Fields, Value};
 use crate::pkcs11::CkRv;
 use crate::rpc::Rpc;
-use crate::runner::{Env, Observed, observe};
+use crate::runner::{Env, Observed, Ruling, observe, rule};
 use crate::suite::{Action, Case, Expect, Location, Step};
 
 /// Whether measured arguments are evaluated once or for every call.
@@ -92,10 +92,7 @@ pub struct WorkloadError {
 /// Parses and checks workloads; every problem is listed.
 pub fn parse(source_name: &str, text: &str) -> Result<Vec<Workload>, Vec<WorkloadError>> {
     let problem = |message: String| WorkloadError { source_name: source_name.to_owned(), message };
-    let file: File = serde_yaml::from_str(text).map_err(|e| {
-        let at = e.location().map(|l| format!("{}:{}: ", l.line(), l.column())).unwrap_or_default();
-        vec![problem(format!("{at}{e}"))]
-    })?;
+    let file: File = crate::suite::yaml::from_str(text).map_err(|e| vec![problem(e.to_string())])?;
     let mut errors = Vec::new();
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
@@ -249,6 +246,9 @@ pub enum Outcome {
 struct Prepared {
     rpc: Rpc,
     fixed: Option<Args>,
+    /// The fixed arguments' request, encoded once, for calls whose fields no one reads
+    /// (`Client::send_encoded`); `None` where the client cannot send one.
+    encoded: Option<Encoded>,
     step: Step,
 }
 
@@ -279,20 +279,28 @@ fn rpc_of(step: &Step) -> Option<Rpc> {
     }
 }
 
-/// Judges one call: `Ok` when it did what the step expects. Field checks are not run:
-/// load mode measures, conformance runs judge the bytes.
+impl Failure {
+    /// The key a call that did not do what its step expects is counted under.
+    fn of(observed: &Observed) -> Failure {
+        match observed {
+            Observed::Ok(_) => Failure::UnexpectedOk,
+            Observed::Rv(failure) => Failure::Rv(failure.rv),
+            Observed::Grpc(code, _) => Failure::Grpc(*code as i32),
+            // Counted by the code tonic gave it, as before it had a cause.
+            Observed::NoAnswer(n) => Failure::Grpc(n.code as i32),
+            Observed::Malformed(_) | Observed::RetryMisused(_) => Failure::Malformed,
+            Observed::Auth(failure) => Failure::Grpc(failure.code() as i32),
+        }
+    }
+}
+
+/// Judges one call with the runner's judge: `Ok` when it did what the step expects.
+/// Field checks are left to sampled iterations: load mode measures, conformance runs judge
+/// the bytes. No profile: every refusal but the expected one counts as a failure.
 fn judge(step: &Step, observed: &Observed) -> Result<(), Failure> {
-    match (&step.expect, observed) {
-        (Expect::Ok(_), Observed::Ok(_)) => Ok(()),
-        (Expect::Error(rvs), Observed::Rv(rv, _)) if rvs.contains(rv) => Ok(()),
-        (Expect::Grpc(want), Observed::Grpc(got, _)) if want == got => Ok(()),
-        (_, Observed::Ok(_)) => Err(Failure::UnexpectedOk),
-        (_, Observed::Rv(rv, _)) => Err(Failure::Rv(*rv)),
-        (_, Observed::Grpc(code, _)) => Err(Failure::Grpc(*code as i32)),
-        // Counted by the code tonic gave it, as before it had a cause.
-        (_, Observed::NoAnswer(n)) => Err(Failure::Grpc(n.code as i32)),
-        (_, Observed::Malformed(_) | Observed::RetryMisused(_)) => Err(Failure::Malformed),
-        (_, Observed::Auth(failure)) => Err(Failure::Grpc(failure.code() as i32)),
+    match rule(&step.expect, observed, None) {
+        Ruling::Expected | Ruling::Accepted(_) => Ok(()),
+        Ruling::Unimplemented | Ruling::Unexpected(_) => Err(Failure::of(observed)),
     }
 }
 
@@ -323,10 +331,10 @@ impl Workload {
                 rpc: step.action.name(),
                 why,
             };
-            let args = env.args(step).map_err(|e| fail(format!("{e:?}")))?;
+            let args = env.args(step).map_err(|e| fail(e.explained()))?;
             let Some(rpc) = rpc_of(step) else {
                 let Action::Local(op) = step.action else { continue };
-                let fields = crate::runner::local(op, &args).map_err(|e| fail(eval_text(e)))?;
+                let fields = crate::runner::local(op, &args).map_err(|e| fail(e.explained()))?;
                 save(step, &fields, &mut env, Some(&mut vars));
                 continue;
             };
@@ -351,7 +359,11 @@ impl Workload {
                 Data::Fixed => env.args(step).ok(),
                 Data::Fresh => None,
             };
-            steps.push(Prepared { rpc, fixed, step: step.clone() });
+            let encoded = match &fixed {
+                Some(args) => client.encode_request(rpc, args).ok().and_then(|m| client.encoded(rpc, &m)),
+                None => None,
+            };
+            steps.push(Prepared { rpc, fixed, encoded, step: step.clone() });
         }
         Ok(Ready { name: self.name.clone(), weight: self.weight, vars, steps, check: self.check.clone() })
     }
@@ -380,6 +392,15 @@ impl Ready {
     pub async fn iterate(&self, client: &Client, env: &mut Env, sampled: bool) -> Outcome {
         let last = self.steps.len().saturating_sub(1);
         for (i, p) in self.steps.iter().enumerate() {
+            // Nothing reads this answer's fields: its status is all there is to judge.
+            let status_only = !sampled && (p.step.save.is_empty() || i == last);
+            if let (Some(encoded), true) = (&p.encoded, status_only) {
+                let result = client.send_encoded(encoded).await.map(|()| Fields::new());
+                if let Err(f) = judge(&p.step, &observe(&result)) {
+                    return Outcome::Failed(f);
+                }
+                continue;
+            }
             let evaluated;
             let args = match &p.fixed {
                 Some(args) => args,
@@ -401,7 +422,7 @@ impl Ready {
                 && let Expect::Ok(checks) = &p.step.expect
                 && let Err(e) = crate::runner::check_fields(checks, fields, env)
             {
-                return Outcome::Wrong(format!("{} {}", p.rpc.name(), eval_text(e)));
+                return Outcome::Wrong(format!("{} {}", p.rpc.name(), e.explained()));
             }
             if !p.step.save.is_empty() && (sampled || i < last) {
                 save(&p.step, fields, env, None);
@@ -425,7 +446,7 @@ impl Ready {
                 });
             match checked {
                 Ok(fields) => save(step, &fields, env, None),
-                Err(e) => return Outcome::Wrong(format!("{}: {}", op.name(), eval_text(e))),
+                Err(e) => return Outcome::Wrong(format!("{}: {}", op.name(), e.explained())),
             }
         }
         Outcome::Ok { checked: true }
@@ -435,12 +456,6 @@ impl Ready {
     pub fn checks(&self) -> bool {
         !self.check.is_empty()
             || self.steps.iter().any(|p| matches!(&p.step.expect, Expect::Ok(c) if !c.is_empty()))
-    }
-}
-
-fn eval_text(e: crate::runner::EvalError) -> String {
-    match e {
-        crate::runner::EvalError::Endpoint(why) | crate::runner::EvalError::Harness(why) => why,
     }
 }
 
@@ -464,6 +479,33 @@ mod tests {
     }
 
     #[test]
+    fn a_call_is_judged_by_the_runners_judge_and_counted_by_what_came_back() {
+        let step = |text: &str| parse("w.yaml", text).unwrap().remove(0).measured.remove(0);
+        let random = step("workloads:\n  - name: a\n    step: {GenerateRandom: {len: 8}}\n");
+        let fields = crate::client::Fields::new();
+        assert_eq!(judge(&random, &Observed::Ok(&fields)), Ok(()));
+        let busy = crate::status::Grep11Failure {
+            rv: crate::pkcs11::CKR_DEVICE_ERROR,
+            detail: String::new(),
+            retry: false,
+        };
+        assert_eq!(judge(&random, &Observed::Rv(&busy)), Err(Failure::Rv(crate::pkcs11::CKR_DEVICE_ERROR)));
+        let unimplemented = Observed::Grpc(tonic::Code::Unimplemented, "");
+        assert_eq!(judge(&random, &unimplemented), Err(Failure::Grpc(tonic::Code::Unimplemented as i32)));
+        assert_eq!(judge(&random, &Observed::Malformed("short".into())), Err(Failure::Malformed));
+        // A refusal of the credentials is what a step expecting UNAUTHENTICATED wants.
+        let refused = step(
+            "workloads:\n  - name: a\n    step: {GenerateRandom: {len: 8}, expect: {grpc: UNAUTHENTICATED}}\n",
+        );
+        let auth = crate::client::AuthFailure::Refused {
+            code: tonic::Code::Unauthenticated,
+            message: "no token".into(),
+        };
+        assert_eq!(judge(&refused, &Observed::Auth(&auth)), Ok(()));
+        assert_eq!(judge(&refused, &Observed::Ok(&fields)), Err(Failure::UnexpectedOk));
+    }
+
+    #[test]
     fn problems_are_named() {
         let e = parse(
             "w.yaml",
@@ -479,5 +521,29 @@ mod tests {
         assert!(e[0].to_string().contains("measured step 1 SignSingle: undefined variable $k"), "{}", e[0]);
         let e = parse("w.yaml", "workloads:\n  - name: a\n").unwrap_err();
         assert!(e[0].to_string().contains("no `step` to measure"), "{}", e[0]);
+    }
+
+    /// Fixed arguments are encoded once for a direct connection, which sends them as
+    /// bytes; a `Channel` client, and arguments evaluated per call, take the full path.
+    #[tokio::test]
+    async fn fixed_requests_are_encoded_once_for_a_direct_connection() {
+        let timeout = std::time::Duration::from_secs(5);
+        let workload = |data: &str| {
+            let text = format!(
+                "workloads:\n  - name: a\n    data: {data}\n    step: {{GenerateRandom: {{len: 8}}}}\n"
+            );
+            parse("w.yaml", &text).unwrap().remove(0)
+        };
+        let direct = crate::embedded::direct_clients(1, crate::client::Wire::Keyblob, timeout)
+            .await
+            .unwrap()
+            .remove(0);
+        let ready = workload("fixed").setup(&direct).await.unwrap();
+        let encoded = ready.steps[0].encoded.as_ref().expect("a fixed request is encoded");
+        assert_eq!(encoded.rpc(), Rpc::GenerateRandom);
+        assert_eq!(ready.iterate(&direct, &mut ready.env(), false).await, Outcome::Ok { checked: false });
+        assert!(workload("fresh").setup(&direct).await.unwrap().steps[0].encoded.is_none());
+        let channel = crate::embedded::client(crate::client::Wire::Keyblob, timeout);
+        assert!(workload("fixed").setup(&channel).await.unwrap().steps[0].encoded.is_none());
     }
 }

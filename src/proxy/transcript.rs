@@ -15,7 +15,7 @@ use crate::pkcs11::{AttrKind, CkAttributeType, CkEcKdf, CkMechanismType, CkRv, a
 use crate::proto::{self, AttributeValue, attribute_value::OneAttr, mechanism::Parameter};
 use crate::rpc::Rpc;
 use crate::runner::reference;
-use crate::suite::{BTC_DERIVE_TYPES, MGF_NAMES, grpc_code_name};
+use crate::suite::{BtcDeriveType, Mgf, grpc_code_name};
 
 use super::decode::{Call, Ended, In};
 
@@ -419,10 +419,8 @@ impl Transcript {
                 format!("{{type: {name}, ecdh: {{kdf: {kdf}, public: {public}{shared}}}}}")
             }
             (Some(Parameter::BtcDeriveParameter(p)), Some(name)) => {
-                let kind = BTC_DERIVE_TYPES
-                    .iter()
-                    .find(|(_, v)| *v == p.r#type as u64)
-                    .map(|(n, _)| *n)
+                let kind = BtcDeriveType::from_value(p.r#type as u64)
+                    .map(BtcDeriveType::name)
                     .ok_or_else(|| Skip(format!("BTC derivation type {} is unknown", p.r#type)))?;
                 let chain = if p.chain_code.is_empty() {
                     String::new()
@@ -604,11 +602,7 @@ fn named_mech(mech: u64) -> Result<&'static str, Skip> {
 }
 
 fn mgf(value: i32) -> Result<&'static str, Skip> {
-    MGF_NAMES
-        .iter()
-        .find(|(_, v)| *v == value as u64)
-        .map(|(n, _)| *n)
-        .ok_or_else(|| Skip(format!("MGF {value} is unknown")))
+    Mgf::from_value(value as u64).map(Mgf::name).ok_or_else(|| Skip(format!("MGF {value} is unknown")))
 }
 
 fn rv_name(rv: CkRv) -> String {
@@ -677,7 +671,7 @@ fn check_mech(m: &proto::Mechanism) -> Result<(), Skip> {
                 .ok_or_else(|| Skip(format!("ECDH KDF {} has no CKD_ name", p.kdf)))?;
         }
         Parameter::BtcDeriveParameter(p) => {
-            if !BTC_DERIVE_TYPES.iter().any(|(_, v)| *v == p.r#type as u64) {
+            if BtcDeriveType::from_value(p.r#type as u64).is_none() {
                 return Err(Skip(format!("BTC derivation type {} is unknown", p.r#type)));
             }
         }

@@ -69,7 +69,7 @@ impl StepAnswer {
                     .map(|(name, value)| (field_name(name).to_owned(), shape(field_name(name), value)))
                     .collect(),
             ),
-            Observed::Rv(rv, _) => StepAnswer::Rv(*rv),
+            Observed::Rv(failure) => StepAnswer::Rv(failure.rv),
             Observed::Grpc(code, _) => StepAnswer::Grpc(*code),
             Observed::NoAnswer(_) => StepAnswer::NoAnswer,
             Observed::Malformed(_) => StepAnswer::Malformed,

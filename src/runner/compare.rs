@@ -513,7 +513,8 @@ mod tests {
         let a = [case("d/x", Outcome::Pass, vec![step(1, "DigestSingle", digest(32))])];
         let b = [case("d/x", Outcome::Fail, vec![step(1, "DigestSingle", StepAnswer::Rv(CkRv(0x70)))])];
         let allow: Vec<Reasoned> =
-            serde_yaml::from_str("- {case: 'd/*', reason: known}\n- {case: 'other', reason: stale}").unwrap();
+            crate::suite::yaml::from_str("- {case: 'd/*', reason: known}\n- {case: 'other', reason: stale}")
+                .unwrap();
         let c = compare(&a, &b, &allow);
         assert_eq!(c.divergences[0].allowed.as_deref(), Some("known"));
         assert_eq!(c.allowed_not_occurred.len(), 1);

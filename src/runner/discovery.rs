@@ -169,7 +169,7 @@ pub async fn unlisted_mechanism(client: &Client, mech: CkMechanismType) -> CaseR
     let answer = mechanism_info_call(client, &mut case, started, mech).await;
     let observed = observe(&answer);
     let problem = match &observed {
-        super::expect::Observed::Rv(rv, _) if *rv == CKR_MECHANISM_INVALID => None,
+        super::expect::Observed::Rv(f) if f.rv == CKR_MECHANISM_INVALID => None,
         _ if unjudged(&observed) => Some((Outcome::Error, observed.describe())),
         super::expect::Observed::Ok(_) => Some((
             Outcome::Fail,
@@ -181,10 +181,11 @@ pub async fn unlisted_mechanism(client: &Client, mech: CkMechanismType) -> CaseR
     concluded(case, problem)
 }
 
-/// No answer, or credentials refused, says nothing about the mechanism: a generated case
-/// meeting one could not be completed (`error`), as a suite case would be.
+/// No PKCS #11 answer (no answer at all, a status without a `Grep11Error`, credentials
+/// refused) says nothing about the mechanism: a generated case meeting one could not be
+/// completed (`error`), as a suite case would be.
 fn unjudged(observed: &super::expect::Observed) -> bool {
-    matches!(observed, super::expect::Observed::NoAnswer(_) | super::expect::Observed::Auth(_))
+    observed.blame() == super::Blame::Transport
 }
 
 /// The key generators whose size is one template attribute in the unit their
@@ -245,8 +246,7 @@ pub async fn key_size_range(client: &Client, mech: CkMechanismType) -> Option<Ca
                 Some(format!("step {} {}: {}", case.trace.len(), rpc.name(), observe(&answer).describe()));
             return Some(case);
         }
-        let refused_right =
-            matches!(observe(&answer), super::expect::Observed::Rv(rv, _) if rv == CKR_KEY_SIZE_RANGE);
+        let refused_right = observe(&answer).rv() == Some(CKR_KEY_SIZE_RANGE);
         let wrong = match (fits, &answer) {
             (true, Ok(_)) => None,
             (true, Err(_)) => Some(format!("{size_attr}={size} is in the advertised range {min}..={max}")),

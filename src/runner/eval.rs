@@ -4,19 +4,13 @@ use std::collections::HashMap;
 
 use prost::Message as _;
 
+use super::blame::Blame;
+use super::error::{EvalError, Held};
 use super::reference;
 use crate::client::{Arg, Args, Value};
 use crate::pkcs11::{AttrKind, CkMechanismType, attribute_kind};
 use crate::proto::{self, AttributeValue, attribute_value::OneAttr, mechanism::Parameter};
 use crate::suite::{ArgValue, Expr, Func, MechSpec, Param, RsaParamSpec, Step, Sym, TemplateValue};
-
-/// Who is to blame when an evaluation fails: the endpoint's data (a `fail`), or the suite
-/// and harness (an `error`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EvalError {
-    Endpoint(String),
-    Harness(String),
-}
 
 /// The variables of one running case. `None` is a matrix parameter set to null: the
 /// argument that uses it is left out.
@@ -25,8 +19,8 @@ pub struct Env {
     vars: HashMap<String, Option<Value>>,
 }
 
-fn harness<T>(msg: impl Into<String>) -> Result<T, EvalError> {
-    Err(EvalError::Harness(msg.into()))
+fn wrong_kind<T>(var: &str, value: Option<&Value>, wanted: &'static str) -> Result<T, EvalError> {
+    Err(EvalError::WrongKind { var: var.to_owned(), held: Held::of(value), wanted })
 }
 
 impl Env {
@@ -59,7 +53,7 @@ impl Env {
     fn var(&self, name: &str) -> Result<Option<&Value>, EvalError> {
         match self.vars.get(name) {
             Some(v) => Ok(v.as_ref()),
-            None => harness(format!("variable ${name} is not set")),
+            None => Err(EvalError::Unset(name.to_owned())),
         }
     }
 
@@ -68,7 +62,7 @@ impl Env {
         match self.var(name)? {
             None => Ok(None),
             Some(Value::Bytes(b)) => Ok(Some(b.clone())),
-            Some(other) => harness(format!("${name} is {other:?}, not bytes")),
+            other @ Some(_) => wrong_kind(name, other, "bytes"),
         }
     }
 
@@ -77,7 +71,7 @@ impl Env {
             Sym::Value(v) => Ok(*v),
             Sym::Var(name) => match self.var(name)? {
                 Some(Value::Uint(u)) => Ok(*u),
-                other => harness(format!("${name} is {other:?}, not a number")),
+                other => wrong_kind(name, other, "a number"),
             },
         }
     }
@@ -104,7 +98,7 @@ impl Env {
         match expr {
             Expr::Bytes(b) => Ok(Some(b.clone())),
             Expr::Var(name) => self.var_bytes(name),
-            Expr::Int(i) => harness(format!("the number {i} is not a byte string")),
+            Expr::Int(i) => Err(EvalError::NumberAsBytes(*i)),
             Expr::Call(func, args) => self.call(*func, args).map(Some),
         }
     }
@@ -113,24 +107,32 @@ impl Env {
         match expr {
             Expr::Int(i) => Ok(*i),
             Expr::Var(name) => match self.var(name)? {
-                Some(Value::Uint(u)) => {
-                    i64::try_from(*u).or_else(|_| harness(format!("${name} is too large")))
-                }
-                other => harness(format!("${name} is {other:?}, not a number")),
+                Some(Value::Uint(u)) => i64::try_from(*u).map_err(|_| EvalError::TooLarge(name.to_owned())),
+                other => wrong_kind(name, other, "a number"),
             },
-            other => harness(format!("`{other}` is not a number")),
+            other => Err(EvalError::NotANumber(other.to_string())),
         }
     }
 
     fn count(&self, expr: &Expr) -> Result<usize, EvalError> {
         let n = self.int(expr)?;
-        usize::try_from(n).or_else(|_| harness(format!("{n} is not a length")))
+        usize::try_from(n).map_err(|_| EvalError::NotALength(n))
     }
 
     fn call(&self, func: Func, args: &[Expr]) -> Result<Vec<u8>, EvalError> {
-        let endpoint = |e: reference::RefError| EvalError::Endpoint(format!("{}(): {e}", func.name()));
+        // The functions that parse a key or point check the endpoint's answer; a digest
+        // computes over whatever the suite hands it.
+        let endpoint = |source: reference::RefError| EvalError::Reference {
+            func: Some(func),
+            inputs: Blame::Endpoint,
+            source,
+        };
         let digest = |mech: CkMechanismType| -> Result<Vec<u8>, EvalError> {
-            reference::digest(mech, &self.bytes(&args[0])?).map_err(|e| EvalError::Harness(e.0))
+            reference::digest(mech, &self.bytes(&args[0])?).map_err(|source| EvalError::Reference {
+                func: Some(func),
+                inputs: Blame::Suite,
+                source,
+            })
         };
         use crate::pkcs11 as p;
         match func {
@@ -154,7 +156,7 @@ impl Env {
                     if (0..=len).contains(&at) {
                         Ok(at as usize)
                     } else {
-                        Err(EvalError::Endpoint(format!("slice index {i} is outside {len} bytes")))
+                        Err(EvalError::IndexOutside { func: "slice", index: i, len: data.len() })
                     }
                 };
                 let start = index(&args[1])?;
@@ -163,7 +165,7 @@ impl Env {
                     None => data.len(),
                 };
                 if start > end {
-                    return Err(EvalError::Endpoint(format!("slice {start}..{end} of {} bytes", data.len())));
+                    return Err(EvalError::SliceBackwards { start, end, len: data.len() });
                 }
                 Ok(data[start..end].to_vec())
             }
@@ -173,7 +175,7 @@ impl Env {
                 let len = data.len() as i64;
                 let at = if i < 0 { len + i } else { i };
                 if !(0..len).contains(&at) {
-                    return Err(EvalError::Endpoint(format!("flip index {i} is outside {len} bytes")));
+                    return Err(EvalError::IndexOutside { func: "flip", index: i, len: data.len() });
                 }
                 data[at as usize] ^= 0x01;
                 Ok(data)
@@ -201,7 +203,7 @@ impl Env {
             Sym::Value(m) => Ok(*m),
             Sym::Var(name) => match self.var(name)? {
                 Some(Value::Uint(u)) => Ok(CkMechanismType(*u)),
-                other => harness(format!("${name} is {other:?}, not a mechanism")),
+                other => wrong_kind(name, other, "a mechanism"),
             },
         }
     }
@@ -269,7 +271,10 @@ impl Env {
                     (Some(Value::Uint(u)), Some(AttrKind::Bool)) => Some(OneAttr::AttributeTf(*u != 0)),
                     (Some(Value::Uint(u)), _) => Some(OneAttr::AttributeI(*u as i64)),
                     (Some(Value::Bytes(b)), _) => Some(OneAttr::AttributeB(b.clone())),
-                    (Some(other), _) => return harness(format!("${name} ({other:?}) cannot be {attr}")),
+                    (Some(other), _) => {
+                        let held = Held::of(Some(other));
+                        return Err(EvalError::AttributeValue { var: name.clone(), held, attr: *attr });
+                    }
                 },
             };
             if let Some(one) = one {

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::answer::StepAnswer;
-use super::eval::{Env, EvalError, describe};
+use super::blame::Blame;
+use super::error::EvalError;
+use super::eval::{Env, describe};
 use super::expect::{Verdict, judge, observe};
 use super::outcome::{CaseResult, Outcome, StepTrace};
 use super::reference;
@@ -69,12 +71,13 @@ pub async fn run_case(client: &Client, instance: &CaseInstance, profile: &Profil
 
 impl Run<'_> {
     async fn steps(&mut self, client: &Client) -> Result<(), (Outcome, String)> {
-        let mut env = Env::with_params(&self.instance.params).map_err(|e| self.eval_failure(None, e))?;
+        let mut env =
+            Env::with_params(&self.instance.params).map_err(|e| (e.blame().outcome(), e.explained()))?;
         for (index, step) in self.instance.case().steps.iter().enumerate() {
             for (name, value) in &step.binds {
-                env.bind(name, value).map_err(|e| self.eval_failure(Some((index, step)), e))?;
+                env.bind(name, value).map_err(|e| self.eval_failure(index, step, &e))?;
             }
-            let args = env.args(step).map_err(|e| self.eval_failure(Some((index, step)), e))?;
+            let args = env.args(step).map_err(|e| self.eval_failure(index, step, &e))?;
             for arg in args.0.values() {
                 if let Arg::Mechanism(m) = arg {
                     self.mechanisms.insert(CkMechanismType(m.mechanism));
@@ -100,8 +103,7 @@ impl Run<'_> {
                             self.non_strict.push(self.at(index, step, &why));
                             None
                         }
-                        Verdict::Fail(why) => return Err((Outcome::Fail, self.at(index, step, &why))),
-                        Verdict::Error(why) => return Err((Outcome::Error, self.at(index, step, &why))),
+                        Verdict::Blamed(blame, why) => return Err(self.blamed(index, step, blame, &why)),
                         Verdict::Unimplemented(why) => {
                             return Err((Outcome::Unsupported, self.at(index, step, &why)));
                         }
@@ -116,13 +118,13 @@ impl Run<'_> {
                     });
                     let shown = match &computed {
                         Ok(_) => "ok".to_owned(),
-                        Err(EvalError::Endpoint(e) | EvalError::Harness(e)) => e.clone(),
+                        Err(e) => e.explained(),
                     };
                     let answer = StepAnswer::Local { held: computed.is_ok() };
                     self.push_trace(index, step, request, shown, answer, started);
                     match computed {
                         Ok(fields) => Some(fields),
-                        Err(e) => return Err(self.eval_failure(Some((index, step)), e)),
+                        Err(e) => return Err(self.eval_failure(index, step, &e)),
                     }
                 }
             };
@@ -132,8 +134,8 @@ impl Run<'_> {
                 match fields.as_ref().and_then(|f| f.get(field)) {
                     Some(value) => env.set(var, value.clone()),
                     None => {
-                        let why = format!("the response has no {field} to save as ${var}");
-                        return Err((Outcome::Fail, self.at(index, step, &why)));
+                        let e = EvalError::NothingToSave { field: field.clone(), var: var.clone() };
+                        return Err(self.eval_failure(index, step, &e));
                     }
                 }
             }
@@ -180,22 +182,38 @@ impl Run<'_> {
         format!("step {} {} ({place}): {why}", index + 1, step.action.name())
     }
 
-    fn eval_failure(&self, at: Option<(usize, &Step)>, e: EvalError) -> (Outcome, String) {
-        let (outcome, why) = match e {
-            EvalError::Endpoint(why) => (Outcome::Fail, why),
-            EvalError::Harness(why) => (Outcome::Error, why),
-        };
-        match at {
-            Some((index, step)) => (outcome, self.at(index, step, &why)),
-            None => (outcome, why),
-        }
+    /// The outcome and message of a step that failed with `blame`: decided here alone.
+    fn blamed(&self, index: usize, step: &Step, blame: Blame, why: &str) -> (Outcome, String) {
+        (blame.outcome(), self.at(index, step, &blame.explain(why)))
+    }
+
+    fn eval_failure(&self, index: usize, step: &Step, e: &EvalError) -> (Outcome, String) {
+        self.blamed(index, step, e.blame(), &e.to_string())
     }
 }
 
-fn bytes_arg<'a>(args: &'a Args, name: &str) -> Result<&'a [u8], EvalError> {
+fn bytes_arg<'a>(args: &'a Args, name: &'static str) -> Result<&'a [u8], EvalError> {
     match args.0.get(name) {
         Some(Arg::Bytes(b)) => Ok(b),
-        _ => Err(EvalError::Harness(format!("missing {name}"))),
+        _ => Err(EvalError::MissingArgument(name)),
+    }
+}
+
+/// Whose data a local step's reference computation works on, and so who is to blame when
+/// that data is refuted or malformed: a check works on the endpoint's answers (a signature,
+/// a ciphertext, a public key, random bytes); a computation on the suite's inputs.
+fn inputs(op: LocalOp) -> Blame {
+    match op {
+        LocalOp::Decrypt
+        | LocalOp::Verify
+        | LocalOp::Ecdh
+        | LocalOp::RngQuality
+        | LocalOp::EcPoint
+        | LocalOp::DhKeypair
+        | LocalOp::Dh => Blame::Endpoint,
+        LocalOp::Digest | LocalOp::Encrypt | LocalOp::Sign | LocalOp::Keypair | LocalOp::Random => {
+            Blame::Suite
+        }
     }
 }
 
@@ -206,9 +224,10 @@ fn opt_bytes_arg<'a>(args: &'a Args, name: &str) -> Option<&'a [u8]> {
     }
 }
 
-/// A local step's computation. Reference failures on data that came from the endpoint are
-/// the endpoint's fault (a signature that does not verify, a public key that is not one).
-/// A `local.*` step computed with the reference cryptography (also load mode's answer checks).
+/// A `local.*` step computed with the reference cryptography (also load mode's answer
+/// checks). A reference failure is blamed by [`inputs`]: on data that came from the
+/// endpoint it is the endpoint's fault (a signature that does not verify, a public key that
+/// is not one).
 pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
     let (mech, iv, param) = match args.0.get("mech") {
         Some(Arg::Mechanism(m)) => (
@@ -221,19 +240,21 @@ pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
         ),
         _ => (CkMechanismType(0), None, None),
     };
-    let harness = |e: reference::RefError| EvalError::Harness(e.0);
-    let endpoint = |e: reference::RefError| EvalError::Endpoint(e.0);
+    let reference =
+        |source: reference::RefError| EvalError::Reference { func: None, inputs: inputs(op), source };
     let mut out = Fields::new();
     let mut put = |name: &str, v: Vec<u8>| {
         out.insert(name.to_owned(), Value::Bytes(v));
     };
     match op {
-        LocalOp::Digest => put("Digest", reference::digest(mech, bytes_arg(args, "data")?).map_err(harness)?),
+        LocalOp::Digest => {
+            put("Digest", reference::digest(mech, bytes_arg(args, "data")?).map_err(reference)?)
+        }
         LocalOp::Encrypt => put(
             "Ciphered",
             match reference::rsa_cipher(mech, param, bytes_arg(args, "key")?, bytes_arg(args, "plain")?, true)
             {
-                Some(rsa) => rsa.map_err(harness)?,
+                Some(rsa) => rsa.map_err(reference)?,
                 None => reference::cipher(
                     mech,
                     bytes_arg(args, "key")?,
@@ -241,7 +262,7 @@ pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
                     bytes_arg(args, "plain")?,
                     true,
                 )
-                .map_err(harness)?,
+                .map_err(reference)?,
             },
         ),
         LocalOp::Decrypt => put(
@@ -253,7 +274,7 @@ pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
                 bytes_arg(args, "ciphered")?,
                 false,
             ) {
-                rsa.map_err(endpoint)?
+                rsa.map_err(reference)?
             } else {
                 reference::cipher(
                     mech,
@@ -262,12 +283,12 @@ pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
                     bytes_arg(args, "ciphered")?,
                     false,
                 )
-                .map_err(endpoint)?
+                .map_err(reference)?
             },
         ),
         LocalOp::Sign => put(
             "Signature",
-            reference::sign(mech, bytes_arg(args, "key")?, bytes_arg(args, "data")?).map_err(harness)?,
+            reference::sign(mech, bytes_arg(args, "key")?, bytes_arg(args, "data")?).map_err(reference)?,
         ),
         LocalOp::Verify => reference::verify(
             mech,
@@ -276,14 +297,14 @@ pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
             bytes_arg(args, "signature")?,
             opt_bytes_arg(args, "curve"),
         )
-        .map_err(endpoint)?,
+        .map_err(reference)?,
         LocalOp::Keypair => {
             let pair = match (args.0.get("curve"), args.0.get("bits")) {
                 (Some(Arg::Bytes(curve)), None) => reference::keypair(curve),
                 (None, Some(Arg::Uint(bits))) => reference::rsa_keypair(*bits),
-                _ => return Err(EvalError::Harness("local.keypair takes curve (EC) or bits (RSA)".into())),
+                _ => return Err(EvalError::LocalArguments("local.keypair takes curve (EC) or bits (RSA)")),
             }
-            .map_err(harness)?;
+            .map_err(reference)?;
             put("Private", pair.private_scalar);
             put("Public", pair.spki);
             put("Point", pair.point);
@@ -295,9 +316,7 @@ pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
                 _ => crate::pkcs11::CKD_NULL,
             };
             let len = match args.0.get("len") {
-                Some(Arg::Uint(n)) => {
-                    Some(usize::try_from(*n).map_err(|_| EvalError::Harness("len".into()))?)
-                }
+                Some(Arg::Uint(n)) => Some(usize::try_from(*n).map_err(|_| EvalError::LenTooLarge(*n))?),
                 _ => None,
             };
             put(
@@ -309,34 +328,109 @@ pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {
                     opt_bytes_arg(args, "shared").unwrap_or_default(),
                     len,
                 )
-                .map_err(endpoint)?,
+                .map_err(reference)?,
             )
         }
         LocalOp::Random => {
             let len = match args.0.get("len") {
-                Some(Arg::Uint(n)) => usize::try_from(*n).map_err(|_| EvalError::Harness("len".into()))?,
-                _ => return Err(EvalError::Harness("local.random needs len".into())),
+                Some(Arg::Uint(n)) => usize::try_from(*n).map_err(|_| EvalError::LenTooLarge(*n))?,
+                _ => return Err(EvalError::MissingArgument("len")),
             };
             // The harness's own generator: inputs never depend on the endpoint's RNG.
             let mut rnd = vec![0u8; len];
             rand::fill(&mut rnd[..]);
             put("Rnd", rnd)
         }
-        LocalOp::RngQuality => reference::randomness(bytes_arg(args, "data")?).map_err(endpoint)?,
+        LocalOp::RngQuality => reference::randomness(bytes_arg(args, "data")?).map_err(reference)?,
         LocalOp::EcPoint => put(
             "Point",
             reference::ec_point_matches(bytes_arg(args, "key")?, bytes_arg(args, "point")?)
-                .map_err(endpoint)?,
+                .map_err(reference)?,
         ),
         LocalOp::DhKeypair => {
-            let pair = reference::dh_keypair(bytes_arg(args, "params")?).map_err(endpoint)?;
+            let pair = reference::dh_keypair(bytes_arg(args, "params")?).map_err(reference)?;
             put("Private", pair.private);
             put("Public", pair.public);
         }
         LocalOp::Dh => put(
             "Secret",
-            reference::dh_agree(bytes_arg(args, "key")?, bytes_arg(args, "public")?).map_err(endpoint)?,
+            reference::dh_agree(bytes_arg(args, "key")?, bytes_arg(args, "public")?).map_err(reference)?,
         ),
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::client::Wire;
+    use crate::pkcs11::{CKM_AES_CBC, CKM_ECDSA_SHA256};
+    use crate::proto::{Mechanism, mechanism::Parameter};
+    use crate::suite::{expand, load::load_str};
+
+    async fn run_one(text: &str) -> super::super::CaseResult {
+        let suite = load_str(Path::new("suites/blame.yaml"), text).unwrap();
+        let instance = &expand(vec![suite])[0];
+        let client = crate::embedded::client(Wire::Keyblob, Duration::from_secs(30));
+        run_case(&client, instance, &Profile::default()).await
+    }
+
+    #[tokio::test]
+    async fn a_signature_the_reference_refutes_fails_the_endpoint() {
+        let result = run_one(
+            "suite: blame\ncases:\n  - name: refuted\n    steps:\n      - GenerateKeyPair:\n          mech: CKM_EC_KEY_PAIR_GEN\n          public: {CKA_EC_PARAMS: \"curve:P-256\", CKA_VERIFY: true}\n          private: {CKA_SIGN: true}\n        save: {pub: PubKey, priv: PrivKey}\n      - SignSingle: {mech: CKM_ECDSA_SHA256, key: $priv, data: \"utf8:signed\"}\n        save: {sig: Signature}\n      - local.verify: {mech: CKM_ECDSA_SHA256, key: $pub, data: \"utf8:other\", signature: $sig}\n",
+        )
+        .await;
+        assert_eq!(result.outcome, Outcome::Fail, "{:?}", result.message);
+        assert_eq!(
+            result.message.as_deref(),
+            Some("step 3 local.verify (suites/blame.yaml:12): the signature does not verify locally")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_computation_the_harness_does_not_make_is_the_suites_error() {
+        let result = run_one(
+            "suite: blame\ncases:\n  - name: unsupported\n    steps:\n      - local.sign: {mech: CKM_AES_CBC, key: \"hex:00112233445566778899aabbccddeeff\", data: \"hex:00\"}\n",
+        )
+        .await;
+        assert_eq!(result.outcome, Outcome::Error, "{:?}", result.message);
+        assert_eq!(
+            result.message.as_deref(),
+            Some("step 1 local.sign (suites/blame.yaml:5): suite error: no local signing for CKM_AES_CBC")
+        );
+    }
+
+    fn args(pairs: Vec<(&'static str, Arg)>) -> Args {
+        Args(pairs.into_iter().collect())
+    }
+
+    #[test]
+    fn a_local_step_blames_whoever_supplied_the_data_it_could_not_use() {
+        let ecdsa = Arg::Mechanism(Mechanism { mechanism: CKM_ECDSA_SHA256.0, parameter: None });
+        // A public key that is no key, as an endpoint might return it.
+        let verify = args(vec![
+            ("mech", ecdsa),
+            ("key", Arg::Bytes(vec![0x30, 0x03, 0x02, 0x01, 0x00])),
+            ("data", Arg::Bytes(b"m".to_vec())),
+            ("signature", Arg::Bytes(vec![0; 64])),
+        ]);
+        let e = local(LocalOp::Verify, &verify).unwrap_err();
+        assert_eq!(e.blame(), Blame::Endpoint, "{e}");
+        // A key of the wrong length, as only a suite can give one to local.encrypt.
+        let cbc = Mechanism { mechanism: CKM_AES_CBC.0, parameter: Some(Parameter::ParameterB(vec![0; 16])) };
+        let encrypt = args(vec![
+            ("mech", Arg::Mechanism(cbc)),
+            ("key", Arg::Bytes(vec![0; 5])),
+            ("plain", Arg::Bytes(vec![0; 16])),
+        ]);
+        let e = local(LocalOp::Encrypt, &encrypt).unwrap_err();
+        assert_eq!(e.blame(), Blame::Suite, "{e}");
+        assert_eq!(e.explained(), "suite error: an AES key has 16, 24 or 32 bytes, not 5");
+        let e = local(LocalOp::Random, &Args::default()).unwrap_err();
+        assert_eq!(e.explained(), "suite error: missing argument len");
+    }
 }

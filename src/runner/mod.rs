@@ -3,8 +3,10 @@
 //! unsupported, with a reason for anything but pass.
 
 mod answer;
+mod blame;
 pub mod compare;
 mod discovery;
+mod error;
 mod eval;
 mod exec;
 mod expect;
@@ -16,9 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use answer::{Shape, StepAnswer};
-pub use eval::{Env, EvalError};
+pub use blame::Blame;
+pub use error::{EvalError, Held};
+pub use eval::Env;
 pub use exec::{local, run_case};
-pub use expect::{Observed, check_fields, observe};
+pub use expect::{Observed, Ruling, check_fields, observe, rule};
 pub use outcome::{CaseResult, Outcome, StepTrace};
 
 use crate::client::{Args, Client, Value, Wire};

@@ -25,24 +25,12 @@ use super::model::{
     ArgValue, Case, Check, Expect, Fixture, FixtureFile, Location, Operand, Step, StepItem, Sym,
     TemplateValue, Use, UseOrigin,
 };
-use super::positions::{self, Positions};
+use super::yaml;
 
-/// Sets the location of every step item of `items` from `locs`.
-pub fn place(items: &mut [StepItem], locs: &[Location]) {
-    for (item, loc) in items.iter_mut().zip(locs) {
-        match item {
-            StepItem::Step(step) => step.location = *loc,
-            StepItem::Use(u) => u.location = *loc,
-        }
-    }
-}
-
-/// Gives each fixture its file and positions.
-pub fn place_fixtures(fixtures: &mut [Fixture], file: &Path, positions: &Positions) {
-    for (fixture, (loc, steps)) in fixtures.iter_mut().zip(&positions.fixtures) {
-        fixture.location = *loc;
+/// Gives each fixture the file it was written in.
+pub fn place_fixtures(fixtures: &mut [Fixture], file: &Path) {
+    for fixture in fixtures {
         fixture.file = file.to_owned();
-        place(&mut fixture.steps, steps);
     }
 }
 
@@ -55,9 +43,8 @@ pub fn load_fixture_file(file: &Path) -> Result<Vec<Fixture>, Vec<LoadError>> {
             message: format!("cannot read fixtures: {e}"),
         }]
     })?;
-    let mut parsed: FixtureFile =
-        serde_yaml::from_str(&text).map_err(|e| vec![LoadError::from_yaml(file, &e)])?;
-    place_fixtures(&mut parsed.fixtures, file, &positions::index(&text));
+    let mut parsed: FixtureFile = yaml::from_str(&text).map_err(|e| vec![e.in_file(file)])?;
+    place_fixtures(&mut parsed.fixtures, file);
     Ok(parsed.fixtures)
 }
 

@@ -7,10 +7,11 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::fixture;
 use super::model::{
     Action, ArgValue, Case, Check, Expect, Location, MechSpec, Operand, Step, Suite, Sym, TemplateValue,
 };
-use super::{fixture, positions};
+use super::yaml::{self, Tree};
 use crate::rpc::FieldKind;
 
 /// One problem in one suite file.
@@ -109,15 +110,10 @@ pub fn load_file(file: &Path) -> Result<Suite, Vec<LoadError>> {
 
 /// Parses and checks one suite from its text; `file` names it in errors.
 pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
-    let mut suite: Suite = serde_yaml::from_str(text).map_err(|e| every_problem(file, text, &e))?;
+    let mut suite: Suite = yaml::from_str(text).map_err(|e| every_problem(file, text, e))?;
     suite.file = file.to_owned();
-    let positions = positions::index(text);
-    for (case, (case_loc, step_locs)) in suite.cases.iter_mut().zip(&positions.cases) {
-        case.location = *case_loc;
-        fixture::place(&mut case.items, step_locs);
-    }
     let mut errors = Vec::new();
-    fixture::place_fixtures(&mut suite.fixtures, file, &positions);
+    fixture::place_fixtures(&mut suite.fixtures, file);
     let fixtures = fixture::available(file, &suite.include, &suite.fixtures, &mut errors);
     let fixtures_broken = !errors.is_empty();
     for case in &mut suite.cases {
@@ -141,50 +137,42 @@ pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
     if errors.is_empty() { Ok(suite) } else { Err(errors) }
 }
 
-/// Every problem serde finds in a suite that does not deserialize, not just the first: each
-/// case is deserialized again one step at a time, a problem in a step reported where the
-/// step starts, one in the case itself where the case starts. Falls back to the first
-/// problem (with serde_yaml's exact position) when the pieces alone show nothing.
-fn every_problem(file: &Path, text: &str, first: &serde_yaml::Error) -> Vec<LoadError> {
-    use serde_yaml::Value;
-    let whole = vec![LoadError::from_yaml(file, first)];
-    let Ok(Value::Mapping(root)) = serde_yaml::from_str::<Value>(text) else { return whole };
-    let positions = positions::index(text);
-    let at = |location: Option<Location>, e: serde_yaml::Error| LoadError {
-        file: file.to_owned(),
-        location,
-        message: e.to_string(),
-    };
+/// Every problem serde finds in a suite that does not deserialize, not just the first: the
+/// file is read again as a [`Tree`] and each case deserialized again one step at a time,
+/// each problem placed at the innermost value that raised it. Falls back to the first
+/// problem when the text is not YAML or the pieces alone show nothing.
+fn every_problem(file: &Path, text: &str, first: yaml::YamlError) -> Vec<LoadError> {
+    let whole = vec![first.in_file(file)];
+    let Ok(root) = Tree::parse(text) else { return whole };
+    if !root.is_map() {
+        return whole;
+    }
     let mut errors = Vec::new();
     let mut bare = root.clone();
-    bare.insert("cases".into(), Value::Sequence(Vec::new()));
-    if let Err(e) = serde_yaml::from_value::<Suite>(Value::Mapping(bare)) {
-        errors.push(at(None, e));
+    bare.replace_items("cases", Vec::new());
+    if let Err(e) = bare.deserialize::<Suite>() {
+        errors.push(e.in_file(file));
     }
-    let cases = root.get("cases").and_then(Value::as_sequence).cloned().unwrap_or_default();
-    for (index, case) in cases.iter().enumerate() {
-        let (case_at, steps_at) = positions.cases.get(index).cloned().unwrap_or_default();
-        let Value::Mapping(case) = case else {
-            if let Err(e) = serde_yaml::from_value::<Case>(case.clone()) {
-                errors.push(at(Some(case_at), e));
+    for case in root.get("cases").map(Tree::items).unwrap_or_default() {
+        if !case.is_map() {
+            if let Err(e) = case.deserialize::<Case>() {
+                errors.push(e.in_file(file));
             }
             continue;
-        };
-        let with_steps = |steps: Vec<Value>| {
+        }
+        let with_steps = |steps: Vec<Tree>| {
             let mut case = case.clone();
-            if case.contains_key("steps") {
-                case.insert("steps".into(), Value::Sequence(steps));
-            }
-            serde_yaml::from_value::<Case>(Value::Mapping(case))
+            case.replace_items("steps", steps);
+            case.deserialize::<Case>()
         };
-        let steps = case.get("steps").and_then(Value::as_sequence).cloned().unwrap_or_default();
+        let steps = case.get("steps").map(Tree::items).unwrap_or_default();
         let mut good_step = None;
-        for (step_index, step) in steps.iter().enumerate() {
+        for step in steps {
             match with_steps(vec![step.clone()]) {
                 Ok(_) => {
                     good_step.get_or_insert_with(|| step.clone());
                 }
-                Err(e) => errors.push(at(Some(steps_at.get(step_index).copied().unwrap_or(case_at)), e)),
+                Err(e) => errors.push(e.in_file(file)),
             }
         }
         // The case's own fields, checked with one step that is fine on its own (a case's
@@ -192,7 +180,7 @@ fn every_problem(file: &Path, text: &str, first: &serde_yaml::Error) -> Vec<Load
         if (steps.is_empty() || good_step.is_some())
             && let Err(e) = with_steps(good_step.into_iter().collect())
         {
-            errors.push(at(Some(case_at), e));
+            errors.push(e.in_file(file));
         }
     }
     if errors.is_empty() { whole } else { errors }

@@ -9,10 +9,13 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use strum::IntoEnumIterator;
+
+use super::by_name::{AnyName, ByName, Named, lookup};
 use super::expr::Expr;
+use super::yaml::{Placed, located};
 use crate::pkcs11::{
-    AttrKind, CkAttributeType, CkEcKdf, CkKeyType, CkMechanismFlags, CkMechanismType, CkObjectClass, CkRv,
-    attribute_kind, is_big_integer,
+    AttrKind, CkAttributeType, CkEcKdf, CkMechanismType, CkRv, attribute_kind, is_big_integer,
 };
 use crate::rpc::{ArgKind, FieldKind, Rpc};
 
@@ -40,8 +43,9 @@ pub struct Suite {
     #[serde(default)]
     pub include: Vec<PathBuf>,
     /// Fixtures of this file alone.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "located")]
     pub fixtures: Vec<Fixture>,
+    #[serde(deserialize_with = "located")]
     pub cases: Vec<Case>,
     #[serde(skip)]
     pub file: PathBuf,
@@ -51,6 +55,7 @@ pub struct Suite {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixtureFile {
+    #[serde(deserialize_with = "located")]
     pub fixtures: Vec<Fixture>,
 }
 
@@ -69,6 +74,7 @@ pub struct Fixture {
     /// Parameters that are null (the attribute or argument left out) unless given.
     #[serde(default)]
     pub optional: Vec<String>,
+    #[serde(deserialize_with = "located")]
     pub steps: Vec<StepItem>,
     #[serde(skip)]
     pub location: Location,
@@ -120,13 +126,34 @@ pub struct Case {
     #[serde(default)]
     pub vectors: Option<super::vectors::VectorSource>,
     /// The steps as written; the loader turns them into `steps`.
-    #[serde(rename = "steps")]
+    #[serde(rename = "steps", deserialize_with = "located")]
     pub items: Vec<StepItem>,
     /// The steps to run, every `use:` replaced by its fixture's steps.
     #[serde(skip)]
     pub steps: Vec<Step>,
     #[serde(skip)]
     pub location: Location,
+}
+
+impl Placed for Case {
+    fn place(&mut self, at: Location) {
+        self.location = at;
+    }
+}
+
+impl Placed for Fixture {
+    fn place(&mut self, at: Location) {
+        self.location = at;
+    }
+}
+
+impl Placed for StepItem {
+    fn place(&mut self, at: Location) {
+        match self {
+            StepItem::Step(step) => step.location = at,
+            StepItem::Use(u) => u.location = at,
+        }
+    }
 }
 
 impl Case {
@@ -148,42 +175,13 @@ pub fn slug(name: &str) -> String {
 }
 
 /// A mechanism named in YAML, by `CKM_*` name (IBM's included) or number.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[serde(from = "ByName<CkMechanismType>")]
 pub struct Mechanism(pub CkMechanismType);
 
-impl<'de> Deserialize<'de> for Mechanism {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Symbol::deserialize(d)? {
-            Symbol::Number(n) => Ok(Mechanism(CkMechanismType(n))),
-            Symbol::Name(name) => CkMechanismType::from_name(&name)
-                .map(Mechanism)
-                .ok_or_else(|| de::Error::custom(format!("unknown mechanism {name:?}"))),
-        }
-    }
-}
-
-/// A YAML scalar that names a constant: a spec name or a number.
-enum Symbol {
-    Name(String),
-    Number(u64),
-}
-
-impl<'de> Deserialize<'de> for Symbol {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Symbol;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a PKCS #11 name or a number")
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Symbol, E> {
-                Ok(Symbol::Number(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Symbol, E> {
-                Ok(Symbol::Name(v.to_owned()))
-            }
-        }
-        d.deserialize_any(V)
+impl From<ByName<CkMechanismType>> for Mechanism {
+    fn from(ByName(mech): ByName<CkMechanismType>) -> Self {
+        Mechanism(mech)
     }
 }
 
@@ -209,18 +207,6 @@ impl fmt::Display for Param {
             Param::Expr(e) => write!(f, "{e}"),
         }
     }
-}
-
-/// Looks a `CK*_` name up in every vocabulary table.
-pub fn resolve_name(name: &str) -> Option<u64> {
-    CkMechanismType::from_name(name)
-        .map(|v| v.0)
-        .or_else(|| CkAttributeType::from_name(name).map(|v| v.0))
-        .or_else(|| CkKeyType::from_name(name).map(|v| v.0))
-        .or_else(|| CkObjectClass::from_name(name).map(|v| v.0))
-        .or_else(|| CkRv::from_name(name).map(|v| v.0))
-        .or_else(|| CkEcKdf::from_name(name).map(|v| v.0))
-        .or_else(|| CkMechanismFlags::from_name(name).map(|v| v.0))
 }
 
 fn looks_like_name(s: &str) -> bool {
@@ -251,9 +237,7 @@ impl<'de> Deserialize<'de> for Param {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Param, E> {
                 if looks_like_name(v) {
-                    return resolve_name(v)
-                        .map(|n| Param::Name(v.to_owned(), n))
-                        .ok_or_else(|| E::custom(format!("unknown name {v:?}")));
+                    return lookup::<AnyName>(v).map(|n| Param::Name(v.to_owned(), n.0)).map_err(E::custom);
                 }
                 Expr::parse(v).map(Param::Expr).map_err(E::custom)
             }
@@ -316,44 +300,37 @@ impl<'de> Deserialize<'de> for Matrix {
 
 /// A harness-computed step: reference cryptography that makes a consistently wrong endpoint
 /// fail, because its answers are compared with an independent computation.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
 pub enum LocalOp {
+    #[strum(serialize = "local.digest")]
     Digest,
+    #[strum(serialize = "local.encrypt")]
     Encrypt,
+    #[strum(serialize = "local.decrypt")]
     Decrypt,
+    #[strum(serialize = "local.sign")]
     Sign,
+    #[strum(serialize = "local.verify")]
     Verify,
+    #[strum(serialize = "local.keypair")]
     Keypair,
+    #[strum(serialize = "local.ecdh")]
     Ecdh,
+    #[strum(serialize = "local.random")]
     Random,
+    #[strum(serialize = "local.rng-quality")]
     RngQuality,
+    #[strum(serialize = "local.ec-point")]
     EcPoint,
+    #[strum(serialize = "local.dh-keypair")]
     DhKeypair,
+    #[strum(serialize = "local.dh")]
     Dh,
 }
 
 impl LocalOp {
-    const ALL: [(LocalOp, &'static str); 12] = [
-        (LocalOp::Digest, "local.digest"),
-        (LocalOp::Encrypt, "local.encrypt"),
-        (LocalOp::Decrypt, "local.decrypt"),
-        (LocalOp::Sign, "local.sign"),
-        (LocalOp::Verify, "local.verify"),
-        (LocalOp::Keypair, "local.keypair"),
-        (LocalOp::Ecdh, "local.ecdh"),
-        (LocalOp::Random, "local.random"),
-        (LocalOp::RngQuality, "local.rng-quality"),
-        (LocalOp::EcPoint, "local.ec-point"),
-        (LocalOp::DhKeypair, "local.dh-keypair"),
-        (LocalOp::Dh, "local.dh"),
-    ];
-
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(op, _)| *op == self).map(|(_, n)| *n).unwrap_or("local.?")
-    }
-
-    fn from_name(name: &str) -> Option<LocalOp> {
-        Self::ALL.iter().find(|(_, n)| *n == name).map(|(op, _)| *op)
+        self.into()
     }
 
     pub fn args(self) -> &'static [crate::rpc::Arg] {
@@ -439,7 +416,7 @@ pub enum Action {
 
 impl Action {
     fn from_name(name: &str) -> Option<Action> {
-        Rpc::from_name(name).map(Action::Call).or_else(|| LocalOp::from_name(name).map(Action::Local))
+        Rpc::from_name(name).map(Action::Call).or_else(|| name.parse().ok().map(Action::Local))
     }
 
     pub fn name(self) -> &'static str {
@@ -511,25 +488,27 @@ pub struct BtcSpec {
 }
 
 /// The `BTCDeriveParm.Type` names and their wire values.
-pub(crate) const BTC_DERIVE_TYPES: &[(&str, u64)] = &[
-    ("CkBIP0032PRV2PRV", 1),
-    ("CkBIP0032PRV2PUB", 2),
-    ("CkBIP0032PUB2PUB", 3),
-    ("CkBIP0032MASTERK", 4),
-    ("CkSLIP0010PRV2PRV", 5),
-    ("CkSLIP0010PRV2PUB", 6),
-    ("CkSLIP0010PUB2PUB", 7),
-    ("CkSLIP0010MASTERK", 8),
-];
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[repr(u64)]
+pub enum BtcDeriveType {
+    CkBIP0032PRV2PRV = 1,
+    CkBIP0032PRV2PUB = 2,
+    CkBIP0032PUB2PUB = 3,
+    CkBIP0032MASTERK = 4,
+    CkSLIP0010PRV2PRV = 5,
+    CkSLIP0010PRV2PUB = 6,
+    CkSLIP0010PUB2PUB = 7,
+    CkSLIP0010MASTERK = 8,
+}
 
-struct BtcType(u64);
+impl BtcDeriveType {
+    /// The type with this wire value.
+    pub fn from_value(value: u64) -> Option<Self> {
+        Self::iter().find(|t| *t as u64 == value)
+    }
 
-impl<'de> Deserialize<'de> for BtcType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        BTC_DERIVE_TYPES.iter().find(|(n, _)| *n == name).map(|(_, v)| BtcType(*v)).ok_or_else(|| {
-            de::Error::custom(format!("unknown derivation type {name:?}; expected CkBIP0032* or CkSLIP0010*"))
-        })
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -554,7 +533,7 @@ fn btc_version() -> u64 {
 #[serde(deny_unknown_fields)]
 struct BtcRaw {
     #[serde(rename = "type")]
-    kind: BtcType,
+    kind: ByName<BtcDeriveType>,
     #[serde(default)]
     index: Option<UintArg>,
     #[serde(default)]
@@ -572,43 +551,37 @@ pub enum RsaParamSpec {
 }
 
 /// The `CKG_MGF1_*` names (PKCS #11 v2.40 §2.1.7), which the wire's Mgf enums carry.
-pub(crate) const MGF_NAMES: &[(&str, u64)] = &[
-    ("CKG_MGF1_SHA1", cryptoki_sys::CKG_MGF1_SHA1),
-    ("CKG_MGF1_SHA224", cryptoki_sys::CKG_MGF1_SHA224),
-    ("CKG_MGF1_SHA256", cryptoki_sys::CKG_MGF1_SHA256),
-    ("CKG_MGF1_SHA384", cryptoki_sys::CKG_MGF1_SHA384),
-    ("CKG_MGF1_SHA512", cryptoki_sys::CKG_MGF1_SHA512),
-];
-
-struct Mgf(u64);
-
-impl<'de> Deserialize<'de> for Mgf {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        MGF_NAMES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| Mgf(*v))
-            .ok_or_else(|| de::Error::custom(format!("unknown MGF {name:?}; expected CKG_MGF1_SHA1..SHA512")))
-    }
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
+#[repr(u64)]
+pub enum Mgf {
+    #[strum(serialize = "CKG_MGF1_SHA1")]
+    Sha1 = cryptoki_sys::CKG_MGF1_SHA1,
+    #[strum(serialize = "CKG_MGF1_SHA224")]
+    Sha224 = cryptoki_sys::CKG_MGF1_SHA224,
+    #[strum(serialize = "CKG_MGF1_SHA256")]
+    Sha256 = cryptoki_sys::CKG_MGF1_SHA256,
+    #[strum(serialize = "CKG_MGF1_SHA384")]
+    Sha384 = cryptoki_sys::CKG_MGF1_SHA384,
+    #[strum(serialize = "CKG_MGF1_SHA512")]
+    Sha512 = cryptoki_sys::CKG_MGF1_SHA512,
 }
 
-struct HashMech(CkMechanismType);
+impl Mgf {
+    /// The MGF with this `CKG_*` value.
+    pub fn from_value(value: u64) -> Option<Self> {
+        Self::iter().find(|m| *m as u64 == value)
+    }
 
-impl<'de> Deserialize<'de> for HashMech {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        CkMechanismType::from_name(&name)
-            .map(HashMech)
-            .ok_or_else(|| de::Error::custom(format!("unknown mechanism {name:?}")))
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OaepRaw {
-    hash: HashMech,
-    mgf: Mgf,
+    hash: ByName<CkMechanismType>,
+    mgf: ByName<Mgf>,
     #[serde(default)]
     label: Option<ExprValue>,
 }
@@ -616,8 +589,8 @@ struct OaepRaw {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PssRaw {
-    hash: HashMech,
-    mgf: Mgf,
+    hash: ByName<CkMechanismType>,
+    mgf: ByName<Mgf>,
     salt: u64,
 }
 
@@ -659,18 +632,19 @@ impl<'de> Deserialize<'de> for MechSpec {
                             let o = map.next_value::<OaepRaw>()?;
                             rsa = Some(RsaParamSpec::Oaep {
                                 hash: o.hash.0,
-                                mgf: o.mgf.0,
+                                mgf: o.mgf.0 as u64,
                                 label: o.label.map(|l| l.0),
                             });
                         }
                         "pss" => {
                             let p = map.next_value::<PssRaw>()?;
-                            rsa = Some(RsaParamSpec::Pss { hash: p.hash.0, mgf: p.mgf.0, salt: p.salt });
+                            rsa =
+                                Some(RsaParamSpec::Pss { hash: p.hash.0, mgf: p.mgf.0 as u64, salt: p.salt });
                         }
                         "btc" => {
                             let b = map.next_value::<BtcRaw>()?;
                             btc = Some(Box::new(BtcSpec {
-                                kind: b.kind.0,
+                                kind: b.kind.0 as u64,
                                 index: b.index.map_or(Sym::Value(0), |i| i.0),
                                 chain: b.chain.map(|c| c.0),
                                 version: b.version,
@@ -700,25 +674,16 @@ fn mech_sym<E: de::Error>(v: &str) -> Result<Sym<CkMechanismType>, E> {
     if let Some(var) = v.strip_prefix('$') {
         return Ok(Sym::Var(var.to_owned()));
     }
-    CkMechanismType::from_name(v).map(Sym::Value).ok_or_else(|| E::custom(format!("unknown mechanism {v:?}")))
+    lookup(v).map(Sym::Value).map_err(E::custom)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EcdhRaw {
-    kdf: Kdf,
+    kdf: ByName<CkEcKdf>,
     public: ExprValue,
     #[serde(default)]
     shared: Option<ExprValue>,
-}
-
-struct Kdf(CkEcKdf);
-
-impl<'de> Deserialize<'de> for Kdf {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        CkEcKdf::from_name(&name).map(Kdf).ok_or_else(|| de::Error::custom(format!("unknown KDF {name:?}")))
-    }
 }
 
 /// An expression written as a YAML string.
@@ -756,9 +721,7 @@ impl<'de> Deserialize<'de> for Template {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Template, A::Error> {
                 let mut out = Vec::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    let attr = CkAttributeType::from_name(&name)
-                        .ok_or_else(|| de::Error::custom(format!("unknown attribute {name:?}")))?;
+                while let Some(ByName(attr)) = map.next_key::<ByName<CkAttributeType>>()? {
                     let value = map.next_value_seed(TemplateValueSeed(attr))?;
                     out.push((attr, value));
                 }
@@ -830,13 +793,7 @@ impl<'de> DeserializeSeed<'de> for ArgSeed {
                 other => return Err(de::Error::custom(format!("expected a number or $var, got {other}"))),
             }),
             ArgKind::AttributeList => ArgValue::AttributeList(
-                Vec::<String>::deserialize(d)?
-                    .into_iter()
-                    .map(|n| {
-                        CkAttributeType::from_name(&n)
-                            .ok_or_else(|| de::Error::custom(format!("unknown attribute {n:?}")))
-                    })
-                    .collect::<Result<_, _>>()?,
+                Vec::<ByName<CkAttributeType>>::deserialize(d)?.into_iter().map(|a| a.0).collect(),
             ),
         })
     }
@@ -963,15 +920,7 @@ impl<'de> Deserialize<'de> for Operand {
 }
 
 fn name_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
-    Vec::<Symbol>::deserialize(d)?
-        .into_iter()
-        .map(|s| match s {
-            Symbol::Number(n) => Ok(n),
-            Symbol::Name(n) => {
-                resolve_name(&n).ok_or_else(|| de::Error::custom(format!("unknown name {n:?}")))
-            }
-        })
-        .collect()
+    Ok(Vec::<ByName<AnyName>>::deserialize(d)?.into_iter().map(|n| n.0.0).collect())
 }
 
 impl<'de> Deserialize<'de> for Check {
@@ -1011,13 +960,7 @@ impl<'de> Deserialize<'de> for Check {
                     "min" => Check::Min(map.next_value()?),
                     "max" => Check::Max(map.next_value()?),
                     "contains" => Check::Contains(map.next_value_seed(NameList)?),
-                    "first" => match map.next_value::<Symbol>()? {
-                        Symbol::Number(n) => Check::First(n),
-                        Symbol::Name(n) => Check::First(
-                            resolve_name(&n)
-                                .ok_or_else(|| de::Error::custom(format!("unknown name {n:?}")))?,
-                        ),
-                    },
+                    "first" => Check::First(map.next_value::<ByName<AnyName>>()?.0.0),
                     "has" => Check::Has(map.next_value_seed(NameList)?.into_iter().fold(0, |a, b| a | b)),
                     other => {
                         return Err(de::Error::custom(format!(
@@ -1065,10 +1008,14 @@ impl<'de> Deserialize<'de> for Expect {
                     match key.as_str() {
                         "error" => {
                             outcome = Some(Expect::Error(
-                                map.next_value::<OneOrMany<Rv>>()?.0.into_iter().map(|r| r.0).collect(),
+                                map.next_value::<OneOrMany<ByName<CkRv>>>()?
+                                    .0
+                                    .into_iter()
+                                    .map(|r| r.0)
+                                    .collect(),
                             ))
                         }
-                        "grpc" => outcome = Some(Expect::Grpc(map.next_value::<GrpcCode>()?.0)),
+                        "grpc" => outcome = Some(Expect::Grpc(map.next_value::<ByName<tonic::Code>>()?.0)),
                         _ => checks.push(FieldCheck { field: key, check: map.next_value()? }),
                     }
                 }
@@ -1082,19 +1029,6 @@ impl<'de> Deserialize<'de> for Expect {
             }
         }
         d.deserialize_any(V)
-    }
-}
-
-struct Rv(CkRv);
-
-impl<'de> Deserialize<'de> for Rv {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Symbol::deserialize(d)? {
-            Symbol::Number(n) => Ok(Rv(CkRv(n))),
-            Symbol::Name(n) => CkRv::from_name(&n)
-                .map(Rv)
-                .ok_or_else(|| de::Error::custom(format!("unknown return value {n:?}"))),
-        }
     }
 }
 
@@ -1123,17 +1057,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
-struct GrpcCode(tonic::Code);
-
-impl<'de> Deserialize<'de> for GrpcCode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        (0..=16).map(tonic::Code::from_i32).find(|c| grpc_code_name(*c) == name).map(GrpcCode).ok_or_else(
-            || de::Error::custom(format!("unknown gRPC code {name:?} (e.g. UNIMPLEMENTED, UNAVAILABLE)")),
-        )
     }
 }
 
@@ -1196,10 +1119,9 @@ impl<'de> Deserialize<'de> for StepItem {
                         name => {
                             let action = Action::from_name(name).ok_or_else(|| {
                                 de::Error::custom(format!(
-                                    "unknown step {name:?}: expected an RPC name (e.g. SignSingle) or a local step \
-                                     (local.digest, local.encrypt, local.decrypt, local.sign, local.verify, \
-                                     local.keypair, local.ecdh, local.random, local.rng-quality, local.ec-point, \
-                                     local.dh-keypair, local.dh) or use: FIXTURE"
+                                    "unknown step {name:?}: expected an RPC name (e.g. SignSingle), a local step \
+                                     ({}) or use: FIXTURE",
+                                    LocalOp::names().join(", ")
                                 ))
                             })?;
                             if let Some((first, _)) = &call {

@@ -26,13 +26,14 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use globset::GlobMatcher;
 use serde::Deserialize;
-use serde::de::{self, Deserializer};
+use serde::de::Deserializer;
+use wildmatch::WildMatch;
 
+use super::by_name::ByName;
 use super::expand::CaseInstance;
 use super::load::LoadError;
-use super::model::Location;
+use super::yaml;
 use crate::client::Wire;
 use crate::pkcs11::CkRv;
 
@@ -40,39 +41,21 @@ use crate::pkcs11::CkRv;
 #[derive(Clone, Debug)]
 pub struct IdPattern {
     pub text: String,
-    matcher: GlobMatcher,
+    matcher: WildMatch,
 }
 
 impl IdPattern {
     pub fn matches(&self, id: &str) -> bool {
-        self.matcher.is_match(id)
+        self.matcher.matches(id)
     }
 }
 
 impl<'de> Deserialize<'de> for IdPattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        // Case ids hold `[`, `]` and `,` literally (`aes/x[mech=CKM_AES_CBC,len=16]`), so only
-        // `*` and `?` are wildcards; and `/` is not a path separator: `*` crosses it.
-        let literal: String =
-            text.chars().flat_map(|c| if "[]{}\\".contains(c) { vec!['\\', c] } else { vec![c] }).collect();
-        let glob = globset::GlobBuilder::new(&literal)
-            .literal_separator(false)
-            .backslash_escape(true)
-            .build()
-            .map_err(|e| de::Error::custom(format!("bad case pattern {text:?}: {e}")))?;
-        Ok(IdPattern { matcher: glob.compile_matcher(), text })
-    }
-}
-
-struct Code(CkRv);
-
-impl<'de> Deserialize<'de> for Code {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        CkRv::from_name(&name)
-            .map(Code)
-            .ok_or_else(|| de::Error::custom(format!("unknown return value {name:?}")))
+        // Only `*` and `?` are wildcards, as wildmatch reads a pattern: case ids hold `[`,
+        // `]` and `,` literally (`aes/x[mech=CKM_AES_CBC,len=16]`), and `*` crosses `/`.
+        Ok(IdPattern { matcher: WildMatch::new(&text), text })
     }
 }
 
@@ -97,8 +80,8 @@ impl<'de> Deserialize<'de> for Accept {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Raw {
-            expected: Code,
-            also: Vec<Code>,
+            expected: ByName<CkRv>,
+            also: Vec<ByName<CkRv>>,
             reason: String,
         }
         let raw = Raw::deserialize(d)?;
@@ -151,15 +134,6 @@ struct DeviationsFile {
     deviations: Vec<Reasoned>,
 }
 
-fn read<T: for<'de> Deserialize<'de>>(file: &Path) -> Result<T, LoadError> {
-    let text = std::fs::read_to_string(file).map_err(|e| LoadError {
-        file: file.to_owned(),
-        location: None,
-        message: e.to_string(),
-    })?;
-    serde_yaml::from_str(&text).map_err(|e| LoadError::from_yaml(file, &e))
-}
-
 impl Profile {
     /// A profile by file path, or by name under `<root>/profiles/`.
     pub fn load(name_or_path: &str, root: &Path) -> Result<Profile, LoadError> {
@@ -168,7 +142,7 @@ impl Profile {
         } else {
             root.join("profiles").join(format!("{name_or_path}.yaml"))
         };
-        let mut profile: Profile = read(&path)?;
+        let mut profile: Profile = yaml::read_file(&path)?;
         profile.file = Some(path);
         Ok(profile)
     }
@@ -181,7 +155,7 @@ impl Profile {
 
     /// Adds the deviations of a `--deviations` file.
     pub fn add_deviations(&mut self, file: &Path) -> Result<(), LoadError> {
-        let extra: DeviationsFile = read(file)?;
+        let extra: DeviationsFile = yaml::read_file(file)?;
         self.deviations.extend(extra.deviations);
         Ok(())
     }
@@ -239,22 +213,6 @@ impl Profile {
     }
 }
 
-impl LoadError {
-    /// A serde_yaml error with its position moved to the front, as every load error reads.
-    pub fn from_yaml(file: &Path, e: &serde_yaml::Error) -> LoadError {
-        let location = e.location().map(|l| Location { line: l.line(), col: l.column() });
-        let mut message = e.to_string();
-        // serde_yaml appends the position to its message; we print it in front instead.
-        if let Some(l) = &location {
-            let suffix = format!(" at line {} column {}", l.line, l.col);
-            if let Some(stripped) = message.strip_suffix(&suffix) {
-                message = stripped.to_owned();
-            }
-        }
-        LoadError { file: file.to_owned(), location, message }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,40 +226,45 @@ mod tests {
             cases.iter().filter(|c| p.selects(c).is_ok()).map(|c| c.id.clone()).collect::<Vec<_>>()
         };
         assert_eq!(picked(&Profile::default()), ["s/lenient"]);
-        let strict: Profile = serde_yaml::from_str("profile: p\nstrict: true\n").unwrap();
+        let strict: Profile = yaml::from_str("profile: p\nstrict: true\n").unwrap();
         assert_eq!(picked(&strict), ["s/lenient", "s/strict"]);
     }
 
     #[test]
     fn patterns_cross_slashes_and_codes_are_checked() {
-        let p: Profile = serde_yaml::from_str(
+        let p: Profile = yaml::from_str(
             "profile: t\naccept:\n  - {expected: CKR_SAVED_STATE_INVALID, also: [CKR_OPERATION_NOT_INITIALIZED], reason: r}\ndeviations:\n  - {case: \"keys/*[curve=P-384]\", reason: no P-384}\n",
         )
         .unwrap();
         assert_eq!(p.deviation("keys/sign[curve=P-384]", "keys/sign[curve=P-384]"), Some("no P-384"));
         assert_eq!(p.deviation("keys/sign[curve=P-384]@legacy", "keys/sign[curve=P-384]"), Some("no P-384"));
         assert_eq!(p.deviation("keys/sign[curve=P-256]", "keys/sign[curve=P-256]"), None);
+        // `?` is one character; brackets and backslashes are the case id's own.
+        let one: IdPattern = yaml::from_str("'k?ys/sign[curve=P-38?]\\'").unwrap();
+        assert!(one.matches("keys/sign[curve=P-384]\\"));
+        assert!(!one.matches("keys/sign[curve=P-384]"));
+        assert!(!one.matches("kys/sign[curve=P-384]\\"));
+        assert!(!one.matches("keys/signc"));
         let accepted = p
             .accepts(&[crate::pkcs11::CKR_SAVED_STATE_INVALID], crate::pkcs11::CKR_OPERATION_NOT_INITIALIZED);
         assert!(accepted.is_some());
         assert!(
             p.accepts(&[crate::pkcs11::CKR_SAVED_STATE_INVALID], crate::pkcs11::CKR_GENERAL_ERROR).is_none()
         );
-        let bad = serde_yaml::from_str::<Profile>(
-            "profile: t\naccept:\n  - {expected: CKR_NOPE, also: [], reason: r}\n",
-        );
+        let bad =
+            yaml::from_str::<Profile>("profile: t\naccept:\n  - {expected: CKR_NOPE, also: [], reason: r}\n");
         assert!(bad.unwrap_err().to_string().contains("unknown return value \"CKR_NOPE\""));
     }
 
     #[test]
     fn the_filter_ignores_case_and_profiles_name_their_wires_and_suites() {
         let mut p: Profile =
-            serde_yaml::from_str("profile: t\nsuites: [digest, nope]\nwires: [keyblob, legacy]\n").unwrap();
+            yaml::from_str("profile: t\nsuites: [digest, nope]\nwires: [keyblob, legacy]\n").unwrap();
         assert_eq!(p.wires, [Wire::Keyblob, Wire::Legacy]);
         assert_eq!(p.unknown_suites(&BTreeSet::from(["digest", "aes"])), ["nope"]);
         p.only_ids_containing("sha256");
         assert!(p.selects_id("digest/kat[mech=CKM_SHA256]"));
         assert!(!p.selects_id("digest/kat[mech=CKM_SHA384]"));
-        assert!(serde_yaml::from_str::<Profile>("profile: t\nwires: [pkcs]\n").is_err());
+        assert!(yaml::from_str::<Profile>("profile: t\nwires: [pkcs]\n").is_err());
     }
 }

@@ -1,9 +1,11 @@
-//! "Did you mean": a suite problem that names something unknown (a PKCS #11 name, a step,
-//! an argument, a variable) gets the closest known spelling appended, when one is close.
-//! The problems are worded in one place each (`model`, `load`); this reads their common
-//! shapes, so every such message gains a suggestion without each site knowing how.
+//! "Did you mean": a suite problem that names something unknown gets the closest known
+//! spelling appended, when one is close. A name that stands for a constant (a PKCS #11
+//! name, an MGF, a gRPC code) gets it where it is looked up (`by_name`); the problems
+//! worded elsewhere (an unknown step, argument or variable, in `model` and `load`) are read
+//! here by their common shapes, so each gains a suggestion without its site knowing how.
 
-use crate::pkcs11::{CkAttributeType, CkEcKdf, CkKeyType, CkMechanismType, CkObjectClass, CkRv};
+use super::by_name::Named;
+use super::model::LocalOp;
 use crate::rpc::Rpc;
 
 /// The closest candidate to `name`, if close enough to be a likely typo.
@@ -25,24 +27,6 @@ fn quoted_after<'a>(message: &'a str, marker: &str) -> Option<&'a str> {
     Some(&rest[..rest.find('"')?])
 }
 
-fn pkcs11_names(prefix: &str) -> Vec<&'static str> {
-    let all: Vec<&'static str> = match prefix {
-        "CKM_" => CkMechanismType::names().collect(),
-        "CKA_" => CkAttributeType::names().collect(),
-        "CKR_" => CkRv::names().collect(),
-        "CKK_" => CkKeyType::names().collect(),
-        "CKO_" => CkObjectClass::names().collect(),
-        "CKD_" => CkEcKdf::names().collect(),
-        _ => CkMechanismType::names()
-            .chain(CkAttributeType::names())
-            .chain(CkRv::names())
-            .chain(CkKeyType::names())
-            .chain(CkObjectClass::names())
-            .collect(),
-    };
-    all
-}
-
 /// `message` with "; did you mean X?" appended when it names an unknown thing that is
 /// close to a known one.
 pub fn annotate(message: &str) -> String {
@@ -54,16 +38,9 @@ pub fn annotate(message: &str) -> String {
 }
 
 fn suggestion(message: &str) -> Option<String> {
-    for marker in
-        ["unknown mechanism ", "unknown attribute ", "unknown return value ", "unknown name ", "unknown KDF "]
-    {
-        if let Some(name) = quoted_after(message, marker) {
-            let prefix = name.get(..4).unwrap_or("");
-            return closest(name, pkcs11_names(prefix)).map(str::to_owned);
-        }
-    }
     if let Some(name) = quoted_after(message, "unknown step ") {
-        return closest(name, Rpc::ALL.iter().map(|r| r.name())).map(str::to_owned);
+        let local = <LocalOp as Named>::names();
+        return closest(name, Rpc::ALL.iter().map(|r| r.name()).chain(local)).map(str::to_owned);
     }
     // `unknown argument "length" for GenerateRandom; expected len` (a list, comma separated)
     if let Some(name) = quoted_after(message, "unknown argument ") {
@@ -90,12 +67,10 @@ mod tests {
 
     #[test]
     fn typos_get_the_closest_known_spelling() {
-        assert_eq!(
-            annotate(r#"unknown attribute "CKA_VALUE_LENGTH""#),
-            r#"unknown attribute "CKA_VALUE_LENGTH"; did you mean CKA_VALUE_LEN?"#
-        );
-        assert!(annotate(r#"unknown mechanism "CKM_SHA257""#).ends_with("did you mean CKM_SHA256?"));
         assert!(annotate(r#"unknown step "SignSingel": expected"#).ends_with("did you mean SignSingle?"));
+        assert!(
+            annotate(r#"unknown step "local.digestt": expected"#).ends_with("did you mean local.digest?")
+        );
         assert!(
             annotate(r#"unknown argument "lenght" for GenerateRandom; expected len"#)
                 .ends_with("did you mean len?")
@@ -105,6 +80,9 @@ mod tests {
                 .ends_with("did you mean $st?")
         );
         // Nothing close: no guess.
-        assert_eq!(annotate(r#"unknown mechanism "FOO""#), r#"unknown mechanism "FOO""#);
+        assert_eq!(annotate(r#"unknown step "FOO""#), r#"unknown step "FOO""#);
+        // A name already suggested where it was looked up is left as it is.
+        let once = r#"unknown step "SignSingel"; did you mean SignSingle?"#;
+        assert_eq!(annotate(once), once);
     }
 }

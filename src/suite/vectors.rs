@@ -193,8 +193,8 @@ impl VectorSource {
 mod tests {
     use super::*;
 
-    fn source(yaml: &str) -> Result<VectorSource, serde_yaml::Error> {
-        serde_yaml::from_str(yaml)
+    fn source(yaml: &str) -> Result<VectorSource, super::super::yaml::YamlError> {
+        super::super::yaml::from_str(yaml)
     }
 
     #[test]

@@ -254,12 +254,13 @@ fn every_problem_of_every_file_is_reported_with_suggestions() {
     let out = harness().arg("list").arg(&dir).arg(dir.join("a.yaml")).output().unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // Each problem at the value that has it: the attribute, the mechanism, the arguments.
     for want in [
-        "a.yaml:5:9: ",
+        "a.yaml:5:57: ",
         "did you mean CKA_VALUE_LEN?",
-        "a.yaml:8:9: ",
+        "a.yaml:8:30: ",
         "did you mean CKM_SHA256?",
-        "a.yaml:9:9: ",
+        "a.yaml:9:25: ",
         "did you mean len?",
         "b.yaml:7:9: ",
         "did you mean $state?",

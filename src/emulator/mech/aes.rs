@@ -48,6 +48,7 @@ use crate::emulator::engine::{
 };
 use crate::emulator::error::{Error, Result};
 use crate::pkcs11::*;
+use crate::rpc::Rpc;
 
 /// The AES block size, which CTR's counter block also has.
 const BLOCK: usize = 16;
@@ -550,14 +551,7 @@ pub struct BlockMech {
 }
 
 impl Cipher for BlockMech {
-    fn start(
-        &self,
-        e: &Engine,
-        op: Operation,
-        mech: &Mechanism,
-        key: &[u8],
-        _: &'static str,
-    ) -> Result<State> {
+    fn start(&self, e: &Engine, op: Operation, mech: &Mechanism, key: &[u8], _: Rpc) -> Result<State> {
         let usage = if op == Operation::Encrypt { CKA_ENCRYPT } else { CKA_DECRYPT };
         let key = e.open_key(key)?;
         let value = secret_value(&key, mech.mech, self.cipher.key_type())?;

@@ -54,6 +54,7 @@ use crate::pkcs11::ibm::{
     CKM_IBM_ED25519_SHA512,
 };
 use crate::pkcs11::*;
+use crate::rpc::Rpc;
 
 /// What the emulator does with one curve. Private keys are the scalar (or seed) bytes, public
 /// keys the point bytes described in the module comment.
@@ -519,7 +520,7 @@ pub fn ecdh(mech: &Mechanism, ops: &dyn CurveOps, private: &[u8]) -> Result<Ecdh
         .ok_or(bad("PublicData is not a point of the key's curve"))?;
     let z = ops
         .ecdh(private, &point)
-        .ok_or(Error::MechanismInvalid { mech: mech.mech, function: "DeriveKey" })??;
+        .ok_or(Error::MechanismInvalid { mech: mech.mech, function: Rpc::DeriveKey })??;
     Ok(EcdhSecret { z, kdf, shared_data: shared_data.clone() })
 }
 

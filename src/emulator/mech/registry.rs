@@ -38,6 +38,7 @@ use crate::emulator::blob::{Key, Operation, State};
 use crate::emulator::engine::{Engine, NewKey};
 use crate::emulator::error::{Error, Result};
 use crate::pkcs11::*;
+use crate::rpc::Rpc;
 
 /// Every family, in GetMechanismList order.
 const FAMILIES: &[fn(&mut Registry)] = &[
@@ -66,14 +67,7 @@ pub const EC_CURVES: CkMechanismFlags =
 pub trait Cipher: Send + Sync {
     /// The first state of `op` under `key` (a blob): `State::Cipher` or `State::Rsa`.
     /// `function` names the GREP11 function in errors.
-    fn start(
-        &self,
-        e: &Engine,
-        op: Operation,
-        mech: &Mechanism,
-        key: &[u8],
-        function: &'static str,
-    ) -> Result<State>;
+    fn start(&self, e: &Engine, op: Operation, mech: &Mechanism, key: &[u8], function: Rpc) -> Result<State>;
 }
 
 /// SignInit / VerifyInit and the single-part calls; the state machine is `sign::SignState`.
@@ -264,11 +258,7 @@ pub fn mechanisms() -> &'static [MechRow] {
 
 /// The row of `mech` if it serves `function` (named by its CKF flag): unknown mechanisms and
 /// mechanisms without that flag are CKR_MECHANISM_INVALID.
-pub fn lookup(
-    mech: CkMechanismType,
-    flag: CkMechanismFlags,
-    function: &'static str,
-) -> Result<&'static MechRow> {
+pub fn lookup(mech: CkMechanismType, flag: CkMechanismFlags, function: Rpc) -> Result<&'static MechRow> {
     mechanisms()
         .iter()
         .find(|r| r.mech == mech && r.flags.contains(flag))
@@ -279,7 +269,7 @@ pub fn lookup(
 pub fn operation<T: ?Sized>(
     mech: CkMechanismType,
     flag: CkMechanismFlags,
-    function: &'static str,
+    function: Rpc,
     pick: impl FnOnce(&'static Ops) -> Option<&'static T>,
 ) -> Result<&'static T> {
     pick(&lookup(mech, flag, function)?.ops).ok_or(Error::MechanismInvalid { mech, function })
@@ -290,7 +280,7 @@ pub fn info(mech: CkMechanismType) -> Result<&'static MechRow> {
     mechanisms()
         .iter()
         .find(|r| r.mech == mech)
-        .ok_or(Error::MechanismInvalid { mech, function: "GetMechanismInfo" })
+        .ok_or(Error::MechanismInvalid { mech, function: Rpc::GetMechanismInfo })
 }
 
 #[cfg(test)]
@@ -322,8 +312,8 @@ mod tests {
             }
         }
         assert_eq!(rows[0].mech, CKM_RSA_PKCS);
-        assert!(lookup(CKM_SHA256, CKF_ENCRYPT, "EncryptInit").is_err());
-        assert!(lookup(CKM_AES_CBC, CKF_WRAP, "WrapKey").is_err());
-        assert!(lookup(CKM_AES_CBC_PAD, CKF_WRAP, "WrapKey").is_ok());
+        assert!(lookup(CKM_SHA256, CKF_ENCRYPT, Rpc::EncryptInit).is_err());
+        assert!(lookup(CKM_AES_CBC, CKF_WRAP, Rpc::WrapKey).is_err());
+        assert!(lookup(CKM_AES_CBC_PAD, CKF_WRAP, Rpc::WrapKey).is_ok());
     }
 }

@@ -47,6 +47,7 @@ use crate::emulator::engine::{
 };
 use crate::emulator::error::{Error, Result};
 use crate::pkcs11::*;
+use crate::rpc::Rpc;
 
 /// Modulus sizes in bits (GetMechanismInfo of every RSA row).
 pub const MIN_BITS: u64 = 512;
@@ -585,14 +586,7 @@ pub(super) fn register(r: &mut Registry) {
 struct RsaEncryption;
 
 impl Cipher for RsaEncryption {
-    fn start(
-        &self,
-        e: &Engine,
-        op: Operation,
-        mech: &Mechanism,
-        key: &[u8],
-        _: &'static str,
-    ) -> Result<State> {
+    fn start(&self, e: &Engine, op: Operation, mech: &Mechanism, key: &[u8], _: Rpc) -> Result<State> {
         let usage = if op == Operation::Encrypt { CKA_ENCRYPT } else { CKA_DECRYPT };
         let padding = Padding::from_mech(mech)?;
         let key = e.open_key(key)?;

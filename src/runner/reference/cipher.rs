@@ -13,7 +13,7 @@ use cbc::cipher::{
     KeyIvInit, StreamCipher, consts::U16,
 };
 
-use super::{RefError, err};
+use super::{RefError, malformed, unsupported};
 use crate::pkcs11::{self as p11, CkMechanismType};
 
 fn with_aes<R>(
@@ -26,15 +26,15 @@ fn with_aes<R>(
         16 => f128(),
         24 => f192(),
         32 => f256(),
-        n => err(format!("an AES key has 16, 24 or 32 bytes, not {n}")),
+        n => malformed(format!("an AES key has 16, 24 or 32 bytes, not {n}")),
     }
 }
 
 fn check_iv(iv: Option<&[u8]>, len: usize) -> Result<&[u8], RefError> {
     match iv {
         Some(iv) if iv.len() == len => Ok(iv),
-        Some(iv) => err(format!("this IV has {len} bytes, not {}", iv.len())),
-        None => err("this mechanism needs an IV (param)"),
+        Some(iv) => unsupported(format!("this IV has {len} bytes, not {}", iv.len())),
+        None => unsupported("this mechanism needs an IV (param)"),
     }
 }
 
@@ -58,8 +58,9 @@ where
     C: BlockCipherEncrypt + BlockCipherDecrypt + KeyInit,
 {
     let block = C::block_size();
-    let bad_len = || RefError(format!("{} bytes is not a whole number of {block}-byte blocks", data.len()));
-    let bad_key = |e: aes::cipher::InvalidLength| RefError(e.to_string());
+    let bad_len =
+        || RefError::Malformed(format!("{} bytes is not a whole number of {block}-byte blocks", data.len()));
+    let bad_key = |e: aes::cipher::InvalidLength| RefError::Malformed(e.to_string());
     let unaligned = !data.len().is_multiple_of(block);
     match (mode, encrypt) {
         (Mode::Ecb | Mode::Cbc, _) if unaligned => Err(bad_len()),
@@ -83,7 +84,7 @@ where
         (Mode::CbcPad, false) => cbc::Decryptor::<C>::new_from_slices(key, check_iv(iv, block)?)
             .map_err(bad_key)?
             .decrypt_padded_vec::<Pkcs7>(data)
-            .map_err(|_| RefError("bad CBC padding".into())),
+            .map_err(|_| RefError::Refuted("bad CBC padding".into())),
     }
 }
 
@@ -97,8 +98,12 @@ fn aes_mode<C>(
 where
     C: BlockCipherEncrypt + BlockCipherDecrypt + KeyInit + BlockSizeUser<BlockSize = U16>,
 {
-    let bad_key = |e: aes::cipher::InvalidLength| RefError(e.to_string());
-    let wrap_err = |e: aes_kw::Error| RefError(format!("key wrap: {e}"));
+    let bad_key = |e: aes::cipher::InvalidLength| RefError::Malformed(e.to_string());
+    // Unwrapping checks the endpoint's wrapped key: one that fails its integrity check refutes it.
+    let wrap_err = |e: aes_kw::Error| match encrypt {
+        true => RefError::Malformed(format!("key wrap: {e}")),
+        false => RefError::Refuted(format!("key unwrap: {e}")),
+    };
     // Wrap output: at most the input rounded up to 8 bytes, plus one 8-byte semiblock.
     let mut buf = vec![0u8; data.len().div_ceil(8) * 8 + 8];
     match mech {
@@ -110,7 +115,7 @@ where
             ctr::Ctr128BE::<C>::new_from_slices(key, check_iv(iv, 16)?)
                 .map_err(bad_key)?
                 .try_apply_keystream(&mut out)
-                .map_err(|e| RefError(format!("CTR: {e}")))?;
+                .map_err(|e| RefError::Malformed(format!("CTR: {e}")))?;
             Ok(out)
         }
         p11::CKM_AES_KEY_WRAP => {
@@ -123,7 +128,7 @@ where
             let out = if encrypt { kwp.wrap_key(data, &mut buf) } else { kwp.unwrap_key(data, &mut buf) };
             Ok(out.map_err(wrap_err)?.to_vec())
         }
-        other => err(format!("no local cipher for {other}")),
+        other => unsupported(format!("no local cipher for {other}")),
     }
 }
 
@@ -137,7 +142,7 @@ pub fn cipher(
 ) -> Result<Vec<u8>, RefError> {
     let des3 = |mode| {
         if key.len() != 24 {
-            return err(format!("a DES3 key has 24 bytes, not {}", key.len()));
+            return malformed(format!("a DES3 key has 24 bytes, not {}", key.len()));
         }
         block_mode::<des::TdesEde3>(mode, key, iv, data, encrypt)
     };
@@ -160,7 +165,7 @@ pub fn kcv(key_type: crate::pkcs11::CkKeyType, key: &[u8]) -> Result<Vec<u8>, Re
     let mut out = match key_type {
         p11::CKK_AES => cipher(p11::CKM_AES_ECB, key, None, &[0u8; 16], true)?,
         p11::CKK_DES3 => cipher(p11::CKM_DES3_ECB, key, None, &[0u8; 8], true)?,
-        other => return err(format!("no key check value is defined for {other} keys")),
+        other => return unsupported(format!("no key check value is defined for {other} keys")),
     };
     out.truncate(3);
     Ok(out)

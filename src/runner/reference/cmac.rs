@@ -3,11 +3,12 @@
 use aes::{Aes128, Aes192, Aes256};
 use cmac::{Cmac, KeyInit, Mac};
 
-use super::{RefError, err};
+use super::{RefError, malformed, refuted};
 use crate::pkcs11::{self as p11, CkMechanismType};
 
 fn cmac_of<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>, RefError> {
-    let mut mac = <M as KeyInit>::new_from_slice(key).map_err(|e| RefError(format!("CMAC key: {e}")))?;
+    let mut mac =
+        <M as KeyInit>::new_from_slice(key).map_err(|e| RefError::Malformed(format!("CMAC key: {e}")))?;
     mac.update(data);
     Ok(mac.finalize().into_bytes().to_vec())
 }
@@ -17,7 +18,7 @@ fn cmac(key: &[u8], data: &[u8]) -> Result<Vec<u8>, RefError> {
         16 => cmac_of::<Cmac<Aes128>>(key, data),
         24 => cmac_of::<Cmac<Aes192>>(key, data),
         32 => cmac_of::<Cmac<Aes256>>(key, data),
-        n => err(format!("an AES key has 16, 24 or 32 bytes, not {n}")),
+        n => malformed(format!("an AES key has 16, 24 or 32 bytes, not {n}")),
     }
 }
 
@@ -34,11 +35,9 @@ pub(super) fn verify(
     tag: &[u8],
 ) -> Option<Result<(), RefError>> {
     let expected = sign(mech, key, data)?;
-    Some(
-        expected.and_then(|e| {
-            if e == tag { Ok(()) } else { err("the CMAC does not match the local computation") }
-        }),
-    )
+    Some(expected.and_then(|e| {
+        if e == tag { Ok(()) } else { refuted("the CMAC does not match the local computation") }
+    }))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use der::Decode;
 use der::asn1::{ObjectIdentifier, Uint};
 use num_bigint::BigUint;
 
-use super::{RefError, ec::spki, err};
+use super::{RefError, ec::spki, malformed};
 
 /// PKCS #3 `dhKeyAgreement`.
 const OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.3.1");
@@ -20,10 +20,11 @@ pub struct DhKeyPair {
 
 /// (p, g) of a DER `DHParameter`.
 fn params(der: &[u8]) -> Result<(BigUint, BigUint), RefError> {
-    let ints = Vec::<Uint>::from_der(der).map_err(|e| RefError(format!("not a DER DHParameter: {e}")))?;
+    let ints =
+        Vec::<Uint>::from_der(der).map_err(|e| RefError::Malformed(format!("not a DER DHParameter: {e}")))?;
     match ints.as_slice() {
         [p, g, ..] => Ok((BigUint::from_bytes_be(p.as_bytes()), BigUint::from_bytes_be(g.as_bytes()))),
-        _ => err("a DHParameter holds a prime and a base"),
+        _ => malformed("a DHParameter holds a prime and a base"),
     }
 }
 
@@ -41,24 +42,25 @@ pub fn keypair(params_der: &[u8]) -> Result<DhKeyPair, RefError> {
 /// (p, y) from the peer's SubjectPublicKeyInfo (or a public key blob starting with one).
 pub fn agree(private: &[u8], public: &[u8]) -> Result<Vec<u8>, RefError> {
     let der = spki(public)?;
-    let info = spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|e| RefError(e.to_string()))?;
+    let info =
+        spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|e| RefError::Malformed(e.to_string()))?;
     if info.algorithm.oid != OID {
-        return err(format!("the SPKI's algorithm is {}, not dhKeyAgreement", info.algorithm.oid));
+        return malformed(format!("the SPKI's algorithm is {}, not dhKeyAgreement", info.algorithm.oid));
     }
     let params_der = info
         .algorithm
         .parameters
-        .ok_or_else(|| RefError("the DH SPKI has no parameters".into()))
-        .and_then(|a| der::Encode::to_der(&a).map_err(|e| RefError(e.to_string())))?;
+        .ok_or_else(|| RefError::Malformed("the DH SPKI has no parameters".into()))
+        .and_then(|a| der::Encode::to_der(&a).map_err(|e| RefError::Malformed(e.to_string())))?;
     let (p, _) = params(&params_der)?;
     let y = info
         .subject_public_key
         .as_bytes()
         .and_then(|b| Uint::from_der(b).ok())
-        .ok_or_else(|| RefError("the DH SPKI's key is not a DER INTEGER".into()))?;
+        .ok_or_else(|| RefError::Malformed("the DH SPKI's key is not a DER INTEGER".into()))?;
     let y = BigUint::from_bytes_be(y.as_bytes());
     if y <= BigUint::from(1u8) || y >= &p - 1u8 {
-        return err("the DH public value is not in (1, p - 1)");
+        return malformed("the DH public value is not in (1, p - 1)");
     }
     let z = y.modpow(&BigUint::from_bytes_be(private), &p).to_bytes_be();
     let len = p.bits().div_ceil(8) as usize;

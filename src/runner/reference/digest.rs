@@ -12,7 +12,7 @@ use aws_lc_rs::digest as lc;
 use hmac::{Hmac, KeyInit, Mac, SimpleHmac};
 use sha2::Digest;
 
-use super::{RefError, err};
+use super::{RefError, refuted, unsupported};
 use crate::pkcs11::ibm;
 use crate::pkcs11::{self as p11, CkMechanismType};
 
@@ -29,7 +29,7 @@ pub fn digest(mech: CkMechanismType, data: &[u8]) -> Result<Vec<u8>, RefError> {
         p11::CKM_SHA3_256 | ibm::CKM_IBM_SHA3_256 => lc_digest(&lc::SHA3_256, data),
         p11::CKM_SHA3_384 | ibm::CKM_IBM_SHA3_384 => lc_digest(&lc::SHA3_384, data),
         p11::CKM_SHA3_512 | ibm::CKM_IBM_SHA3_512 => lc_digest(&lc::SHA3_512, data),
-        other => return err(format!("no local digest for {other}")),
+        other => return unsupported(format!("no local digest for {other}")),
     })
 }
 
@@ -38,7 +38,8 @@ fn lc_digest(alg: &'static lc::Algorithm, data: &[u8]) -> Vec<u8> {
 }
 
 fn hmac_of<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>, RefError> {
-    let mut mac = <M as KeyInit>::new_from_slice(key).map_err(|e| RefError(format!("HMAC key: {e}")))?;
+    let mut mac =
+        <M as KeyInit>::new_from_slice(key).map_err(|e| RefError::Malformed(format!("HMAC key: {e}")))?;
     mac.update(data);
     Ok(mac.finalize().into_bytes().to_vec())
 }
@@ -55,7 +56,7 @@ pub fn hmac(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Result<Vec<u8>, R
         ibm::CKM_IBM_SHA3_256_HMAC => hmac_of::<SimpleHmac<sha3::Sha3_256>>(key, data),
         ibm::CKM_IBM_SHA3_384_HMAC => hmac_of::<SimpleHmac<sha3::Sha3_384>>(key, data),
         ibm::CKM_IBM_SHA3_512_HMAC => hmac_of::<SimpleHmac<sha3::Sha3_512>>(key, data),
-        other => err(format!("no local MAC for {other}")),
+        other => unsupported(format!("no local MAC for {other}")),
     }
 }
 
@@ -72,5 +73,5 @@ pub(super) fn verify(
     mac: &[u8],
 ) -> Option<Result<(), RefError>> {
     let expected = hmac(mech, key, data).ok()?;
-    Some(if expected == mac { Ok(()) } else { err("the MAC does not match the local computation") })
+    Some(if expected == mac { Ok(()) } else { refuted("the MAC does not match the local computation") })
 }

@@ -32,10 +32,10 @@ pub(super) fn verify(
     Some((|| {
         let hash = hash?;
         let vk = dsa::VerifyingKey::from_public_key_der(&spki(key)?)
-            .map_err(|e| RefError(format!("not a DSA public key: {e}")))?;
+            .map_err(|e| RefError::Malformed(format!("not a DSA public key: {e}")))?;
         let n = vk.components().q().bit_width_vartime().div_ceil(8) as usize;
         if signature.len() != 2 * n {
-            return Err(RefError(format!(
+            return Err(RefError::Malformed(format!(
                 "a DSA signature here has {} bytes, not {}",
                 2 * n,
                 signature.len()
@@ -46,7 +46,8 @@ pub(super) fn verify(
             dsa::BoxedUint::from_be_slice_vartime(r),
             dsa::BoxedUint::from_be_slice_vartime(s),
         )
-        .ok_or_else(|| RefError("r or s is zero".into()))?;
-        vk.verify_prehash(&hash, &sig).map_err(|_| RefError("the signature does not verify locally".into()))
+        .ok_or_else(|| RefError::Refuted("r or s is zero".into()))?;
+        vk.verify_prehash(&hash, &sig)
+            .map_err(|_| RefError::Refuted("the signature does not verify locally".into()))
     })())
 }

@@ -4,7 +4,7 @@ use der::{Decode, Reader, SliceReader};
 use ecdsa::elliptic_curve::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 
-use super::{RefError, digest::digest, err};
+use super::{RefError, digest::digest, malformed, refuted, unsupported};
 use crate::pkcs11::{self as p11, CkMechanismType, Curve, ibm};
 
 /// The digest a hash-and-sign mechanism applies, or `None` for raw (prehashed) ECDSA.
@@ -16,7 +16,7 @@ fn ecdsa_hash(mech: CkMechanismType, data: &[u8]) -> Result<Vec<u8>, RefError> {
         p11::CKM_ECDSA_SHA256 | ibm::CKM_IBM_ECDSA_SHA256 => digest(p11::CKM_SHA256, data),
         p11::CKM_ECDSA_SHA384 | ibm::CKM_IBM_ECDSA_SHA384 => digest(p11::CKM_SHA384, data),
         p11::CKM_ECDSA_SHA512 | ibm::CKM_IBM_ECDSA_SHA512 => digest(p11::CKM_SHA512, data),
-        other => err(format!("{other} is not an ECDSA mechanism")),
+        other => unsupported(format!("{other} is not an ECDSA mechanism")),
     }
 }
 
@@ -41,7 +41,7 @@ macro_rules! with_curve {
             type $C = k256::Secp256k1;
             $body
         } else {
-            err(format!("no local ECDSA/ECDH on {}", curve.name))
+            unsupported(format!("no local ECDSA/ECDH on {}", curve.name))
         }
     }};
 }
@@ -54,21 +54,24 @@ fn private_key(key: &[u8]) -> Result<(Curve, Vec<u8>), RefError> {
     if key.len() == Curve::P256.field_bytes {
         return Ok((Curve::P256, key.to_vec()));
     }
-    let info = pkcs8::PrivateKeyInfoRef::from_der(key).map_err(|e| RefError(format!("PKCS #8: {e}")))?;
+    let info =
+        pkcs8::PrivateKeyInfoRef::from_der(key).map_err(|e| RefError::Malformed(format!("PKCS #8: {e}")))?;
     if info.algorithm.oid == Curve::ED25519.oid {
         let sk = ed25519_dalek::SigningKey::from_pkcs8_der(key)
-            .map_err(|e| RefError(format!("Ed25519 PKCS #8: {e}")))?;
+            .map_err(|e| RefError::Malformed(format!("Ed25519 PKCS #8: {e}")))?;
         return Ok((Curve::ED25519, sk.to_bytes().to_vec()));
     }
-    let curve_oid: const_oid::ObjectIdentifier =
-        info.algorithm.parameters_oid().map_err(|e| RefError(format!("PKCS #8 EC parameters: {e}")))?;
+    let curve_oid: const_oid::ObjectIdentifier = info
+        .algorithm
+        .parameters_oid()
+        .map_err(|e| RefError::Malformed(format!("PKCS #8 EC parameters: {e}")))?;
     let curve = Curve::ALL
         .into_iter()
         .find(|c| c.oid == curve_oid)
-        .ok_or_else(|| RefError(format!("PKCS #8 curve {curve_oid} is not known")))?;
+        .ok_or_else(|| RefError::Malformed(format!("PKCS #8 curve {curve_oid} is not known")))?;
     with_curve!(curve, C => {
         let sk = ecdsa::elliptic_curve::SecretKey::<C>::from_pkcs8_der(key)
-            .map_err(|e| RefError(format!("{} PKCS #8: {e}", curve.name)))?;
+            .map_err(|e| RefError::Malformed(format!("{} PKCS #8: {e}", curve.name)))?;
         Ok((curve, sk.to_bytes().to_vec()))
     })
 }
@@ -76,15 +79,20 @@ fn private_key(key: &[u8]) -> Result<(Curve, Vec<u8>), RefError> {
 /// The curve and point of an SPKI (or of a public key blob that begins with one).
 fn public_key(blob: &[u8]) -> Result<(Curve, Vec<u8>), RefError> {
     let der = spki(blob)?;
-    let info = spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|e| RefError(e.to_string()))?;
+    let info =
+        spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|e| RefError::Malformed(e.to_string()))?;
     let point = ec_point(&der)?;
     if info.algorithm.oid == Curve::ED25519.oid {
         return Ok((Curve::ED25519, point));
     }
-    let oid: const_oid::ObjectIdentifier =
-        info.algorithm.parameters_oid().map_err(|e| RefError(format!("SPKI EC parameters: {e}")))?;
-    let curve =
-        Curve::ALL.into_iter().find(|c| c.oid == oid).ok_or_else(|| RefError(format!("SPKI curve {oid}")))?;
+    let oid: const_oid::ObjectIdentifier = info
+        .algorithm
+        .parameters_oid()
+        .map_err(|e| RefError::Malformed(format!("SPKI EC parameters: {e}")))?;
+    let curve = Curve::ALL
+        .into_iter()
+        .find(|c| c.oid == oid)
+        .ok_or_else(|| RefError::Malformed(format!("SPKI curve {oid}")))?;
     Ok((curve, point))
 }
 
@@ -95,7 +103,7 @@ pub(super) fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Option<Res
             use ed25519_dalek::Signer;
             let seed: [u8; 32] = seed
                 .try_into()
-                .map_err(|_| RefError(format!("{} key for an Ed25519 mechanism", curve.name)))?;
+                .map_err(|_| RefError::Malformed(format!("{} key for an Ed25519 mechanism", curve.name)))?;
             Ok(ed25519_dalek::SigningKey::from_bytes(&seed).sign(data).to_bytes().to_vec())
         }));
     }
@@ -103,9 +111,9 @@ pub(super) fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Option<Res
     Some(private_key(key).and_then(|(curve, scalar)| {
         with_curve!(curve, C => {
             let signing = ecdsa::SigningKey::<C>::from_slice(&scalar)
-                .map_err(|e| RefError(format!("{} private key: {e}", curve.name)))?;
+                .map_err(|e| RefError::Malformed(format!("{} private key: {e}", curve.name)))?;
             let sig: ecdsa::Signature<C> =
-                signing.sign_prehash(&hash).map_err(|e| RefError(format!("ECDSA signing failed: {e}")))?;
+                signing.sign_prehash(&hash).map_err(|e| RefError::Failed(format!("ECDSA signing failed: {e}")))?;
             Ok(sig.to_bytes().to_vec())
         })
     }))
@@ -128,20 +136,21 @@ pub(super) fn verify(
             expect_curve(key, curve)?;
             let der = spki(key)?;
             let vk = ed25519_dalek::VerifyingKey::from_public_key_der(&der)
-                .map_err(|e| RefError(format!("not an Ed25519 public key: {e}")))?;
+                .map_err(|e| RefError::Malformed(format!("not an Ed25519 public key: {e}")))?;
             let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|e| {
-                RefError(format!("not an Ed25519 signature ({} bytes): {e}", signature.len()))
+                RefError::Malformed(format!("not an Ed25519 signature ({} bytes): {e}", signature.len()))
             })?;
-            vk.verify(data, &sig).map_err(|_| RefError("the signature does not verify locally".into()))
+            vk.verify(data, &sig)
+                .map_err(|_| RefError::Refuted("the signature does not verify locally".into()))
         })());
     }
     let hash = ecdsa_hash(mech, data).ok()?;
     Some(expect_curve(key, curve).and_then(|(curve, point)| {
         with_curve!(curve, C => {
             let verifying = ecdsa::VerifyingKey::<C>::from_sec1_bytes(&point)
-                .map_err(|e| RefError(format!("not a {} public key: {e}", curve.name)))?;
+                .map_err(|e| RefError::Malformed(format!("not a {} public key: {e}", curve.name)))?;
             if signature.len() != 2 * curve.field_bytes {
-                return err(format!(
+                return malformed(format!(
                     "a {} signature r || s has {} bytes, got {}",
                     curve.name,
                     2 * curve.field_bytes,
@@ -149,13 +158,13 @@ pub(super) fn verify(
                 ));
             }
             let sig = ecdsa::Signature::<C>::from_slice(signature).map_err(|e| {
-                RefError(format!("signature is not a {} r || s ({} bytes): {e}", curve.name, signature.len()))
+                RefError::Malformed(format!("signature is not a {} r || s ({} bytes): {e}", curve.name, signature.len()))
             })?;
             // ECDSA accepts either S (SEC 1 §4.1.4); k256 insists on the low one, which
             // signers other than k256 (AWS-LC) need not produce.
             verifying
                 .verify_prehash(&hash, &sig.normalize_s())
-                .map_err(|_| RefError("the signature does not verify locally".into()))
+                .map_err(|_| RefError::Refuted("the signature does not verify locally".into()))
         })
     }))
 }
@@ -167,9 +176,12 @@ fn expect_curve(key: &[u8], wanted: Option<&[u8]>) -> Result<(Curve, Vec<u8>), R
     let (curve, point) = public_key(key)?;
     if let Some(params) = wanted {
         let wanted = Curve::from_ec_params(params)
-            .ok_or_else(|| RefError("the case's curve is not a known named curve".into()))?;
+            .ok_or_else(|| RefError::Unsupported("the case's curve is not a known named curve".into()))?;
         if wanted != curve {
-            return err(format!("the public key is on {}, the case asked for {}", curve.name, wanted.name));
+            return refuted(format!(
+                "the public key is on {}, the case asked for {}",
+                curve.name, wanted.name
+            ));
         }
     }
     Ok((curve, point))
@@ -185,7 +197,7 @@ pub fn ec_point_matches(key: &[u8], attribute: &[u8]) -> Result<Vec<u8>, RefErro
             32 => attribute.to_vec(),
             34 if attribute[..2] == [0x04, 32] => attribute[2..].to_vec(),
             n => {
-                return err(format!(
+                return malformed(format!(
                     "CKA_EC_POINT of an Ed25519 key has {n} bytes, expected 32 (or 34 as DER)"
                 ));
             }
@@ -200,7 +212,7 @@ pub fn ec_point_matches(key: &[u8], attribute: &[u8]) -> Result<Vec<u8>, RefErro
         } else {
             der::asn1::OctetString::from_der(attribute)
                 .map_err(|e| {
-                    RefError(format!(
+                    RefError::Malformed(format!(
                         "CKA_EC_POINT ({} bytes) is neither a raw {} point nor a DER OCTET STRING: {e}",
                         attribute.len(),
                         curve.name
@@ -216,7 +228,7 @@ pub fn ec_point_matches(key: &[u8], attribute: &[u8]) -> Result<Vec<u8>, RefErro
         with_curve!(curve, C => {
             let decode = |b: &[u8], what: &str| {
                 ecdsa::elliptic_curve::PublicKey::<C>::from_sec1_bytes(b)
-                    .map_err(|e| RefError(format!("{what} is not a {} point: {e}", curve.name)))
+                    .map_err(|e| RefError::Malformed(format!("{what} is not a {} point: {e}", curve.name)))
             };
             Ok(decode(&raw, "CKA_EC_POINT")? == decode(&spki_point, "the SPKI's key")?)
         })?
@@ -224,7 +236,7 @@ pub fn ec_point_matches(key: &[u8], attribute: &[u8]) -> Result<Vec<u8>, RefErro
     if same {
         Ok(spki_point)
     } else {
-        err(format!(
+        refuted(format!(
             "CKA_EC_POINT {} is not the SPKI's public key {}",
             hex::encode(&raw),
             hex::encode(&spki_point)
@@ -234,23 +246,25 @@ pub fn ec_point_matches(key: &[u8], attribute: &[u8]) -> Result<Vec<u8>, RefErro
 
 /// The leading DER SubjectPublicKeyInfo of a public key blob (servers may append a tag).
 pub fn spki(blob: &[u8]) -> Result<Vec<u8>, RefError> {
-    let bad =
-        |e: der::Error| RefError(format!("public key does not begin with a DER SubjectPublicKeyInfo: {e}"));
+    let bad = |e: der::Error| {
+        RefError::Malformed(format!("public key does not begin with a DER SubjectPublicKeyInfo: {e}"))
+    };
     let mut reader = SliceReader::new(blob).map_err(bad)?;
     spki::SubjectPublicKeyInfoRef::decode(&mut reader).map_err(bad)?;
-    let end =
-        usize::try_from(u32::from(reader.position())).map_err(|_| RefError("SPKI length overflow".into()))?;
+    let end = usize::try_from(u32::from(reader.position()))
+        .map_err(|_| RefError::Malformed("SPKI length overflow".into()))?;
     Ok(blob[..end].to_vec())
 }
 
 /// The EC point (uncompressed SEC1) inside an SPKI or a public key blob.
 pub fn ec_point(blob: &[u8]) -> Result<Vec<u8>, RefError> {
     let der = spki(blob)?;
-    let info = spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|e| RefError(e.to_string()))?;
+    let info =
+        spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|e| RefError::Malformed(e.to_string()))?;
     info.subject_public_key
         .as_bytes()
         .map(<[u8]>::to_vec)
-        .ok_or_else(|| RefError("SPKI subjectPublicKey has unused bits".into()))
+        .ok_or_else(|| RefError::Malformed("SPKI subjectPublicKey has unused bits".into()))
 }
 
 /// The compressed SEC1 point of an EC public key blob (Ed25519: its 32-byte encoding,
@@ -263,7 +277,7 @@ pub fn ec_compressed(blob: &[u8]) -> Result<Vec<u8>, RefError> {
     }
     with_curve!(curve, C => {
         let pk = ecdsa::elliptic_curve::PublicKey::<C>::from_sec1_bytes(&point)
-            .map_err(|e| RefError(format!("{} point: {e}", curve.name)))?;
+            .map_err(|e| RefError::Malformed(format!("{} point: {e}", curve.name)))?;
         Ok(pk.as_affine().to_sec1_point(true).as_bytes().to_vec())
     })
 }
@@ -282,8 +296,8 @@ pub struct KeyPair {
 /// A fresh local key pair on the curve of `ec_params`.
 pub fn keypair(ec_params: &[u8]) -> Result<KeyPair, RefError> {
     let curve = Curve::from_ec_params(ec_params)
-        .ok_or_else(|| RefError("CKA_EC_PARAMS is not a known named curve".into()))?;
-    let enc = |e: &dyn std::fmt::Display| RefError(e.to_string());
+        .ok_or_else(|| RefError::Unsupported("CKA_EC_PARAMS is not a known named curve".into()))?;
+    let enc = |e: &dyn std::fmt::Display| RefError::Failed(e.to_string());
     if curve == Curve::ED25519 {
         let mut seed = [0u8; 32];
         rand::fill(&mut seed[..]);
@@ -324,20 +338,22 @@ pub fn ecdh_kdf(
     if kdf == p::CKD_NULL {
         let len = len.unwrap_or(z.len());
         if len > z.len() {
-            return err(format!("CKD_NULL gives at most {} bytes, asked for {len}", z.len()));
+            return unsupported(format!("CKD_NULL gives at most {} bytes, asked for {len}", z.len()));
         }
         return Ok(z[z.len() - len..].to_vec());
     }
-    let len = len.ok_or_else(|| RefError("a KDF needs the key length (len)".into()))?;
+    let len = len.ok_or_else(|| RefError::Unsupported("a KDF needs the key length (len)".into()))?;
     let mut out = vec![0u8; len];
-    let x963 = |e: ansi_x963_kdf::Error| RefError(format!("X9.63 KDF: {e:?}"));
+    // The KDF refuses only lengths (a zero or too long output, too much shared data): the
+    // step asked for what cannot be derived.
+    let x963 = |e: ansi_x963_kdf::Error| RefError::Unsupported(format!("X9.63 KDF: {e}"));
     match kdf {
         p::CKD_SHA1_KDF => ansi_x963_kdf::derive_key_into::<sha1::Sha1>(&z, shared, &mut out),
         p::CKD_SHA224_KDF => ansi_x963_kdf::derive_key_into::<sha2::Sha224>(&z, shared, &mut out),
         p::CKD_SHA256_KDF => ansi_x963_kdf::derive_key_into::<sha2::Sha256>(&z, shared, &mut out),
         p::CKD_SHA384_KDF => ansi_x963_kdf::derive_key_into::<sha2::Sha384>(&z, shared, &mut out),
         p::CKD_SHA512_KDF => ansi_x963_kdf::derive_key_into::<sha2::Sha512>(&z, shared, &mut out),
-        other => return err(format!("no local KDF {other}")),
+        other => return unsupported(format!("no local KDF {other}")),
     }
     .map_err(x963)?;
     Ok(out)
@@ -350,9 +366,9 @@ pub fn ecdh(private: &[u8], public: &[u8]) -> Result<Vec<u8>, RefError> {
     let point = if public.first() == Some(&0x30) { ec_point(public)? } else { public.to_vec() };
     with_curve!(curve, C => {
         let secret = ecdsa::elliptic_curve::SecretKey::<C>::from_slice(&scalar)
-            .map_err(|e| RefError(format!("{} private key: {e}", curve.name)))?;
+            .map_err(|e| RefError::Malformed(format!("{} private key: {e}", curve.name)))?;
         let peer = ecdsa::elliptic_curve::PublicKey::<C>::from_sec1_bytes(&point)
-            .map_err(|e| RefError(format!("peer point: {e}")))?;
+            .map_err(|e| RefError::Malformed(format!("peer point: {e}")))?;
         Ok(secret.diffie_hellman(&peer).raw_secret_bytes().to_vec())
     })
 }
@@ -391,11 +407,14 @@ mod tests {
         let e = verify(p11::CKM_ECDSA_SHA256, &pair.spki, b"m", &sig, Some(&Curve::P256.ec_params()))
             .unwrap()
             .unwrap_err();
-        assert!(e.0.contains("on P-384, the case asked for P-256"), "{e}");
+        assert!(
+            matches!(&e, RefError::Refuted(m) if m.contains("on P-384, the case asked for P-256")),
+            "{e}"
+        );
         let mut long = vec![0u8];
         long.extend_from_slice(&sig);
         let e = verify(p11::CKM_ECDSA_SHA256, &pair.spki, b"m", &long, None).unwrap().unwrap_err();
-        assert!(e.0.contains("has 96 bytes, got 97"), "{e}");
+        assert!(matches!(&e, RefError::Malformed(m) if m.contains("has 96 bytes, got 97")), "{e}");
     }
 
     #[test]

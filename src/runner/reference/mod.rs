@@ -24,13 +24,40 @@ pub use rsa::{cipher as rsa_cipher, keypair as rsa_keypair};
 
 use crate::pkcs11::CkMechanismType;
 
-/// Why a reference computation could not be made.
+/// Why a reference computation gave no result. The kind is what the computation knows; who
+/// is to blame also depends on who supplied the input, which the step knows
+/// ([`EvalError::Reference`](super::EvalError::Reference) joins the two).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct RefError(pub String);
+pub enum RefError {
+    /// The computation ran and contradicts its input: a signature or MAC that does not
+    /// verify, a ciphertext that does not decrypt, a key on another curve than asked,
+    /// random data with a repeated block. Whatever supplied that input is wrong.
+    #[error("{0}")]
+    Refuted(String),
+    /// An input is not of the form the computation takes: a key, point, signature or
+    /// parameter set that does not parse, a length that cannot be.
+    #[error("{0}")]
+    Malformed(String),
+    /// The computation cannot be made as asked: a mechanism, curve, KDF or key type the
+    /// harness does not compute, or a parameter the mechanism needs (an IV, OAEP
+    /// parameters, a length) missing or of the wrong size.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The cryptography library failed on input it had accepted (key generation, signing).
+    #[error("{0}")]
+    Failed(String),
+}
 
-fn err<T>(msg: impl Into<String>) -> Result<T, RefError> {
-    Err(RefError(msg.into()))
+fn malformed<T>(msg: impl Into<String>) -> Result<T, RefError> {
+    Err(RefError::Malformed(msg.into()))
+}
+
+fn refuted<T>(msg: impl Into<String>) -> Result<T, RefError> {
+    Err(RefError::Refuted(msg.into()))
+}
+
+fn unsupported<T>(msg: impl Into<String>) -> Result<T, RefError> {
+    Err(RefError::Unsupported(msg.into()))
 }
 
 /// `local.sign`: a MAC with a raw key, or a signature with a raw private key.
@@ -39,7 +66,7 @@ pub fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Result<Vec<u8>, R
         .or_else(|| cmac::sign(mech, key, data))
         .or_else(|| ec::sign(mech, key, data))
         .or_else(|| rsa::sign(mech, key, data))
-        .unwrap_or_else(|| err(format!("no local signing for {mech}")))
+        .unwrap_or_else(|| unsupported(format!("no local signing for {mech}")))
 }
 
 /// `local.verify`: a MAC compared with a raw key, or a signature checked with an SPKI (or
@@ -57,7 +84,7 @@ pub fn verify(
         .or_else(|| ec::verify(mech, key, data, signature, curve))
         .or_else(|| rsa::verify(mech, key, data, signature))
         .or_else(|| dsa::verify(mech, key, data, signature))
-        .unwrap_or_else(|| err(format!("no local verification for {mech}")))
+        .unwrap_or_else(|| unsupported(format!("no local verification for {mech}")))
 }
 
 #[cfg(test)]

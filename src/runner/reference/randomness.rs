@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::{RefError, err};
+use super::{RefError, malformed, refuted};
 
 /// The smallest draw the byte-frequency bound is meaningful for (the bound below needs
 /// t < n/256, true from 64 KiB on).
@@ -33,7 +33,7 @@ pub fn frequency_bound(n: usize) -> f64 {
 /// - every byte value's count is within [`frequency_bound`] of n/256 (10^-12).
 pub fn check(data: &[u8]) -> Result<(), RefError> {
     if data.len() < MIN_BYTES || !data.len().is_multiple_of(16) {
-        return err(format!(
+        return malformed(format!(
             "the quality check needs at least {MIN_BYTES} bytes in whole 16-byte blocks, got {}",
             data.len()
         ));
@@ -41,10 +41,10 @@ pub fn check(data: &[u8]) -> Result<(), RefError> {
     let mut seen = HashSet::with_capacity(data.len() / 16);
     for (i, block) in data.chunks_exact(16).enumerate() {
         if block.iter().all(|&b| b == 0) {
-            return err(format!("16-byte block {i} (offset {}) is all zero", i * 16));
+            return refuted(format!("16-byte block {i} (offset {}) is all zero", i * 16));
         }
         if !seen.insert(block) {
-            return err(format!("16-byte block {i} (offset {}) repeats an earlier block", i * 16));
+            return refuted(format!("16-byte block {i} (offset {}) repeats an earlier block", i * 16));
         }
     }
     let mut counts = [0usize; 256];
@@ -60,7 +60,7 @@ pub fn check(data: &[u8]) -> Result<(), RefError> {
         .map(|(v, c)| (v, *c))
         .unwrap_or((0, 0));
     if (count as f64 - mean).abs() > bound {
-        return err(format!(
+        return refuted(format!(
             "byte 0x{worst:02x} occurs {count} times in {} bytes; a uniform generator gives {mean:.0} ± {bound:.0}",
             data.len()
         ));
@@ -89,12 +89,12 @@ mod tests {
     fn degenerate_draws_fail() {
         let mut zero_block = random(1 << 16);
         zero_block[160..176].fill(0);
-        assert!(check(&zero_block).unwrap_err().0.contains("all zero"));
+        assert!(check(&zero_block).unwrap_err().to_string().contains("all zero"));
         let pattern = random(4096).repeat(16);
-        assert!(check(&pattern).unwrap_err().0.contains("repeats"));
+        assert!(check(&pattern).unwrap_err().to_string().contains("repeats"));
         // No block repeats, but the top bit is never set.
         let seven_bit: Vec<u8> = random(1 << 20).iter().map(|b| b & 0x7f).collect();
-        assert!(check(&seven_bit).unwrap_err().0.contains("a uniform generator gives"));
+        assert!(check(&seven_bit).unwrap_err().to_string().contains("a uniform generator gives"));
         assert!(check(&random(1000)).is_err());
     }
 }

@@ -7,7 +7,7 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::{Oaep, Pkcs1v15Encrypt, Pkcs1v15Sign, PrivateKey, Pss, PublicKey};
 
 use super::ec::{KeyPair, spki};
-use super::{RefError, digest::digest, err};
+use super::{RefError, digest::digest, malformed, unsupported};
 use crate::pkcs11::{self as p11, CkMechanismType};
 use crate::proto::mechanism::Parameter;
 
@@ -35,7 +35,7 @@ macro_rules! with_sha {
                 type $D = sha2::Sha512;
                 $body
             }
-            other => err(format!("no local RSA with {other}")),
+            other => unsupported(format!("no local RSA with {other}")),
         }
     };
 }
@@ -88,7 +88,7 @@ fn prehash(hash: Option<CkMechanismType>, data: &[u8]) -> Result<(CkMechanismTyp
                 32 => p11::CKM_SHA256,
                 48 => p11::CKM_SHA384,
                 64 => p11::CKM_SHA512,
-                n => return err(format!("a {n}-byte input is no SHA-1/SHA-2 hash")),
+                n => return malformed(format!("a {n}-byte input is no SHA-1/SHA-2 hash")),
             };
             Ok((h, data.to_vec()))
         }
@@ -96,7 +96,7 @@ fn prehash(hash: Option<CkMechanismType>, data: &[u8]) -> Result<(CkMechanismTyp
 }
 
 fn private(key: &[u8]) -> Result<PrivateKey, RefError> {
-    PrivateKey::from_pkcs8_der(key).map_err(|e| RefError(format!("RSA PKCS #8: {e}")))
+    PrivateKey::from_pkcs8_der(key).map_err(|e| RefError::Malformed(format!("RSA PKCS #8: {e}")))
 }
 
 /// The moduli suites use, 512..4096 bits; the crate's own SPKI decoder stops at 1024, so
@@ -105,7 +105,7 @@ const MODULUS_BITS: std::ops::RangeInclusive<usize> = 512..=4096;
 
 fn public(key: &[u8]) -> Result<PublicKey, RefError> {
     use rsa::pkcs8::der::Decode;
-    let bad = |e: &dyn std::fmt::Display| RefError(format!("not an RSA public key: {e}"));
+    let bad = |e: &dyn std::fmt::Display| RefError::Malformed(format!("not an RSA public key: {e}"));
     let der = spki(key)?;
     let info = rsa::pkcs8::SubjectPublicKeyInfoRef::from_der(&der).map_err(|e| bad(&e))?;
     if info.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
@@ -123,7 +123,7 @@ pub(super) fn sign(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Option<Res
     let scheme = scheme(mech)?;
     Some((|| {
         let key = private(key)?;
-        let failed = |e: rsa::Error| RefError(format!("RSA signing failed: {e}"));
+        let failed = |e: rsa::Error| RefError::Failed(format!("RSA signing failed: {e}"));
         match scheme {
             Scheme::Pkcs1(None) => key.sign(Pkcs1v15Sign::new_unprefixed(), data).map_err(failed),
             Scheme::Pkcs1(Some(h)) => {
@@ -148,7 +148,7 @@ pub(super) fn verify(
     let scheme = scheme(mech)?;
     Some((|| {
         let key = public(key)?;
-        let bad = |_| RefError("the signature does not verify locally".into());
+        let bad = |_| RefError::Refuted("the signature does not verify locally".into());
         match scheme {
             Scheme::Pkcs1(None) => key.verify(Pkcs1v15Sign::new_unprefixed(), data, signature).map_err(bad),
             Scheme::Pkcs1(Some(h)) => {
@@ -176,8 +176,10 @@ pub fn cipher(
         return None;
     }
     Some((|| {
-        let failed = |e: rsa::Error| {
-            RefError(format!("RSA {}: {e}", if encrypt { "encryption" } else { "decryption" }))
+        // Decryption checks the endpoint's ciphertext: one that does not decrypt refutes it.
+        let failed = |e: rsa::Error| match encrypt {
+            true => RefError::Malformed(format!("RSA encryption: {e}")),
+            false => RefError::Refuted(format!("RSA decryption: {e}")),
         };
         let mut rng = rand::rng();
         if mech == p11::CKM_RSA_PKCS {
@@ -188,7 +190,7 @@ pub fn cipher(
             };
         }
         let Some(Parameter::RsaoaepParameter(p)) = param else {
-            return err("CKM_RSA_PKCS_OAEP needs an oaep parameter");
+            return unsupported("CKM_RSA_PKCS_OAEP needs an oaep parameter");
         };
         let hash = CkMechanismType(p.hash_mech);
         let label = p.encoding_parm.clone();
@@ -205,10 +207,14 @@ pub fn cipher(
 
 /// A fresh RSA key pair of `bits` bits (exponent 65537); the private key is PKCS #8.
 pub fn keypair(bits: u64) -> Result<KeyPair, RefError> {
-    let key =
-        PrivateKey::new(&mut rand::rng(), bits as usize).map_err(|e| RefError(format!("RSA keygen: {e}")))?;
-    let pkcs8 = key.to_pkcs8_der().map_err(|e| RefError(e.to_string()))?.as_bytes().to_vec();
-    let spki =
-        key.as_public_key().to_public_key_der().map_err(|e| RefError(e.to_string()))?.as_bytes().to_vec();
+    let key = PrivateKey::new(&mut rand::rng(), bits as usize)
+        .map_err(|e| RefError::Failed(format!("RSA keygen: {e}")))?;
+    let pkcs8 = key.to_pkcs8_der().map_err(|e| RefError::Failed(e.to_string()))?.as_bytes().to_vec();
+    let spki = key
+        .as_public_key()
+        .to_public_key_der()
+        .map_err(|e| RefError::Failed(e.to_string()))?
+        .as_bytes()
+        .to_vec();
     Ok(KeyPair { private_scalar: pkcs8.clone(), spki, point: Vec::new(), pkcs8 })
 }
