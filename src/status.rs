@@ -91,11 +91,9 @@ impl std::fmt::Display for CallFailure {
         match self {
             CallFailure::Pkcs11(failure) => failure.fmt(f),
             CallFailure::Transport { code, message } => f.write_str(&describe_transport(*code, message)),
-            CallFailure::MalformedDetail { code, reason } => write!(
-                f,
-                "status {} with a malformed Grep11Error detail: {reason}",
-                crate::suite::grpc_code_name(*code)
-            ),
+            CallFailure::MalformedDetail { code, reason } => {
+                write!(f, "status {} with a malformed Grep11Error detail: {reason}", grpc_code_name(*code))
+            }
         }
     }
 }
@@ -103,7 +101,7 @@ impl std::fmt::Display for CallFailure {
 /// A status without a `Grep11Error`, as reports show it:
 /// `gRPC UNAVAILABLE without a Grep11Error: connection refused`.
 pub fn describe_transport(code: tonic::Code, message: &str) -> String {
-    format!("gRPC {} without a Grep11Error: {message}", crate::suite::grpc_code_name(code))
+    format!("gRPC {} without a Grep11Error: {message}", grpc_code_name(code))
 }
 
 /// Decodes a status as a GREP11 client must: from the detail, never from the message text.
@@ -132,6 +130,19 @@ pub fn from_status(status: &tonic::Status) -> CallFailure {
         Ok(e) => CallFailure::Pkcs11(Grep11Failure { rv: CkRv(e.code), detail: e.detail, retry: e.retry }),
         Err(e) => malformed(format!("Grep11Error does not decode: {e}")),
     }
+}
+
+/// The canonical upper-case name of a gRPC status code.
+pub fn grpc_code_name(code: tonic::Code) -> String {
+    let words = format!("{code:?}");
+    let mut out = String::new();
+    for (i, c) in words.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -225,7 +225,7 @@ fn opt_bytes_arg<'a>(args: &'a Args, name: &str) -> Option<&'a [u8]> {
 }
 
 /// A `local.*` step computed with the reference cryptography (also load mode's answer
-/// checks). A reference failure is blamed by [`inputs`]: on data that came from the
+/// checks). A reference failure is blamed by `inputs`: on data that came from the
 /// endpoint it is the endpoint's fault (a signature that does not verify, a public key that
 /// is not one).
 pub fn local(op: LocalOp, args: &Args) -> Result<Fields, EvalError> {

@@ -1060,18 +1060,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
-/// The canonical upper-case name of a gRPC status code.
-pub fn grpc_code_name(code: tonic::Code) -> String {
-    let words = format!("{code:?}");
-    let mut out = String::new();
-    for (i, c) in words.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
+// The name lives with the rest of the status vocabulary.
+pub use crate::status::grpc_code_name;
 
 /// One step: an action with its arguments, what to save and what to expect.
 #[derive(Clone, Debug)]
