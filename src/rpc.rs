@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+/// What every method's gRPC path starts with: the proto's package and service.
+const PATH_PREFIX: &str = "/grep11.Crypto/";
+
 /// The largest message the harness and the emulator send or accept (64 MiB): above the
 /// largest suite inputs, and a bound on what one request can make either side allocate.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
@@ -362,6 +365,16 @@ impl Rpc {
         Rpc::ALL.iter().copied().find(|r| r.name() == name)
     }
 
+    /// The gRPC path the RPC is called at (`/grep11.Crypto/SignSingle`).
+    pub fn path(self) -> String {
+        format!("{PATH_PREFIX}{}", self.name())
+    }
+
+    /// The RPC a gRPC path names.
+    pub fn from_path(path: &str) -> Option<Rpc> {
+        path.strip_prefix(PATH_PREFIX).and_then(Rpc::from_name)
+    }
+
     /// The RPCs of the seed table, in proto order.
     pub fn seed_table() -> impl Iterator<Item = Rpc> {
         Rpc::ALL.iter().copied().filter(|r| r.in_seed_table())
@@ -406,7 +419,10 @@ mod tests {
     fn names_round_trip() {
         for rpc in Rpc::ALL {
             assert_eq!(Rpc::from_name(rpc.name()), Some(*rpc));
+            assert_eq!(Rpc::from_path(&rpc.path()), Some(*rpc));
         }
+        assert_eq!(Rpc::from_path("/grep11.Crypto"), None);
+        assert_eq!(Rpc::from_path("/other.Crypto/SignSingle"), None);
     }
 
     use prost::Message;
@@ -483,6 +499,7 @@ mod tests {
         assert_eq!(rpcs, methods, "the table lists the proto's RPCs in proto order");
 
         for (rpc, method) in Rpc::ALL.iter().zip(&service.method) {
+            assert_eq!(rpc.path(), format!("/{}.{}/{}", file.package(), service.name(), method.name()));
             let shape = wire_shape(*rpc);
             assert!(same_name(rpc.name(), shape.method), "{rpc}: method {}", shape.method);
             assert_eq!(method.input_type(), format!(".grep11.{}", shape.request), "{rpc}");

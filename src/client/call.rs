@@ -366,27 +366,3 @@ mod tests {
         assert!(client.encode_request(Rpc::Logout, &Args::default()).unwrap().is_empty());
     }
 }
-
-/// A fixed amount of client work for instruction counting (`valgrind --tool=callgrind`
-/// on `cargo test --lib -- --ignored per_call_cost`): callgrind's counts are stable where
-/// wall times are not.
-#[cfg(test)]
-mod cost {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    #[ignore = "a measurement, run under callgrind"]
-    fn per_call_cost() {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let client = crate::embedded::client(Wire::Keyblob, Duration::from_secs(5));
-            let args = Args(BTreeMap::from([("len", Arg::Uint(32))]));
-            for _ in 0..2000 {
-                let fields = client.call(Rpc::GenerateRandom, &args).await.unwrap();
-                assert!(matches!(fields.get("Rnd"), Some(Value::Bytes(b)) if b.len() == 32));
-            }
-        });
-    }
-}

@@ -48,8 +48,7 @@ impl Client {
         if message.len() > MAX_MESSAGE_BYTES || self.metadata.has_token() {
             return None;
         }
-        let path = format!("/grep11.Crypto/{}", rpc.name());
-        let uri = direct.uri(&path).ok()?;
+        let uri = direct.uri(&rpc.path()).ok()?;
         let mut frame = BytesMut::with_capacity(5 + message.len());
         frame.put_u8(0);
         frame.put_u32(u32::try_from(message.len()).ok()?);

@@ -60,9 +60,7 @@ pub enum Undecodable {
 
 /// The RPC a request path names (`/grep11.Crypto/SignSingle`).
 pub fn rpc_of_path(path: &str) -> Result<Rpc, Undecodable> {
-    path.strip_prefix("/grep11.Crypto/")
-        .and_then(Rpc::from_name)
-        .ok_or_else(|| Undecodable::Method(path.to_owned()))
+    Rpc::from_path(path).ok_or_else(|| Undecodable::Method(path.to_owned()))
 }
 
 /// The one message of a unary call's body: `[compressed u8][length u32 BE][message]`.

@@ -323,36 +323,28 @@ mod tests {
     use crate::report::ProfileSummary;
     use crate::rpc::Rpc;
 
-    const SCHEMA_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/results.schema.json");
-
-    /// The schema in docs/ is the one the code derives. `GREP11_WRITE_SCHEMA=1` rewrites it.
-    #[test]
-    fn the_schema_file_is_the_derived_schema() {
-        let derived = results_schema();
+    /// The schema kept in docs/ as `file` is the one the code derives.
+    /// `GREP11_WRITE_SCHEMA=1` rewrites it.
+    fn kept_schema_is(file: &str, derived: &str) {
+        let path = format!("{}/docs/{file}", env!("CARGO_MANIFEST_DIR"));
         if std::env::var_os("GREP11_WRITE_SCHEMA").is_some() {
-            std::fs::write(SCHEMA_FILE, &derived).unwrap();
+            std::fs::write(&path, derived).unwrap();
         }
-        let kept = std::fs::read_to_string(SCHEMA_FILE).unwrap_or_default();
+        let kept = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             kept == derived,
-            "docs/results.schema.json is stale: run GREP11_WRITE_SCHEMA=1 cargo test --lib report::json"
+            "docs/{file} is stale: run GREP11_WRITE_SCHEMA=1 cargo test --lib report::json"
         );
     }
 
-    const COMPARE_SCHEMA_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/compare.schema.json");
+    #[test]
+    fn the_schema_file_is_the_derived_schema() {
+        kept_schema_is("results.schema.json", &results_schema());
+    }
 
-    /// As for results.json: the kept schema of compare.json is the derived one.
     #[test]
     fn the_compare_schema_file_is_the_derived_schema() {
-        let derived = comparison_schema();
-        if std::env::var_os("GREP11_WRITE_SCHEMA").is_some() {
-            std::fs::write(COMPARE_SCHEMA_FILE, &derived).unwrap();
-        }
-        let kept = std::fs::read_to_string(COMPARE_SCHEMA_FILE).unwrap_or_default();
-        assert!(
-            kept == derived,
-            "docs/compare.schema.json is stale: run GREP11_WRITE_SCHEMA=1 cargo test --lib report::json"
-        );
+        kept_schema_is("compare.schema.json", &comparison_schema());
     }
 
     fn case(outcome: Outcome, deviation: Option<&str>) -> CaseResult {

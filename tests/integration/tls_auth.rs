@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -825,7 +825,6 @@ async fn serve_answers_without_a_delayed_ack_stall() {
 /// talks h2c to it.
 #[test]
 fn the_proxy_forwards_to_a_mutual_tls_upstream() {
-    use std::io::BufRead;
     let pki = pki("proxy");
     let path = |p: &PathBuf| p.to_str().unwrap().to_owned();
     let served = serve_binary(
@@ -839,35 +838,23 @@ fn the_proxy_forwards_to_a_mutual_tls_upstream() {
         ],
         None,
     );
-    let mut proxy = harness()
-        .args(["proxy", "--listen", "127.0.0.1:0", "--duration", "120s", "--upstream", &served.url])
-        .args(["--ca-cert", &path(&pki.ca), "--client-cert", &path(&pki.client_cert)])
-        .args(["--client-key", &path(&pki.client_key)])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(proxy.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_owned);
-    let out = url.as_deref().map(|url| run(url, &[], &[]));
-    let _ = proxy.kill();
-    let _ = proxy.wait();
-    let out = out.unwrap_or_else(|| panic!("{line}"));
+    let proxy = crate::support::start(
+        harness()
+            .args(["proxy", "--listen", "127.0.0.1:0", "--duration", "120s", "--upstream", &served.url])
+            .args(["--ca-cert", &path(&pki.ca), "--client-cert", &path(&pki.client_cert)])
+            .args(["--client-key", &path(&pki.client_key)]),
+    );
+    let out = run(&proxy.url, &[], &[]);
+    drop(proxy);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     // Without the client certificate the upstream refuses the proxy's calls (under TLS
     // 1.3 after the handshake), and the application sees them fail.
-    let mut proxy = harness()
-        .args(["proxy", "--listen", "127.0.0.1:0", "--duration", "60s", "--upstream", &served.url])
-        .args(["--ca-cert", &path(&pki.ca)])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(proxy.stderr.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_owned);
-    let out = url.as_deref().map(|url| run(url, &[], &[]));
-    let _ = proxy.kill();
-    let _ = proxy.wait();
-    let out = out.unwrap_or_else(|| panic!("{line}"));
+    let proxy = crate::support::start(
+        harness()
+            .args(["proxy", "--listen", "127.0.0.1:0", "--duration", "60s", "--upstream", &served.url])
+            .args(["--ca-cert", &path(&pki.ca)]),
+    );
+    let out = run(&proxy.url, &[], &[]);
+    drop(proxy);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
 }
