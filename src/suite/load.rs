@@ -110,7 +110,8 @@ pub fn load_file(file: &Path) -> Result<Suite, Vec<LoadError>> {
 
 /// Parses and checks one suite from its text; `file` names it in errors.
 pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
-    let mut suite: Suite = yaml::from_str(text).map_err(|e| every_problem(file, text, e))?;
+    let root = Tree::parse(text).map_err(|e| vec![e.in_file(file)])?;
+    let mut suite: Suite = root.deserialize().map_err(|e| every_problem(file, &root, e))?;
     suite.file = file.to_owned();
     let mut errors = Vec::new();
     fixture::place_fixtures(&mut suite.fixtures, file);
@@ -137,13 +138,12 @@ pub fn load_str(file: &Path, text: &str) -> Result<Suite, Vec<LoadError>> {
     if errors.is_empty() { Ok(suite) } else { Err(errors) }
 }
 
-/// Every problem serde finds in a suite that does not deserialize, not just the first: the
-/// file is read again as a [`Tree`] and each case deserialized again one step at a time,
-/// each problem placed at the innermost value that raised it. Falls back to the first
-/// problem when the text is not YAML or the pieces alone show nothing.
-fn every_problem(file: &Path, text: &str, first: yaml::YamlError) -> Vec<LoadError> {
+/// Every problem serde finds in a suite that does not deserialize, not just the first:
+/// each case of the [`Tree`] is deserialized again one step at a time, each problem placed
+/// at the innermost value that raised it. Falls back to the first problem when the pieces
+/// alone show nothing.
+fn every_problem(file: &Path, root: &Tree, first: yaml::YamlError) -> Vec<LoadError> {
     let whole = vec![first.in_file(file)];
-    let Ok(root) = Tree::parse(text) else { return whole };
     if !root.is_map() {
         return whole;
     }

@@ -1,15 +1,19 @@
 //! The one place YAML is read: suites, fixtures, profiles, deviation and allow files,
-//! workloads. `serde-saphyr` deserializes straight into the typed model in one parse and
-//! puts a line and column on every error, those the model's own `Deserialize` impls raise
-//! included (an unknown mechanism is reported at the name, not at its step).
+//! workloads. `serde-saphyr` parses a document once into a [`Tree`], a node per YAML value
+//! with where it starts, and the typed model is deserialized from that tree, so every error
+//! carries a line and column, those the model's own `Deserialize` impls raise included (an
+//! unknown mechanism is reported at the name, not at its step).
 //!
-//! Positions of values that load fine come from [`located`] (`serde_saphyr::Spanned` under
-//! the hood), so cases, steps and fixtures know where they stand without a second parse.
+//! serde-saphyr deserializes one type, the tree, and nothing else: its deserializer is
+//! large, and instantiated for each of the model's types it made the library's release
+//! build 15 s slower (`cargo llvm-lines`: 87% of the growth it brought). [`TreeDe`] walks
+//! the tree for them instead, and matches what serde-saphyr would give where the YAML
+//! schema leaves room: a plain scalar YAML reads as a number, a boolean or null is still
+//! its text for a field that wants text (`id: 2024`).
 //!
-//! Only a suite that does not load is parsed a second time, into a [`Tree`]: a node per
-//! YAML value with where it starts, which the model deserializes again piece by piece (each
-//! case, each step) so that every problem of the file is reported, not just the first, each
-//! at the innermost node that raised it.
+//! The tree also lets a broken suite be deserialized again piece by piece (each case, each
+//! step) so that every problem of the file is reported, not just the first, each at the
+//! innermost node that raised it.
 //!
 //! Booleans are YAML 1.2's (`true`, `false`): `yes`, `no`, `on`, `off` stay strings, so
 //! a byte expression or a name can never turn into a flag by its spelling.
@@ -20,7 +24,7 @@ use std::path::Path;
 use serde::de::value::{MapDeserializer, SeqDeserializer};
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
-use serde_saphyr::{DefaultMessageFormatter, SnippetMode, Spanned};
+use serde_saphyr::{DefaultMessageFormatter, NonFiniteFloatPolicy, SnippetMode, Spanned};
 
 use super::load::LoadError;
 use super::model::Location;
@@ -85,6 +89,9 @@ fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
+        // `.inf` and `.nan` reach the tree as numbers, and as their text a field that wants
+        // text (the default refuses them before any field sees them)
+        non_finite_float_policy: NonFiniteFloatPolicy::PassThrough,
     }
 }
 
@@ -97,7 +104,7 @@ fn location(l: serde_saphyr::Location) -> Location {
 
 /// Deserializes one YAML document.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    serde_saphyr::from_str_with_options(text, options()).map_err(|e| YamlError::from_saphyr(&e))
+    Tree::parse(text)?.deserialize()
 }
 
 /// Reads and deserializes one YAML file; errors name the file.
@@ -122,40 +129,82 @@ where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Placed,
 {
-    Ok(Vec::<Spanned<T>>::deserialize(d)?
+    Ok(Vec::<Located<T>>::deserialize(d)?
         .into_iter()
-        .map(|spanned| {
-            let mut value = spanned.value;
-            value.place(location(spanned.referenced));
+        .map(|Located { mut value, at }| {
+            value.place(at);
             value
         })
         .collect())
 }
 
-/// A YAML value with where it starts: the buffer that lets a broken suite be deserialized
-/// again one piece at a time.
+/// The newtype name by which [`Located`] asks [`TreeDe`] for a node's place: a deserializer
+/// that does not know it gives the value alone, placed nowhere.
+const LOCATED: &str = "$grep11::yaml::Located";
+
+/// A value with the place of its node, read through [`LOCATED`] as the map
+/// `{line, col, value}`.
+struct Located<T> {
+    value: T,
+    at: Location,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Located<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value")
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Located<T>, D::Error> {
+                Ok(Located { value: T::deserialize(d)?, at: Location::default() })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Located<T>, A::Error> {
+                let (Some(("line", line)), Some(("col", col))) =
+                    (map.next_entry::<&str, usize>()?, map.next_entry::<&str, usize>()?)
+                else {
+                    return Err(de::Error::custom("a located value without its place"));
+                };
+                match map.next_key::<&str>()? {
+                    Some("value") => Ok(Located { value: map.next_value()?, at: Location { line, col } }),
+                    _ => Err(de::Error::custom("a located value without its value")),
+                }
+            }
+        }
+        d.deserialize_newtype_struct(LOCATED, V(std::marker::PhantomData))
+    }
+}
+
+/// A YAML value with where it starts: what the model is deserialized from, and the buffer
+/// that lets a broken suite be deserialized again one piece at a time.
 #[derive(Clone, Debug)]
 pub struct Tree {
     pub location: Location,
     pub node: Node,
+    /// A plain scalar that YAML resolved to a boolean or a number, as written: what a field
+    /// that wants text reads.
+    written: Option<Box<str>>,
 }
 
 #[derive(Clone, Debug)]
-pub enum Node {
+pub enum Node<T = Tree> {
     Null,
     Bool(bool),
     Uint(u64),
     Int(i64),
     Float(f64),
     Str(String),
-    Seq(Vec<Tree>),
-    Map(Vec<(Tree, Tree)>),
+    Seq(Vec<T>),
+    Map(Vec<(T, T)>),
 }
 
 impl Tree {
     /// Parses a document into a tree.
     pub fn parse(text: &str) -> Result<Tree, YamlError> {
-        from_str(text)
+        let parsed: Parsed =
+            serde_saphyr::from_str_with_options(text, options()).map_err(|e| YamlError::from_saphyr(&e))?;
+        Ok(parsed.into_tree(text))
     }
 
     /// The value under a string key of a mapping.
@@ -197,53 +246,90 @@ impl Tree {
     }
 }
 
-impl<'de> Deserialize<'de> for Tree {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let spanned = Spanned::<Node>::deserialize(d)?;
-        Ok(Tree { location: location(spanned.referenced), node: spanned.value })
+/// A node as serde-saphyr gives it: typed, with where it is referenced and, for an alias,
+/// where its anchor defined it (the text of a scalar is there).
+struct Parsed(Spanned<Node<Parsed>>);
+
+impl Parsed {
+    fn into_tree(self, text: &str) -> Tree {
+        let Spanned { value, referenced, defined } = self.0;
+        let convert = |p: Parsed| p.into_tree(text);
+        let (node, written) = match value {
+            Node::Seq(items) => (Node::Seq(items.into_iter().map(convert).collect()), None),
+            Node::Map(entries) => {
+                (Node::Map(entries.into_iter().map(|(k, v)| (convert(k), convert(v))).collect()), None)
+            }
+            Node::Str(s) => (Node::Str(s), None),
+            scalar => {
+                let span = defined.span();
+                let written = span.byte_offset().zip(span.byte_len()).and_then(|(at, len)| {
+                    let at = usize::try_from(at).ok()?;
+                    text.get(at..at.checked_add(usize::try_from(len).ok()?)?)
+                });
+                let node = match scalar {
+                    // null is no text: a field that wants text refuses it, as serde-saphyr does
+                    Node::Null => {
+                        return Tree { location: location(referenced), node: Node::Null, written: None };
+                    }
+                    Node::Bool(b) => Node::Bool(b),
+                    Node::Uint(u) => Node::Uint(u),
+                    Node::Int(i) => Node::Int(i),
+                    Node::Float(x) => Node::Float(x),
+                    Node::Str(_) | Node::Seq(_) | Node::Map(_) => unreachable!("matched above"),
+                };
+                (node, written.map(Box::from))
+            }
+        };
+        Tree { location: location(referenced), node, written }
     }
 }
 
-impl<'de> Deserialize<'de> for Node {
+impl<'de> Deserialize<'de> for Parsed {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Node;
+        Spanned::deserialize(d).map(Parsed)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Node<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Node<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any YAML value")
             }
-            fn visit_unit<E>(self) -> Result<Node, E> {
+            fn visit_unit<E>(self) -> Result<Node<T>, E> {
                 Ok(Node::Null)
             }
-            fn visit_none<E>(self) -> Result<Node, E> {
+            fn visit_none<E>(self) -> Result<Node<T>, E> {
                 Ok(Node::Null)
             }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node<T>, D::Error> {
                 Node::deserialize(d)
             }
-            fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+            fn visit_bool<E>(self, v: bool) -> Result<Node<T>, E> {
                 Ok(Node::Bool(v))
             }
-            fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+            fn visit_u64<E>(self, v: u64) -> Result<Node<T>, E> {
                 Ok(Node::Uint(v))
             }
-            fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+            fn visit_i64<E>(self, v: i64) -> Result<Node<T>, E> {
                 Ok(Node::Int(v))
             }
-            fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+            fn visit_f64<E>(self, v: f64) -> Result<Node<T>, E> {
                 Ok(Node::Float(v))
             }
-            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+            fn visit_str<E>(self, v: &str) -> Result<Node<T>, E> {
                 Ok(Node::Str(v.to_owned()))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<T>, A::Error> {
                 let mut items = Vec::new();
                 while let Some(item) = seq.next_element()? {
                     items.push(item);
                 }
                 Ok(Node::Seq(items))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<T>, A::Error> {
                 let mut entries = Vec::new();
                 while let Some(entry) = map.next_entry()? {
                     entries.push(entry);
@@ -251,7 +337,7 @@ impl<'de> Deserialize<'de> for Node {
                 Ok(Node::Map(entries))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -264,6 +350,23 @@ impl<'de> IntoDeserializer<'de, YamlError> for TreeDe<'_> {
     fn into_deserializer(self) -> Self {
         self
     }
+}
+
+/// A number or boolean field reads a quoted scalar as the plain scalar it spells (`n: '12'`
+/// is 12), as serde-saphyr does: the text is resolved by the same parser.
+macro_rules! scalars_from_quoted_text {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, YamlError> {
+            if let Node::Str(text) = &self.0.node
+                && let Ok(plain) = Tree::parse(text)
+                && matches!(plain.node, Node::Bool(_) | Node::Uint(_) | Node::Int(_) | Node::Float(_))
+            {
+                let at = Tree { location: self.0.location, ..plain };
+                return TreeDe(&at).deserialize_any(v);
+            }
+            self.deserialize_any(v)
+        }
+    )*};
 }
 
 impl<'de> Deserializer<'de> for TreeDe<'_> {
@@ -297,12 +400,52 @@ impl<'de> Deserializer<'de> for TreeDe<'_> {
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
+    scalars_from_quoted_text! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_u128 deserialize_f32 deserialize_f64
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, YamlError> {
+        match &self.0.written {
+            Some(text) => v.visit_str::<YamlError>(text).map_err(|e| e.or_at(self.0.location)),
+            None => self.deserialize_any(v),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Result<V::Value, YamlError> {
+        self.deserialize_str(v)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Result<V::Value, YamlError> {
+        self.deserialize_str(v)
+    }
+
+    /// A struct is written as a mapping only (serde would also take its fields in order
+    /// from a sequence).
+    fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
+        _fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, YamlError> {
-        v.visit_newtype_struct(self)
+        match &self.0.node {
+            Node::Seq(_) => Err(de::Error::invalid_type(de::Unexpected::Seq, &v))
+                .map_err(|e: YamlError| e.or_at(self.0.location)),
+            _ => self.deserialize_any(v),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        v: V,
+    ) -> Result<V::Value, YamlError> {
+        if name == LOCATED {
+            v.visit_map(LocatedAccess { tree: self.0, next: 0 })
+        } else {
+            v.visit_newtype_struct(self)
+        }
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -316,13 +459,46 @@ impl<'de> Deserializer<'de> for TreeDe<'_> {
                 let name: de::value::StrDeserializer<'_, YamlError> = s.as_str().into_deserializer();
                 v.visit_enum(name).map_err(|e| e.or_at(self.0.location))
             }
+            // `{Variant: value}`: the one key names the variant
+            Node::Map(entries) if entries.len() == 1 => {
+                let map = MapDeserializer::new(entries.iter().map(|(k, v)| (TreeDe(k), TreeDe(v))));
+                v.visit_enum(de::value::MapAccessDeserializer::new(map)).map_err(|e| e.or_at(self.0.location))
+            }
             _ => self.deserialize_any(v),
         }
     }
 
     forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
-        unit_struct seq tuple tuple_struct map struct identifier ignored_any
+        char bytes byte_buf unit unit_struct seq tuple tuple_struct map ignored_any
+    }
+}
+
+/// A node's place and the node, as the map [`Located`] reads.
+struct LocatedAccess<'a> {
+    tree: &'a Tree,
+    next: usize,
+}
+
+const LOCATED_FIELDS: [&str; 3] = ["line", "col", "value"];
+
+impl<'de> MapAccess<'de> for LocatedAccess<'_> {
+    type Error = YamlError;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, YamlError> {
+        match LOCATED_FIELDS.get(self.next) {
+            Some(field) => seed.deserialize(de::value::BorrowedStrDeserializer::new(field)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, YamlError> {
+        let Location { line, col } = self.tree.location;
+        self.next += 1;
+        match self.next {
+            1 => seed.deserialize(line.into_deserializer()),
+            2 => seed.deserialize(col.into_deserializer()),
+            _ => seed.deserialize(TreeDe(self.tree)),
+        }
     }
 }
 
@@ -366,5 +542,99 @@ mod tests {
         let tree = Tree::parse("words: []\nn: -1\n").unwrap();
         let e = tree.deserialize::<Doc>().unwrap_err();
         assert_eq!(e.location, Some(Location { line: 2, col: 4 }), "{e}");
+    }
+
+    /// What the model reads through the tree is what serde-saphyr gives reading the text
+    /// into the model directly, scalars that YAML types otherwise than the field included.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Mixed {
+        id: String,
+        #[serde(default)]
+        n: Option<u64>,
+        #[serde(default)]
+        x: Option<f64>,
+        #[serde(default)]
+        texts: Vec<String>,
+        #[serde(default)]
+        kind: Option<Kind>,
+        #[serde(default)]
+        nested: Vec<Mixed>,
+        #[serde(default)]
+        map: std::collections::BTreeMap<String, String>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    enum Kind {
+        Plain,
+        With { v: u64 },
+    }
+
+    #[test]
+    fn the_tree_reads_as_serde_saphyr_does() {
+        let docs = [
+            "id: 2024\n",
+            "id: 0x1F\ntexts: [1.50, true, false, 007, -3, .inf, hex:00, 'q', \"d\"]\n",
+            "id: a\nn: 12\nx: 1.5\n",
+            "id: a\nx: 3\n",
+            "id: a\nn: -1\n",
+            "id: a\nn: 1.5\n",
+            "id: a\nn: '12'\n",
+            "id: a\nn: '0x10'\nx: \"2.5\"\n",
+            "id: a\nn: '[1]'\n",
+            "id: a\nn: 'true'\n",
+            "id: ~\n",
+            "id:\n",
+            "id: a\nn: ~\n",
+            "id: a\nkind: Plain\n",
+            "id: a\nkind: {With: {v: 3}}\n",
+            "id: a\nkind: Other\n",
+            "id: a\nmap: {1: 2, yes: no, k: 0o17}\n",
+            "id: &i 55\nnested: [{id: *i}, {id: x, texts: [*i]}]\n",
+            "base: &b {id: b, n: 1}\n",
+            "id: a\nnested:\n  - &b {id: b, n: 1}\n  - {<<: *b, id: c}\n",
+            "id: a\nid: b\n",
+            "id: a\nextra: 1\n",
+            "id: |\n  two\n  lines\n",
+            "id: a\ntexts: [a, [b]]\n",
+            "[1, 2]\n",
+        ];
+        for doc in docs {
+            let direct = serde_saphyr::from_str_with_options::<Mixed>(doc, options());
+            let tree = from_str::<Mixed>(doc);
+            match (&direct, &tree) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{doc:?}"),
+                (Err(_), Err(_)) => {}
+                _ => panic!("{doc:?}: serde-saphyr gives {direct:?}, the tree {tree:?}"),
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Listed {
+        #[serde(deserialize_with = "located")]
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Item {
+        name: String,
+        #[serde(skip)]
+        at: Location,
+    }
+
+    impl Placed for Item {
+        fn place(&mut self, at: Location) {
+            self.at = at;
+        }
+    }
+
+    #[test]
+    fn located_items_know_their_place_and_an_alias_is_placed_where_it_is_used() {
+        let doc: Listed = from_str("items:\n  - name: a\n  - &x {name: b}\n  -   *x\n").unwrap();
+        let places: Vec<_> = doc.items.iter().map(|i| (i.name.as_str(), i.at.line, i.at.col)).collect();
+        assert_eq!(places, [("a", 2, 5), ("b", 3, 8), ("b", 4, 7)]);
+        let e = from_str::<Listed>("items:\n  - name: a\n  - {name: [b]}\n").unwrap_err();
+        assert_eq!(e.location, Some(Location { line: 3, col: 12 }), "{e}");
     }
 }
