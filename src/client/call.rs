@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use prost::Message;
 
-use super::{CallError, Client, Fields, Inner, Value, Wire};
+use super::{CallError, Client, Fields, Value, Wire, failure};
 use crate::pkcs11::{AttrKind, CkAttributeType, attribute_kind};
 use crate::proto::{self, AttributeValue, KeyBlob, Mechanism, attribute_value::OneAttr};
 use crate::rpc::{Rpc, rpc_table};
@@ -286,46 +286,41 @@ macro_rules! client_calls {
                 Ok(bytes::Bytes::from(encoded))
             }
 
-            #[allow(unused_parens, unused_mut, unused_variables)]
-            async fn call_retrying(
-                &self,
-                rpc: Rpc,
-                args: &Args,
-                retries: &mut u32,
-            ) -> Result<Fields, CallError> {
-                let w = self.wire;
-                let call = Call { rpc, wire: w, args };
+            /// Reads `rpc`'s response fields from its protobuf bytes.
+            #[allow(unused_parens, unused_variables)]
+            fn read_response(&self, call: &Call<'_>, answer: bytes::Bytes) -> Result<Fields, CallError> {
                 let mut f = Fields::new();
-                // Every attempt, and every wait between them, fits inside the one per-call deadline.
-                let deadline = Instant::now() + self.timeout;
-                // The refusal that caused the last retry.
-                let mut retried = None;
-                match rpc {
+                match call.rpc {
                     $(Rpc::$name => {
-                        let r = loop {
-                            // The request is built again for each attempt, from the arguments: a
-                            // retry needs the request a first attempt gave away, and building it
-                            // costs no more than a copy.
-                            let mut m = proto::$req::default();
-                            $( ($(m.$to),+) = set::$set(args, $arg, w); )*
-                            let mut request = self.request(m).await?;
-                            request.set_timeout(deadline.saturating_duration_since(Instant::now()));
-                            let answer = match &self.inner {
-                                Inner::Channel(c) => c.clone().$method(request).await,
-                                Inner::Direct(c) => c.clone().$method(request).await,
-                            };
-                            match answer {
-                                Ok(response) => break response.into_inner(),
-                                Err(status) => self.after_refusal(status, deadline, retries, &mut retried).await?,
-                            }
-                        };
-                        $( get::$get(&mut f, &call, &[$($field),*], ($(r.$from),+))?; )*
+                        let r = proto::$resp::decode(answer)
+                            .map_err(|e| CallError::NoAnswer(failure::undecodable(&e)))?;
+                        $( get::$get(&mut f, call, &[$($field),*], ($(r.$from),+))?; )*
                     })*
                 }
                 Ok(f)
             }
         }
     };
+}
+
+impl Client {
+    async fn call_retrying(&self, rpc: Rpc, args: &Args, retries: &mut u32) -> Result<Fields, CallError> {
+        // Encoded once: a retry sends the same bytes.
+        let body = self.encode_request(rpc, args)?;
+        // Every attempt, and every wait between them, fits inside the one per-call deadline.
+        let deadline = Instant::now() + self.timeout;
+        // The refusal that caused the last retry.
+        let mut retried = None;
+        let answer = loop {
+            let mut request = self.request(body.clone()).await?;
+            request.set_timeout(deadline.saturating_duration_since(Instant::now()));
+            match self.unary(rpc, request).await {
+                Ok(answer) => break answer,
+                Err(status) => self.after_refusal(status, deadline, retries, &mut retried).await?,
+            }
+        };
+        self.read_response(&Call { rpc, wire: self.wire, args }, answer)
+    }
 }
 
 rpc_table!(client_calls);

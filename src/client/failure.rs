@@ -9,12 +9,14 @@
 //!   (`TimeoutExpired`), connect failures, hyper's closed-connection and cancelled-dispatch
 //!   errors, h2 GOAWAY / reset / I/O errors, and the `std::io::Error` kinds of a closed or
 //!   refused socket;
-//! - two failures of tonic's decoder that carry no source, only a status with a fixed text
+//! - a failure of tonic's decoder that carries no source, only a status with a fixed text
 //!   and no details: a message announcing more than the decoding limit (`OUT_OF_RANGE`,
-//!   "decoded message length too large") and bytes that are not the response's protobuf
-//!   (`INTERNAL`, "failed to decode Protobuf message"). These texts are tonic's and
-//!   prost's, not the endpoint's; `tests/integration/misbehaving.rs` pins them, so a tonic upgrade that
-//!   rewords them fails there rather than silently reporting a plain gRPC status.
+//!   "decoded message length too large"). The text is tonic's, not the endpoint's;
+//!   `tests/integration/misbehaving.rs` pins it, so a tonic upgrade that rewords it fails
+//!   there rather than silently reporting a plain gRPC status.
+//!
+//! Bytes that are not the response's protobuf are found by the client's own decoding
+//! ([`undecodable`]), not read from a status.
 //!
 //! A status that carries `grpc-status-details-bin` came from the endpoint and is never
 //! classified here.
@@ -133,6 +135,15 @@ fn io_kind(kind: std::io::ErrorKind) -> Option<NoAnswerKind> {
     }
 }
 
+/// A response whose bytes are not the RPC's protobuf message.
+pub fn undecodable(e: &prost::DecodeError) -> NoAnswer {
+    NoAnswer {
+        kind: NoAnswerKind::MalformedResponse,
+        code: tonic::Code::Internal,
+        detail: format!("failed to decode Protobuf message: {e}"),
+    }
+}
+
 /// Failures of tonic's decoder, which carry no source (see the module comment).
 fn codec_kind(status: &tonic::Status) -> Option<NoAnswerKind> {
     // Nothing else tells these apart from an endpoint that sends the same words (tonic
@@ -145,9 +156,6 @@ fn codec_kind(status: &tonic::Status) -> Option<NoAnswerKind> {
     match status.code() {
         tonic::Code::OutOfRange if message.starts_with("Error, decoded message length too large") => {
             Some(NoAnswerKind::MessageTooLarge)
-        }
-        tonic::Code::Internal if message.starts_with("failed to decode Protobuf message") => {
-            Some(NoAnswerKind::MalformedResponse)
         }
         // The endpoint's own word that the deadline passed is a deadline too.
         tonic::Code::DeadlineExceeded => Some(NoAnswerKind::DeadlineExceeded),
@@ -212,8 +220,9 @@ mod tests {
             "Error, decoded message length too large: found 67108865 bytes, the limit is: 67108864 bytes",
         );
         assert_eq!(classify(&huge).map(|n| n.kind), Some(NoAnswerKind::MessageTooLarge));
-        let garbage =
-            tonic::Status::internal("failed to decode Protobuf message: invalid wire type value: 7");
-        assert_eq!(classify(&garbage).map(|n| n.kind), Some(NoAnswerKind::MalformedResponse));
+        // The client decodes protobuf itself: an endpoint's INTERNAL in the same words is
+        // the endpoint's.
+        let words = tonic::Status::internal("failed to decode Protobuf message: invalid wire type value: 7");
+        assert_eq!(classify(&words), None);
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod call;
+mod codec;
 mod direct;
 mod failure;
 mod metadata;
@@ -28,7 +29,8 @@ pub use retry::MAX_ATTEMPTS;
 pub use tls::{TlsFileError, TlsOptions};
 pub use transport::{ConnectError, in_memory_channel, in_memory_direct};
 
-use crate::proto::crypto_client::CryptoClient;
+use tonic::client::Grpc;
+
 use crate::rpc::MAX_MESSAGE_BYTES;
 use crate::status::{CallFailure, from_status};
 
@@ -267,28 +269,43 @@ pub struct Client {
     metadata: Metadata,
 }
 
-/// The same generated client over either transport.
+/// tonic's client over either transport, carrying protobuf bytes (`codec`).
 #[derive(Clone)]
 enum Inner {
-    Channel(CryptoClient<tonic::transport::Channel>),
-    Direct(CryptoClient<Direct>),
+    Channel(Grpc<tonic::transport::Channel>),
+    Direct(Grpc<Direct>),
 }
 
-/// The generated client with the interface's message size limits.
-fn limited<T>(client: CryptoClient<T>) -> CryptoClient<T>
+/// tonic's client with the interface's message size limits.
+fn limited<T>(transport: T) -> Grpc<T> {
+    Grpc::new(transport)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// Sends one unary request of `rpc` (its protobuf bytes) and returns the response's.
+async fn unary<T>(
+    grpc: &Grpc<T>,
+    rpc: crate::rpc::Rpc,
+    request: tonic::Request<bytes::Bytes>,
+) -> Result<bytes::Bytes, tonic::Status>
 where
-    T: tonic::client::GrpcService<tonic::body::Body>,
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone,
     T::Error: Into<tonic::codegen::StdError>,
     T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     <T::ResponseBody as http_body::Body>::Error: Into<tonic::codegen::StdError> + Send,
 {
-    client.max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES)
+    let mut grpc = grpc.clone();
+    grpc.ready().await.map_err(|e| tonic::Status::from_error(e.into()))?;
+    let path = http::uri::PathAndQuery::from_maybe_shared(rpc.path())
+        .map_err(|e| tonic::Status::internal(format!("{rpc}: {e}")))?;
+    Ok(grpc.unary(request, path, codec::Raw).await?.into_inner())
 }
 
 impl Client {
     pub fn new(channel: tonic::transport::Channel, wire: Wire, timeout: Duration) -> Client {
         Client {
-            inner: Inner::Channel(limited(CryptoClient::new(channel))),
+            inner: Inner::Channel(limited(channel)),
             direct: None,
             wire,
             timeout,
@@ -299,7 +316,7 @@ impl Client {
     /// A client over a [`Direct`] connection: the load generator's lean path.
     pub fn direct(connection: Direct, wire: Wire, timeout: Duration) -> Client {
         Client {
-            inner: Inner::Direct(limited(CryptoClient::new(connection.clone()))),
+            inner: Inner::Direct(limited(connection.clone())),
             direct: Some(connection),
             wire,
             timeout,
@@ -337,6 +354,18 @@ impl Client {
     /// The same connection speaking another wire generation.
     pub fn with_wire(self, wire: Wire) -> Client {
         Client { wire, ..self }
+    }
+
+    /// Sends one attempt of `rpc` on this client's transport.
+    async fn unary(
+        &self,
+        rpc: crate::rpc::Rpc,
+        request: tonic::Request<bytes::Bytes>,
+    ) -> Result<bytes::Bytes, tonic::Status> {
+        match &self.inner {
+            Inner::Channel(grpc) => unary(grpc, rpc, request).await,
+            Inner::Direct(grpc) => unary(grpc, rpc, request).await,
+        }
     }
 
     /// After an attempt that ended in `status`: waits and returns `Ok` when the endpoint
