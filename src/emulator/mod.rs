@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub use auth::BearerToken;
 pub use error::Error;
 pub use fault::{Fault, FaultSet};
-pub use service::CryptoService;
+pub use service::Served;
 
 /// The environment variable that may hold the wrapping key (64 hex characters).
 pub const WRAPPING_KEY_ENV: &str = "GREP11_WRAPPING_KEY";
@@ -85,27 +85,22 @@ impl Emulator {
 
     /// The tonic service, ready for `Server::add_service`, with message size limits set.
     /// Only the engine's faults act through it; [`Emulator::routes`] injects them all.
-    pub fn service(&self) -> crate::proto::crypto_server::CryptoServer<service::CryptoService> {
-        limits(crate::proto::crypto_server::CryptoServer::new(self.plain_service()))
+    pub fn service(&self) -> Service {
+        served(Arc::new(self.plain_service()))
     }
 
     /// What to serve: the service, inside [`fault::FaultyService`] when faults are
     /// configured, behind a bearer-token check when `bearer` is set. Nothing is wrapped
     /// around the service that is not asked for.
     pub fn routes(&self, bearer: Option<auth::BearerToken>) -> tonic::service::Routes {
-        if self.faults.is_empty() {
-            return match bearer {
-                None => tonic::service::Routes::new(self.service()),
-                Some(token) => tonic::service::Routes::new(service::guard(self.service(), token)),
-            };
-        }
-        let faulty = limits(crate::proto::crypto_server::CryptoServer::new(fault::FaultyService::new(
-            self.plain_service(),
-            self.faults,
-        )));
+        let server = if self.faults.is_empty() {
+            self.service()
+        } else {
+            served(Arc::new(fault::FaultyService::new(self.plain_service(), self.faults)))
+        };
         match bearer {
-            None => tonic::service::Routes::new(faulty),
-            Some(token) => tonic::service::Routes::new(service::guard(faulty, token)),
+            None => tonic::service::Routes::new(server),
+            Some(token) => tonic::service::Routes::new(service::guard(server, token)),
         }
     }
 
@@ -114,13 +109,12 @@ impl Emulator {
     }
 }
 
-fn limits<S>(
-    server: crate::proto::crypto_server::CryptoServer<S>,
-) -> crate::proto::crypto_server::CryptoServer<S>
-where
-    S: crate::proto::crypto_server::Crypto,
-{
-    server
+/// The emulator's tonic service, whatever serves the calls inside it.
+pub type Service = crate::proto::crypto_server::CryptoServer<service::Served>;
+
+/// `inner` as the one service type, with the interface's message size limits.
+fn served(inner: Arc<dyn crate::proto::crypto_server::Crypto>) -> Service {
+    Service::new(service::Served(inner))
         .max_decoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
 }

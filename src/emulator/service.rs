@@ -173,6 +173,34 @@ macro_rules! dispatch {
 
 rpc_table!(dispatch);
 
+/// The one type the emulator is served as, plain or with faults ([`super::Emulator::service`],
+/// [`super::Emulator::routes`]): tonic's server code is instantiated for each RPC of each
+/// service type, so one type instead of two halves it. A call goes through the vtable to
+/// the future the service itself returns, boxed once as before.
+#[derive(Clone)]
+pub struct Served(pub(super) Arc<dyn proto::crypto_server::Crypto>);
+
+macro_rules! forward {
+    ($($name:ident $method:ident ($req:ident -> $resp:ident) seed $seed:literal { $($row:tt)* })*) => {
+        // The signatures `#[tonic::async_trait]` gives the trait, written out so that the
+        // service's own boxed future is returned rather than boxed again.
+        impl proto::crypto_server::Crypto for Served {
+            $(fn $method<'life0, 'async_trait>(
+                &'life0 self,
+                r: Request<proto::$req>,
+            ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Reply<proto::$resp>> + Send + 'async_trait>>
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                self.0.$method(r)
+            })*
+        }
+    };
+}
+
+rpc_table!(forward);
+
 // Each RPC's behaviour: decode the request into domain values, one engine call, encode the
 // answer.
 

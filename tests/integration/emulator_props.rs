@@ -32,7 +32,7 @@ use proptest::sample::{Index, select};
 
 // ---- the fixture: one emulator, clients of both wire generations, valid blobs ----
 
-type Service = grep11_harness::proto::crypto_server::CryptoServer<grep11_harness::emulator::CryptoService>;
+type Service = grep11_harness::emulator::Service;
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
