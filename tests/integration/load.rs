@@ -2,11 +2,7 @@
 //! and the interval-log merge, through the binary where the CLI is the contract. Every run
 //! is bounded (a request count or under a second of schedule) and in-process or loopback.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use grep11_harness::client::{Client, Wire, in_memory_channel};
@@ -14,46 +10,22 @@ use grep11_harness::emulator::{Config, Emulator};
 use grep11_harness::load::record::{Recorder, summarize};
 use grep11_harness::load::sched::{Mode, Plan, run};
 use grep11_harness::load::workload::{Outcome, catalogue};
-use grep11_harness::proto::crypto_server::CryptoServer;
-use tonic::codegen::http;
-use tonic::server::NamedService;
+
+use crate::support::{Around, Before};
 
 /// The emulator serving one call at a time, each taking at least `delay`: a server with a
 /// capacity of 1/delay calls per second.
-#[derive(Clone)]
-struct Slow {
-    inner: CryptoServer<grep11_harness::emulator::CryptoService>,
-    gate: Arc<tokio::sync::Mutex<()>>,
-    delay: Duration,
-}
-
-impl NamedService for Slow {
-    const NAME: &'static str = <CryptoServer<grep11_harness::emulator::CryptoService> as NamedService>::NAME;
-}
-
-impl tower::Service<http::Request<tonic::body::Body>> for Slow {
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-        let mut inner = self.inner.clone();
-        let (gate, delay) = (self.gate.clone(), self.delay);
-        Box::pin(async move {
-            let _one_at_a_time = gate.lock().await;
-            tokio::time::sleep(delay).await;
-            tower::Service::call(&mut inner, req).await
-        })
-    }
-}
-
 fn slow_client(delay: Duration) -> Client {
-    let emulator = Emulator::new(Config::default());
-    let slow = Slow { inner: emulator.service(), gate: Arc::new(tokio::sync::Mutex::new(())), delay };
+    let gate = Arc::new(tokio::sync::Mutex::new(()));
+    let before: Arc<Before> = Arc::new(move |_| {
+        let gate = gate.clone();
+        Box::pin(async move {
+            let one_at_a_time = gate.lock_owned().await;
+            tokio::time::sleep(delay).await;
+            Box::new(one_at_a_time) as Box<dyn Send>
+        })
+    });
+    let slow = Around { inner: Emulator::new(Config::default()).service(), before };
     Client::new(in_memory_channel(tonic::service::Routes::new(slow)), Wire::Keyblob, Duration::from_secs(5))
 }
 

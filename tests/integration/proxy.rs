@@ -3,25 +3,17 @@
 //! emulator and fails against a faulty one, the workload runs under `load`, and redacted
 //! recordings hold none of the data that went through.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::io::Read;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use grep11_harness::client::{Arg, Args, CallError, Client, Endpoint, Metadata, TlsOptions, Wire};
-use grep11_harness::emulator::CryptoService;
 use grep11_harness::emulator::{Config, Emulator};
-use grep11_harness::proto::crypto_server::CryptoServer;
 use grep11_harness::proxy::{Proxy, Recording};
 use grep11_harness::rpc::Rpc;
 use grep11_harness::status::CallFailure;
-use tonic::codegen::http;
-use tonic::server::NamedService;
 
 /// A fresh directory for one test's recording (the proxy creates it).
 fn temp_dir(name: &str) -> PathBuf {
@@ -30,7 +22,7 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-use crate::support::{Served, harness, serve, start};
+use crate::support::{Around, Before, Served, harness, serve, start};
 
 fn proxy(upstream: &str, extra: &[&str]) -> Served {
     start(
@@ -161,33 +153,6 @@ fn bad_flags_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "--redact needs --record");
 }
 
-/// The emulator, keeping the headers of every request it is sent.
-#[derive(Clone)]
-struct Watched {
-    inner: CryptoServer<CryptoService>,
-    seen: Arc<Mutex<Vec<http::HeaderMap>>>,
-}
-
-impl NamedService for Watched {
-    const NAME: &'static str = <CryptoServer<CryptoService> as NamedService>::NAME;
-}
-
-impl tower::Service<http::Request<tonic::body::Body>> for Watched {
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-        self.seen.lock().unwrap().push(req.headers().clone());
-        let mut inner = self.inner.clone();
-        Box::pin(async move { tower::Service::call(&mut inner, req).await })
-    }
-}
-
 fn endpoint(url: &str, headers: &[&str]) -> Endpoint {
     let headers = headers.iter().map(|h| h.parse().unwrap()).collect();
     Endpoint::new(
@@ -203,7 +168,13 @@ fn endpoint(url: &str, headers: &[&str]) -> Endpoint {
 #[tokio::test]
 async fn headers_deadlines_details_and_both_wire_generations_reach_each_side() {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let watched = Watched { inner: Emulator::new(Config::default()).service(), seen: seen.clone() };
+    // The emulator, keeping the headers of every request it is sent.
+    let keep = seen.clone();
+    let before: Arc<Before> = Arc::new(move |req| {
+        keep.lock().unwrap().push(req.headers().clone());
+        Box::pin(async { Box::new(()) as Box<dyn Send> })
+    });
+    let watched = Around { inner: Emulator::new(Config::default()).service(), before };
     let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream_url = format!("http://{}", upstream.local_addr().unwrap());
     tokio::spawn(

@@ -1,9 +1,17 @@
-//! What the test modules share: the binary, scratch directories, and `serve` on an
-//! ephemeral loopback port.
+//! What the test modules share: the binary, scratch directories, `serve` on an ephemeral
+//! loopback port, and the emulator's service with something done around each call.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tonic::codegen::http;
+use tonic::server::NamedService;
 
 /// The binary, without credentials from the environment (they would change what a run
 /// sends).
@@ -56,4 +64,40 @@ pub fn start(command: &mut Command) -> Served {
 /// `serve` on an ephemeral loopback port with `extra` flags.
 pub fn serve(extra: &[&str]) -> Served {
     start(harness().args(["serve", "--listen", "127.0.0.1:0"]).args(extra))
+}
+
+/// What [`Around`] awaits before each call; what it yields is held until the call is
+/// answered (a lock guard that lets one call in at a time, say).
+pub type Before = dyn Fn(&http::Request<tonic::body::Body>) -> Pin<Box<dyn Future<Output = Box<dyn Send>> + Send>>
+    + Send
+    + Sync;
+
+/// The emulator's service with `before` run ahead of each call.
+#[derive(Clone)]
+pub struct Around {
+    pub inner: grep11_harness::emulator::Service,
+    pub before: Arc<Before>,
+}
+
+impl NamedService for Around {
+    const NAME: &'static str = <grep11_harness::emulator::Service as NamedService>::NAME;
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Around {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        let mut inner = self.inner.clone();
+        let before = (self.before)(&req);
+        Box::pin(async move {
+            let _held = before.await;
+            tower::Service::call(&mut inner, req).await
+        })
+    }
 }
