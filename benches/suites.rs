@@ -20,8 +20,11 @@ fn whole_run(c: &mut Criterion) {
                 grep11_harness::suite::load_paths(&["suites".into()]).expect("suites load"),
             );
             let (_, results) = runtime.block_on(runner::run(&client, &cases, 8, &profile, |_| {}));
-            // A benchmark of a broken run would measure the wrong thing.
-            assert!(results.iter().all(|r| r.outcome == Outcome::Pass));
+            // A benchmark of a broken run would measure the wrong thing. (Cases the default
+            // profile leaves out or the emulator does not offer are skipped, not failures.)
+            let broken: Vec<_> = results.iter().filter(|r| r.outcome.is_failure()).map(|r| &r.id).collect();
+            assert!(broken.is_empty(), "cases that did not pass: {broken:?}");
+            assert!(results.iter().any(|r| r.outcome == Outcome::Pass));
             results.len()
         })
     });
