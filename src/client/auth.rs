@@ -36,19 +36,45 @@ const MAX_ANSWER_BYTES: usize = 1 << 20;
 pub enum TokenError {
     /// The IAM endpoint is not an `http://` or `https://` URL.
     #[error("IAM endpoint {url:?} is not a valid URL: {reason}")]
-    BadUrl { url: String, reason: String },
+    BadUrl {
+        /// The IAM endpoint as given, or its token URL.
+        url: String,
+        /// Why it cannot be used: not a URL, or plain `http://` to another machine, which
+        /// would send the API key in clear.
+        reason: String,
+    },
     /// No HTTP answer: refused connection, name resolution, TLS failure.
     #[error("cannot reach the IAM endpoint {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    Unreachable {
+        /// The token URL the request went to.
+        url: String,
+        /// The HTTP client's error chain, in one line.
+        reason: String,
+    },
     /// No answer within the deadline.
     #[error("the IAM endpoint {url} did not answer within {timeout:?}")]
-    Timeout { url: String, timeout: Duration },
+    Timeout {
+        /// The token URL the request went to.
+        url: String,
+        /// The bound given to [`IamToken::new`].
+        timeout: Duration,
+    },
     /// IAM answered with an error status (a wrong or revoked API key is HTTP 400).
     #[error("IAM refused the API key exchange (HTTP {status}): {message}")]
-    Refused { status: u16, message: String },
+    Refused {
+        /// The HTTP status code.
+        status: u16,
+        /// IAM's `errorCode` and `errorMessage`, or the start of its body when it has
+        /// neither.
+        message: String,
+    },
     /// IAM answered 200 with something that is not a usable token.
     #[error("the IAM answer is not a token: {reason}")]
-    BadAnswer { reason: String },
+    BadAnswer {
+        /// What is wrong with the answer: not the expected JSON, or an `access_token` that
+        /// is empty or cannot be a header value.
+        reason: String,
+    },
 }
 
 /// The token as the `authorization` header value, and when to replace it.

@@ -24,10 +24,15 @@ use crate::rpc::{Rpc, rpc_table};
 /// An evaluated step argument.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
+    /// A mechanism with its parameter, as the request's `Mech` field carries it.
     Mechanism(Mechanism),
+    /// Bytes: data, a key blob, an IV, a state.
     Bytes(Vec<u8>),
+    /// A number: a length, a mechanism type, a count.
     Uint(u64),
+    /// A key template: attribute values by `CKA_*` number.
     Template(HashMap<u64, AttributeValue>),
+    /// The attributes to read (`GetAttributeValue`), by `CKA_*` type.
     Attributes(Vec<CkAttributeType>),
 }
 
@@ -243,7 +248,9 @@ fn attribute_value(value: &AttributeValue) -> Option<Value> {
 /// A call's result and how many times it was retried on the endpoint's request.
 #[derive(Debug)]
 pub struct Counted {
+    /// The response's fields, or why there are none: the last attempt's.
     pub result: Result<Fields, CallError>,
+    /// Retries made, at most [`MAX_ATTEMPTS`](super::MAX_ATTEMPTS) - 1.
     pub retries: u32,
 }
 

@@ -40,6 +40,7 @@ pub enum NoAnswerKind {
 }
 
 impl NoAnswerKind {
+    /// The kind in words, as messages and load reports show it (`deadline exceeded`).
     pub fn name(self) -> &'static str {
         match self {
             NoAnswerKind::DeadlineExceeded => "deadline exceeded",
@@ -62,8 +63,11 @@ impl fmt::Display for NoAnswerKind {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{kind}: {detail}")]
 pub struct NoAnswer {
+    /// The cause.
     pub kind: NoAnswerKind,
+    /// The gRPC code tonic reported (DEADLINE_EXCEEDED, UNAVAILABLE, INTERNAL, ...).
     pub code: tonic::Code,
+    /// tonic's status message followed by its error chain.
     pub detail: String,
 }
 

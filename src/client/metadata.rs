@@ -27,18 +27,36 @@ impl std::fmt::Debug for Header {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HeaderError {
+    /// Text given as a header has no colon between name and value.
     #[error("header {text:?} is not `name: value` (no colon)")]
-    NoColon { text: String },
+    NoColon {
+        /// Only the text's length (`<12 characters>`): without a colon it may be a bare
+        /// credential.
+        text: String,
+    },
     #[error(
         "header {name:?}: not a valid gRPC metadata name (lower-case letters, digits, -, _ and .; not ending in -bin)"
     )]
-    BadName { name: String },
+    /// The name is not valid gRPC ASCII metadata.
+    BadName {
+        /// The name as given.
+        name: String,
+    },
     #[error(
         "header {name:?}: the value has characters a header cannot carry (visible ASCII and spaces only)"
     )]
-    BadValue { name: String },
+    /// The value has characters other than visible ASCII and spaces.
+    BadValue {
+        /// The header's name, lowercased; the value is never repeated.
+        name: String,
+    },
     #[error("header {name:?} is reserved by HTTP/2 or gRPC")]
-    Reserved { name: String },
+    /// A name HTTP/2 or gRPC sets itself (pseudo-headers, `grpc-*`, `content-type`, `te`,
+    /// ...).
+    Reserved {
+        /// The name, lowercased.
+        name: String,
+    },
 }
 
 /// Names the transport itself sets; a user value would be ignored or break the call.
@@ -54,6 +72,8 @@ const RESERVED: &[&str] = &[
 ];
 
 impl Header {
+    /// A header from its name (any case; sent lowercased) and value (trimmed), checked to
+    /// be sendable.
     pub fn new(name: &str, value: &str) -> Result<Header, HeaderError> {
         let lower = name.trim().to_ascii_lowercase();
         if lower.starts_with(':') || lower.starts_with("grpc-") || RESERVED.contains(&lower.as_str()) {
@@ -70,6 +90,7 @@ impl Header {
         Ok(Header { key, value })
     }
 
+    /// The header's name, lowercased.
     pub fn name(&self) -> &str {
         self.key.as_str()
     }
@@ -96,6 +117,7 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// `headers` on every call, and with `token` a bearer token from IAM.
     pub fn new(headers: Vec<Header>, token: Option<Arc<IamToken>>) -> Metadata {
         Metadata { headers: headers.into(), token }
     }

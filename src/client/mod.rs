@@ -5,6 +5,8 @@
 //! (`crate::status`); a refusal of the credentials is told apart from a PKCS #11 result, and
 //! those whose `Retry` is true are retried a bounded number of times (`retry`).
 
+#![warn(missing_docs)]
+
 pub mod auth;
 mod call;
 mod codec;
@@ -52,12 +54,17 @@ use crate::status::{CallFailure, from_status};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Wire {
+    /// Keys in the `KeyBlob` message fields (`Key`, `PubKey`, ...), and attributes in the
+    /// typed `Attributes` maps: what current GREP11 servers expect.
     #[default]
     Keyblob,
+    /// Keys as raw bytes in the `*Bytes` fields, and attributes in `AttributesBytes`: the
+    /// earlier generation, which servers still accept.
     Legacy,
 }
 
 impl Wire {
+    /// The generation as `--wire`, profiles and reports write it (`keyblob`, `legacy`).
     pub fn name(self) -> &'static str {
         match self {
             Wire::Keyblob => "keyblob",
@@ -75,8 +82,12 @@ impl std::fmt::Display for Wire {
 /// A response field's value.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Value {
+    /// Bytes as the response carries them: data, a key blob, a state, an attribute's
+    /// value.
     Bytes(Vec<u8>),
+    /// A number: a length, a flag, a `CK_ULONG` attribute.
     Uint(u64),
+    /// A mechanism list (`CKM_*` values, in the endpoint's order).
     Mechanisms(Vec<u64>),
 }
 
@@ -109,7 +120,12 @@ pub enum CallError {
 pub enum AuthFailure {
     /// The endpoint answered UNAUTHENTICATED or PERMISSION_DENIED without a `Grep11Error`.
     #[error("the endpoint refused the credentials ({}): {message}", code_name(*code))]
-    Refused { code: tonic::Code, message: String },
+    Refused {
+        /// UNAUTHENTICATED or PERMISSION_DENIED.
+        code: tonic::Code,
+        /// The endpoint's status message.
+        message: String,
+    },
     /// No bearer token could be had from IAM, so the call was not sent.
     #[error("no bearer token: {0}")]
     Token(TokenError),
@@ -170,14 +186,29 @@ pub struct Endpoint {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EndpointError {
+    /// The URL starts with neither `http://` nor `https://`.
     #[error(
         "{url:?} is not a valid endpoint URL: expected http://HOST:PORT (h2c) or https://HOST[:PORT] (TLS)"
     )]
-    BadUrl { url: String },
+    BadUrl {
+        /// The URL as given.
+        url: String,
+    },
+    /// The URL has no host, a port outside 1 to 65535, or a path or query.
     #[error("{url:?} is not a valid endpoint URL: {reason}")]
-    BadHostOrPort { url: String, reason: &'static str },
+    BadHostOrPort {
+        /// The URL as given.
+        url: String,
+        /// Which of those it is.
+        reason: &'static str,
+    },
+    /// TLS options were given with an `http://` (h2c) URL, where they would be ignored.
     #[error("TLS options were given for {url}, which is not an https:// endpoint")]
-    TlsOnPlainUrl { url: String },
+    TlsOnPlainUrl {
+        /// The URL as given.
+        url: String,
+    },
+    /// A TLS file or option cannot be used.
     #[error(transparent)]
     Tls(#[from] TlsFileError),
 }
@@ -231,6 +262,7 @@ impl Endpoint {
         Ok(Endpoint { url: url.to_owned(), timeout, connect_timeout, tls, metadata })
     }
 
+    /// The URL as given to [`Endpoint::new`].
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -303,6 +335,8 @@ where
 }
 
 impl Client {
+    /// A client over a tonic channel you built (for example [`in_memory_channel`]), with
+    /// `timeout` as each call's deadline and no metadata until [`Client::with_metadata`].
     pub fn new(channel: tonic::transport::Channel, wire: Wire, timeout: Duration) -> Client {
         Client {
             inner: Inner::Channel(limited(channel)),
@@ -347,6 +381,7 @@ impl Client {
         Client { metadata, ..self }
     }
 
+    /// The wire generation requests are built in.
     pub fn wire(&self) -> Wire {
         self.wire
     }

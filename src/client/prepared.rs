@@ -33,6 +33,7 @@ pub struct Encoded {
 }
 
 impl Encoded {
+    /// The RPC this request is for.
     pub fn rpc(&self) -> Rpc {
         self.rpc
     }

@@ -29,22 +29,43 @@ pub enum TlsFileError {
     /// The file could not be read at all. (The I/O error is part of the message, not a
     /// source, so that a printed cause chain does not say it twice.)
     #[error("cannot read {}: {cause}", path.display())]
-    Unreadable { path: PathBuf, cause: std::io::Error },
+    Unreadable {
+        /// The file as given.
+        path: PathBuf,
+        /// Why reading it failed.
+        cause: std::io::Error,
+    },
     /// The file has no `CERTIFICATE` PEM section.
     #[error("{} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- section)", path.display())]
-    NoCertificate { path: PathBuf },
+    NoCertificate {
+        /// The file as given.
+        path: PathBuf,
+    },
     /// A PEM section is malformed, or its DER is not an X.509 certificate.
     #[error("{} is not a valid PEM certificate: {reason}", path.display())]
-    BadCertificate { path: PathBuf, reason: String },
+    BadCertificate {
+        /// The file as given.
+        path: PathBuf,
+        /// What the PEM or X.509 parser said.
+        reason: String,
+    },
     /// The file has no private key PEM section, or it is malformed.
     #[error("{} holds no usable PEM private key (PKCS #8, PKCS #1 or SEC1): {reason}", path.display())]
-    BadKey { path: PathBuf, reason: String },
+    BadKey {
+        /// The file as given.
+        path: PathBuf,
+        /// What the PEM parser said, or that no key section was found.
+        reason: String,
+    },
     /// A certificate was given without its key, or a key without its certificate.
     #[error("a client certificate and its private key go together; only one was given")]
     IncompleteIdentity,
     /// The name to verify is neither a DNS name nor an IP address.
     #[error("{name:?} is not a valid TLS server name")]
-    BadServerName { name: String },
+    BadServerName {
+        /// The name as given.
+        name: String,
+    },
     /// Nothing to trust: the system has no CA certificates and no CA file was given.
     #[error("no trusted CA certificates: the system has none and no CA file was given")]
     NoRoots,

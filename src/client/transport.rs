@@ -11,18 +11,43 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::direct::Direct;
 
+/// Why no connection was made: nothing was sent on it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
+    /// The URL cannot be connected to as written.
     #[error("{url:?} is not a valid endpoint URL: {reason}")]
-    BadUrl { url: String, reason: String },
+    BadUrl {
+        /// The endpoint URL as given.
+        url: String,
+        /// What the URI parser or the connector said.
+        reason: String,
+    },
+    /// TCP or HTTP/2 failed: refused, unreachable, or a peer that does not speak HTTP/2
+    /// (with a hint when an `http://` URL reached a TLS port).
     #[error("cannot connect to {url}: {reason}")]
-    Unreachable { url: String, reason: String },
+    Unreachable {
+        /// The endpoint URL as given (`embedded emulator` for the in-memory one).
+        url: String,
+        /// The error chain in one line.
+        reason: String,
+    },
+    /// TCP, TLS and HTTP/2 were not all complete within the connect timeout.
     #[error("no connection to {url} within {timeout:?}")]
-    Timeout { url: String, timeout: Duration },
+    Timeout {
+        /// The endpoint URL as given.
+        url: String,
+        /// The connect timeout that passed.
+        timeout: Duration,
+    },
     /// The TCP connection was made but TLS was not established.
     #[error("TLS handshake with {url} failed: {reason}")]
-    Tls { url: String, reason: String },
+    Tls {
+        /// The endpoint URL as given.
+        url: String,
+        /// Why the handshake failed, in words (an unknown CA, a name mismatch, an alert).
+        reason: String,
+    },
 }
 
 /// One HTTP/2 connection to `endpoint`: h2c for `http://`, TLS for `https://`. Fails within

@@ -2,6 +2,8 @@
 //! (`json`), `junit.xml` (`junit`), `report.md` (`markdown`) and `report.html` (`html`),
 //! the last two built around the function × mechanism `matrix`.
 
+#![warn(missing_docs)]
+
 pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod junit;
@@ -23,12 +25,15 @@ use crate::runner::{CaseResult, Outcome};
 /// Everything a run produced, in case order.
 #[derive(Debug)]
 pub struct RunReport {
+    /// The version of the harness that ran the cases (its crate version).
     pub harness_version: &'static str,
+    /// The endpoint's URL, or `embedded emulator`.
     pub endpoint: String,
     /// The wire generations the cases ran under, in run order.
     pub wires: Vec<Wire>,
     /// Unix seconds at the start of the run.
     pub started_unix: u64,
+    /// Wall-clock time of the whole run, discovery and every case.
     pub duration: Duration,
     /// The endpoint's mechanism list, or why it could not be read.
     pub advertised: Result<Vec<String>, String>,
@@ -41,6 +46,8 @@ pub struct RunReport {
     pub filter: Option<String>,
     /// The suite files the cases came from, with their content hashes: what was run.
     pub suites: Vec<HashedFile>,
+    /// One result per case instance and wire generation, in case order (`skip` ones
+    /// included).
     pub cases: Vec<CaseResult>,
     /// `run --compare`: how the same cases went against the second endpoint, compared
     /// with these; written as `compare.json` and a section of `report.md`/`report.html`.
@@ -50,7 +57,9 @@ pub struct RunReport {
 /// What a report says of its profile.
 #[derive(Debug, Clone)]
 pub struct ProfileSummary {
+    /// The profile's `profile:` key: the name a certification is granted under.
     pub name: String,
+    /// The profile's `description:`, empty when it has none.
     pub description: String,
     /// The profile's file, when it came from one.
     pub file: Option<HashedFile>,
@@ -59,11 +68,14 @@ pub struct ProfileSummary {
 /// A file the run read, and the SHA-256 of its content as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HashedFile {
+    /// The path as it was given (relative paths stay relative).
     pub path: String,
+    /// Lowercase hex.
     pub sha256: String,
 }
 
 impl HashedFile {
+    /// Reads the file at `path` and hashes its content.
     pub fn read(path: &Path) -> std::io::Result<HashedFile> {
         let content = std::fs::read(path)?;
         Ok(HashedFile { path: path.display().to_string(), sha256: hex::encode(Sha256::digest(&content)) })
@@ -74,13 +86,19 @@ impl HashedFile {
 /// exit code follows it (0 for `Certified` and `Passed`, 1 otherwise).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// Under a profile: a non-empty selection in which every case passed (or was
+    /// non-strict) and every listed deviation still occurs.
     Certified,
+    /// Under a profile: anything else, an empty selection included.
     NotCertified,
+    /// Without a profile: no case fails the run.
     Passed,
+    /// Without a profile: some case fails the run (see [`RunReport::failing`]).
     Failed,
 }
 
 impl Verdict {
+    /// The verdict as every rendering leads with it (`NOT CERTIFIED`).
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Certified => "CERTIFIED",
@@ -90,6 +108,7 @@ impl Verdict {
         }
     }
 
+    /// True for the verdicts that exit with code 0.
     pub fn ok(self) -> bool {
         matches!(self, Verdict::Certified | Verdict::Passed)
     }
@@ -106,6 +125,7 @@ impl RunReport {
         self.cases.iter().map(|c| u64::from(c.retries)).sum()
     }
 
+    /// Cases with `outcome`.
     pub fn count(&self, outcome: Outcome) -> usize {
         self.cases.iter().filter(|c| c.outcome == outcome).count()
     }

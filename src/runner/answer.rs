@@ -19,11 +19,16 @@ pub enum StepAnswer {
     /// No answer (deadline, connection), a malformed one, a refused credential, or a
     /// misused retry: nothing to compare but that.
     NoAnswer,
+    /// An answer that breaks the interface: a malformed `Grep11Error` detail, or an OK
+    /// response whose fields are not what the RPC returns.
     Malformed,
+    /// The credentials were refused, or no bearer token could be had.
     Auth,
+    /// A refusal marked Retry that no retry turned into an answer.
     RetryMisused,
     /// A `local.*` step: whether the harness's check of the endpoint's output held.
     Local {
+        /// The local computation and the step's field checks succeeded.
         held: bool,
     },
 }
@@ -37,13 +42,16 @@ pub enum Shape {
     /// A key blob or operation state: opaque and of the implementation's own length; only
     /// whether it is there can be compared.
     Opaque {
+        /// The field came back with no bytes.
         empty: bool,
     },
     /// A public key: the key it holds (`EC P-256`, `RSA 2048`), or `unparsed` when it
     /// does not begin with a SubjectPublicKeyInfo. Whatever an endpoint appends after the
     /// SPKI (an integrity tag) is its own.
     PublicKey(String),
+    /// A number (an attribute, a length), compared by value.
     Uint(u64),
+    /// A mechanism list (`CKM_*` values in the endpoint's order), compared by value.
     Mechanisms(Vec<u64>),
 }
 
@@ -61,7 +69,7 @@ pub fn field_name(name: &str) -> &str {
 }
 
 impl StepAnswer {
-    pub fn of(observed: &Observed) -> StepAnswer {
+    pub(crate) fn of(observed: &Observed) -> StepAnswer {
         match observed {
             Observed::Ok(fields) => StepAnswer::Ok(
                 fields

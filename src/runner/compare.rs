@@ -41,6 +41,7 @@ pub enum DivergenceKind {
 }
 
 impl DivergenceKind {
+    /// The kind as `compare.json` and the reports write it (`outcome`, `code`, ...).
     pub fn name(self) -> &'static str {
         match self {
             DivergenceKind::Outcome => "outcome",
@@ -78,10 +79,13 @@ pub struct Divergence {
     pub step: Option<usize>,
     /// The step's RPC or local action.
     pub action: Option<String>,
+    /// What differs, for sorting and counting divergences.
     pub kind: DivergenceKind,
     /// The difference in one line.
     pub what: String,
+    /// Side `a`'s part: the endpoint of `--endpoint` (or the embedded emulator).
     pub a: SideAnswer,
+    /// Side `b`'s part: the endpoint of `--compare`.
     pub b: SideAnswer,
     /// The reason the allow file gives, when it lists the case; an allowed divergence does
     /// not fail the comparison.
@@ -92,7 +96,9 @@ pub struct Divergence {
 #[derive(Serialize, JsonSchema, Clone, Debug)]
 #[schemars(deny_unknown_fields)]
 pub struct Side {
+    /// The endpoint's URL, or a name for the embedded emulator.
     pub endpoint: String,
+    /// The wire generations its cases ran under, in run order.
     pub wires: Vec<Wire>,
     /// The side's own verdict line, as a run against it alone prints it.
     pub verdict: String,
@@ -103,6 +109,8 @@ pub struct Side {
 }
 
 impl Side {
+    /// A side from its run: `outcomes` is counted from `cases`, with every outcome present
+    /// (zero when none had it).
     pub fn new(
         endpoint: String,
         wires: Vec<Wire>,
@@ -124,6 +132,7 @@ impl Side {
 pub struct AllowedNotOccurred {
     /// The entry's case pattern.
     pub case: String,
+    /// Why the entry says the endpoints may differ there.
     pub reason: String,
 }
 
@@ -131,6 +140,7 @@ pub struct AllowedNotOccurred {
 #[derive(Serialize, JsonSchema, Clone, Debug)]
 #[schemars(title = "grep11-harness compare.json", deny_unknown_fields)]
 pub struct Comparison {
+    /// The version of the harness that compared the runs (its crate version).
     pub harness_version: String,
     /// `AGREE` or `DIVERGE`.
     pub verdict: CompareVerdict,
@@ -151,10 +161,14 @@ pub struct Comparison {
     pub allowed_not_occurred: Vec<AllowedNotOccurred>,
 }
 
+/// How a comparison ends; the exit code of `run --compare` follows it (0 for `Agree`).
 #[derive(Serialize, JsonSchema, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CompareVerdict {
+    /// No unexplained divergence, no stale allow-file entry, neither run interrupted.
     #[serde(rename = "AGREE")]
     Agree,
+    /// Some divergence is not in the allow file, an allow-file entry matched nothing, or a
+    /// run was interrupted.
     #[serde(rename = "DIVERGE")]
     Diverge,
 }

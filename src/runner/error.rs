@@ -21,7 +21,7 @@ pub enum Held {
 }
 
 impl Held {
-    pub fn of(value: Option<&Value>) -> Held {
+    pub(crate) fn of(value: Option<&Value>) -> Held {
         match value {
             None => Held::Null,
             Some(Value::Uint(u)) => Held::Number(*u),

@@ -2,6 +2,8 @@
 //! parallel across cases, and classify every case as pass, fail, error, skip or
 //! unsupported, with a reason for anything but pass.
 
+#![warn(missing_docs)]
+
 mod answer;
 mod blame;
 pub mod compare;
@@ -18,11 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use answer::{Shape, StepAnswer};
-pub use blame::Blame;
-pub use error::{EvalError, Held};
-pub use eval::Env;
-pub use exec::{local, run_case};
-pub use expect::{Observed, Ruling, check_fields, observe, rule};
+pub(crate) use blame::Blame;
+pub(crate) use eval::Env;
+pub(crate) use exec::local;
+pub use exec::run_case;
+pub(crate) use expect::{Observed, Ruling, check_fields, observe, rule};
 pub use outcome::{CaseResult, Outcome, StepTrace};
 
 use crate::client::{Args, Client, Value, Wire};
@@ -33,6 +35,7 @@ use crate::suite::{CaseInstance, Profile};
 /// What the endpoint says it offers.
 #[derive(Clone, Debug, Default)]
 pub struct Capabilities {
+    /// The distinct mechanisms of `GetMechanismList`.
     pub mechanisms: BTreeSet<CkMechanismType>,
     /// The list as it came, repetitions included.
     pub listed: Vec<CkMechanismType>,
@@ -117,6 +120,8 @@ pub async fn run(
 
 /// What [`run_until`] produced.
 pub struct Run {
+    /// The endpoint's mechanism list, or why it could not be read (every case is then an
+    /// `error` with that reason).
     pub capabilities: Result<Capabilities, String>,
     /// In case order, one per case (and the generated ones after them), one wire
     /// generation after the other.

@@ -28,6 +28,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the order the reports list them.
     pub const ALL: [Outcome; 6] = [
         Outcome::Pass,
         Outcome::NonStrict,
@@ -37,6 +38,8 @@ impl Outcome {
         Outcome::Unsupported,
     ];
 
+    /// The outcome as `results.json`, JUnit and the reports write it (`pass`, `non-strict`,
+    /// ...).
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -62,13 +65,21 @@ impl Outcome {
 /// One line of a case's trace: a step, what was sent and what came back.
 #[derive(Clone, Debug)]
 pub struct StepTrace {
+    /// The step's position in the case, from 1 (fixture steps included).
     pub index: usize,
+    /// The RPC name (`SignSingle`) or local action (`local.verify`).
     pub action: String,
+    /// The step's line in the case's suite file; for a fixture's step, the line where the
+    /// case uses the fixture.
     pub line: usize,
+    /// The evaluated arguments, `name=value` separated by spaces.
     pub request: String,
+    /// What came back, in words: a call's PKCS #11 result or gRPC status; for a local step,
+    /// `ok` or why its check did not hold.
     pub result: String,
     /// The answer as two endpoints' runs are compared on (`compare`).
     pub answer: StepAnswer,
+    /// How long the step took, in microseconds (retries included).
     pub micros: u64,
 }
 
@@ -80,16 +91,23 @@ pub struct CaseResult {
     pub id: String,
     /// The wire generation the case ran under.
     pub wire: Wire,
+    /// The `suite:` name of the file the case comes from (`discovery` for a case generated
+    /// from the endpoint's mechanism list).
     pub suite: String,
+    /// The case's `name:` as the suite gives it (the same for every matrix instance).
     pub name: String,
+    /// The suite file, as its path was given (a note in parentheses for a generated case).
     pub file: String,
+    /// The case's line in `file`; 0 for a generated case.
     pub line: usize,
+    /// The verdict on the case.
     pub outcome: Outcome,
     /// Why, for every outcome but `pass`: one line naming the step, expected and got.
     pub message: Option<String>,
     /// The reason a profile or deviations file gives for this case failing on this
     /// endpoint; a failure so marked does not fail the run (but does not certify).
     pub deviation: Option<String>,
+    /// Wall-clock time of the case's steps; zero for a case that did not run.
     pub duration: Duration,
     /// RPCs actually called (a case that stops early calls fewer than it plans).
     pub functions: BTreeSet<Rpc>,
@@ -105,6 +123,8 @@ pub struct CaseResult {
     /// Calls repeated because the endpoint answered with a `Grep11Error` whose `Retry` is
     /// true (`client::retry`); the case's outcome is that of the last attempt.
     pub retries: u32,
+    /// The steps that were sent or computed, in order (a step whose arguments could not be
+    /// evaluated has no line; `message` says why).
     pub trace: Vec<StepTrace>,
 }
 

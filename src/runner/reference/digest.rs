@@ -16,6 +16,9 @@ use super::{RefError, refuted, unsupported};
 use crate::pkcs11::ibm;
 use crate::pkcs11::{self as p11, CkMechanismType};
 
+/// The digest of `data` under a `CKM_SHA*` mechanism (the IBM SHA-3 and SHA-512/t
+/// numbers included): what `local.digest` and the expression functions (`sha256(...)`)
+/// compute. `Unsupported` for any other mechanism.
 pub fn digest(mech: CkMechanismType, data: &[u8]) -> Result<Vec<u8>, RefError> {
     Ok(match mech {
         p11::CKM_SHA_1 => lc_digest(&lc::SHA1_FOR_LEGACY_USE_ONLY, data),
@@ -44,6 +47,8 @@ fn hmac_of<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>, RefErro
     Ok(mac.finalize().into_bytes().to_vec())
 }
 
+/// The HMAC of `data` with the raw `key` under a `CKM_*_HMAC` mechanism (SHA-1, SHA-2 and
+/// the IBM SHA-3 ones); `Unsupported` for any other mechanism.
 pub fn hmac(mech: CkMechanismType, key: &[u8], data: &[u8]) -> Result<Vec<u8>, RefError> {
     match mech {
         p11::CKM_SHA_1_HMAC => hmac_of::<Hmac<sha1::Sha1>>(key, data),

@@ -286,6 +286,7 @@ pub fn ec_compressed(blob: &[u8]) -> Result<Vec<u8>, RefError> {
 pub struct KeyPair {
     /// The raw private key: scalar, Ed25519 seed, or (RSA) the PKCS #8 DER.
     pub private_scalar: Vec<u8>,
+    /// The public key as a DER SubjectPublicKeyInfo.
     pub spki: Vec<u8>,
     /// Uncompressed SEC1 (Ed25519: the 32-byte encoding; RSA: empty).
     pub point: Vec<u8>,

@@ -26,7 +26,7 @@ use crate::pkcs11::CkMechanismType;
 
 /// Why a reference computation gave no result. The kind is what the computation knows; who
 /// is to blame also depends on who supplied the input, which the step knows
-/// ([`EvalError::Reference`](super::EvalError::Reference) joins the two).
+/// (`EvalError::Reference` joins the two).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RefError {
     /// The computation ran and contradicts its input: a signature or MAC that does not
