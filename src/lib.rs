@@ -57,6 +57,7 @@ pub mod runner;
 pub mod serving;
 #[warn(missing_docs)]
 pub mod status;
+#[warn(missing_docs)]
 pub mod suite;
 
 /// The emulator's engine, for the in-process timings of `benches/emulator.rs` (what one
