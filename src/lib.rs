@@ -42,6 +42,7 @@ pub mod cli;
 pub mod client;
 #[warn(missing_docs)]
 pub mod embedded;
+#[warn(missing_docs)]
 pub mod emulator;
 pub mod load;
 #[warn(missing_docs)]
@@ -51,6 +52,7 @@ pub mod proto;
 #[warn(missing_docs)]
 pub mod proxy;
 pub mod report;
+#[warn(missing_docs)]
 pub mod rpc;
 pub mod runner;
 #[warn(missing_docs)]
