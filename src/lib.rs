@@ -44,6 +44,7 @@ pub mod client;
 pub mod embedded;
 #[warn(missing_docs)]
 pub mod emulator;
+#[warn(missing_docs)]
 pub mod load;
 #[warn(missing_docs)]
 pub mod pkcs11;

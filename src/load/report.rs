@@ -124,6 +124,7 @@ impl Row {
 }
 
 pub use super::find_max::Capacity;
+pub use super::merge::{MergeInfo, SourceInfo};
 
 /// A whole load run.
 #[derive(Clone, Debug, Serialize)]
@@ -164,7 +165,7 @@ pub struct LoadReport {
     pub violations: Vec<String>,
     /// What a merged report was made of (`report merge`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub merge: Option<super::merge::MergeInfo>,
+    pub merge: Option<MergeInfo>,
 }
 
 fn errors_cell(row: &Row) -> String {
