@@ -42,7 +42,9 @@ pub mod cli;
 pub mod client;
 #[warn(missing_docs)]
 pub mod embedded;
+#[warn(missing_docs)]
 pub mod emulator;
+#[warn(missing_docs)]
 pub mod load;
 #[warn(missing_docs)]
 pub mod pkcs11;
@@ -51,12 +53,14 @@ pub mod proto;
 #[warn(missing_docs)]
 pub mod proxy;
 pub mod report;
+#[warn(missing_docs)]
 pub mod rpc;
 pub mod runner;
 #[warn(missing_docs)]
 pub mod serving;
 #[warn(missing_docs)]
 pub mod status;
+#[warn(missing_docs)]
 pub mod suite;
 
 /// The emulator's engine, for the in-process timings of `benches/emulator.rs` (what one

@@ -30,7 +30,9 @@ pub enum ArgKind {
 /// The type of a response field, for `save` and `expect`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum FieldKind {
+    /// A byte string, saved as bytes and compared with a byte expression.
     Bytes,
+    /// An unsigned integer (a `CK_ULONG` such as a key size from GetMechanismInfo).
     Uint,
     /// A list of mechanism values (`Mechs`).
     Mechanisms,
@@ -39,8 +41,11 @@ pub enum FieldKind {
 /// One argument of a step: its YAML name, kind, and whether the step must give it.
 #[derive(Clone, Copy, Debug)]
 pub struct Arg {
+    /// The key the step writes it under (`mech`, `key`, `data`, `template`...).
     pub name: &'static str,
+    /// What the YAML value must look like.
     pub kind: ArgKind,
+    /// Whether the suite loader refuses a step that leaves it out.
     pub required: bool,
 }
 
@@ -304,11 +309,18 @@ macro_rules! vocabulary {
     })*) => {
         /// A GREP11 RPC, named as in the proto (`/grep11.Crypto/<Name>`).
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-        pub enum Rpc { $($name,)* }
+        pub enum Rpc {
+            $(
+                #[doc = concat!("Takes a `", stringify!($req), "`, answers a `", stringify!($resp), "`.")]
+                $name,
+            )*
+        }
 
         impl Rpc {
+            /// Every RPC of the interface, in proto order.
             pub const ALL: &'static [Rpc] = &[$(Rpc::$name,)*];
 
+            /// The proto's method name (`SignSingle`), as suites and reports write it.
             pub fn name(self) -> &'static str {
                 match self { $(Rpc::$name => stringify!($name),)* }
             }
@@ -318,6 +330,7 @@ macro_rules! vocabulary {
                 match self { $(Rpc::$name => $seed,)* }
             }
 
+            /// The arguments a suite step may give the RPC, in the table's order.
             pub fn args(self) -> &'static [Arg] {
                 match self {
                     $(Rpc::$name => &[$(Arg { name: $arg, kind: arg_kind!($set), required: required!($need) }),*],)*
@@ -361,6 +374,7 @@ pub(crate) struct WireShape {
 rpc_table!(vocabulary);
 
 impl Rpc {
+    /// The RPC with this proto method name (case-sensitive); `None` for any other name.
     pub fn from_name(name: &str) -> Option<Rpc> {
         Rpc::ALL.iter().copied().find(|r| r.name() == name)
     }
@@ -380,10 +394,13 @@ impl Rpc {
         Rpc::ALL.iter().copied().filter(|r| r.in_seed_table())
     }
 
+    /// The step argument of that YAML name; `None` when the RPC takes no such argument.
     pub fn arg(self, name: &str) -> Option<&'static Arg> {
         self.args().iter().find(|a| a.name == name)
     }
 
+    /// The kind of the response field a step may save or check under `name`; `None` when
+    /// the response has no such field (attribute names are not listed here).
     pub fn field(self, name: &str) -> Option<FieldKind> {
         self.fields().iter().find(|(n, _)| *n == name).map(|&(_, k)| k)
     }

@@ -54,9 +54,14 @@ impl AttrValue {
 /// A template value as the wire carries it: one arm of `AttributeValue`, or none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WireValue {
+    /// `AttributeTF`: a flag such as CKA_ENCRYPT.
     Bool(bool),
+    /// `AttributeI`: a `CK_ULONG` such as CKA_VALUE_LEN, or a big-integer attribute such
+    /// as CKA_PUBLIC_EXPONENT whose value fits; a negative value is refused.
     Int(i64),
+    /// `AttributeB`: a byte string (CKA_EC_PARAMS, a big integer...).
     Bytes(Vec<u8>),
+    /// No arm set: refused as CKR_ATTRIBUTE_VALUE_INVALID.
     Unset,
 }
 

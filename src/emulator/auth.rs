@@ -19,13 +19,16 @@ impl std::fmt::Debug for BearerToken {
 
 /// Why a call was refused. The messages never repeat what the caller sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub(crate) enum Refusal {
+    /// The call carried no `authorization` header.
     #[error("this endpoint requires `authorization: Bearer <token>`; the call had no authorization header")]
     Missing,
+    /// The value does not start with the `Bearer ` scheme.
     #[error(
         "this endpoint requires `authorization: Bearer <token>`; the call's authorization is not a bearer token"
     )]
     NotBearer,
+    /// A bearer token, but not the configured one.
     #[error("the bearer token is not one this endpoint accepts")]
     Wrong,
 }
@@ -38,7 +41,7 @@ impl BearerToken {
     }
 
     /// Checks a call's `authorization` header value.
-    pub fn admits(&self, authorization: Option<&[u8]>) -> Result<(), Refusal> {
+    pub(crate) fn admits(&self, authorization: Option<&[u8]>) -> Result<(), Refusal> {
         let value = authorization.ok_or(Refusal::Missing)?;
         // RFC 6750: the scheme name is case-insensitive, one space before the token.
         let token = match value.split_at_checked(7) {

@@ -118,8 +118,8 @@ impl Material {
 /// One key: attributes and material.
 #[derive(Clone)]
 pub struct Key {
-    pub attrs: Attrs,
-    pub material: Material,
+    pub(crate) attrs: Attrs,
+    pub(crate) material: Material,
 }
 
 /// Sealed form of a secret or private key.
@@ -135,10 +135,15 @@ struct KeyRecord {
 /// RPCs with CKR_OPERATION_NOT_INITIALIZED.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Operation {
+    /// DigestInit, Digest, DigestUpdate, DigestFinal.
     Digest,
+    /// EncryptInit and the calls that continue it; EncryptSingle.
     Encrypt,
+    /// DecryptInit and the calls that continue it; DecryptSingle.
     Decrypt,
+    /// SignInit and the calls that continue it; SignSingle.
     Sign,
+    /// VerifyInit and the calls that continue it; VerifySingle.
     Verify,
 }
 
@@ -180,6 +185,7 @@ pub struct Sealer {
 }
 
 impl Sealer {
+    /// A sealer for the AES-256 `wrapping_key`; blobs open only under the same key.
     pub fn new(wrapping_key: &[u8; 32]) -> Sealer {
         Sealer { cipher: Aes256Gcm::new(&(*wrapping_key).into()), opened: Bounded::new(cache::CAPACITY) }
     }
@@ -326,14 +332,14 @@ impl Sealer {
         Ok(Key { attrs, material })
     }
 
-    pub fn seal_state(&self, state: &State) -> Result<Vec<u8>> {
+    pub(crate) fn seal_state(&self, state: &State) -> Result<Vec<u8>> {
         let payload = Zeroizing::new(encode(state)?);
         self.seal(Kind::State, &[], &payload)
     }
 
     /// Opens a state for `expected`: a blob that does not open is CKR_SAVED_STATE_INVALID,
     /// a valid state of another operation CKR_OPERATION_NOT_INITIALIZED.
-    pub fn open_state(&self, blob: &[u8], expected: Operation) -> Result<State> {
+    pub(crate) fn open_state(&self, blob: &[u8], expected: Operation) -> Result<State> {
         let payload = self.open(Kind::State, &[], blob).map_err(Error::StateBlobRefused)?;
         let state: State = postcard::from_bytes(&payload).map_err(|_| Error::SavedStateInvalid)?;
         let found = state.operation();

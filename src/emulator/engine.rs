@@ -37,9 +37,9 @@ pub struct NewKey {
     /// The blob (KeyBytes / KeyBlobs[0]).
     pub blob: Vec<u8>,
     /// Its attributes, none secret (KeyBlob.Attributes).
-    pub attrs: Attrs,
+    pub(crate) attrs: Attrs,
     /// The CheckSum field (see the module comment).
-    pub checksum: Vec<u8>,
+    pub(crate) checksum: Vec<u8>,
 }
 
 /// The engine, holding only the wrapping key (and the faults it is told to commit).
@@ -49,13 +49,14 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine that seals under `wrapping_key` (AES-256) and commits no faults.
     pub fn new(wrapping_key: &[u8; 32]) -> Engine {
         Engine::with_faults(wrapping_key, FaultSet::default())
     }
 
     /// An engine that commits the key-policy faults in `faults` (the others are the
     /// service wrapper's, `fault::FaultyService`).
-    pub fn with_faults(wrapping_key: &[u8; 32], faults: FaultSet) -> Engine {
+    pub(crate) fn with_faults(wrapping_key: &[u8; 32], faults: FaultSet) -> Engine {
         Engine { sealer: Sealer::new(wrapping_key), faults }
     }
 
@@ -70,37 +71,38 @@ impl Engine {
 
     // ---- random ----
 
-    pub fn generate_random(&self, len: u64) -> Result<Vec<u8>> {
+    pub(crate) fn generate_random(&self, len: u64) -> Result<Vec<u8>> {
         random::generate(len)
     }
 
-    pub fn seed_random(&self, mixin: &[u8]) -> Result<()> {
+    pub(crate) fn seed_random(&self, mixin: &[u8]) -> Result<()> {
         random::seed(mixin)
     }
 
     // ---- digest ----
 
-    pub fn digest_init(&self, mech: &Mechanism) -> Result<Vec<u8>> {
+    pub(crate) fn digest_init(&self, mech: &Mechanism) -> Result<Vec<u8>> {
         let alg = digest_alg(mech, Rpc::DigestInit)?;
         self.sealer.seal_state(&State::Digest(DigestState::new(alg)))
     }
 
-    pub fn digest(&self, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn digest(&self, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         let mut state = self.digest_state(state)?;
         state.update(data)?;
         state.finish()
     }
 
-    pub fn digest_update(&self, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn digest_update(&self, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         let mut state = self.digest_state(state)?;
         state.update(data)?;
         self.sealer.seal_state(&State::Digest(state))
     }
 
-    pub fn digest_final(&self, state: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn digest_final(&self, state: &[u8]) -> Result<Vec<u8>> {
         self.digest_state(state)?.finish()
     }
 
+    /// DigestSingle: the digest of `data` under a digest mechanism (`CKM_SHA256`...).
     pub fn digest_single(&self, mech: &Mechanism, data: &[u8]) -> Result<Vec<u8>> {
         Ok(digest_alg(mech, Rpc::DigestSingle)?.digest(data))
     }
@@ -114,31 +116,36 @@ impl Engine {
 
     // ---- encrypt / decrypt (op is Operation::Encrypt or Operation::Decrypt) ----
 
-    pub fn cipher_init(&self, op: Operation, mech: &Mechanism, key: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn cipher_init(&self, op: Operation, mech: &Mechanism, key: &[u8]) -> Result<Vec<u8>> {
         let name = if op == Operation::Encrypt { Rpc::EncryptInit } else { Rpc::DecryptInit };
         self.sealer.seal_state(&self.cipher_start(op, mech, key, name)?)
     }
 
     /// Encrypt / Decrypt: the rest of the data in one call.
-    pub fn cipher(&self, op: Operation, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn cipher(&self, op: Operation, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         run_cipher(self.sealer.open_state(state, op)?, data)
     }
 
     /// EncryptUpdate / DecryptUpdate: the next state and the output so far.
-    pub fn cipher_update(&self, op: Operation, state: &[u8], data: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    pub(crate) fn cipher_update(
+        &self,
+        op: Operation,
+        state: &[u8],
+        data: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
         let mut state = self.cipher_state(op, state)?;
         let out = state.update(data)?;
         Ok((self.sealer.seal_state(&State::Cipher(state))?, out))
     }
 
-    pub fn cipher_final(&self, op: Operation, state: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn cipher_final(&self, op: Operation, state: &[u8]) -> Result<Vec<u8>> {
         self.cipher_state(op, state)?.finish()
     }
 
     /// ReencryptSingle: decrypts under `dec_key` with `dec_mech` and encrypts the plaintext
     /// under `enc_key` with `enc_mech`, in one call; the plaintext never leaves the server.
     /// Each half is checked and refused exactly as DecryptSingle and EncryptSingle would be.
-    pub fn reencrypt_single(
+    pub(crate) fn reencrypt_single(
         &self,
         dec_mech: &Mechanism,
         dec_key: &[u8],
@@ -150,6 +157,8 @@ impl Engine {
         self.cipher_single(Operation::Encrypt, enc_mech, enc_key, &plain)
     }
 
+    /// EncryptSingle or DecryptSingle (`op` says which, `Operation::Encrypt` or
+    /// `Operation::Decrypt`): `data` through `mech` under the sealed `key`.
     pub fn cipher_single(&self, op: Operation, mech: &Mechanism, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         let name = if op == Operation::Encrypt { Rpc::EncryptSingle } else { Rpc::DecryptSingle };
         run_cipher(self.cipher_start(op, mech, key, name)?, data)
@@ -173,7 +182,7 @@ impl Engine {
 
     // ---- sign / verify (op is Operation::Sign or Operation::Verify) ----
 
-    pub fn sign_init(&self, op: Operation, mech: &Mechanism, key: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn sign_init(&self, op: Operation, mech: &Mechanism, key: &[u8]) -> Result<Vec<u8>> {
         let state = self.sign_start(
             op,
             mech,
@@ -183,33 +192,36 @@ impl Engine {
         self.sealer.seal_state(&State::Sign(state))
     }
 
-    pub fn sign(&self, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn sign(&self, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         self.sign_state(Operation::Sign, state)?.sign(data)
     }
 
-    pub fn verify(&self, state: &[u8], data: &[u8], signature: &[u8]) -> Result<()> {
+    pub(crate) fn verify(&self, state: &[u8], data: &[u8], signature: &[u8]) -> Result<()> {
         self.sign_state(Operation::Verify, state)?.verify(data, signature)
     }
 
     /// SignUpdate / VerifyUpdate: the next state.
-    pub fn sign_update(&self, op: Operation, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn sign_update(&self, op: Operation, state: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         let mut state = self.sign_state(op, state)?;
         state.update(data)?;
         self.sealer.seal_state(&State::Sign(state))
     }
 
-    pub fn sign_final(&self, state: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn sign_final(&self, state: &[u8]) -> Result<Vec<u8>> {
         self.sign_state(Operation::Sign, state)?.sign_final()
     }
 
-    pub fn verify_final(&self, state: &[u8], signature: &[u8]) -> Result<()> {
+    pub(crate) fn verify_final(&self, state: &[u8], signature: &[u8]) -> Result<()> {
         self.sign_state(Operation::Verify, state)?.verify_final(signature)
     }
 
+    /// SignSingle: the signature or MAC of `data` under the sealed private or secret `key`.
     pub fn sign_single(&self, mech: &Mechanism, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
         self.sign_start(Operation::Sign, mech, key, Rpc::SignSingle)?.sign(data)
     }
 
+    /// VerifySingle: `Ok` when `signature` is valid for `data`, else
+    /// [`Error::SignatureInvalid`] (or [`Error::SignatureLenRange`] for a wrong length).
     pub fn verify_single(&self, mech: &Mechanism, key: &[u8], data: &[u8], signature: &[u8]) -> Result<()> {
         self.sign_start(Operation::Verify, mech, key, Rpc::VerifySingle)?.verify(data, signature)
     }
@@ -236,12 +248,13 @@ impl Engine {
 
     // ---- keys ----
 
+    /// GenerateKey: a new secret key from a key generation mechanism and a template.
     pub fn generate_key(&self, mech: &Mechanism, template: &Template) -> Result<NewKey> {
         mech::operation(mech.mech, CKF_GENERATE, Rpc::GenerateKey, |o| o.key_gen.as_deref())?
             .generate_key(self, mech, template)
     }
 
-    /// GenerateKeyPair: (private, public).
+    /// GenerateKeyPair: (private, public), each template applying to its half.
     pub fn generate_key_pair(
         &self,
         mech: &Mechanism,
@@ -254,13 +267,14 @@ impl Engine {
         .generate_key_pair(self, mech, public_template, private_template)
     }
 
-    /// WrapKey without a MacKey (see [`Engine::wrap_key_with_mac`]).
-    pub fn wrap_key(&self, mech: &Mechanism, key: &[u8], kek: &[u8]) -> Result<Vec<u8>> {
+    /// WrapKey without a MacKey (see [`Engine::wrap_key_with_mac`]), for the tests.
+    #[cfg(test)]
+    pub(crate) fn wrap_key(&self, mech: &Mechanism, key: &[u8], kek: &[u8]) -> Result<Vec<u8>> {
         self.wrap_key_with_mac(mech, key, kek, &[])
     }
 
     /// WrapKey with the request's MacKey, which only CKM_IBM_ATTRIBUTEBOUND_WRAP uses.
-    pub fn wrap_key_with_mac(
+    pub(crate) fn wrap_key_with_mac(
         &self,
         mech: &Mechanism,
         key: &[u8],
@@ -271,8 +285,9 @@ impl Engine {
             .wrap(self, mech, key, kek, mac_key)
     }
 
-    /// UnwrapKey without a MacKey (see [`Engine::unwrap_key_with_mac`]).
-    pub fn unwrap_key(
+    /// UnwrapKey without a MacKey (see [`Engine::unwrap_key_with_mac`]), for the tests.
+    #[cfg(test)]
+    pub(crate) fn unwrap_key(
         &self,
         mech: &Mechanism,
         kek: &[u8],
@@ -283,7 +298,7 @@ impl Engine {
     }
 
     /// UnwrapKey with the request's MacKey, which only CKM_IBM_ATTRIBUTEBOUND_WRAP uses.
-    pub fn unwrap_key_with_mac(
+    pub(crate) fn unwrap_key_with_mac(
         &self,
         mech: &Mechanism,
         kek: &[u8],
@@ -295,23 +310,23 @@ impl Engine {
             .unwrap(self, mech, kek, mac_key, wrapped, template)
     }
 
-    pub fn derive_key(&self, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
+    pub(crate) fn derive_key(&self, mech: &Mechanism, base: &[u8], template: &Template) -> Result<NewKey> {
         mech::operation(mech.mech, CKF_DERIVE, Rpc::DeriveKey, |o| o.derive.as_deref())?
             .derive(self, mech, base, template)
     }
 
     // ---- mechanisms and attributes ----
 
-    pub fn mechanism_list(&self) -> Vec<CkMechanismType> {
+    pub(crate) fn mechanism_list(&self) -> Vec<CkMechanismType> {
         mech::mechanisms().iter().map(|r| r.mech).collect()
     }
 
-    pub fn mechanism_info(&self, mech: CkMechanismType) -> Result<&'static MechRow> {
+    pub(crate) fn mechanism_info(&self, mech: CkMechanismType) -> Result<&'static MechRow> {
         mech::info(mech)
     }
 
     /// GetAttributeValue: each requested attribute's value, or the first refusal.
-    pub fn get_attributes(
+    pub(crate) fn get_attributes(
         &self,
         blob: &[u8],
         wanted: &[CkAttributeType],
@@ -342,7 +357,7 @@ impl Engine {
     }
 
     /// SetAttributeValue: the new blob.
-    pub fn set_attributes(&self, blob: &[u8], changes: &Template) -> Result<Vec<u8>> {
+    pub(crate) fn set_attributes(&self, blob: &[u8], changes: &Template) -> Result<Vec<u8>> {
         let mut key = self.sealer.open_key(blob)?;
         for (&attr, value) in changes {
             key.attrs.set(attr, value)?;

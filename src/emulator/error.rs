@@ -14,10 +14,20 @@ use super::blob::{Operation, Unopened};
 pub enum Error {
     /// The mechanism is unknown, or not valid for the function called.
     #[error("{mech} is not supported by {function}")]
-    MechanismInvalid { mech: CkMechanismType, function: Rpc },
+    MechanismInvalid {
+        /// The mechanism asked for.
+        mech: CkMechanismType,
+        /// The RPC it was asked of.
+        function: Rpc,
+    },
     /// The mechanism parameter is missing, of the wrong form, or asks for something unsupported.
     #[error("{mech}: {reason}")]
-    MechanismParamInvalid { mech: CkMechanismType, reason: &'static str },
+    MechanismParamInvalid {
+        /// The mechanism whose parameter was refused.
+        mech: CkMechanismType,
+        /// What is wrong with the parameter.
+        reason: &'static str,
+    },
     /// A required request field is missing or out of range.
     #[error("bad arguments: {0}")]
     ArgumentsBad(&'static str),
@@ -38,10 +48,22 @@ pub enum Error {
     StateBlobRefused(Unopened),
     /// A valid state of another operation was passed (a digest state to EncryptUpdate...).
     #[error("the state belongs to a {found} operation, not {expected}")]
-    OperationNotInitialized { expected: Operation, found: Operation },
+    OperationNotInitialized {
+        /// The operation of the RPC called.
+        expected: Operation,
+        /// The operation the state was made for.
+        found: Operation,
+    },
     /// The key's class or type does not suit the mechanism.
     #[error("{mech} cannot use a {key_type} key of class {class}")]
-    KeyTypeInconsistent { mech: CkMechanismType, class: CkObjectClass, key_type: CkKeyType },
+    KeyTypeInconsistent {
+        /// The mechanism that refused the key.
+        mech: CkMechanismType,
+        /// The key's CKA_CLASS.
+        class: CkObjectClass,
+        /// The key's CKA_KEY_TYPE.
+        key_type: CkKeyType,
+    },
     /// The key's usage attribute for this function is false.
     #[error("the key has {0} false")]
     KeyFunctionNotPermitted(CkAttributeType),
@@ -71,7 +93,12 @@ pub enum Error {
     EncryptedDataInvalid,
     /// A signature of the wrong length for the mechanism.
     #[error("signature has {got} bytes, expected {expected}")]
-    SignatureLenRange { expected: usize, got: usize },
+    SignatureLenRange {
+        /// The signature length the mechanism and key produce, in bytes.
+        expected: usize,
+        /// The length given, in bytes.
+        got: usize,
+    },
     /// The signature does not verify.
     #[error("the signature does not verify")]
     SignatureInvalid,
@@ -80,7 +107,12 @@ pub enum Error {
     TemplateIncomplete(CkAttributeType),
     /// A template value contradicts the mechanism, the key class, or another value.
     #[error("{attr} contradicts the operation: {reason}")]
-    TemplateInconsistent { attr: CkAttributeType, reason: &'static str },
+    TemplateInconsistent {
+        /// The attribute at fault.
+        attr: CkAttributeType,
+        /// What it contradicts.
+        reason: &'static str,
+    },
     /// An attribute value in the wrong `AttributeValue` arm, or an impossible value.
     #[error("invalid value for {0}")]
     AttributeValueInvalid(CkAttributeType),

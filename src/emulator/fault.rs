@@ -20,30 +20,55 @@ pub use wrapper::FaultyService;
 /// One defect class.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Fault {
+    /// `ciphertext-flip`: encryption answers with one bit of the ciphertext flipped.
     CiphertextFlip,
+    /// `wrong-digest`: digests come back with one bit flipped.
     WrongDigest,
+    /// `bad-signature`: signatures and MACs come back with one bit flipped.
     BadSignature,
+    /// `verify-accepts-corrupt`: verification answers OK where `CKR_SIGNATURE_INVALID` is due.
     VerifyAcceptsCorrupt,
+    /// `key-type-as-mechanism-invalid`: `CKR_MECHANISM_INVALID` where `CKR_KEY_TYPE_INCONSISTENT` is due.
     KeyTypeAsMechanismInvalid,
+    /// `data-len-codes-swapped`: `CKR_DATA_LEN_RANGE` and `CKR_ENCRYPTED_DATA_LEN_RANGE` trade places.
     DataLenCodesSwapped,
+    /// `ignores-encrypt-false`: keys with `CKA_ENCRYPT` false still encrypt (an engine hook).
     IgnoresEncryptFalse,
+    /// `leaks-sensitive-value`: GetAttributeValue reveals `CKA_VALUE` of sensitive, unextractable keys (an engine hook).
     LeaksSensitiveValue,
+    /// `state-does-not-advance`: the `*Update` calls hand back the state they were given.
     StateDoesNotAdvance,
+    /// `cbc-pad-zero-padding`: single-part CBC-PAD encryption pads with zeros instead of PKCS #7.
     CbcPadZeroPadding,
+    /// `random-truncated`: GenerateRandom returns one byte fewer than asked.
     RandomTruncated,
+    /// `mechanism-info-swapped`: GetMechanismInfo swaps the minimum and maximum key sizes.
     MechanismInfoSwapped,
+    /// `mechanism-list-drops`: GetMechanismList omits `CKM_SHA256`, which is still served.
     MechanismListDrops,
+    /// `unwrap-ignores-template`: UnwrapKey drops the template's boolean attributes.
     UnwrapIgnoresTemplate,
+    /// `wrong-checksum`: the key check value of new keys is one bit off.
     WrongChecksum,
+    /// `set-attribute-ignored`: SetAttributeValue answers OK and changes nothing.
     SetAttributeIgnored,
+    /// `wrap-returns-clear`: WrapKey returns a secret key's value unencrypted.
     WrapReturnsClear,
+    /// `ecdh-kdf-ignores-shared-data`: ECDH derivation runs its X9.63 KDF without the SharedData.
     EcdhKdfIgnoresSharedData,
+    /// `ec-point-disagrees-with-spki`: `CKA_EC_POINT` is one bit away from the SPKI's public key.
     EcPointDisagrees,
+    /// `random-degenerate`: GenerateRandom repeats one random 16-byte block.
     RandomDegenerate,
+    /// `keys-in-bytes-only`: new keys come back in the legacy byte fields alone.
     KeysInBytesOnly,
+    /// `keys-in-keyblob-only`: new keys come back in the `KeyBlob` fields alone.
     KeysInKeyBlobOnly,
+    /// `retry-every-refusal`: every refusal is marked retryable, permanent ones included.
     RetryEveryRefusal,
+    /// `transient-unavailable` (benign): every 5th call is refused as UNAVAILABLE with Retry set.
     TransientUnavailable,
+    /// `latency` (benign): every answer is delayed by 0 to 5 ms.
     Latency,
 }
 
@@ -237,6 +262,7 @@ impl Fault {
         self.row().name
     }
 
+    /// Whether a suite must catch it ([`Kind::Correctness`]) or tolerate it ([`Kind::Benign`]).
     pub fn kind(self) -> Kind {
         self.row().kind
     }
@@ -256,7 +282,10 @@ impl fmt::Display for Fault {
 /// A name that is not in the catalogue.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown fault {0:?} (`serve --list-faults` lists them)")]
-pub struct UnknownFault(pub String);
+pub struct UnknownFault(
+    /// The name as given.
+    pub String,
+);
 
 impl FromStr for Fault {
     type Err = UnknownFault;
@@ -271,18 +300,22 @@ impl FromStr for Fault {
 pub struct FaultSet(u32);
 
 impl FaultSet {
+    /// Whether the emulator commits `fault`.
     pub fn contains(self, fault: Fault) -> bool {
         self.0 & (1 << fault as u32) != 0
     }
 
+    /// Adds `fault`; adding one already present changes nothing.
     pub fn insert(&mut self, fault: Fault) {
         self.0 |= 1 << fault as u32;
     }
 
+    /// True when the emulator behaves correctly.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
 
+    /// The faults in the set, in catalogue order.
     pub fn iter(self) -> impl Iterator<Item = Fault> {
         Fault::all().filter(move |f| self.contains(*f))
     }

@@ -74,6 +74,8 @@ pub struct Emulator {
 }
 
 impl Emulator {
+    /// An emulator with `config`'s wrapping key (a random one when it has none) and faults.
+    /// Nothing runs until its service is served.
     pub fn new(config: Config) -> Emulator {
         let key = config.wrapping_key.unwrap_or_else(|| {
             let mut key = [0u8; 32];

@@ -9,41 +9,66 @@ use std::time::Duration;
 
 use super::record::Summary;
 
+/// What a condition measures in a [`Summary`]. Latencies are those of the calls that did
+/// what their step expects.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Metric {
-    /// A latency percentile, 0 < p <= 100.
+    /// A latency percentile, 0 < p <= 100 (`p99.9`).
     Percentile(f64),
+    /// The largest latency recorded (`max`).
     Max,
+    /// The mean latency (`mean`).
     Mean,
+    /// The latency's standard deviation (`stddev`).
     Stddev,
+    /// Failed calls (`errors`): a count, or a share of the iterations that ended (ok,
+    /// failed or wrong; calls still in flight at the end are not counted).
     Errors,
+    /// Successful calls per second achieved (`rate`).
     Rate,
 }
 
+/// The comparison between the measured value and the bound: the condition holds when
+/// `measured OP bound` is true.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Op {
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
 }
 
+/// The value a metric is compared with, in the unit parsing gave it; each metric takes its
+/// own kind (a latency metric a `Latency`, `errors` a `Percent` or a `Count`, `rate` a
+/// `Rate`).
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Bound {
     /// Nanoseconds.
     Latency(f64),
+    /// Percent (`0.1%` is 0.1).
     Percent(f64),
+    /// A number of calls.
     Count(f64),
+    /// Calls per second (`1000` or `1000/s`).
     Rate(f64),
 }
 
 /// One parsed condition, with the text it came from.
 #[derive(Clone, PartialEq, Debug)]
 pub struct Condition {
+    /// As given on the command line, for messages.
     pub text: String,
+    /// The workload it is scoped to (`NAME:`); `None`: every workload of the run.
     pub workload: Option<String>,
+    /// What is measured.
     pub metric: Metric,
+    /// How the measured value must compare with `bound`.
     pub op: Op,
+    /// The limit, in the unit of `metric`.
     pub bound: Bound,
 }
 
@@ -51,7 +76,9 @@ pub struct Condition {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("condition {text:?}: {why}")]
 pub struct CondError {
+    /// The condition, rate range or mix as given.
     pub text: String,
+    /// What is wrong with it, and what is accepted instead.
     pub why: String,
 }
 
@@ -79,6 +106,8 @@ pub fn parse_latency(s: &str) -> Result<f64, String> {
 }
 
 impl Condition {
+    /// Parses one condition (`p99<10ms`, `sign-ecdsa-p256:errors<=0.1%`); whitespace is
+    /// ignored. A duration needs its unit; `errors` takes a percentage or a count.
     pub fn parse(text: &str) -> Result<Condition, CondError> {
         let err = |why: String| CondError { text: text.to_owned(), why };
         let trimmed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
@@ -140,6 +169,7 @@ impl Condition {
         text.split(',').filter(|s| !s.trim().is_empty()).map(Condition::parse).collect()
     }
 
+    /// True when the condition is unscoped or scoped to `workload`.
     pub fn applies_to(&self, workload: &str) -> bool {
         self.workload.as_deref().is_none_or(|w| w == workload)
     }
@@ -283,10 +313,14 @@ pub fn unknown_scopes(conditions: &[Condition], names: &[&str]) -> Option<String
 /// A rate or a ramp: `500`, or `100..5000` with a step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ramp {
+    /// Calls per second of each phase, in the order run; one for a single rate.
     pub rates: Vec<f64>,
 }
 
 impl Ramp {
+    /// Parses `--rate` (`500`, `500/s` or `FROM..TO`) with `--step`, which a range needs
+    /// and a single rate refuses. Rates must be above zero; a range goes up, `TO`
+    /// included when a whole number of steps reaches it; 1000 rates at most.
     pub fn parse(text: &str, step: Option<f64>) -> Result<Ramp, CondError> {
         let err = |why: String| CondError { text: text.to_owned(), why };
         let positive = |s: &str| {

@@ -49,6 +49,8 @@ pub struct Search {
     pub ceiling: Duration,
     /// Unrecorded time at the trial's rate before each trial.
     pub warmup: Duration,
+    /// Open-loop trials: calls outstanding at most; further sends wait, and the wait
+    /// counts in their latency.
     pub max_in_flight: usize,
     /// Closed-loop probe: calls in flight.
     pub probe_concurrency: usize,
@@ -58,7 +60,10 @@ pub struct Search {
     pub confirmations: usize,
     /// Relative width the boundary is narrowed to, and the step above the answer.
     pub resolution: f64,
+    /// How long the calls still in flight at a trial's end may take to finish; their
+    /// latency counts, and the wait is part of the trial's seconds.
     pub drain: Duration,
+    /// Every how many iterations one is checked locally, as [`Plan::check_every`].
     pub check_every: u64,
 }
 
@@ -68,7 +73,9 @@ pub struct Search {
 pub enum Kind {
     /// Closed loop, for the ballpark; not judged against the SLO.
     Probe,
+    /// Looking for the boundary: the rate doubles after a pass and halves after a failure.
     Bracket,
+    /// Between the highest pass and the lowest failure (their geometric mean).
     Bisect,
     /// At the candidate answer.
     Confirm,
@@ -77,6 +84,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Its name in the trials table and in JSON.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Probe => "probe",
@@ -97,26 +105,38 @@ pub struct Term {
     pub measured: String,
     /// The measured value as a number (nanoseconds, percent, count or calls per second).
     pub value: f64,
+    /// Whether the value meets the term.
     pub met: bool,
 }
 
 /// One trial: what was offered, what came back, and how each SLO term fared.
 #[derive(Clone, Debug, Serialize)]
 pub struct Trial {
+    /// Which step of the search it was.
     pub kind: Kind,
     /// Calls per second asked for (open loop); the probe's achieved rate for the probe.
     pub offered: f64,
     /// Successful calls per second.
     pub achieved: f64,
+    /// Measured time, including the wait for calls in flight at the end (`Search::drain`).
     pub seconds: f64,
+    /// Iterations whose every step did what it expects.
     pub calls: u64,
+    /// Iterations that failed, counted by cause in `error_kinds`.
     pub errors: u64,
     /// By `CKR_*` name or gRPC code.
     pub error_kinds: std::collections::BTreeMap<String, u64>,
+    /// Calls still in flight when the trial ended.
     pub unfinished: u64,
+    /// Successful calls, from their intended send time (the probe: from the send).
     pub latency_ms: Latency,
+    /// Open loop: from the actual send, as a tool that ignores coordinated omission sees
+    /// it; `None` for the probe and when nothing succeeded.
     pub uncorrected_ms: Option<Latency>,
+    /// Each SLO term that applies to the workload, then the keep-up rule; empty for the
+    /// probe.
     pub terms: Vec<Term>,
+    /// Every term was met (the probe, not judged, counts as passed).
     pub passed: bool,
 }
 
@@ -131,12 +151,20 @@ impl Trial {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Not confirmed: no rate met the SLO, or the search ended (trial budget,
+    /// interruption, a lost connection) before confirming its answer.
     Low,
+    /// Confirmed, but the boundary is not sharp, a trial far from it disagrees, or the
+    /// achieved rates at the answer spread more than 10%.
     Medium,
+    /// Confirmed at the answer and refuted one step above (one of the two unanimously),
+    /// no trial further away disagreeing, and the achieved rates at the answer spread 10%
+    /// at most.
     High,
 }
 
 impl Level {
+    /// Its name in the report and in JSON.
     pub fn name(self) -> &'static str {
         match self {
             Level::Low => "low",
@@ -149,15 +177,19 @@ impl Level {
 /// The evidence for an answer.
 #[derive(Clone, Debug, Serialize)]
 pub struct Confidence {
+    /// The verdict that the other fields support.
     pub level: Level,
     /// Confirmation trials at the answer: passed, run.
     pub confirmed: (usize, usize),
     /// One step above the answer: the rate, trials failed, trials run.
     pub above: Option<(f64, usize, usize)>,
     /// Achieved rates over the confirmation trials at the answer: lowest, highest, and
-    /// their spread (highest - lowest) / mean, in percent.
+    /// their spread (highest - lowest) / mean, in percent. Calls per second; 0 without
+    /// such trials.
     pub achieved_min: f64,
+    /// See `achieved_min`.
     pub achieved_max: f64,
+    /// See `achieved_min`.
     pub spread_percent: f64,
     /// Share of judged trials whose outcome agrees with the answer (passed at or below
     /// it, failed above it).
@@ -171,11 +203,14 @@ pub struct Confidence {
 /// A workload's capacity search, for the report.
 #[derive(Clone, Debug, Serialize)]
 pub struct Capacity {
+    /// The workload searched.
     pub workload: String,
+    /// The SLO terms that apply to this workload, as written in `--slo`.
     pub slo: Vec<String>,
     /// The highest rate confirmed (or, with low confidence, merely passed) to meet the
     /// SLO; `None` when no rate tried met it.
     pub max_rate: Option<f64>,
+    /// How far to trust `max_rate`, and why.
     pub confidence: Confidence,
     /// Every trial in the order run, the probe first.
     pub trials: Vec<Trial>,
@@ -241,7 +276,7 @@ enum Stage {
 
 /// The search as a state machine: `next` says which trial to run, `record` takes its
 /// judged result.
-pub struct Searcher {
+struct Searcher {
     resolution: f64,
     confirmations: usize,
     max_trials: usize,
@@ -255,7 +290,8 @@ pub struct Searcher {
 }
 
 impl Searcher {
-    pub fn new(start: f64, resolution: f64, confirmations: usize, max_trials: usize) -> Searcher {
+    /// A search whose first bracketing trial is at `start` calls per second.
+    fn new(start: f64, resolution: f64, confirmations: usize, max_trials: usize) -> Searcher {
         Searcher {
             resolution: resolution.max(0.001),
             confirmations: confirmations.max(1),
@@ -278,7 +314,7 @@ impl Searcher {
     }
 
     /// The next trial to run, or `None` when the search is over.
-    pub fn next(&self) -> Option<(Kind, f64)> {
+    fn next(&self) -> Option<(Kind, f64)> {
         if self.judged().count() >= self.max_trials {
             return None;
         }
@@ -310,7 +346,9 @@ impl Searcher {
         };
     }
 
-    pub fn record(&mut self, trial: Trial) {
+    /// Takes a judged trial (the probe's too, which only joins the record) and moves the
+    /// search on.
+    fn record(&mut self, trial: Trial) {
         let (kind, rate, passed) = (trial.kind, trial.offered, trial.passed);
         self.trials.push(trial);
         match (self.stage.clone(), kind) {
@@ -391,7 +429,7 @@ impl Searcher {
 
     /// The answer and the evidence for it, once `next` says the search is over (or
     /// earlier, when it was stopped).
-    pub fn finish(self, workload: &str, slo: &[Condition]) -> Capacity {
+    fn finish(self, workload: &str, slo: &[Condition]) -> Capacity {
         let confirmed = self.answer;
         let max_rate = confirmed.or(self.lo);
         let confidence = self.confidence(max_rate, confirmed.is_some());

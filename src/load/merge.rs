@@ -97,27 +97,36 @@ pub struct Source {
 pub struct MergeInfo {
     /// Agents (runs) merged.
     pub agents: usize,
-    /// The wall-clock span the measured times cover, from the first agent's start to the
-    /// last one's end.
+    /// Start of the wall-clock span the measured times cover: the first agent's start
+    /// (RFC 3339).
     pub from: String,
+    /// End of that span: the last agent's end (RFC 3339).
     pub to: String,
+    /// Length of that span, in seconds.
     pub seconds: f64,
     /// The agents' `--segment`s, in the order read.
     pub segments: Vec<String>,
+    /// Each agent's files and totals, in the order read.
     pub sources: Vec<SourceInfo>,
     /// Anything that limits what the merged numbers mean (missing segments, agents that
     /// did not run together, logs without a report).
     pub notes: Vec<String>,
 }
 
+/// One merged agent.
 #[derive(Clone, Debug, Serialize)]
 pub struct SourceInfo {
+    /// Its `report.json`; `None` when only its interval log was given.
     pub report: Option<String>,
+    /// Its interval log.
     pub hlog: String,
+    /// Its `--segment`, when it ran one.
     pub segment: Option<String>,
+    /// When it started measuring (RFC 3339).
     pub started_at: String,
-    /// Successful calls and their rate, over the agent's workloads.
+    /// Successful calls, over the agent's workloads.
     pub calls: u64,
+    /// Their rate, in calls per second.
     pub rate: f64,
 }
 

@@ -32,7 +32,7 @@ fn record(h: &mut Histogram<u64>, d: Duration) {
 
 /// Everything recorded for one workload in one phase.
 #[derive(Clone)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// From the intended send time (open loop) or the send (closed loop).
     pub latency: Histogram<u64>,
     /// Open loop only: from the moment the call was actually sent.
@@ -88,7 +88,7 @@ impl Stats {
 
 /// A stretch of the run measured on its own.
 #[derive(Clone)]
-pub struct Phase {
+pub(crate) struct Phase {
     pub name: String,
     /// Open loop: the calls per second asked for.
     pub target_rate: Option<f64>,
@@ -103,12 +103,17 @@ pub struct Phase {
 pub struct Sample {
     /// Seconds from the start of the run to the end of this interval.
     pub t: f64,
+    /// Length of the interval in seconds (about one).
     pub seconds: f64,
     /// Successful calls (right answers) in the interval.
     pub calls: u64,
+    /// Failed iterations in the interval.
     pub errors: u64,
+    /// Sampled answers found wrong in the interval.
     pub wrong: u64,
+    /// Median latency of the interval's successful calls, in nanoseconds (0 without any).
     pub p50_ns: u64,
+    /// 99th percentile latency of the interval's successful calls, in nanoseconds.
     pub p99_ns: u64,
     /// The workload it covers (one sample per workload and interval).
     pub workload: String,
@@ -130,7 +135,7 @@ impl Sample {
 }
 
 /// One interval histogram, already in the V2 compressed form, with its tag.
-pub struct Encoded {
+pub(crate) struct Encoded {
     pub start: Duration,
     pub duration: Duration,
     pub tag: String,
@@ -147,7 +152,10 @@ struct State {
 
 /// Shared by every worker; each record holds the lock for a histogram increment.
 pub struct Recorder {
+    /// The workloads' names; `record`'s `workload` is an index into this list, and
+    /// summaries come in its order.
     pub workloads: Vec<String>,
+    /// When the recorder was made: the origin of `Sample::t` and `Summary::start`.
     pub started: Instant,
     /// Open loop records uncorrected latency too, and names it in the interval log.
     pub open_loop: bool,
@@ -155,6 +163,8 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// A recorder for `workloads` (names, in the order of `Plan::workloads`);
+    /// `open_loop` for a `Mode::Open` run.
     pub fn new(workloads: Vec<String>, open_loop: bool) -> Recorder {
         let now = Instant::now();
         let interval = workloads.iter().map(|_| Stats::new()).collect();
@@ -197,6 +207,7 @@ impl Recorder {
         s.phases.len() - 1
     }
 
+    /// Ends the current phase now, if it has not ended (`run` does it at its end).
     pub fn end(&self) {
         let mut s = self.lock();
         if let Some(last) = s.phases.last_mut()
@@ -296,15 +307,17 @@ impl Recorder {
         }
     }
 
-    pub fn phases(&self) -> Vec<Phase> {
+    pub(crate) fn phases(&self) -> Vec<Phase> {
         self.lock().phases.clone()
     }
 
+    /// Every sample `tick` took so far, one per workload and interval, oldest first.
     pub fn timeline(&self) -> Vec<Sample> {
         self.lock().timeline.clone()
     }
 
-    pub fn take_encoded(&self) -> Vec<Encoded> {
+    /// The interval histograms encoded since the last call, for the interval log.
+    pub(crate) fn take_encoded(&self) -> Vec<Encoded> {
         std::mem::take(&mut self.lock().encoded)
     }
 }
@@ -312,30 +325,47 @@ impl Recorder {
 /// The numbers of one workload over one stretch of time.
 #[derive(Clone, Debug)]
 pub struct Summary {
+    /// The workload's name.
     pub workload: String,
+    /// The phase's name: `run` (closed loop) or `RATE/s` (an open-loop phase); `all` over
+    /// every measured phase. The warm-up has no summary.
     pub phase: String,
+    /// Open loop: the calls per second asked for in this phase; `None` in closed loop and
+    /// for `all`.
     pub target_rate: Option<f64>,
+    /// Measured time (for `all`, the measured phases' together).
     pub seconds: f64,
     /// When the measured time began, from the recorder's start.
     pub start: Duration,
+    /// Iterations whose every step did what it expects: the calls in `histogram`.
     pub count: u64,
+    /// Iterations that failed; by cause in `error_kinds`.
     pub errors: u64,
+    /// `errors` by cause, named as [`Failure`] displays it (`CKR_*`, `gRPC CODE`, ...).
     pub error_kinds: BTreeMap<String, u64>,
     /// Answers checked locally, and how many of them were wrong (not in `count`).
     pub checked: u64,
+    /// See `checked`.
     pub wrong: u64,
+    /// Why the first wrong answer was wrong.
     pub first_wrong: Option<String>,
     /// Successful calls per second: failed and wrong ones are not throughput.
     pub rate: f64,
+    /// Latency of the `count` successful iterations in nanoseconds: from the intended send
+    /// time in open loop (coordinated omission corrected), from the send in closed loop.
     pub histogram: Histogram<u64>,
+    /// Open loop: latency from the actual send, as a tool that ignores coordinated
+    /// omission sees it; `None` in closed loop or when nothing succeeded.
     pub uncorrected: Option<Histogram<u64>>,
-    /// Open loop: send lateness (see `Stats::lag`).
+    /// Open loop: how late each call was sent after its intended time, in nanoseconds:
+    /// how far the generator fell behind its schedule.
     pub lag: Option<Histogram<u64>>,
+    /// Calls still in flight when the run ended on time (not waited for, not counted).
     pub unfinished: u64,
 }
 
 impl Summary {
-    pub fn new(
+    pub(crate) fn new(
         workload: &str,
         phase: &str,
         target_rate: Option<f64>,
@@ -370,18 +400,23 @@ impl Summary {
         self.histogram.max()
     }
 
+    /// The mean latency (0 with nothing recorded).
     pub fn mean_ns(&self) -> f64 {
         if self.histogram.is_empty() { 0.0 } else { self.histogram.mean() }
     }
 
+    /// The latency's standard deviation (0 with nothing recorded).
     pub fn stddev_ns(&self) -> f64 {
         if self.histogram.is_empty() { 0.0 } else { self.histogram.stdev() }
     }
 
+    /// The latency at percentile `p` (0..=100; `99.9` for p99.9), 0 with nothing recorded.
     pub fn percentile_ns(&self, p: f64) -> f64 {
         self.histogram.value_at_quantile(p / 100.0) as f64
     }
 
+    /// The failed share of the iterations that ended (successful, failed or wrong),
+    /// 0..=1; 0 when none ended.
     pub fn error_ratio(&self) -> f64 {
         let total = self.count + self.errors + self.wrong;
         if total == 0 { 0.0 } else { self.errors as f64 / total as f64 }

@@ -27,16 +27,24 @@ pub fn fmt_ns(ns: f64) -> String {
 /// Latency percentiles in milliseconds.
 #[derive(Clone, Debug, Serialize)]
 pub struct Latency {
+    /// Median.
     pub p50: f64,
+    /// 90th percentile.
     pub p90: f64,
+    /// 99th percentile.
     pub p99: f64,
+    /// 99.9th percentile.
     pub p99_9: f64,
+    /// The largest recorded.
     pub max: f64,
+    /// Arithmetic mean.
     pub mean: f64,
+    /// Standard deviation.
     pub stddev: f64,
 }
 
 impl Latency {
+    /// From a histogram of nanoseconds; all zeros when it is empty.
     pub fn of(h: &Histogram<u64>) -> Latency {
         let ms = |ns: f64| ns / 1e6;
         let q = |q: f64| ms(h.value_at_quantile(q) as f64);
@@ -56,20 +64,27 @@ impl Latency {
 /// One workload over one phase (or over the whole run: phase `all`).
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
+    /// The workload's name.
     pub workload: String,
+    /// `run` (closed loop), `RATE/s` (an open-loop phase) or `all` (the whole run).
     pub phase: String,
+    /// Open loop: the calls per second asked for; `None` in closed loop and for `all`.
     pub target_rate: Option<f64>,
+    /// Measured time: the phase's, or the measured phases' together for `all`.
     pub seconds: f64,
     /// When the measured time began, in seconds from the report's `started_at`.
     pub start_s: f64,
     /// Iterations that did what the step expects.
     pub count: u64,
+    /// Iterations that failed; by cause in `error_kinds`.
     pub errors: u64,
     /// By `CKR_*` name or `gRPC CODE`.
     pub error_kinds: BTreeMap<String, u64>,
     /// Answers checked locally, those found wrong (not in `count`), the first reason.
     pub checked: u64,
+    /// See `checked`.
     pub wrong: u64,
+    /// See `checked`.
     pub first_wrong: Option<String>,
     /// Successful iterations per second (errors and wrong answers are not throughput).
     pub rate: f64,
@@ -85,6 +100,7 @@ pub struct Row {
 }
 
 impl Row {
+    /// The row of a summary, latencies in milliseconds.
     pub fn of(s: &Summary) -> Row {
         Row {
             workload: s.workload.clone(),
@@ -108,16 +124,22 @@ impl Row {
 }
 
 pub use super::find_max::Capacity;
+pub use super::merge::{MergeInfo, SourceInfo};
 
 /// A whole load run.
 #[derive(Clone, Debug, Serialize)]
 pub struct LoadReport {
+    /// The version of grep11-harness that made the run.
     pub harness_version: String,
+    /// The endpoint's URL, or `embedded emulator`; a merged report lists every agent's.
     pub endpoint: String,
-    /// `closed`, `open` or `find-max`.
+    /// `closed`, `open`, `find-max`, or `merged` (`report merge`).
     pub mode: String,
+    /// HTTP/2 connections the calls were spread over (a merged report: every agent's).
     pub connections: usize,
+    /// Closed loop: calls in flight; `None` in open loop.
     pub concurrency: Option<usize>,
+    /// When the run started, in seconds since the Unix epoch.
     pub started_unix: u64,
     /// The same instant in RFC 3339 with milliseconds: the interval log's StartTime, from
     /// which `start_s` and the timeline count.
@@ -129,14 +151,21 @@ pub struct LoadReport {
     pub hlog: Option<String>,
     /// True when Ctrl-C ended the run early.
     pub interrupted: bool,
+    /// One row per workload and measured phase (the warm-up left out).
     pub phases: Vec<Row>,
+    /// One row per workload over every measured phase (phase `all`).
     pub overall: Vec<Row>,
+    /// One sample per workload and second of the run, `t` counted from `started_at`; the
+    /// warm-up's calls are left out.
     pub timeline: Vec<Sample>,
+    /// `--find-max`: one search per workload; empty otherwise.
     pub capacity: Vec<Capacity>,
+    /// What failed the run, one sentence each: thresholds not met, failed calls no
+    /// threshold allows, wrong answers. Empty when it passed.
     pub violations: Vec<String>,
     /// What a merged report was made of (`report merge`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub merge: Option<super::merge::MergeInfo>,
+    pub merge: Option<MergeInfo>,
 }
 
 fn errors_cell(row: &Row) -> String {

@@ -23,31 +23,43 @@ use crate::runner::Env;
 /// How calls are issued.
 #[derive(Clone, Debug)]
 pub enum Mode {
+    /// Workers that each send their next call when the last one returns: the endpoint sets
+    /// the pace, and latency counts from the send.
     Closed {
+        /// Workers, so calls in flight (at least 1).
         concurrency: usize,
     },
     /// One phase per rate (a ramp has several); at most `max_in_flight` calls outstanding,
     /// beyond which sends wait (and the wait counts in the corrected latency).
     Open {
+        /// Calls per second, one phase each, in order.
         rates: Vec<f64>,
+        /// Calls outstanding at most (at least 1).
         max_in_flight: usize,
     },
 }
 
 /// A run to make.
 pub struct Plan {
+    /// The workloads, set up; each iteration picks one by weight. Their order is the
+    /// `Recorder`'s.
     pub workloads: Arc<Vec<Ready>>,
     /// One per connection.
     pub clients: Vec<Client>,
+    /// How calls are issued.
     pub mode: Mode,
+    /// Unrecorded time before the measured phases (open loop: at the first rate); zero for
+    /// none.
     pub warmup: Duration,
     /// Of each measured phase (each ramp step).
     pub duration: Duration,
     /// Measured iterations at most, over all phases.
     pub requests: Option<u64>,
-    /// How long calls still in flight at the end may take to finish.
+    /// How long calls still in flight may take to finish when `requests` ends the run; a
+    /// run that ends on time does not wait for them.
     pub drain: Duration,
-    /// Every how many iterations of a workload one is checked locally; its first always is.
+    /// Every how many iterations of a workload one is checked locally; its first always is
+    /// (0: only the first).
     pub check_every: u64,
 }
 

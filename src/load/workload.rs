@@ -65,16 +65,24 @@ struct RawWorkload {
     check: Vec<Step>,
 }
 
-/// A checked workload.
+/// A checked workload: one entry of a workload file's `workloads` list.
 #[derive(Clone, Debug)]
 pub struct Workload {
+    /// Unique in its file; no `,`, `=` or whitespace, so that `--workload` and `--mix`
+    /// can name it.
     pub name: String,
+    /// What it measures, for people (`title`; empty when not given).
     pub title: String,
+    /// Its share in a mix when `--mix` gives none (`weight`, at least 1; default 1).
     pub weight: u32,
+    /// Whether measured arguments are evaluated once or per call (`data`).
     pub data: Data,
     /// Part of the run `grep11-harness load` makes without `--workload`.
     pub default: bool,
+    /// Run once by `setup()`, unmeasured; their saves become the iteration's variables.
+    /// RPCs or `local.*` steps.
     pub setup: Vec<Step>,
+    /// One iteration: `step`, or the `steps` of a flow, in order; RPCs only.
     pub measured: Vec<Step>,
     /// `local.*` steps run after a sampled iteration; empty: only `expect` checks.
     pub check: Vec<Step>,
@@ -86,6 +94,7 @@ pub struct Workload {
 pub struct WorkloadError {
     /// The file, or `built-in catalogue`.
     pub source_name: String,
+    /// What is wrong, naming the workload and step where there is one.
     pub message: String,
 }
 
@@ -192,6 +201,7 @@ pub fn load_file(path: &Path) -> Result<Vec<Workload>, Vec<WorkloadError>> {
 /// The built-in catalogue, embedded so the binary needs no files beside it.
 pub const CATALOGUE: &str = include_str!("../../workloads/catalogue.yaml");
 
+/// The built-in workloads, parsed; an error here is a bug in [`CATALOGUE`].
 pub fn catalogue() -> Result<Vec<Workload>, Vec<WorkloadError>> {
     parse("built-in catalogue", CATALOGUE)
 }
@@ -232,8 +242,11 @@ impl std::fmt::Display for Failure {
 /// How one measured iteration ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Every step did what it expects; `checked` when its answers were checked locally too.
-    Ok { checked: bool },
+    /// Every step did what it expects.
+    Ok {
+        /// The iteration was sampled: its answers were checked too.
+        checked: bool,
+    },
     /// A step did not answer as expected (an error, counted by cause).
     Failed(Failure),
     /// The calls succeeded but a sampled answer is wrong: why.
@@ -255,7 +268,9 @@ struct Prepared {
 /// A workload after its setup ran: what each iteration needs.
 #[derive(Clone, Debug)]
 pub struct Ready {
+    /// The workload's name, which its `Recorder` entry and summaries carry.
     pub name: String,
+    /// The workload's share of the iterations when it runs with others (`--mix`).
     pub weight: u32,
     vars: Vec<(String, Value)>,
     steps: Vec<Prepared>,
@@ -266,9 +281,14 @@ pub struct Ready {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("workload {workload}: setup step {index} {rpc}: {why}")]
 pub struct SetupError {
+    /// The workload's name.
     pub workload: String,
+    /// The step, counted from 1 (a measured step when `why` is `a local step`).
     pub index: usize,
+    /// The step's RPC or `local.*` operation.
     pub rpc: &'static str,
+    /// What came back instead of what the step expects, or why its arguments did not
+    /// evaluate.
     pub why: String,
 }
 

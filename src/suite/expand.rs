@@ -12,9 +12,14 @@ use crate::rpc::Rpc;
 /// One runnable case: a case of a suite with its matrix parameters bound.
 #[derive(Clone, Debug)]
 pub struct CaseInstance {
+    /// `suite/case[name=value,...]` (`[tc=N]` for a published vector), unique in a run;
+    /// what profile patterns, `--filter` and reports use.
     pub id: String,
+    /// The suite the case belongs to, shared by all its instances.
     pub suite: Arc<Suite>,
+    /// The case's index in the suite's `cases` (see [`CaseInstance::case`]).
     pub case: usize,
+    /// The matrix (or vector) parameters of this instance, in matrix order.
     pub params: Vec<(String, Param)>,
     /// Mechanisms the endpoint must offer for this case to be meaningful.
     pub requires: BTreeSet<CkMechanismType>,
@@ -27,18 +32,23 @@ pub struct CaseInstance {
 /// `*Init` whose state they are given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct PlannedCall {
+    /// The RPC called (`function` when serialised).
     #[serde(rename = "function")]
     pub rpc: Rpc,
+    /// `None` when the call takes no mechanism, or its mechanism is a variable the matrix
+    /// does not set.
     pub mechanism: Option<CkMechanismType>,
     /// The step expects success (a refusal probe does not exercise the mechanism).
     pub expects_ok: bool,
 }
 
 impl CaseInstance {
+    /// The case this is an instance of.
     pub fn case(&self) -> &Case {
         &self.suite.cases[self.case]
     }
 
+    /// The value of a matrix parameter, if this instance sets it.
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|(n, _)| n == name).map(|(_, p)| p)
     }

@@ -23,20 +23,39 @@ use crate::pkcs11::Curve;
 /// A function of the expression language.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Func {
+    /// `random(n)`: `n` bytes from the harness's random generator.
     Random,
+    /// `zeros(n)`: `n` zero bytes.
     Zeros,
+    /// `repeat(x, n)`: `x` written `n` times in a row.
     Repeat,
+    /// `concat(a, b, ..)`: the arguments' bytes one after another.
     Concat,
+    /// `slice(x, start[, end])`: bytes `start..end` of `x` (end: the whole rest); a negative
+    /// index counts from the end.
     Slice,
+    /// `flip(x, i)`: `x` with the lowest bit of byte `i` inverted (negative `i` counts from
+    /// the end), to make a signature, MAC or ciphertext wrong by one bit.
     Flip,
+    /// `sha1(x)`, computed by the harness.
     Sha1,
+    /// `sha224(x)`, computed by the harness.
     Sha224,
+    /// `sha256(x)`, computed by the harness.
     Sha256,
+    /// `sha384(x)`, computed by the harness.
     Sha384,
+    /// `sha512(x)`, computed by the harness.
     Sha512,
+    /// `kcv(x[, $type])`: the key check value, the first 3 bytes of the key's ECB
+    /// encryption of a zero block (AES unless the type says `CKK_DES3`).
     Kcv,
+    /// `spki(x)`: the leading DER SubjectPublicKeyInfo of a public key blob.
     Spki,
+    /// `ec_point(x)`: the uncompressed EC point inside an SPKI or public key blob.
     EcPoint,
+    /// `ec_compressed(x)`: the compressed SEC1 point of an EC public key (Ed25519: its
+    /// 32-byte encoding), the form BIP-32 and SLIP-0010 vectors publish.
     EcCompressed,
 }
 
@@ -60,6 +79,7 @@ const FUNCS: &[(&str, Func, usize, usize)] = &[
 ];
 
 impl Func {
+    /// The name suites call the function by (`ec_point`).
     pub fn name(self) -> &'static str {
         FUNCS.iter().find(|f| f.1 == self).map(|f| f.0).unwrap_or("?")
     }
@@ -68,10 +88,14 @@ impl Func {
 /// A parsed expression. Evaluation needs the case's variables, so it lives in the runner.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Expr {
+    /// A literal (`hex:`, `utf8:`, `b64:` or `curve:`), decoded when parsed.
     Bytes(Vec<u8>),
     /// An integer argument of a function (`random(32)`, `flip(x, -1)`).
     Int(i64),
+    /// `$name`, without the `$`: a variable saved by an earlier step, a matrix parameter or
+    /// a fixture parameter.
     Var(String),
+    /// A function applied to its arguments, their count already checked.
     Call(Func, Vec<Expr>),
 }
 
@@ -100,6 +124,7 @@ impl Expr {
         }
     }
 
+    /// Parses the text of a YAML string; the error names the offset of the problem.
     pub fn parse(text: &str) -> Result<Expr, String> {
         let mut p = Parser { text, pos: 0 };
         p.skip_ws();

@@ -17,8 +17,13 @@ use crate::rpc::FieldKind;
 /// One problem in one suite file.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct LoadError {
+    /// The file the problem is in (or that could not be read).
     pub file: PathBuf,
+    /// Where in the file; `None` for a problem of the whole file (unreadable, a duplicate
+    /// suite id).
     pub location: Option<Location>,
+    /// What is wrong, for people; from `load_paths`, with the closest known spelling when
+    /// a name looks misspelt.
     pub message: String,
 }
 

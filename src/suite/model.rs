@@ -22,7 +22,9 @@ use crate::rpc::{ArgKind, FieldKind, Rpc};
 /// A line and column in a suite file (1-based).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Location {
+    /// Line number, counted from 1.
     pub line: usize,
+    /// Column in characters, counted from 1.
     pub col: usize,
 }
 
@@ -32,11 +34,14 @@ pub struct Location {
 pub struct Suite {
     /// The suite's id: the first part of every case id.
     pub suite: String,
+    /// `title:`, a human-readable heading for reports; empty when absent.
     #[serde(default)]
     pub title: String,
     /// Mechanisms every case needs, on top of those its steps use.
     #[serde(default)]
     pub requires: Vec<Mechanism>,
+    /// Tags of every case of the suite, which a profile's `tags:` selects by (see
+    /// [`STRICT_TAG`](super::STRICT_TAG)).
     #[serde(default)]
     pub tags: Vec<String>,
     /// Fixture files (paths relative to this file) whose fixtures `use:` may name.
@@ -44,9 +49,11 @@ pub struct Suite {
     pub include: Vec<PathBuf>,
     /// Fixtures of this file alone.
     #[serde(default, deserialize_with = "located")]
-    pub fixtures: Vec<Fixture>,
+    pub(crate) fixtures: Vec<Fixture>,
+    /// The cases in file order; once loaded, their `steps` have every fixture inserted.
     #[serde(deserialize_with = "located")]
     pub cases: Vec<Case>,
+    /// The path the suite was loaded from, as given (not canonicalised).
     #[serde(skip)]
     pub file: PathBuf,
 }
@@ -54,7 +61,7 @@ pub struct Suite {
 /// A file of shared fixtures (`include:`d by suites).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FixtureFile {
+pub(crate) struct FixtureFile {
     #[serde(deserialize_with = "located")]
     pub fixtures: Vec<Fixture>,
 }
@@ -64,7 +71,7 @@ pub struct FixtureFile {
 /// `save:` gives it a name in the case.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub name: String,
     #[serde(default)]
     pub title: String,
@@ -84,7 +91,7 @@ pub struct Fixture {
 
 /// `- use: NAME` in a case's steps.
 #[derive(Clone, Debug)]
-pub struct Use {
+pub(crate) struct Use {
     pub fixture: String,
     pub with: Vec<(String, Param)>,
     /// case variable ← fixture variable
@@ -94,7 +101,7 @@ pub struct Use {
 
 /// One entry of a `steps:` list as written: a step, or a fixture's steps.
 #[derive(Clone, Debug)]
-pub enum StepItem {
+pub(crate) enum StepItem {
     Step(Step),
     Use(Use),
 }
@@ -102,6 +109,7 @@ pub enum StepItem {
 /// Where a step that came from a fixture was written and used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UseOrigin {
+    /// The fixture's `name:`.
     pub fixture: String,
     /// The fixture's file and the step's place in it are `Step::location`'s.
     pub file: PathBuf,
@@ -109,17 +117,22 @@ pub struct UseOrigin {
     pub used_at: Location,
 }
 
+/// One entry of a suite's `cases:`: steps to run, once per matrix row or vector.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// Stable id within the suite; derived from `name` when absent.
     #[serde(default)]
     pub id: Option<String>,
+    /// `name:`, what the case shows in reports.
     pub name: String,
+    /// Mechanisms the case needs besides those its steps use, on top of the suite's.
     #[serde(default)]
     pub requires: Vec<Mechanism>,
+    /// Tags a profile selects by, added to the suite's.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Parameters the case runs under, one instance per combination; `None`: one instance.
     #[serde(default)]
     pub matrix: Option<Matrix>,
     /// Published test vectors: one instance per selected test (instead of a matrix).
@@ -127,10 +140,11 @@ pub struct Case {
     pub vectors: Option<super::vectors::VectorSource>,
     /// The steps as written; the loader turns them into `steps`.
     #[serde(rename = "steps", deserialize_with = "located")]
-    pub items: Vec<StepItem>,
+    pub(crate) items: Vec<StepItem>,
     /// The steps to run, every `use:` replaced by its fixture's steps.
     #[serde(skip)]
     pub steps: Vec<Step>,
+    /// Where the case starts in its suite file.
     #[serde(skip)]
     pub location: Location,
 }
@@ -157,6 +171,7 @@ impl Placed for StepItem {
 }
 
 impl Case {
+    /// The case's part of an instance id: `id:`, or else [`slug`] of its name.
     pub fn id(&self) -> String {
         self.id.clone().unwrap_or_else(|| slug(&self.name))
     }
@@ -189,11 +204,16 @@ impl From<ByName<CkMechanismType>> for Mechanism {
 /// or nothing depending on where the case uses it.
 #[derive(Clone, PartialEq, Debug)]
 pub enum Param {
+    /// YAML `null`: a fixture parameter bound to it leaves out the attribute or argument
+    /// that uses it.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A non-negative integer (negative numbers are refused when read).
     Int(u64),
-    /// A `CK*_` name, resolved in every table.
+    /// A `CK*_` name, resolved in every table: the name as written and its value.
     Name(String, u64),
+    /// Any other string, parsed as a byte-string expression.
     Expr(Expr),
 }
 
@@ -249,7 +269,10 @@ impl<'de> Deserialize<'de> for Param {
 /// How a case expands: the cartesian product of named lists, or explicit rows.
 #[derive(Clone, Debug)]
 pub enum Matrix {
+    /// A map of parameter name to its values (each list non-empty), in YAML order; every
+    /// combination is one instance, the last parameter varying fastest.
     Product(Vec<(String, Vec<Param>)>),
+    /// A list of maps, one instance each; a row's parameters are in name order.
     Rows(Vec<Vec<(String, Param)>>),
 }
 
@@ -302,37 +325,61 @@ impl<'de> Deserialize<'de> for Matrix {
 /// fail, because its answers are compared with an independent computation.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
 pub enum LocalOp {
+    /// `local.digest`: the digest of `data` under `mech`; saves `Digest`.
     #[strum(serialize = "local.digest")]
     Digest,
+    /// `local.encrypt`: encrypts `plain` under `mech` with `key` (a secret key's value or
+    /// an RSA public key); saves `Ciphered`.
     #[strum(serialize = "local.encrypt")]
     Encrypt,
+    /// `local.decrypt`: decrypts `ciphered` (typically the endpoint's) under `mech` with
+    /// `key`; saves `Plain`.
     #[strum(serialize = "local.decrypt")]
     Decrypt,
+    /// `local.sign`: signs `data` under `mech` with the private key `key`; saves
+    /// `Signature`.
     #[strum(serialize = "local.sign")]
     Sign,
+    /// `local.verify`: verifies the endpoint's `signature` of `data` with the public key
+    /// `key`, on `curve` when given; saves nothing, fails the step when it does not verify.
     #[strum(serialize = "local.verify")]
     Verify,
+    /// `local.keypair`: a fresh EC/Ed25519 pair on `curve` or an RSA pair of `bits`; saves
+    /// `Private`, `Public` (SPKI), `Point` and `Pkcs8`.
     #[strum(serialize = "local.keypair")]
     Keypair,
+    /// `local.ecdh`: the ECDH secret of the harness's private `key` and the peer's `public`,
+    /// through `kdf` (default `CKD_NULL`) with `shared` data and `len`; saves `Secret`.
     #[strum(serialize = "local.ecdh")]
     Ecdh,
+    /// `local.random`: `len` bytes from the harness's own generator; saves `Rnd`.
     #[strum(serialize = "local.random")]
     Random,
+    /// `local.rng-quality`: statistical checks on `data` from the endpoint's generator;
+    /// saves nothing, fails the step when the bytes do not look random.
     #[strum(serialize = "local.rng-quality")]
     RngQuality,
+    /// `local.ec-point`: checks that `point` is the point of the public key `key`; saves
+    /// `Point`.
     #[strum(serialize = "local.ec-point")]
     EcPoint,
+    /// `local.dh-keypair`: a Diffie-Hellman pair over the DER DHParameter `params`; saves
+    /// `Private` and `Public`.
     #[strum(serialize = "local.dh-keypair")]
     DhKeypair,
+    /// `local.dh`: the Diffie-Hellman secret of the harness's private `key` and the peer's
+    /// `public`; saves `Secret`.
     #[strum(serialize = "local.dh")]
     Dh,
 }
 
 impl LocalOp {
+    /// The step's name in YAML (`local.digest`).
     pub fn name(self) -> &'static str {
         self.into()
     }
 
+    /// The arguments the step takes, with their kinds and whether each is required.
     pub fn args(self) -> &'static [crate::rpc::Arg] {
         use crate::rpc::Arg;
         const fn a(name: &'static str, kind: ArgKind) -> Arg {
@@ -389,6 +436,7 @@ impl LocalOp {
         }
     }
 
+    /// The result fields the step produces (for `save:` and checks), with their kinds.
     pub fn fields(self) -> &'static [(&'static str, FieldKind)] {
         use FieldKind::Bytes as B;
         match self {
@@ -410,7 +458,9 @@ impl LocalOp {
 /// What a step does: call the endpoint, or compute locally.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Action {
+    /// A GREP11 RPC sent to the endpoint.
     Call(Rpc),
+    /// A step the harness computes itself.
     Local(LocalOp),
 }
 
@@ -419,6 +469,7 @@ impl Action {
         Rpc::from_name(name).map(Action::Call).or_else(|| name.parse().ok().map(Action::Local))
     }
 
+    /// The step's key in YAML: the RPC name (`SignSingle`) or `local.*`.
     pub fn name(self) -> &'static str {
         match self {
             Action::Call(rpc) => rpc.name(),
@@ -426,6 +477,7 @@ impl Action {
         }
     }
 
+    /// The arguments the step takes, with their kinds and whether each is required.
     pub fn args(self) -> &'static [crate::rpc::Arg] {
         match self {
             Action::Call(rpc) => rpc.args(),
@@ -447,6 +499,8 @@ impl Action {
         }
     }
 
+    /// The field names the action produces, for error messages; `GetAttributeValue` gives
+    /// `CKA_*`, as it returns any attribute by name.
     pub fn field_names(self) -> Vec<&'static str> {
         match self {
             Action::Call(Rpc::GetAttributeValue) => vec!["CKA_*"],
@@ -459,16 +513,20 @@ impl Action {
 /// A name that a matrix may supply: `CKM_AES_CBC` or `$mech`.
 #[derive(Clone, PartialEq, Debug)]
 pub enum Sym<T> {
+    /// Given in the suite.
     Value(T),
+    /// `$name` (without the `$`): taken from the case's variables when it runs.
     Var(String),
 }
 
 /// A mechanism with its parameter.
 #[derive(Clone, PartialEq, Debug)]
 pub struct MechSpec {
+    /// The `CKM_*` mechanism (`type:` in the map form).
     pub mech: Sym<CkMechanismType>,
     /// `ParameterB`: an IV, an OID.
     pub param: Option<Expr>,
+    /// `ecdh:`, ECDH1DeriveParm for `CKM_ECDH1_DERIVE`.
     pub ecdh: Option<EcdhSpec>,
     /// RSAOAEPParameter or RSAPSSParameter.
     pub rsa: Option<RsaParamSpec>,
@@ -481,9 +539,13 @@ pub struct MechSpec {
 /// defaults to 1.
 #[derive(Clone, PartialEq, Debug)]
 pub struct BtcSpec {
+    /// `type:`, a [`BtcDeriveType`]'s wire value.
     pub kind: u64,
+    /// `index:`, the child index (hardened from 2^31); 0 when absent.
     pub index: Sym<u64>,
+    /// `chain:`, the parent's chain code; `None` for master key derivation.
     pub chain: Option<Expr>,
+    /// `version:`, the parameter structure's version.
     pub version: u64,
 }
 
@@ -491,13 +553,21 @@ pub struct BtcSpec {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
 #[repr(u64)]
 pub enum BtcDeriveType {
+    /// BIP-32: private parent to private child.
     CkBIP0032PRV2PRV = 1,
+    /// BIP-32: private parent to public child.
     CkBIP0032PRV2PUB = 2,
+    /// BIP-32: public parent to public child.
     CkBIP0032PUB2PUB = 3,
+    /// BIP-32: master key from a seed.
     CkBIP0032MASTERK = 4,
+    /// SLIP-0010: private parent to private child.
     CkSLIP0010PRV2PRV = 5,
+    /// SLIP-0010: private parent to public child.
     CkSLIP0010PRV2PUB = 6,
+    /// SLIP-0010: public parent to public child.
     CkSLIP0010PUB2PUB = 7,
+    /// SLIP-0010: master key from a seed.
     CkSLIP0010MASTERK = 8,
 }
 
@@ -507,6 +577,7 @@ impl BtcDeriveType {
         Self::iter().find(|t| *t as u64 == value)
     }
 
+    /// The wire enum name, as suites write it.
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -546,22 +617,43 @@ struct BtcRaw {
 /// `pss: {hash: CKM_SHA256, mgf: CKG_MGF1_SHA256, salt: 32}`.
 #[derive(Clone, PartialEq, Debug)]
 pub enum RsaParamSpec {
-    Oaep { hash: CkMechanismType, mgf: u64, label: Option<Expr> },
-    Pss { hash: CkMechanismType, mgf: u64, salt: u64 },
+    /// RSAOAEPParameter.
+    Oaep {
+        /// The digest mechanism (`CKM_SHA*`).
+        hash: CkMechanismType,
+        /// A [`Mgf`]'s `CKG_*` value.
+        mgf: u64,
+        /// The OAEP label; `None`: no label.
+        label: Option<Expr>,
+    },
+    /// RSAPSSParameter.
+    Pss {
+        /// The digest mechanism (`CKM_SHA*`).
+        hash: CkMechanismType,
+        /// A [`Mgf`]'s `CKG_*` value.
+        mgf: u64,
+        /// The salt length in bytes.
+        salt: u64,
+    },
 }
 
 /// The `CKG_MGF1_*` names (PKCS #11 v2.40 §2.1.7), which the wire's Mgf enums carry.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::IntoStaticStr, strum::EnumIter)]
 #[repr(u64)]
 pub enum Mgf {
+    /// MGF1 with SHA-1.
     #[strum(serialize = "CKG_MGF1_SHA1")]
     Sha1 = cryptoki_sys::CKG_MGF1_SHA1,
+    /// MGF1 with SHA-224.
     #[strum(serialize = "CKG_MGF1_SHA224")]
     Sha224 = cryptoki_sys::CKG_MGF1_SHA224,
+    /// MGF1 with SHA-256.
     #[strum(serialize = "CKG_MGF1_SHA256")]
     Sha256 = cryptoki_sys::CKG_MGF1_SHA256,
+    /// MGF1 with SHA-384.
     #[strum(serialize = "CKG_MGF1_SHA384")]
     Sha384 = cryptoki_sys::CKG_MGF1_SHA384,
+    /// MGF1 with SHA-512.
     #[strum(serialize = "CKG_MGF1_SHA512")]
     Sha512 = cryptoki_sys::CKG_MGF1_SHA512,
 }
@@ -572,6 +664,7 @@ impl Mgf {
         Self::iter().find(|m| *m as u64 == value)
     }
 
+    /// The `CKG_*` name.
     pub fn name(self) -> &'static str {
         self.into()
     }
@@ -594,10 +687,14 @@ struct PssRaw {
     salt: u64,
 }
 
+/// `ecdh: {kdf: CKD_NULL, public: <bytes>, shared: <bytes>}`: ECDH1DeriveParm.
 #[derive(Clone, PartialEq, Debug)]
 pub struct EcdhSpec {
+    /// The key derivation function applied to the raw secret (`CKD_*`).
     pub kdf: CkEcKdf,
+    /// The other party's public key.
     pub public: Expr,
+    /// The KDF's shared data; `None`: none.
     pub shared: Option<Expr>,
 }
 
@@ -688,7 +785,7 @@ struct EcdhRaw {
 
 /// An expression written as a YAML string.
 #[derive(Clone, PartialEq, Debug)]
-pub struct ExprValue(pub Expr);
+struct ExprValue(Expr);
 
 impl<'de> Deserialize<'de> for ExprValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -700,8 +797,12 @@ impl<'de> Deserialize<'de> for ExprValue {
 /// A template value, typed by the attribute table.
 #[derive(Clone, PartialEq, Debug)]
 pub enum TemplateValue {
+    /// For a `CK_BBOOL` attribute.
     Bool(bool),
+    /// For a `CK_ULONG` attribute (a number or a `CK*_` name), or a big integer written as
+    /// a number.
     Uint(u64),
+    /// For a byte-array attribute.
     Bytes(Expr),
     /// `$var`: typed by the attribute when the case runs.
     Var(String),
@@ -770,10 +871,15 @@ impl<'de> DeserializeSeed<'de> for TemplateValueSeed {
 /// A value given to a step argument.
 #[derive(Clone, PartialEq, Debug)]
 pub enum ArgValue {
+    /// A mechanism with its parameter (`mech:`).
     Mechanism(MechSpec),
+    /// A byte string: a key blob, data, a state, ...
     Bytes(Expr),
+    /// A number (a length, an index, ...).
     Uint(Sym<u64>),
+    /// An attribute template (`template:`).
     Template(Template),
+    /// Attribute types whose values are asked for (`GetAttributeValue`).
     AttributeList(Vec<CkAttributeType>),
 }
 
@@ -869,17 +975,25 @@ impl Default for Expect {
     }
 }
 
+/// `Field: check` in an `expect:` map.
 #[derive(Clone, PartialEq, Debug)]
 pub struct FieldCheck {
+    /// A response field name (`Signature`), or a `CKA_*` name after `GetAttributeValue`.
     pub field: String,
+    /// What the field's value must satisfy.
     pub check: Check,
 }
 
+/// A condition on one response field; a bare value means `eq`.
 #[derive(Clone, PartialEq, Debug)]
 pub enum Check {
+    /// `eq`: the value equals this.
     Eq(Operand),
+    /// `ne`: the value differs from this.
     Ne(Operand),
+    /// `len`: the byte string has this many bytes.
     Len(Sym<u64>),
+    /// `prefix`: the byte string starts with these bytes.
     Prefix(Expr),
     /// Every listed value is in the list (`Mechs`).
     Contains(Vec<u64>),
@@ -887,14 +1001,20 @@ pub enum Check {
     First(u64),
     /// Every listed flag bit is set (`Flags`).
     Has(u64),
+    /// `min`: the number is at least this.
     Min(u64),
+    /// `max`: the number is at most this.
     Max(u64),
 }
 
+/// A value a field is compared with, typed as written.
 #[derive(Clone, PartialEq, Debug)]
 pub enum Operand {
+    /// `true` or `false`.
     Bool(bool),
+    /// A number or a `CK*_` name's value.
     Uint(u64),
+    /// A byte-string expression.
     Bytes(Expr),
 }
 
@@ -1066,15 +1186,20 @@ pub use crate::status::grpc_code_name;
 /// One step: an action with its arguments, what to save and what to expect.
 #[derive(Clone, Debug)]
 pub struct Step {
+    /// The RPC or local step: the step's one key that is not `save`/`expect`.
     pub action: Action,
+    /// The arguments by name, each typed by the action's argument table.
     pub args: BTreeMap<&'static str, ArgValue>,
     /// variable name ← response field name
     pub save: Vec<(String, String)>,
+    /// `expect:`; absent means success with no field checks.
     pub expect: Expect,
+    /// Where the step is written: in the case, or in the fixture's file (see `origin`).
     pub location: Location,
     /// Fixture parameters bound (in the case's variables) before this step runs: set on the
     /// first step of a `use:`.
     pub binds: Vec<(String, Param)>,
+    /// The fixture and `use:` the step came from; `None` for a step written in the case.
     pub origin: Option<std::sync::Arc<UseOrigin>>,
 }
 

@@ -40,11 +40,13 @@ use crate::pkcs11::CkRv;
 /// A case-id pattern: `*` any run of characters, `?` one; everything else literal.
 #[derive(Clone, Debug)]
 pub struct IdPattern {
+    /// The pattern as written.
     pub text: String,
     matcher: WildMatch,
 }
 
 impl IdPattern {
+    /// Whether the whole of `id` matches (case-sensitive).
     pub fn matches(&self, id: &str) -> bool {
         self.matcher.matches(id)
     }
@@ -63,15 +65,20 @@ impl<'de> Deserialize<'de> for IdPattern {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reasoned {
+    /// `case:`, the ids it covers.
     pub case: IdPattern,
+    /// `reason:`, shown with every case it covers.
     pub reason: String,
 }
 
 /// Answers an endpoint may give instead of the one a case prefers.
 #[derive(Clone, Debug)]
 pub struct Accept {
+    /// The code a case expects.
     pub expected: CkRv,
+    /// The codes accepted in its place.
     pub also: Vec<CkRv>,
+    /// Why the endpoint may answer so; reported with each case that relied on it.
     pub reason: String,
 }
 
@@ -96,25 +103,36 @@ impl<'de> Deserialize<'de> for Accept {
 /// The tag of cases that only a `strict: true` profile selects.
 pub const STRICT_TAG: &str = "pkcs11-strict";
 
+/// A profile (see the module docs for its YAML). [`Profile::default`] is the selection
+/// without one: every suite, no exclusions, no strict cases.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
+    /// `profile:`; empty for the default profile.
     #[serde(rename = "profile")]
     pub name: String,
+    /// `description:`, for reports.
     #[serde(default)]
     pub description: String,
+    /// `suites:`, the suite ids selected; empty: every suite.
     #[serde(default)]
     pub suites: Vec<String>,
+    /// `tags:`; when not empty, only cases with one of these tags (their own or their
+    /// suite's) are selected.
     #[serde(default)]
     pub tags: Vec<String>,
     /// The wire generations a certification requires: the whole selection runs under each
     /// (ids then end in `@keyblob`, `@legacy`). Empty: the one `--wire` names.
     #[serde(default)]
     pub wires: Vec<Wire>,
+    /// `exclude:`, cases not selected, each with why.
     #[serde(default)]
     pub exclude: Vec<Reasoned>,
+    /// `accept:`, refusal codes allowed in place of the preferred one.
     #[serde(default)]
     pub accept: Vec<Accept>,
+    /// `deviations:` (and those of `--deviations` files): cases known to fail on the
+    /// endpoint; they still run, and a failure is reported as a known deviation.
     #[serde(default)]
     pub deviations: Vec<Reasoned>,
     /// Whether the cases tagged [`STRICT_TAG`] are selected.

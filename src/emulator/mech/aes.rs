@@ -176,7 +176,8 @@ pub struct CipherState {
 }
 
 impl CipherState {
-    /// Starts an AES operation (see [`CipherState::start`]).
+    /// Starts an AES operation (see [`CipherState::start`]), for the tests.
+    #[cfg(test)]
     pub fn new(op: Operation, mode: AesMode, mech: &Mechanism, key: &[u8]) -> Result<CipherState> {
         CipherState::start(op, BlockCipher::Aes, mode, mech, key)
     }

@@ -62,8 +62,6 @@ pub trait CurveOps: Sync {
     fn curve(&self) -> Curve;
     /// CKK_EC, or CKK_EC_EDWARDS for Ed25519.
     fn key_type(&self) -> CkKeyType;
-    /// Key size in bits, as GetMechanismInfo counts it.
-    fn bits(&self) -> u64;
     fn generate(&self) -> Zeroizing<Vec<u8>>;
     /// The public point of a private key.
     fn public_point(&self, private: &[u8]) -> Result<Vec<u8>>;
@@ -119,11 +117,6 @@ where
 
     fn key_type(&self) -> CkKeyType {
         CKK_EC
-    }
-
-    fn bits(&self) -> u64 {
-        // P-521's field is 521 bits in 66 bytes; the others fill their bytes.
-        if self.curve == Curve::P521 { 521 } else { self.curve.field_bytes as u64 * 8 }
     }
 
     fn generate(&self) -> Zeroizing<Vec<u8>> {
@@ -324,10 +317,6 @@ impl CurveOps for Ed25519 {
 
     fn key_type(&self) -> CkKeyType {
         CKK_EC_EDWARDS
-    }
-
-    fn bits(&self) -> u64 {
-        256
     }
 
     fn generate(&self) -> Zeroizing<Vec<u8>> {
