@@ -32,35 +32,25 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 // The command line is in the library, not the binary: in a release build a binary crate
 // compiles its own copy of every generic it shares with the library (tokio, tonic, h2,
 // serde), which made the binary as long to compile as the library (README, "Build cost").
 #[doc(hidden)]
 pub mod cli;
-// `missing_docs` holds in the modules whose public items are all documented; the others
-// have module docs, and items not yet documented one by one (README, "Not done yet").
 pub mod client;
-#[warn(missing_docs)]
 pub mod embedded;
-#[warn(missing_docs)]
 pub mod emulator;
-#[warn(missing_docs)]
 pub mod load;
-#[warn(missing_docs)]
 pub mod pkcs11;
-#[warn(missing_docs)]
 pub mod proto;
-#[warn(missing_docs)]
 pub mod proxy;
 pub mod report;
-#[warn(missing_docs)]
 pub mod rpc;
 pub mod runner;
-#[warn(missing_docs)]
 pub mod serving;
-#[warn(missing_docs)]
 pub mod status;
-#[warn(missing_docs)]
 pub mod suite;
 
 /// The emulator's engine, for the in-process timings of `benches/emulator.rs` (what one

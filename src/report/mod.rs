@@ -2,8 +2,6 @@
 //! (`json`), `junit.xml` (`junit`), `report.md` (`markdown`) and `report.html` (`html`),
 //! the last two built around the function × mechanism `matrix`.
 
-#![warn(missing_docs)]
-
 pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod junit;

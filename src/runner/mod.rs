@@ -2,8 +2,6 @@
 //! parallel across cases, and classify every case as pass, fail, error, skip or
 //! unsupported, with a reason for anything but pass.
 
-#![warn(missing_docs)]
-
 mod answer;
 mod blame;
 pub mod compare;
