@@ -12,6 +12,24 @@ const PATH_PREFIX: &str = "/grep11.Crypto/";
 /// largest suite inputs, and a bound on what one request can make either side allocate.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
+/// The bytes in front of each gRPC message on the wire: a compression flag, then the
+/// message's length (big-endian `u32`).
+pub const FRAME_PREFIX_LEN: usize = 5;
+
+/// The prefix of an uncompressed gRPC message of `len` bytes, for code that frames
+/// messages itself (encoded requests, the proxy's transcripts, tests that send raw bytes).
+pub fn frame_prefix(len: u32) -> [u8; FRAME_PREFIX_LEN] {
+    let mut prefix = [0; FRAME_PREFIX_LEN];
+    prefix[1..].copy_from_slice(&len.to_be_bytes());
+    prefix
+}
+
+/// A prefix read back: the compression flag (0: none) and the length it announces.
+pub fn read_frame_prefix(prefix: &[u8; FRAME_PREFIX_LEN]) -> (u8, usize) {
+    let [flag, len @ ..] = *prefix;
+    (flag, u32::from_be_bytes(len) as usize)
+}
+
 /// How a step argument is written in YAML.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ArgKind {
@@ -421,6 +439,15 @@ impl fmt::Display for Rpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The gRPC framing as the protocol spells it: flag byte, then a big-endian length.
+    #[test]
+    fn frame_prefixes_are_written_and_read_as_grpc_spells_them() {
+        assert_eq!(frame_prefix(2), [0, 0, 0, 0, 2]);
+        assert_eq!(frame_prefix(0x0102_0304), [0, 1, 2, 3, 4]);
+        assert_eq!(read_frame_prefix(&[1, 0, 0, 1, 0]), (1, 256));
+        assert_eq!(read_frame_prefix(&frame_prefix(u32::MAX)), (0, u32::MAX as usize));
+    }
 
     #[test]
     fn the_seed_table_has_36_functions() {

@@ -20,6 +20,7 @@ use http_body::{Body as _, Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::transport::{ConnectError, error_chain};
+use crate::rpc::{FRAME_PREFIX_LEN, read_frame_prefix};
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -167,11 +168,11 @@ impl Direct {
             }
             let mut body = response.into_body();
             let mut received = 0usize;
-            let mut prefix = [0u8; 5];
+            let mut prefix = [0u8; FRAME_PREFIX_LEN];
             while let Some(data) = body.data().await {
                 let data = data?;
                 let _ = body.flow_control().release_capacity(data.len());
-                for (i, byte) in data.iter().take(5usize.saturating_sub(received)).enumerate() {
+                for (i, byte) in data.iter().take(FRAME_PREFIX_LEN.saturating_sub(received)).enumerate() {
                     prefix[received + i] = *byte;
                 }
                 received += data.len();
@@ -185,13 +186,13 @@ impl Direct {
             if status.code() != tonic::Code::Ok {
                 return Ok(StatusOnly::Refused(status));
             }
-            let length = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
-            Ok(match (received, prefix[0]) {
+            let (flag, length) = read_frame_prefix(&prefix);
+            Ok(match (received, flag) {
                 (0, _) => StatusOnly::Malformed("grpc-status 0 without a message".into()),
-                (1..5, _) => {
+                (1..FRAME_PREFIX_LEN, _) => {
                     StatusOnly::Malformed(format!("a body of {received} bytes, shorter than a gRPC frame"))
                 }
-                (_, 0) if received == 5 + length => StatusOnly::Ok,
+                (_, 0) if received == FRAME_PREFIX_LEN + length => StatusOnly::Ok,
                 (_, 0) => StatusOnly::Malformed(format!(
                     "a body of {received} bytes for a gRPC message of {length} (one message expected)"
                 )),

@@ -19,7 +19,7 @@ use http::{HeaderMap, Method, Uri};
 
 use super::direct::StatusOnly;
 use super::{CallError, Client};
-use crate::rpc::{MAX_MESSAGE_BYTES, Rpc};
+use crate::rpc::{FRAME_PREFIX_LEN, MAX_MESSAGE_BYTES, Rpc, frame_prefix};
 
 /// One RPC's request, framed for the wire and ready to be sent again and again.
 #[derive(Clone, Debug)]
@@ -50,9 +50,8 @@ impl Client {
             return None;
         }
         let uri = direct.uri(&rpc.path()).ok()?;
-        let mut frame = BytesMut::with_capacity(5 + message.len());
-        frame.put_u8(0);
-        frame.put_u32(u32::try_from(message.len()).ok()?);
+        let mut frame = BytesMut::with_capacity(FRAME_PREFIX_LEN + message.len());
+        frame.put_slice(&frame_prefix(u32::try_from(message.len()).ok()?));
         frame.put_slice(message);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));

@@ -9,7 +9,7 @@ use prost::Message;
 
 use crate::pkcs11::CkRv;
 use crate::proto::{self, AttributeValue, KeyBlob};
-use crate::rpc::Rpc;
+use crate::rpc::{FRAME_PREFIX_LEN, Rpc, read_frame_prefix};
 use crate::status::{CallFailure, from_status};
 
 /// A request argument as the application sent it.
@@ -65,10 +65,8 @@ pub fn rpc_of_path(path: &str) -> Result<Rpc, Undecodable> {
 
 /// The one message of a unary call's body: `[compressed u8][length u32 BE][message]`.
 pub fn unframe<'a>(body: &'a [u8], side: &'static str) -> Result<&'a [u8], Undecodable> {
-    match body {
-        [0, l0, l1, l2, l3, rest @ ..] if u32::from_be_bytes([*l0, *l1, *l2, *l3]) as usize == rest.len() => {
-            Ok(rest)
-        }
+    match body.split_first_chunk::<FRAME_PREFIX_LEN>() {
+        Some((prefix, rest)) if read_frame_prefix(prefix) == (0, rest.len()) => Ok(rest),
         _ => Err(Undecodable::Framing(side)),
     }
 }
@@ -405,10 +403,7 @@ mod tests {
     use super::*;
 
     fn frame(message: &[u8]) -> Vec<u8> {
-        let mut out = vec![0];
-        out.extend_from_slice(&(message.len() as u32).to_be_bytes());
-        out.extend_from_slice(message);
-        out
+        [&crate::rpc::frame_prefix(message.len() as u32)[..], message].concat()
     }
 
     #[test]

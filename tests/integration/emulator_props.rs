@@ -298,9 +298,7 @@ request_types!(
 /// Sends `body` as one gRPC message straight to the tonic service (HTTP request in, HTTP
 /// response out, no connection): `Ok` or the status from the answer's headers or trailers.
 async fn raw_call(service: &Service, rpc: Rpc, body: &[u8]) -> Result<(), tonic::Status> {
-    let mut framed = vec![0u8];
-    framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    framed.extend_from_slice(body);
+    let framed = [&grep11_harness::rpc::frame_prefix(body.len() as u32)[..], body].concat();
     raw_framed_call(service, rpc, framed).await
 }
 
@@ -798,9 +796,8 @@ fn blobs_of_another_server_are_refused_with_a_clear_detail() {
 #[test]
 fn a_request_over_the_size_limit_is_refused_unread() {
     let f = fixture();
-    let mut framed = vec![0u8];
-    framed.extend_from_slice(&(grep11_harness::rpc::MAX_MESSAGE_BYTES as u32 + 1).to_be_bytes());
-    framed.extend_from_slice(&[0; 16]);
+    let announced = grep11_harness::rpc::MAX_MESSAGE_BYTES as u32 + 1;
+    let framed = [&grep11_harness::rpc::frame_prefix(announced)[..], &[0; 16]].concat();
     for rpc in [Rpc::GenerateRandom, Rpc::EncryptSingle, Rpc::SignUpdate] {
         let status = f.runtime.block_on(raw_framed_call(&f.service, rpc, framed.clone())).unwrap_err();
         assert_eq!(status.code(), tonic::Code::OutOfRange, "{rpc}: {status:?}");

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crate::results;
 
 use bytes::Bytes;
+use grep11_harness::rpc::frame_prefix;
 use prost::Message;
 use tokio::net::TcpListener;
 
@@ -137,17 +138,8 @@ async fn listener() -> (TcpListener, String) {
     (listener, url)
 }
 
-/// A gRPC length-prefixed message (uncompressed) announcing `len` bytes.
-fn grpc_frame_header(len: u32) -> Vec<u8> {
-    let mut frame = vec![0u8];
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame
-}
-
 fn grpc_frame(payload: &[u8]) -> Bytes {
-    let mut frame = grpc_frame_header(payload.len() as u32);
-    frame.extend_from_slice(payload);
-    frame.into()
+    [&frame_prefix(payload.len() as u32)[..], payload].concat().into()
 }
 
 /// How the fake HTTP/2 server answers every RPC but GetMechanismList (which it answers
@@ -209,8 +201,7 @@ fn serve_h2(listener: TcpListener, how: Misbehaviour) {
                         Misbehaviour::Huge => {
                             if let Ok(mut body) = respond.send_response(ok_headers(), false) {
                                 let announced = grep11_harness::rpc::MAX_MESSAGE_BYTES as u32 + 1;
-                                let mut start = grpc_frame_header(announced);
-                                start.extend_from_slice(&[0u8; 16 * 1024]);
+                                let start = [&frame_prefix(announced)[..], &[0u8; 16 * 1024]].concat();
                                 let _ = body.send_data(start.into(), false);
                                 let _ = body.send_trailers(ok_trailers());
                             }
