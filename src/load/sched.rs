@@ -259,6 +259,10 @@ const SPIN: Duration = Duration::from_micros(80);
 /// at each send time, the index of the last send now due (several at once when a wake-up
 /// is late or the period is short), and returns at `end` (or when the receiver is gone).
 fn pacer(start: Instant, rate: f64, end: Instant, tx: tokio::sync::mpsc::UnboundedSender<u64>) {
+    // Linux may end a sleep up to the thread's timer slack (50 µs by default) late, to
+    // merge wake-ups; at periods too short to spin, that slack was the sends' lateness.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
     let period = Duration::from_secs_f64(1.0 / rate);
     let spin = if period >= SPIN_ABOVE { SPIN } else { Duration::ZERO };
     // From the rate, not the period rounded to nanoseconds: 300/s over 0.5 s is 150 sends,
