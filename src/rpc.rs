@@ -5,9 +5,6 @@
 
 use std::fmt;
 
-/// What every method's gRPC path starts with: the proto's package and service.
-const PATH_PREFIX: &str = "/grep11.Crypto/";
-
 /// The largest message the harness and the emulator send or accept (64 MiB): above the
 /// largest suite inputs, and a bound on what one request can make either side allocate.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
@@ -343,6 +340,12 @@ macro_rules! vocabulary {
                 match self { $(Rpc::$name => stringify!($name),)* }
             }
 
+            /// The gRPC path the RPC is called at (`/grep11.Crypto/SignSingle`): the proto's
+            /// package and service, then the method.
+            pub fn path(self) -> &'static str {
+                match self { $(Rpc::$name => concat!("/grep11.Crypto/", stringify!($name)),)* }
+            }
+
             /// True for the 36 functions of the seed table that an endpoint must implement.
             pub fn in_seed_table(self) -> bool {
                 match self { $(Rpc::$name => $seed,)* }
@@ -397,14 +400,9 @@ impl Rpc {
         Rpc::ALL.iter().copied().find(|r| r.name() == name)
     }
 
-    /// The gRPC path the RPC is called at (`/grep11.Crypto/SignSingle`).
-    pub fn path(self) -> String {
-        format!("{PATH_PREFIX}{}", self.name())
-    }
-
     /// The RPC a gRPC path names.
     pub fn from_path(path: &str) -> Option<Rpc> {
-        path.strip_prefix(PATH_PREFIX).and_then(Rpc::from_name)
+        Rpc::ALL.iter().copied().find(|r| r.path() == path)
     }
 
     /// The RPCs of the seed table, in proto order.
@@ -463,7 +461,7 @@ mod tests {
     fn names_round_trip() {
         for rpc in Rpc::ALL {
             assert_eq!(Rpc::from_name(rpc.name()), Some(*rpc));
-            assert_eq!(Rpc::from_path(&rpc.path()), Some(*rpc));
+            assert_eq!(Rpc::from_path(rpc.path()), Some(*rpc));
         }
         assert_eq!(Rpc::from_path("/grep11.Crypto"), None);
         assert_eq!(Rpc::from_path("/other.Crypto/SignSingle"), None);

@@ -279,7 +279,7 @@ macro_rules! client_calls {
             /// The protobuf bytes of the request [`Client::call`] would send for `args`
             /// (without the gRPC frame header): for callers that encode a fixed request
             /// once and send it many times.
-            pub fn encode_request(&self, rpc: Rpc, args: &Args) -> Result<bytes::Bytes, CallError> {
+            pub fn encode_request(&self, rpc: Rpc, args: &Args) -> bytes::Bytes {
                 let w = self.wire;
                 // Unused parentheses: a one-field setter assigns to `(m.field)`.
                 #[allow(unused_parens, unused_mut)]
@@ -290,7 +290,7 @@ macro_rules! client_calls {
                         m.encode_to_vec()
                     })*
                 };
-                Ok(bytes::Bytes::from(encoded))
+                bytes::Bytes::from(encoded)
             }
 
             /// Reads `rpc`'s response fields from its protobuf bytes.
@@ -313,7 +313,7 @@ macro_rules! client_calls {
 impl Client {
     async fn call_retrying(&self, rpc: Rpc, args: &Args, retries: &mut u32) -> Result<Fields, CallError> {
         // Encoded once: a retry sends the same bytes.
-        let body = self.encode_request(rpc, args)?;
+        let body = self.encode_request(rpc, args);
         // Every attempt, and every wait between them, fits inside the one per-call deadline.
         let deadline = Instant::now() + self.timeout;
         // The refusal that caused the last retry.
@@ -349,7 +349,7 @@ mod tests {
         ]));
         for wire in [Wire::Keyblob, Wire::Legacy] {
             let client = crate::embedded::client(wire, Duration::from_secs(5));
-            let bytes = client.encode_request(Rpc::EncryptSingle, &args).unwrap();
+            let bytes = client.encode_request(Rpc::EncryptSingle, &args);
             let request = proto::EncryptSingleRequest::decode(bytes).unwrap();
             assert_eq!(request.plain, b"plain");
             assert_eq!(request.mech.map(|m| m.mechanism), Some(0x1085));
@@ -363,8 +363,8 @@ mod tests {
         }
         let client = crate::embedded::client(Wire::Keyblob, Duration::from_secs(5));
         let random = Args(BTreeMap::from([("len", Arg::Uint(32))]));
-        let bytes = client.encode_request(Rpc::GenerateRandom, &random).unwrap();
+        let bytes = client.encode_request(Rpc::GenerateRandom, &random);
         assert_eq!(proto::GenerateRandomRequest::decode(bytes).unwrap().len, 32);
-        assert!(client.encode_request(Rpc::Logout, &Args::default()).unwrap().is_empty());
+        assert!(client.encode_request(Rpc::Logout, &Args::default()).is_empty());
     }
 }

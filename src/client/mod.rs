@@ -327,8 +327,7 @@ where
 {
     let mut grpc = grpc.clone();
     grpc.ready().await.map_err(|e| tonic::Status::from_error(e.into()))?;
-    let path = http::uri::PathAndQuery::from_maybe_shared(rpc.path())
-        .map_err(|e| tonic::Status::internal(format!("{rpc}: {e}")))?;
+    let path = http::uri::PathAndQuery::from_static(rpc.path());
     Ok(grpc.unary(request, path, codec::Raw).await?.into_inner())
 }
 

@@ -49,7 +49,7 @@ impl Client {
         if message.len() > MAX_MESSAGE_BYTES || self.metadata.has_token() {
             return None;
         }
-        let uri = direct.uri(&rpc.path()).ok()?;
+        let uri = direct.uri(rpc.path()).ok()?;
         let mut frame = BytesMut::with_capacity(FRAME_PREFIX_LEN + message.len());
         frame.put_slice(&frame_prefix(u32::try_from(message.len()).ok()?));
         frame.put_slice(message);

@@ -379,10 +379,8 @@ impl Workload {
                 Data::Fixed => env.args(step).ok(),
                 Data::Fresh => None,
             };
-            let encoded = match &fixed {
-                Some(args) => client.encode_request(rpc, args).ok().and_then(|m| client.encoded(rpc, &m)),
-                None => None,
-            };
+            let encoded =
+                fixed.as_ref().and_then(|args| client.encoded(rpc, &client.encode_request(rpc, args)));
             steps.push(Prepared { rpc, fixed, encoded, step: step.clone() });
         }
         Ok(Ready { name: self.name.clone(), weight: self.weight, vars, steps, check: self.check.clone() })

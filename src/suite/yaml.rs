@@ -254,31 +254,25 @@ impl Parsed {
     fn into_tree(self, text: &str) -> Tree {
         let Spanned { value, referenced, defined } = self.0;
         let convert = |p: Parsed| p.into_tree(text);
+        // The scalar's own text, where its anchor (or the scalar itself) stands.
+        let as_written = || {
+            let span = defined.span();
+            let at = usize::try_from(span.byte_offset()?).ok()?;
+            let len = usize::try_from(span.byte_len()?).ok()?;
+            text.get(at..at.checked_add(len)?).map(Box::from)
+        };
         let (node, written) = match value {
             Node::Seq(items) => (Node::Seq(items.into_iter().map(convert).collect()), None),
             Node::Map(entries) => {
                 (Node::Map(entries.into_iter().map(|(k, v)| (convert(k), convert(v))).collect()), None)
             }
             Node::Str(s) => (Node::Str(s), None),
-            scalar => {
-                let span = defined.span();
-                let written = span.byte_offset().zip(span.byte_len()).and_then(|(at, len)| {
-                    let at = usize::try_from(at).ok()?;
-                    text.get(at..at.checked_add(usize::try_from(len).ok()?)?)
-                });
-                let node = match scalar {
-                    // null is no text: a field that wants text refuses it, as serde-saphyr does
-                    Node::Null => {
-                        return Tree { location: location(referenced), node: Node::Null, written: None };
-                    }
-                    Node::Bool(b) => Node::Bool(b),
-                    Node::Uint(u) => Node::Uint(u),
-                    Node::Int(i) => Node::Int(i),
-                    Node::Float(x) => Node::Float(x),
-                    Node::Str(_) | Node::Seq(_) | Node::Map(_) => unreachable!("matched above"),
-                };
-                (node, written.map(Box::from))
-            }
+            // null is no text: a field that wants text refuses it, as serde-saphyr does
+            Node::Null => (Node::Null, None),
+            Node::Bool(b) => (Node::Bool(b), as_written()),
+            Node::Uint(u) => (Node::Uint(u), as_written()),
+            Node::Int(i) => (Node::Int(i), as_written()),
+            Node::Float(x) => (Node::Float(x), as_written()),
         };
         Tree { location: location(referenced), node, written }
     }
@@ -531,11 +525,14 @@ mod tests {
     }
 
     #[test]
-    fn a_tree_deserializes_like_the_text_and_places_errors_at_the_innermost_node() {
+    fn a_tree_deserializes_as_serde_saphyr_does_and_places_errors_at_the_innermost_node() {
         let text = "n: 7\nflag: false\nwords:\n  - a\n  - 'b'\n";
         let tree = Tree::parse(text).unwrap();
         assert_eq!(tree.get("words").unwrap().items()[1].location, Location { line: 5, col: 5 });
-        assert_eq!(tree.deserialize::<Doc>().unwrap(), from_str::<Doc>(text).unwrap());
+        // from_str reads through the tree too: the independent reading is serde-saphyr's.
+        let direct: Doc = serde_saphyr::from_str_with_options(text, options()).unwrap();
+        assert_eq!(tree.deserialize::<Doc>().unwrap(), direct);
+        assert_eq!(direct, Doc { n: 7, flag: Some(false), words: vec!["a".into(), "b".into()] });
         let tree = Tree::parse("n: 7\nwords:\n  - a\n  - {x: 1}\n").unwrap();
         let e = tree.deserialize::<Doc>().unwrap_err();
         assert_eq!(e.location, Some(Location { line: 4, col: 5 }), "{e}");
