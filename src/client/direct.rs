@@ -1,45 +1,79 @@
-//! A lean transport for throughput: tonic's generated client over one bare `h2`
-//! connection. tonic's `Channel` puts a request buffer (a queue and a worker task),
-//! reconnection and several layers in front of hyper, which adds its own dispatch task
-//! and a task per request body; on the load generator's hot path those task hops cost
-//! more CPU than the call itself. Here a call opens a stream on the connection from the
-//! calling task and nothing else.
+//! A lean transport for throughput: tonic's generated client over one HTTP/2 connection
+//! of our own, driven by nghttp2 (`super::nghttp2`). tonic's `Channel` puts a request
+//! buffer (a queue and a worker task), reconnection and several layers in front of hyper
+//! and `h2`; on the load generator's hot path those cost more CPU than the call itself.
+//! Here a call submits its stream from the calling task, one task per connection reads
+//! and writes the socket, and a finished stream wakes its caller.
 //!
-//! It does not reconnect: once the connection is lost, its calls fail (as `UNAVAILABLE`
-//! or `UNKNOWN` with h2's reason), which a load run counts as errors. Plain h2c and
-//! in-process pipes only; TLS endpoints go through the `Channel`.
+//! It does not reconnect: once the connection is lost, its calls fail (UNAVAILABLE, with
+//! the cause), which a load run counts as errors. Plain h2c and in-process pipes only;
+//! TLS endpoints go through the `Channel`.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::uri::{Authority, Scheme};
 use http_body::{Body as _, Frame};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
 
+use super::nghttp2::{self, Block, Response, Session, Settings};
 use super::transport::{ConnectError, error_chain};
 use crate::rpc::{FRAME_PREFIX_LEN, read_frame_prefix};
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Cancelled streams whose late frames are still recognised (see `Direct::over`).
-const MAX_REMEMBERED_RESETS: usize = 65_536;
+/// Receive windows as large as tonic's defaults, so a 64 KiB payload is not held back by
+/// flow control.
+const SETTINGS: Settings = Settings { stream_window: 2 * 1024 * 1024, connection_window: 4 * 1024 * 1024 };
 
-/// How long cancelled streams are remembered (see `Direct::over`).
-const REMEMBER_RESETS_FOR: Duration = Duration::from_secs(60);
-
-/// Framing overhead h2 may hold for unread small DATA frames (see `Direct::over`).
-const SMALL_FRAME_BUDGET: usize = 64 * 1024 * 1024;
+/// How much one read takes from the socket.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// One HTTP/2 connection; clones share it.
 #[derive(Clone)]
 pub struct Direct {
-    send: h2::client::SendRequest<Bytes>,
+    user: Arc<User>,
     scheme: Scheme,
     authority: Authority,
     timeout: Duration,
+}
+
+/// The connection, as its calls and its driving task share it.
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the driving task: there is something to write, or the users are gone.
+    wake: Notify,
+}
+
+struct State {
+    session: Session,
+    /// Why the connection ended, once it has.
+    closed: Option<nghttp2::Error>,
+    /// Every `Direct` handle is gone: the task ends once no call is in flight.
+    abandoned: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across a panic that leaves the session inconsistent:
+        // nghttp2's callbacks do not panic, and nothing else runs under it.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What the `Direct` handles hold: when the last goes, the connection winds down.
+struct User(Arc<Shared>);
+
+impl Drop for User {
+    fn drop(&mut self) {
+        self.0.lock().abandoned = true;
+        self.0.wake.notify_one();
+    }
 }
 
 impl Direct {
@@ -71,51 +105,180 @@ impl Direct {
     }
 
     /// An HTTP/2 client connection over `io`; the connection runs in a task of its own
-    /// until both ends are dropped or the peer closes.
+    /// until every handle is dropped and no call is in flight, or the peer closes.
     pub async fn over<T>(io: T, authority: Authority, timeout: Duration) -> Result<Direct, BoxError>
     where
-        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        T: AsyncRead + AsyncWrite + Send + 'static,
     {
-        // Windows as large as tonic's defaults, so a 64 KiB payload is not held back by
-        // flow control.
-        let (send, mut connection) = h2::client::Builder::new()
-            .initial_window_size(2 * 1024 * 1024)
-            .initial_connection_window_size(4 * 1024 * 1024)
-            // A load run above capacity cancels many calls at their deadline. h2 remembers
-            // only 10 cancelled streams by default: the answers to the others then arrive
-            // on streams it has forgotten, each of which it resets as a protocol error, and
-            // after 1,024 of those it closes the connection ("too_many_internal_resets"),
-            // failing every later call. Remembering as many as can be in flight keeps the
-            // late answers harmless.
-            .max_concurrent_reset_streams(MAX_REMEMBERED_RESETS)
-            // ... and for as long as a late answer can come (1 s by default: an overloaded
-            // endpoint answers seconds late). Answers that still arrive on a forgotten
-            // stream are reset as protocol errors, and h2 closes the connection after
-            // 1,024 of those; the limit guards a server against clients forcing resets,
-            // while this connection's peer is the endpoint under test and a run is bounded
-            // in time, so it is lifted.
-            .reset_stream_duration(REMEMBER_RESETS_FOR)
-            .max_local_error_reset_streams(None)
-            // Each small DATA frame not yet read counts against a budget of half the
-            // connection window by default: a load generator behind on reading answers
-            // (above its capacity) exhausted it and h2 closed the connection
-            // ("too_many_data_frames"). This budget covers a window full of the smallest
-            // gRPC answers.
-            .data_frame_budget(SMALL_FRAME_BUDGET)
-            .handshake::<_, Bytes>(io)
-            .await?;
-        let ping = connection.ping_pong();
-        tokio::spawn(async move {
-            // A connection error surfaces on every call still using it.
-            let _ = connection.await;
+        let mut session = Session::client(&SETTINGS)?;
+        // The client preface proves nothing; a PING answered proves the peer speaks
+        // HTTP/2 (the caller bounds the wait with its connect timeout).
+        let seen = session.ping()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State { session, closed: None, abandoned: false }),
+            wake: Notify::new(),
         });
-        // The handshake above only sends the client's preface; a PING answered proves the
-        // peer speaks HTTP/2 (the caller bounds the wait with its connect timeout).
-        if let Some(mut ping) = ping {
-            ping.ping(h2::Ping::opaque()).await?;
-        }
-        Ok(Direct { send, scheme: Scheme::HTTP, authority, timeout })
+        tokio::spawn(drive(io, shared.clone()));
+        std::future::poll_fn(|cx| {
+            let mut state = shared.lock();
+            if let Some(e) = &state.closed {
+                return Poll::Ready(Err(e.clone()));
+            }
+            state.session.poll_pong(seen, cx).map(Ok)
+        })
+        .await?;
+        Ok(Direct { user: Arc::new(User(shared)), scheme: Scheme::HTTP, authority, timeout })
     }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.user.0
+    }
+
+    /// Sends one request and waits until its stream has closed: the whole response, or
+    /// why there is none. `path` is the request's path; `fields` its other header fields.
+    /// The stream is reset if the returned future is dropped first.
+    async fn exchange(
+        &self,
+        path: &str,
+        fields: &http::HeaderMap,
+        body: Bytes,
+        keep_body: bool,
+    ) -> Result<Response, nghttp2::Error> {
+        let mut all: Vec<(&[u8], &[u8])> = Vec::with_capacity(4 + fields.len());
+        all.extend([
+            (&b":method"[..], &b"POST"[..]),
+            (b":scheme", self.scheme.as_str().as_bytes()),
+            (b":authority", self.authority.as_str().as_bytes()),
+            (b":path", path.as_bytes()),
+        ]);
+        all.extend(fields.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())));
+        let shared = self.shared().clone();
+        let id = {
+            let mut state = shared.lock();
+            if let Some(e) = &state.closed {
+                return Err(e.clone());
+            }
+            state.session.submit(&all, body, keep_body)?
+        };
+        shared.wake.notify_one();
+        let mut pending = InFlight { shared, id: Some(id) };
+        std::future::poll_fn(|cx| pending.poll(cx)).await
+    }
+
+    /// Sends one unary request whose body is `frame` and reads only how it ended: the
+    /// grpc-status (from the trailers, or the headers of a trailers-only answer) and
+    /// whether the body was one whole uncompressed message, whose bytes are counted and
+    /// dropped. Ends with a deadline error at `deadline`.
+    pub(super) async fn status_only(
+        &self,
+        path: &str,
+        fields: &http::HeaderMap,
+        frame: Bytes,
+        deadline: std::time::Instant,
+    ) -> Result<StatusOnly, BoxError> {
+        let response =
+            match tokio::time::timeout_at(deadline.into(), self.exchange(path, fields, frame, false)).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => return Err(status_of(e).into()),
+                Err(_) => return Err(BoxError::from(tonic::TimeoutExpired(()))),
+            };
+        Ok(judge(&response))
+    }
+}
+
+/// The status [`Direct`]'s calls fail with: the error's gRPC code and text, with the
+/// error kept as its source (`failure::classify` reads it there).
+fn status_of(e: nghttp2::Error) -> tonic::Status {
+    let mut status = tonic::Status::new(e.code(), e.to_string());
+    status.set_source(Arc::new(e));
+    status
+}
+
+/// A stream in flight: polled for its outcome, and reset if dropped before it.
+struct InFlight {
+    shared: Arc<Shared>,
+    id: Option<i32>,
+}
+
+impl InFlight {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, nghttp2::Error>> {
+        let Some(id) = self.id else {
+            return Poll::Ready(Err(nghttp2::Error::Closed("polled again".into())));
+        };
+        let outcome = std::task::ready!(self.shared.lock().session.poll_response(id, cx));
+        self.id = None;
+        Poll::Ready(outcome)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.shared.lock().session.cancel(id);
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+/// The connection's task: writes what the session has to send, feeds it what the socket
+/// delivers and wakes the calls that finish. On a read or write failure, the peer's EOF or
+/// a protocol error, every call in flight fails with that cause.
+async fn drive<T>(io: T, shared: Arc<Shared>)
+where
+    T: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(io);
+    let mut input = vec![0u8; READ_CHUNK];
+    let mut out = Vec::with_capacity(READ_CHUNK);
+    let mut written = 0;
+    let error = loop {
+        if written == out.len() {
+            out.clear();
+            written = 0;
+            let mut state = shared.lock();
+            if let Err(e) = state.session.send(&mut out) {
+                break e;
+            }
+            if out.is_empty() && !state.session.is_alive() {
+                break state.session.ended();
+            }
+            if out.is_empty() && state.abandoned && !state.session.has_streams() {
+                return;
+            }
+        }
+        tokio::select! {
+            read = reader.read(&mut input) => {
+                let n = match read {
+                    Ok(0) => break nghttp2::Error::Closed("the endpoint closed the connection".into()),
+                    Ok(n) => n,
+                    Err(e) => break nghttp2::Error::Closed(error_chain(&e)),
+                };
+                let (received, wakers) = {
+                    let mut state = shared.lock();
+                    let received = state.session.recv(&input[..n]);
+                    (received, state.session.take_wakers())
+                };
+                wakers.into_iter().for_each(std::task::Waker::wake);
+                if let Err(e) = received {
+                    break e;
+                }
+            }
+            wrote = writer.write(&out[written..]), if written < out.len() => match wrote {
+                Ok(0) => break nghttp2::Error::Closed("the connection accepts no more bytes".into()),
+                Ok(n) => written += n,
+                Err(e) => break nghttp2::Error::Closed(error_chain(&e)),
+            },
+            () = shared.wake.notified(), if written == out.len() => {}
+        }
+    };
+    let wakers = {
+        let mut state = shared.lock();
+        state.session.fail_all(&error);
+        state.closed = Some(error);
+        state.session.take_wakers()
+    };
+    wakers.into_iter().for_each(std::task::Waker::wake);
+    let _ = writer.shutdown().await;
 }
 
 /// How a unary call sent by [`Direct::status_only`] ended.
@@ -128,83 +291,42 @@ pub(super) enum StatusOnly {
     Malformed(String),
 }
 
-impl Direct {
-    /// The full URI h2 needs for `path`: its scheme and authority are this connection's.
-    pub(super) fn uri(&self, path: &str) -> Result<http::Uri, http::Error> {
-        http::Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(path)
-            .build()
+/// A finished response judged by its status and framing alone.
+fn judge(response: &Response) -> StatusOnly {
+    if response.status != 200 {
+        return StatusOnly::Malformed(format!("HTTP status {} instead of 200", response.status));
     }
-
-    /// Sends one unary request whose body is `frame` and reads only how it ended: the
-    /// grpc-status (from the trailers, or the headers of a trailers-only answer) and
-    /// whether the body was one whole uncompressed message, whose bytes are counted and
-    /// dropped. Ends with a deadline error at `deadline`.
-    pub(super) async fn status_only(
-        &self,
-        head: http::Request<()>,
-        frame: Bytes,
-        deadline: std::time::Instant,
-    ) -> Result<StatusOnly, BoxError> {
-        let mut send = self.send.clone().ready().await?;
-        let (response, mut stream) = send.send_request(head, false)?;
-        let exchange = async move {
-            stream.send_data(frame, true)?;
-            let response = response.await?;
-            if response.status() != http::StatusCode::OK {
-                return Ok(StatusOnly::Malformed(format!(
-                    "HTTP status {} instead of 200",
-                    response.status()
-                )));
-            }
-            // A trailers-only answer: the status is in the headers and there is no body.
-            if let Some(status) = tonic::Status::from_header_map(response.headers()) {
-                return Ok(match status.code() {
-                    tonic::Code::Ok => StatusOnly::Malformed("grpc-status 0 without a message".into()),
-                    _ => StatusOnly::Refused(status),
-                });
-            }
-            let mut body = response.into_body();
-            let mut received = 0usize;
-            let mut prefix = [0u8; FRAME_PREFIX_LEN];
-            while let Some(data) = body.data().await {
-                let data = data?;
-                let _ = body.flow_control().release_capacity(data.len());
-                for (i, byte) in data.iter().take(FRAME_PREFIX_LEN.saturating_sub(received)).enumerate() {
-                    prefix[received + i] = *byte;
-                }
-                received += data.len();
-            }
-            let trailers = body.trailers().await?.unwrap_or_default();
-            let Some(status) = tonic::Status::from_header_map(&trailers) else {
-                return Ok(StatusOnly::Refused(tonic::Status::unknown(
-                    "the answer ended without a grpc-status",
-                )));
-            };
-            if status.code() != tonic::Code::Ok {
-                return Ok(StatusOnly::Refused(status));
-            }
-            let (flag, length) = read_frame_prefix(&prefix);
-            Ok(match (received, flag) {
-                (0, _) => StatusOnly::Malformed("grpc-status 0 without a message".into()),
-                (1..FRAME_PREFIX_LEN, _) => {
-                    StatusOnly::Malformed(format!("a body of {received} bytes, shorter than a gRPC frame"))
-                }
-                (_, 0) if received == FRAME_PREFIX_LEN + length => StatusOnly::Ok,
-                (_, 0) => StatusOnly::Malformed(format!(
-                    "a body of {received} bytes for a gRPC message of {length} (one message expected)"
-                )),
-                (_, flag) => {
-                    StatusOnly::Malformed(format!("a message with compression flag {flag}, none asked for"))
-                }
-            })
+    // A trailers-only answer: the status is in the headers and there is no body.
+    if response.field(Block::Head, "grpc-status").is_some() {
+        return match tonic::Status::from_header_map(&response.header_map(Block::Head)) {
+            Some(status) if status.code() != tonic::Code::Ok => StatusOnly::Refused(status),
+            _ => StatusOnly::Malformed("grpc-status 0 without a message".into()),
         };
-        match tokio::time::timeout_at(deadline.into(), exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(BoxError::from(tonic::TimeoutExpired(()))),
+    }
+    match response.field(Block::Trailers, "grpc-status").map(|v| &v[..]) {
+        // The common answer, read without building a header map.
+        Some(b"0") => {}
+        Some(_) => {
+            let status = tonic::Status::from_header_map(&response.header_map(Block::Trailers))
+                .unwrap_or_else(|| tonic::Status::unknown("an unreadable grpc-status"));
+            if status.code() != tonic::Code::Ok {
+                return StatusOnly::Refused(status);
+            }
         }
+        None => return StatusOnly::Refused(tonic::Status::unknown("the answer ended without a grpc-status")),
+    }
+    let received = response.body_len;
+    let (flag, length) = read_frame_prefix(&response.prefix);
+    match (received, flag) {
+        (0, _) => StatusOnly::Malformed("grpc-status 0 without a message".into()),
+        (1..FRAME_PREFIX_LEN, _) => {
+            StatusOnly::Malformed(format!("a body of {received} bytes, shorter than a gRPC frame"))
+        }
+        (_, 0) if received == FRAME_PREFIX_LEN + length => StatusOnly::Ok,
+        (_, 0) => StatusOnly::Malformed(format!(
+            "a body of {received} bytes for a gRPC message of {length} (one message expected)"
+        )),
+        (_, flag) => StatusOnly::Malformed(format!("a message with compression flag {flag}, none asked for")),
     }
 }
 
@@ -213,36 +335,33 @@ impl tower::Service<http::Request<tonic::body::Body>> for Direct {
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.send.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Streams beyond the peer's concurrency limit wait inside the session.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let (mut head, body) = request.into_parts();
-        // tonic hands over a path-only URI; h2 needs the scheme and authority for the
-        // request's pseudo-headers.
-        let mut uri = http::uri::Parts::default();
-        uri.scheme = Some(self.scheme.clone());
-        uri.authority = Some(self.authority.clone());
-        uri.path_and_query = head.uri.path_and_query().cloned();
-        let sent = http::Uri::from_parts(uri).map_err(BoxError::from).and_then(|uri| {
-            head.uri = uri;
-            // `poll_ready` was called on this handle, as h2 requires before a send.
-            self.send.send_request(http::Request::from_parts(head, ()), false).map_err(BoxError::from)
-        });
-        let timeout = self.timeout;
+        let this = self.clone();
         Box::pin(async move {
-            let (response, mut stream) = sent?;
-            let exchange = async move {
-                stream.send_data(collect(body).await?, true)?;
-                let response = response.await?;
-                Ok::<_, BoxError>(response.map(Received))
+            let (head, body) = request.into_parts();
+            let path = head.uri.path_and_query().map_or("/", |p| p.as_str());
+            let exchange = async {
+                let body = collect(body).await?;
+                this.exchange(path, &head.headers, body, true).await.map_err(|e| BoxError::from(status_of(e)))
             };
-            match tokio::time::timeout(timeout, exchange).await {
-                Ok(result) => result,
+            let mut response = match tokio::time::timeout(this.timeout, exchange).await {
+                Ok(result) => result?,
                 // tonic's own deadline error, so the call is reported like one over a Channel.
-                Err(_) => Err(BoxError::from(tonic::TimeoutExpired(()))),
-            }
+                Err(_) => return Err(BoxError::from(tonic::TimeoutExpired(()))),
+            };
+            let mut answer = http::Response::new(Received {
+                data: Some(std::mem::take(&mut response.body).freeze()).filter(|b| !b.is_empty()),
+                trailers: response.has_trailers().then(|| response.header_map(Block::Trailers)),
+            });
+            *answer.status_mut() = http::StatusCode::from_u16(response.status)
+                .map_err(|_| BoxError::from(format!("an invalid HTTP status {}", response.status)))?;
+            *answer.headers_mut() = response.header_map(Block::Head);
+            Ok(answer)
         })
     }
 }
@@ -266,36 +385,30 @@ async fn collect(mut body: tonic::body::Body) -> Result<Bytes, BoxError> {
     Ok(if rest.is_empty() { first.unwrap_or_default() } else { rest.freeze() })
 }
 
-/// A response body straight from the h2 stream; what is read is handed back to the
-/// connection's flow-control window at once.
-pub struct Received(h2::RecvStream);
+/// A whole response body, then its trailers: a unary answer, received before the call
+/// returns.
+pub struct Received {
+    data: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+}
 
 impl http_body::Body for Received {
     type Data = Bytes;
-    type Error = h2::Error;
+    type Error = std::convert::Infallible;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
-        let stream = &mut self.0;
-        match ready!(stream.poll_data(cx)) {
-            Some(Ok(data)) => {
-                // Only fails when the stream is already gone, which the next poll reports.
-                let _ = stream.flow_control().release_capacity(data.len());
-                Poll::Ready(Some(Ok(Frame::data(data))))
-            }
-            Some(Err(e)) => Poll::Ready(Some(Err(e))),
-            None => match ready!(stream.poll_trailers(cx)) {
-                Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
-                Ok(None) => Poll::Ready(None),
-                Err(e) => Poll::Ready(Some(Err(e))),
-            },
-        }
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let frame = match self.data.take() {
+            Some(data) => Some(Frame::data(data)),
+            None => self.trailers.take().map(Frame::trailers),
+        };
+        Poll::Ready(frame.map(Ok))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
+        self.data.is_none() && self.trailers.is_none()
     }
 }
 
@@ -440,6 +553,145 @@ mod tests {
             panic!("an HTTP 404 was taken")
         };
         assert!(why.contains("HTTP status 404"), "{why}");
+    }
+
+    /// A peer that takes each stream and hands it to `with`, on a task of its own.
+    async fn serving(with: fn(h2::server::SendResponse<Bytes>, usize)) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            // The client's cancellations are not an attack here.
+            let mut connection = h2::server::Builder::new()
+                .max_pending_accept_reset_streams(usize::MAX)
+                .max_local_error_reset_streams(None)
+                .handshake(tcp)
+                .await
+                .unwrap();
+            let mut n = 0;
+            while let Some(Ok((_, respond))) = connection.accept().await {
+                tokio::spawn(async move { with(respond, n) });
+                n += 1;
+            }
+        });
+        url
+    }
+
+    fn no_answer(answer: Result<(), CallError>) -> crate::client::NoAnswer {
+        match answer {
+            Err(CallError::NoAnswer(no_answer)) => no_answer,
+            other => panic!("expected no answer, got {other:?}"),
+        }
+    }
+
+    /// A stream the endpoint resets ends the call as a lost exchange, with gRPC's code for
+    /// the reset's reason, and the connection goes on serving.
+    #[tokio::test]
+    async fn a_reset_stream_fails_its_call_only() {
+        let url = serving(|mut respond, n| {
+            if n == 0 {
+                respond.send_reset(h2::Reason::REFUSED_STREAM);
+            } else {
+                let mut send = respond.send_response(grpc_ok(), false).unwrap();
+                send.send_data(Bytes::from_static(&[0, 0, 0, 0, 2, 8, 1]), false).unwrap();
+                send.send_trailers(status("0")).unwrap();
+            }
+        })
+        .await;
+        let second = Duration::from_secs(2);
+        let client =
+            Client::direct(Direct::connect(&url, second, second).await.unwrap(), Wire::Keyblob, second);
+        let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).unwrap();
+        let refused = no_answer(client.send_encoded(&encoded).await);
+        assert_eq!(refused.kind, crate::client::NoAnswerKind::ConnectionClosed, "{refused}");
+        assert_eq!(refused.code, tonic::Code::Unavailable, "{refused}");
+        assert!(refused.detail.contains("REFUSED_STREAM"), "{refused}");
+        assert_eq!(client.send_encoded(&encoded).await, Ok(()));
+    }
+
+    /// A connection the endpoint drops fails the call in flight and every later one at
+    /// once, named as a closed connection.
+    #[tokio::test]
+    async fn a_dropped_connection_fails_calls_in_flight_and_later() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut connection = h2::server::handshake(tcp).await.unwrap();
+            // The first request is taken, then the whole connection dropped unanswered.
+            let _ = connection.accept().await;
+        });
+        let long = Duration::from_secs(30);
+        let client = Client::direct(Direct::connect(&url, long, long).await.unwrap(), Wire::Keyblob, long);
+        let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).unwrap();
+        let started = std::time::Instant::now();
+        for _ in 0..2 {
+            let lost = no_answer(client.send_encoded(&encoded).await);
+            assert_eq!(lost.kind, crate::client::NoAnswerKind::ConnectionClosed, "{lost}");
+            assert_eq!(lost.code, tonic::Code::Unavailable, "{lost}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the calls waited for their deadline");
+    }
+
+    /// Regression: answers that arrive after their calls gave up are frames on streams the
+    /// client has reset, which nghttp2 counts as a peer's "glitches" and, past 1,000, ends
+    /// the connection for. An overloaded endpoint answers that way by the thousand: here
+    /// every answer is sent at once and delivered 300 ms late, after its call's 100 ms.
+    #[tokio::test]
+    async fn late_answers_to_cancelled_calls_keep_the_connection() {
+        let url = serving(|mut respond, _| {
+            let mut send = respond.send_response(grpc_ok(), false).unwrap();
+            send.send_data(Bytes::from_static(&[0, 0, 0, 0, 2, 8, 1]), false).unwrap();
+            send.send_trailers(status("0")).unwrap();
+        })
+        .await;
+        let late = delaying(&url, Duration::from_millis(300)).await;
+        let second = Duration::from_secs(2);
+        let direct = Direct::connect(&late, second, second).await.unwrap();
+        let impatient = Client::direct(direct.clone(), Wire::Keyblob, Duration::from_millis(100));
+        let encoded = impatient.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).unwrap();
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..1500 {
+            let (client, encoded) = (impatient.clone(), encoded.clone());
+            calls.spawn(async move { client.send_encoded(&encoded).await });
+        }
+        for answer in calls.join_all().await {
+            assert_eq!(no_answer(answer).kind, crate::client::NoAnswerKind::DeadlineExceeded);
+        }
+        // The late answers have all come by now; the connection still carries calls.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let patient = Client::direct(direct, Wire::Keyblob, second);
+        assert_eq!(patient.send_encoded(&encoded).await, Ok(()));
+    }
+
+    /// A relay to `url` that passes what the client sends at once and what the server
+    /// sends `by` late, in order.
+    async fn delaying(url: &str, by: Duration) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let target = url.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (client, _) = listener.accept().await.unwrap();
+            let server = tokio::net::TcpStream::connect(target).await.unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move { tokio::io::copy(&mut client_read, &mut server_write).await });
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = server_read.read(&mut buf).await {
+                    let _ = tx.send((tokio::time::Instant::now() + by, buf[..n].to_vec()));
+                }
+            });
+            while let Some((at, bytes)) = rx.recv().await {
+                tokio::time::sleep_until(at).await;
+                if client_write.write_all(&bytes).await.is_err() {
+                    break;
+                }
+            }
+        });
+        relay
     }
 
     /// The embedded emulator over a direct connection answers like over the Channel.

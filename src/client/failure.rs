@@ -7,8 +7,8 @@
 //! How each is recognised, most specific first:
 //! - the error chain under the status (tonic keeps it as `source`): tonic's own deadline
 //!   (`TimeoutExpired`), connect failures, hyper's closed-connection and cancelled-dispatch
-//!   errors, h2 GOAWAY / reset / I/O errors, and the `std::io::Error` kinds of a closed or
-//!   refused socket;
+//!   errors, h2 GOAWAY / reset / I/O errors, the direct transport's own errors, and the
+//!   `std::io::Error` kinds of a closed or refused socket;
 //! - a failure of tonic's decoder that carries no source, only a status with a fixed text
 //!   and no details: a message announcing more than the decoding limit (`OUT_OF_RANGE`,
 //!   "decoded message length too large"). The text is tonic's, not the endpoint's;
@@ -102,6 +102,12 @@ fn error_kind(e: &(dyn StdError + 'static)) -> Option<NoAnswerKind> {
     }
     if let Some(io) = e.downcast_ref::<std::io::Error>() {
         return io_kind(io.kind());
+    }
+    if let Some(direct) = e.downcast_ref::<super::nghttp2::Error>() {
+        return Some(match direct {
+            super::nghttp2::Error::TooLarge => MessageTooLarge,
+            _ => ConnectionClosed,
+        });
     }
     if let Some(h2) = e.downcast_ref::<h2::Error>() {
         if let Some(io) = h2.get_io() {

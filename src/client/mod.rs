@@ -11,6 +11,7 @@ mod codec;
 mod direct;
 mod failure;
 mod metadata;
+mod nghttp2;
 mod prepared;
 mod retry;
 pub mod tls;

@@ -2,8 +2,8 @@
 //! the load generator's path for calls whose arguments are fixed and whose fields no one
 //! reads (unsampled calls, and the last step of an iteration). Through tonic a call costs
 //! an encode, a request head built field by field, a streaming decoder, a decode and the
-//! response's fields copied into a map; here it is one shared buffer, a cloned header map
-//! and the status read from the trailers. Only a [`Direct`] connection has this path.
+//! response's fields copied into a map; here it is one shared buffer, the same header
+//! fields every time and the status read from the trailers. Only a [`Direct`] connection has this path.
 //!
 //! What is still checked of an answer: HTTP status 200, the `grpc-status` (a refusal is
 //! decoded exactly as on the full path, `Grep11Error` detail and retries included), and
@@ -14,8 +14,8 @@
 use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderValue, TE};
-use http::{HeaderMap, Method, Uri};
 
 use super::direct::StatusOnly;
 use super::{CallError, Client};
@@ -25,7 +25,6 @@ use crate::rpc::{FRAME_PREFIX_LEN, MAX_MESSAGE_BYTES, Rpc, frame_prefix};
 #[derive(Clone, Debug)]
 pub struct Encoded {
     rpc: Rpc,
-    uri: Uri,
     /// The gRPC frame: no compression, the length, then the message.
     frame: Bytes,
     /// Content type, `te`, the deadline and the client's fixed metadata.
@@ -45,11 +44,10 @@ impl Client {
     /// is not over a [`Direct`](super::Direct) connection, or its metadata needs a bearer token, which
     /// may change between calls.
     pub fn encoded(&self, rpc: Rpc, message: &[u8]) -> Option<Encoded> {
-        let direct = self.direct.as_ref()?;
+        self.direct.as_ref()?;
         if message.len() > MAX_MESSAGE_BYTES || self.metadata.has_token() {
             return None;
         }
-        let uri = direct.uri(rpc.path()).ok()?;
         let mut frame = BytesMut::with_capacity(FRAME_PREFIX_LEN + message.len());
         frame.put_slice(&frame_prefix(u32::try_from(message.len()).ok()?));
         frame.put_slice(message);
@@ -60,7 +58,7 @@ impl Client {
         let mut metadata = tonic::metadata::MetadataMap::new();
         self.metadata.apply_fixed(&mut metadata);
         headers.extend(metadata.into_headers());
-        Some(Encoded { rpc, uri, frame: frame.freeze(), headers })
+        Some(Encoded { rpc, frame: frame.freeze(), headers })
     }
 
     /// Sends `encoded` and reads the answer's status: `Ok` for grpc-status 0, otherwise
@@ -72,16 +70,17 @@ impl Client {
         let deadline = Instant::now() + self.timeout;
         let mut retries = 0;
         let mut retried = None;
+        let mut retry_headers;
+        let mut headers = &encoded.headers;
         loop {
-            let mut head = http::Request::new(());
-            *head.method_mut() = Method::POST;
-            *head.uri_mut() = encoded.uri.clone();
-            *head.headers_mut() = encoded.headers.clone();
             if retries > 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
-                head.headers_mut().insert("grpc-timeout", grpc_timeout(left));
+                retry_headers = encoded.headers.clone();
+                retry_headers.insert("grpc-timeout", grpc_timeout(left));
+                headers = &retry_headers;
             }
-            let status = match direct.status_only(head, encoded.frame.clone(), deadline).await {
+            let sent = direct.status_only(encoded.rpc.path(), headers, encoded.frame.clone(), deadline);
+            let status = match sent.await {
                 Ok(StatusOnly::Ok) => return Ok(()),
                 Ok(StatusOnly::Refused(status)) => status,
                 Ok(StatusOnly::Malformed(why)) => {

@@ -340,9 +340,10 @@ fn find_max_confirms_its_answer_and_reports_every_trial() {
 }
 
 /// Regression: a run far above capacity cancels calls at their deadline by the thousand.
-/// h2's and hyper's defences against reset floods used to read that as an attack and
-/// close the connection (`too_many_resets` from the server, `too_many_internal_resets` or
-/// `too_many_data_frames` in the client), after which every call failed as gRPC UNKNOWN.
+/// HTTP/2 stacks' defences against reset floods used to read that as an attack and close
+/// the connection (hyper's `too_many_resets` in the server; in the client, h2's
+/// `too_many_internal_resets` and `too_many_data_frames`, and now nghttp2's glitch limit),
+/// after which every call failed.
 #[test]
 fn an_overloaded_run_keeps_its_connection() {
     let served = serve(&[]);
