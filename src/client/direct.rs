@@ -460,6 +460,34 @@ mod tests {
         ));
     }
 
+    /// A peer that answers in HTTP/1.1 is refused at connect, with nghttp2's reason, and
+    /// one that answers nothing at all within the connect timeout.
+    #[tokio::test]
+    async fn a_peer_that_is_not_http2_is_refused_at_connect() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut preface = [0u8; 24];
+                let _ = tcp.read_exact(&mut preface).await;
+                let _ = tcp.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
+        let second = Duration::from_secs(2);
+        let refused = Direct::connect(&url, second, second).await;
+        let Err(ConnectError::Unreachable { reason, .. }) = &refused else {
+            panic!("an HTTP/1.1 answer was taken for HTTP/2: {:?}", refused.err())
+        };
+        assert!(reason.contains("HTTP/2 protocol error"), "{reason}");
+
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", silent.local_addr().unwrap());
+        let short = Duration::from_millis(300);
+        assert!(matches!(Direct::connect(&url, second, short).await, Err(ConnectError::Timeout { .. })));
+    }
+
     /// A peer that answers every stream as `answer` says: the response head, then (unless
     /// the head is trailers-only) the body and the trailers.
     /// A response head, and the body and trailers after it unless the head ends the stream.
@@ -714,5 +742,17 @@ mod tests {
         };
         assert_eq!(client.send_encoded(&random(48).unwrap()).await, Ok(()));
         assert_eq!(client.send_encoded(&random(u64::MAX).unwrap()).await, refused.map(|_| ()));
+
+        // Bodies larger than the flow-control windows, both ways: a 1 MiB answer read whole,
+        // and a 3 MiB request sent whole (the digest would be refused if it were cut).
+        args.0.insert("len", crate::client::Arg::Uint(1 << 20));
+        let fields = client.call(Rpc::GenerateRandom, &args).await.unwrap();
+        assert!(matches!(fields.get("Rnd"), Some(crate::client::Value::Bytes(b)) if b.len() == 1 << 20));
+        let digest = crate::proto::DigestSingleRequest {
+            mech: Some(crate::proto::Mechanism { mechanism: 0x250, parameter: None }),
+            data: vec![7; 3 << 20],
+        };
+        let encoded = client.encoded(Rpc::DigestSingle, &digest.encode_to_vec()).unwrap();
+        assert_eq!(client.send_encoded(&encoded).await, Ok(()));
     }
 }

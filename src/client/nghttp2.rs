@@ -145,6 +145,8 @@ struct Streams {
     pongs: u64,
     /// The error code of the endpoint's last GOAWAY.
     goaway: Option<u32>,
+    /// nghttp2's account of the last error it found in what the endpoint sent.
+    last_error: Option<String>,
     pong_waker: Option<Waker>,
 }
 
@@ -216,6 +218,7 @@ impl Session {
             ng::nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Some(on_data_chunk));
             ng::nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Some(on_frame));
             ng::nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Some(on_stream_close));
+            ng::nghttp2_session_callbacks_set_error_callback2(callbacks, Some(on_error));
             // Flood guards protect a server from its clients. This session's peer is the
             // endpoint under test, and a load run above capacity cancels many calls at
             // their deadline: each answer that still arrives on a cancelled stream counts
@@ -413,9 +416,12 @@ impl Session {
 
     /// Why the session is over, once [`Session::is_alive`] is false.
     pub fn ended(&mut self) -> Error {
-        match self.streams().goaway {
-            Some(code) => Error::Closed(format!("the endpoint sent GOAWAY with {}", reason(code))),
-            None => Error::Closed("this client ended the HTTP/2 session (GOAWAY sent)".into()),
+        let streams = self.streams();
+        match (streams.goaway, streams.last_error.take()) {
+            (Some(code), _) => Error::Closed(format!("the endpoint sent GOAWAY with {}", reason(code))),
+            // nghttp2 ends a session itself on a connection error in what it received.
+            (None, Some(why)) => Error::Protocol(why),
+            (None, None) => Error::Closed("this client ended the HTTP/2 session".into()),
         }
     }
 
@@ -565,5 +571,20 @@ unsafe extern "C" fn on_stream_close(
     // closes before the answer's end failed.
     let outcome = if ended { Ok(()) } else { Err(Error::Reset(error_code)) };
     streams.finish(stream_id, outcome);
+    0
+}
+
+unsafe extern "C" fn on_error(
+    _session: *mut ng::nghttp2_session,
+    _code: c_int,
+    msg: *const std::ffi::c_char,
+    len: usize,
+    user_data: *mut c_void,
+) -> c_int {
+    // SAFETY: called by nghttp2 during `recv` or `send`, with our user data and `len`
+    // readable bytes of message.
+    let (streams, msg) =
+        unsafe { (streams_of(user_data), std::slice::from_raw_parts(msg.cast::<u8>(), len)) };
+    streams.last_error = Some(String::from_utf8_lossy(msg).into_owned());
     0
 }
