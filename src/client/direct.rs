@@ -488,6 +488,57 @@ mod tests {
         assert!(matches!(Direct::connect(&url, second, short).await, Err(ConnectError::Timeout { .. })));
     }
 
+    /// A peer that speaks HTTP/2 until a request comes, then answers it with a header
+    /// block HPACK cannot decode: nghttp2 ends the connection, and the call fails with
+    /// nghttp2's account of what was wrong, not as a reset by the endpoint.
+    #[tokio::test]
+    async fn a_malformed_answer_fails_the_call_with_the_reason() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut preface = [0u8; 24];
+            tcp.read_exact(&mut preface).await.unwrap();
+            // An empty SETTINGS frame.
+            tcp.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+            loop {
+                let mut head = [0u8; 9];
+                if tcp.read_exact(&mut head).await.is_err() {
+                    return;
+                }
+                let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+                let mut payload = vec![0u8; len];
+                tcp.read_exact(&mut payload).await.unwrap();
+                let (kind, flags, stream) = (head[3], head[4], &head[5..9]);
+                match kind {
+                    // PING: answered (ACK, the same payload).
+                    6 if flags & 1 == 0 => {
+                        tcp.write_all(&[0, 0, 8, 6, 1, 0, 0, 0, 0]).await.unwrap();
+                        tcp.write_all(&payload).await.unwrap();
+                    }
+                    // HEADERS: answered with an index (0x7f, 0xff...) past any table.
+                    1 => {
+                        let mut frame = vec![0, 0, 4, 1, 4];
+                        frame.extend_from_slice(stream);
+                        frame.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
+                        tcp.write_all(&frame).await.unwrap();
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let second = Duration::from_secs(2);
+        let client =
+            Client::direct(Direct::connect(&url, second, second).await.unwrap(), Wire::Keyblob, second);
+        let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).unwrap();
+        let broken = no_answer(client.send_encoded(&encoded).await);
+        assert_eq!(broken.kind, crate::client::NoAnswerKind::ConnectionClosed, "{broken}");
+        assert!(broken.detail.contains("HTTP/2 protocol error"), "{broken}");
+        assert!(broken.detail.contains("COMPRESSION_ERROR"), "{broken}");
+        assert!(!broken.detail.contains("reset by the endpoint"), "{broken}");
+    }
+
     /// A peer that answers every stream as `answer` says: the response head, then (unless
     /// the head is trailers-only) the body and the trailers.
     /// A response head, and the body and trailers after it unless the head ends the stream.

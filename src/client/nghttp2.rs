@@ -26,8 +26,8 @@ const MAX_BODY: usize = FRAME_PREFIX_LEN + MAX_MESSAGE_BYTES;
 /// Why a connection or a stream ended without an answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// The endpoint closed the connection (or a read or write on it failed).
-    #[error("connection closed: {0}")]
+    /// The endpoint closed the connection (or a read or write on it failed): why.
+    #[error("{0}")]
     Closed(String),
     /// nghttp2 found the peer's frames invalid, or could not go on.
     #[error("HTTP/2 protocol error: {0}")]
@@ -131,6 +131,8 @@ struct Stream {
     keep_body: bool,
     /// The peer ended its side (END_STREAM received).
     ended: bool,
+    /// The error code of the endpoint's RST_STREAM on this stream.
+    reset: Option<u32>,
     /// Set when the stream has closed: its outcome, not yet taken.
     outcome: Option<Result<(), Error>>,
     waker: Option<Waker>,
@@ -147,6 +149,9 @@ struct Streams {
     goaway: Option<u32>,
     /// nghttp2's account of the last error it found in what the endpoint sent.
     last_error: Option<String>,
+    /// The error code and text of the GOAWAY this client sent, when nghttp2 ended the
+    /// session itself.
+    sent_goaway: Option<(u32, String)>,
     pong_waker: Option<Waker>,
 }
 
@@ -219,6 +224,7 @@ impl Session {
             ng::nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Some(on_frame));
             ng::nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Some(on_stream_close));
             ng::nghttp2_session_callbacks_set_error_callback2(callbacks, Some(on_error));
+            ng::nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Some(on_frame_sent));
             // Flood guards protect a server from its clients. This session's peer is the
             // endpoint under test, and a load run above capacity cancels many calls at
             // their deadline: each answer that still arrives on a cancelled stream counts
@@ -308,6 +314,7 @@ impl Session {
                 response: Response::default(),
                 keep_body,
                 ended: false,
+                reset: None,
                 outcome: None,
                 waker: None,
             },
@@ -417,11 +424,17 @@ impl Session {
     /// Why the session is over, once [`Session::is_alive`] is false.
     pub fn ended(&mut self) -> Error {
         let streams = self.streams();
-        match (streams.goaway, streams.last_error.take()) {
-            (Some(code), _) => Error::Closed(format!("the endpoint sent GOAWAY with {}", reason(code))),
-            // nghttp2 ends a session itself on a connection error in what it received.
-            (None, Some(why)) => Error::Protocol(why),
-            (None, None) => Error::Closed("this client ended the HTTP/2 session".into()),
+        match (streams.goaway, streams.last_error.take(), streams.sent_goaway.take()) {
+            (Some(code), _, _) => Error::Closed(format!("the endpoint sent GOAWAY with {}", reason(code))),
+            // nghttp2 ends a session itself on a connection error in what it received; it
+            // explains some (the error callback), and names the rest by their GOAWAY code.
+            (None, Some(why), _) => Error::Protocol(why),
+            (None, None, Some((code, text))) => Error::Protocol(format!(
+                "this client ended the session with {}{}",
+                reason(code),
+                if text.is_empty() { String::new() } else { format!(": {text}") }
+            )),
+            (None, None, None) => Error::Closed("the HTTP/2 session ended".into()),
         }
     }
 
@@ -549,6 +562,12 @@ unsafe extern "C" fn on_frame(
                 streams.to_wake.push(w);
             }
         }
+        ng::NGHTTP2_RST_STREAM => {
+            if let Some(stream) = streams.live.get_mut(&hd.stream_id) {
+                // SAFETY: the frame is a RST_STREAM, so this member is the one nghttp2 filled.
+                stream.reset = Some(unsafe { (*frame).rst_stream.error_code });
+            }
+        }
         ng::NGHTTP2_GOAWAY => {
             // SAFETY: the frame is a GOAWAY, so this member is the one nghttp2 filled.
             streams.goaway = Some(unsafe { (*frame).goaway.error_code });
@@ -566,10 +585,24 @@ unsafe extern "C" fn on_stream_close(
 ) -> c_int {
     // SAFETY: called by nghttp2 during `recv` or `send`, with our user data.
     let streams = unsafe { streams_of(user_data) };
-    let ended = streams.live.get(&stream_id).is_some_and(|s| s.ended);
-    // A peer may reset a stream (NO_ERROR) after answering it whole; only a stream that
-    // closes before the answer's end failed.
-    let outcome = if ended { Ok(()) } else { Err(Error::Reset(error_code)) };
+    let Some(stream) = streams.live.get(&stream_id) else { return 0 };
+    let outcome = match (stream.ended, stream.reset) {
+        // A peer may reset a stream (NO_ERROR) after answering it whole; only a stream that
+        // closes before the answer's end failed.
+        (true, _) => Ok(()),
+        (false, Some(code)) => Err(Error::Reset(code)),
+        // The endpoint's GOAWAY refused the streams it had not taken.
+        (false, None) if streams.goaway.is_some() && error_code == ng::NGHTTP2_REFUSED_STREAM => {
+            Err(Error::Reset(error_code))
+        }
+        // Closed by nghttp2 itself, for something wrong in what the endpoint sent.
+        (false, None) => Err(Error::Protocol(
+            streams
+                .last_error
+                .clone()
+                .unwrap_or_else(|| format!("the stream closed with {}", reason(error_code))),
+        )),
+    };
     streams.finish(stream_id, outcome);
     0
 }
@@ -586,5 +619,27 @@ unsafe extern "C" fn on_error(
     let (streams, msg) =
         unsafe { (streams_of(user_data), std::slice::from_raw_parts(msg.cast::<u8>(), len)) };
     streams.last_error = Some(String::from_utf8_lossy(msg).into_owned());
+    0
+}
+
+unsafe extern "C" fn on_frame_sent(
+    _session: *mut ng::nghttp2_session,
+    frame: *const ng::nghttp2_frame,
+    user_data: *mut c_void,
+) -> c_int {
+    // SAFETY: called by nghttp2 during `send`, with our user data and a valid frame; a
+    // GOAWAY's debug data is readable for its length.
+    unsafe {
+        if u32::from((*frame).hd.type_) == ng::NGHTTP2_GOAWAY {
+            let goaway = (*frame).goaway;
+            let text = if goaway.opaque_data.is_null() {
+                String::new()
+            } else {
+                let data = std::slice::from_raw_parts(goaway.opaque_data, goaway.opaque_data_len);
+                String::from_utf8_lossy(data).into_owned()
+            };
+            streams_of(user_data).sent_goaway = Some((goaway.error_code, text));
+        }
+    }
     0
 }
