@@ -119,15 +119,17 @@ impl Direct {
             wake: Notify::new(),
         });
         tokio::spawn(drive(io, shared.clone()));
+        // Held from here, so that a caller giving up on the handshake also ends the task.
+        let user = Arc::new(User(shared));
         std::future::poll_fn(|cx| {
-            let mut state = shared.lock();
+            let mut state = user.0.lock();
             if let Some(e) = &state.closed {
                 return Poll::Ready(Err(e.clone()));
             }
             state.session.poll_pong(seen, cx).map(Ok)
         })
         .await?;
-        Ok(Direct { user: Arc::new(User(shared)), scheme: Scheme::HTTP, authority, timeout })
+        Ok(Direct { user, scheme: Scheme::HTTP, authority, timeout })
     }
 
     fn shared(&self) -> &Arc<Shared> {
@@ -486,6 +488,12 @@ mod tests {
         let url = format!("http://{}", silent.local_addr().unwrap());
         let short = Duration::from_millis(300);
         assert!(matches!(Direct::connect(&url, second, short).await, Err(ConnectError::Timeout { .. })));
+        // The connection given up on is closed, not left open by its task.
+        let (mut tcp, _) = silent.accept().await.unwrap();
+        let mut sent = Vec::new();
+        let read = tokio::time::timeout(second, tcp.read_to_end(&mut sent)).await;
+        assert!(matches!(read, Ok(Ok(_))), "the abandoned connection stayed open: {read:?}");
+        assert!(sent.starts_with(b"PRI * HTTP/2.0"), "{sent:?}");
     }
 
     /// A peer that speaks HTTP/2 until a request comes, then answers it with a header
