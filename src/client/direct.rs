@@ -96,7 +96,10 @@ impl Direct {
                 .await
                 .map_err(|e| unreachable(error_chain(&e)))?;
             tcp.set_nodelay(true).map_err(|e| unreachable(error_chain(&e)))?;
-            Direct::over(tcp, authority.clone(), timeout).await.map_err(|e| unreachable(error_chain(&*e)))
+            // A TLS port hangs up on the HTTP/2 preface: the reason then names the fix.
+            Direct::over(tcp, authority.clone(), timeout)
+                .await
+                .map_err(|e| unreachable(super::tls::scheme_hint(&*e, false)))
         };
         match tokio::time::timeout(connect_timeout, handshake).await {
             Ok(result) => result,

@@ -267,10 +267,23 @@ fn describe(e: &rustls::Error) -> String {
 pub(super) fn scheme_hint(error: &(dyn std::error::Error + 'static), tls: bool) -> String {
     let chain = super::transport::error_chain(error);
     let lower = chain.to_lowercase();
-    let hung_up =
-        ["broken pipe", "connection reset", "frame with invalid size", "connection closed", "protocol error"]
-            .iter()
-            .any(|sign| lower.contains(sign));
+    // The direct connection's own errors are read by type; the Channel's by their text.
+    let direct_hung_up = std::iter::successors(Some(error), |e| e.source()).any(|e| {
+        matches!(
+            e.downcast_ref::<super::nghttp2::Error>(),
+            Some(super::nghttp2::Error::Closed(_) | super::nghttp2::Error::Protocol(_))
+        )
+    });
+    let hung_up = direct_hung_up
+        || [
+            "broken pipe",
+            "connection reset",
+            "frame with invalid size",
+            "connection closed",
+            "protocol error",
+        ]
+        .iter()
+        .any(|sign| lower.contains(sign));
     if !tls && hung_up {
         format!(
             "the endpoint closed the connection during the HTTP/2 handshake; if it serves TLS, use https:// instead of http:// ({chain})"
