@@ -550,6 +550,25 @@ mod tests {
         assert!(!broken.detail.contains("reset by the endpoint"), "{broken}");
     }
 
+    /// An answer longer than any gRPC message the client accepts is cut off at the limit
+    /// (the stream reset), not read to its end, and named as too large.
+    #[tokio::test]
+    async fn an_answer_over_the_message_limit_is_refused_at_the_limit() {
+        let url = serving(|mut respond, _| {
+            let mut send = respond.send_response(grpc_ok(), false).unwrap();
+            let _ = send.send_data(
+                Bytes::from(vec![0u8; FRAME_PREFIX_LEN + crate::rpc::MAX_MESSAGE_BYTES + 1]),
+                true,
+            );
+        })
+        .await;
+        let long = Duration::from_secs(60);
+        let client = Client::direct(Direct::connect(&url, long, long).await.unwrap(), Wire::Keyblob, long);
+        let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).unwrap();
+        let refused = no_answer(client.send_encoded(&encoded).await);
+        assert_eq!(refused.kind, crate::client::NoAnswerKind::MessageTooLarge, "{refused}");
+    }
+
     /// A peer that answers every stream as `answer` says: the response head, then (unless
     /// the head is trailers-only) the body and the trailers.
     /// A response head, and the body and trailers after it unless the head ends the stream.
