@@ -539,10 +539,7 @@ mod tests {
                 }
             }
         });
-        let second = Duration::from_secs(2);
-        let client =
-            Client::direct(Direct::connect(&url, second, second).await.unwrap(), Wire::Keyblob, second);
-        let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).unwrap();
+        let (client, encoded) = random_caller(&url, Duration::from_secs(2)).await;
         let broken = no_answer(client.send_encoded(&encoded).await);
         assert_eq!(broken.kind, crate::client::NoAnswerKind::ConnectionClosed, "{broken}");
         assert!(broken.detail.contains("HTTP/2 protocol error"), "{broken}");
@@ -562,9 +559,7 @@ mod tests {
             );
         })
         .await;
-        let long = Duration::from_secs(60);
-        let client = Client::direct(Direct::connect(&url, long, long).await.unwrap(), Wire::Keyblob, long);
-        let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).unwrap();
+        let (client, encoded) = random_caller(&url, Duration::from_secs(60)).await;
         let refused = no_answer(client.send_encoded(&encoded).await);
         assert_eq!(refused.kind, crate::client::NoAnswerKind::MessageTooLarge, "{refused}");
     }
@@ -602,11 +597,17 @@ mod tests {
         trailers
     }
 
-    async fn send_encoded_to(url: &str) -> Result<(), CallError> {
-        let second = Duration::from_secs(2);
-        let client =
-            Client::direct(Direct::connect(url, second, second).await.unwrap(), Wire::Keyblob, second);
+    /// A direct client to `url` whose calls end at `timeout`, and a GenerateRandom(32)
+    /// request for it to send.
+    async fn random_caller(url: &str, timeout: Duration) -> (Client, crate::client::Encoded) {
+        let direct = Direct::connect(url, timeout, Duration::from_secs(2)).await.unwrap();
+        let client = Client::direct(direct, Wire::Keyblob, timeout);
         let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).expect("a direct client encodes");
+        (client, encoded)
+    }
+
+    async fn send_encoded_to(url: &str) -> Result<(), CallError> {
+        let (client, encoded) = random_caller(url, Duration::from_secs(2)).await;
         client.send_encoded(&encoded).await
     }
 
@@ -707,10 +708,7 @@ mod tests {
             }
         })
         .await;
-        let second = Duration::from_secs(2);
-        let client =
-            Client::direct(Direct::connect(&url, second, second).await.unwrap(), Wire::Keyblob, second);
-        let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).unwrap();
+        let (client, encoded) = random_caller(&url, Duration::from_secs(2)).await;
         let refused = no_answer(client.send_encoded(&encoded).await);
         assert_eq!(refused.kind, crate::client::NoAnswerKind::ConnectionClosed, "{refused}");
         assert_eq!(refused.code, tonic::Code::Unavailable, "{refused}");
@@ -730,9 +728,7 @@ mod tests {
             // The first request is taken, then the whole connection dropped unanswered.
             let _ = connection.accept().await;
         });
-        let long = Duration::from_secs(30);
-        let client = Client::direct(Direct::connect(&url, long, long).await.unwrap(), Wire::Keyblob, long);
-        let encoded = client.encoded(Rpc::GenerateRandom, &[0x08, 0x20]).unwrap();
+        let (client, encoded) = random_caller(&url, Duration::from_secs(30)).await;
         let started = std::time::Instant::now();
         for _ in 0..2 {
             let lost = no_answer(client.send_encoded(&encoded).await);
