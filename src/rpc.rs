@@ -14,11 +14,18 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 pub const FRAME_PREFIX_LEN: usize = 5;
 
 /// The prefix of an uncompressed gRPC message of `len` bytes, for code that frames
-/// messages itself (encoded requests, the proxy's transcripts, tests that send raw bytes).
+/// messages itself ([`frame`], and tests that announce a false length).
 pub fn frame_prefix(len: u32) -> [u8; FRAME_PREFIX_LEN] {
     let mut prefix = [0; FRAME_PREFIX_LEN];
     prefix[1..].copy_from_slice(&len.to_be_bytes());
     prefix
+}
+
+/// `message` as one uncompressed gRPC frame, prefix and all; `None` when its length does
+/// not fit the prefix's `u32`.
+pub fn frame(message: &[u8]) -> Option<Vec<u8>> {
+    let len = u32::try_from(message.len()).ok()?;
+    Some([&frame_prefix(len)[..], message].concat())
 }
 
 /// A prefix read back: the compression flag (0: none) and the length it announces.
@@ -445,6 +452,12 @@ mod tests {
         assert_eq!(frame_prefix(0x0102_0304), [0, 1, 2, 3, 4]);
         assert_eq!(read_frame_prefix(&[1, 0, 0, 1, 0]), (1, 256));
         assert_eq!(read_frame_prefix(&frame_prefix(u32::MAX)), (0, u32::MAX as usize));
+    }
+
+    #[test]
+    fn frames_are_the_prefix_then_the_message() {
+        assert_eq!(frame(b"ab"), Some(vec![0, 0, 0, 0, 2, b'a', b'b']));
+        assert_eq!(frame(b""), Some(vec![0; FRAME_PREFIX_LEN]));
     }
 
     #[test]

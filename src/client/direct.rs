@@ -149,21 +149,20 @@ impl Direct {
         body: Bytes,
         keep_body: bool,
     ) -> Result<Response, nghttp2::Error> {
-        let mut all: Vec<(&[u8], &[u8])> = Vec::with_capacity(4 + fields.len());
-        all.extend([
+        let pseudo = [
             (&b":method"[..], &b"POST"[..]),
             (b":scheme", self.scheme.as_str().as_bytes()),
             (b":authority", self.authority.as_str().as_bytes()),
             (b":path", path.as_bytes()),
-        ]);
-        all.extend(fields.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())));
+        ];
+        let all = pseudo.into_iter().chain(fields.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())));
         let shared = self.shared().clone();
         let id = {
             let mut state = shared.lock();
             if let Some(e) = &state.closed {
                 return Err(e.clone());
             }
-            state.session.submit(&all, body, keep_body)?
+            state.session.submit(all, body, keep_body)?
         };
         shared.wake.notify_one();
         let mut pending = InFlight { shared, id: Some(id) };
@@ -428,16 +427,14 @@ mod tests {
     /// end at its deadline with DEADLINE_EXCEEDED, not hang.
     #[tokio::test]
     async fn a_silent_endpoint_fails_at_the_deadline() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut connection = h2::server::handshake(tcp).await.unwrap();
-            let mut held = Vec::new();
-            while let Some(Ok(stream)) = connection.accept().await {
-                held.push(stream);
-            }
-        });
+        // Each stream is held open, unanswered, by a task of its own.
+        let url = serving(|respond, _| {
+            tokio::spawn(async move {
+                let _held = respond;
+                std::future::pending::<()>().await
+            });
+        })
+        .await;
         let timeout = Duration::from_millis(300);
         let direct = Direct::connect(&url, timeout, Duration::from_secs(2)).await.unwrap();
         let client = Client::direct(direct, Wire::Keyblob, timeout);
@@ -449,7 +446,6 @@ mod tests {
         assert_eq!(no_answer.kind, crate::client::NoAnswerKind::DeadlineExceeded, "{no_answer}");
         assert!(no_answer.detail.contains("no answer within 300ms"), "{no_answer}");
         assert!(started.elapsed() < Duration::from_secs(5));
-        server.abort();
     }
 
     #[tokio::test]
@@ -486,6 +482,7 @@ mod tests {
             panic!("an HTTP/1.1 answer was taken for HTTP/2: {:?}", refused.err())
         };
         assert!(reason.contains("HTTP/2 protocol error"), "{reason}");
+        assert!(reason.contains("use https://"), "the hint for a TLS port: {reason}");
 
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", silent.local_addr().unwrap());
@@ -564,27 +561,21 @@ mod tests {
         assert_eq!(refused.kind, crate::client::NoAnswerKind::MessageTooLarge, "{refused}");
     }
 
-    /// A peer that answers every stream as `answer` says: the response head, then (unless
-    /// the head is trailers-only) the body and the trailers.
     /// A response head, and the body and trailers after it unless the head ends the stream.
     type Answer = (http::Response<()>, Option<(Bytes, http::HeaderMap)>);
 
+    /// A peer that answers every stream as `answer` says: the response head, then (unless
+    /// the head is trailers-only) the body and the trailers.
     async fn answering(answer: fn() -> Answer) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut connection = h2::server::handshake(tcp).await.unwrap();
-            while let Some(Ok((_, mut respond))) = connection.accept().await {
-                let (head, rest) = answer();
-                let mut send = respond.send_response(head, rest.is_none()).unwrap();
-                if let Some((body, trailers)) = rest {
-                    send.send_data(body, false).unwrap();
-                    send.send_trailers(trailers).unwrap();
-                }
+        serving(move |mut respond, _| {
+            let (head, rest) = answer();
+            let mut send = respond.send_response(head, rest.is_none()).unwrap();
+            if let Some((body, trailers)) = rest {
+                send.send_data(body, false).unwrap();
+                send.send_trailers(trailers).unwrap();
             }
-        });
-        url
+        })
+        .await
     }
 
     fn grpc_ok() -> http::Response<()> {
@@ -665,8 +656,11 @@ mod tests {
         assert!(why.contains("HTTP status 404"), "{why}");
     }
 
-    /// A peer that takes each stream and hands it to `with`, on a task of its own.
-    async fn serving(with: fn(h2::server::SendResponse<Bytes>, usize)) -> String {
+    /// A peer that hands each stream, numbered from 0, to `with` as it is accepted.
+    async fn serving<F>(with: F) -> String
+    where
+        F: Fn(h2::server::SendResponse<Bytes>, usize) + Send + 'static,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move {
@@ -680,7 +674,7 @@ mod tests {
                 .unwrap();
             let mut n = 0;
             while let Some(Ok((_, respond))) = connection.accept().await {
-                tokio::spawn(async move { with(respond, n) });
+                with(respond, n);
                 n += 1;
             }
         });

@@ -280,9 +280,14 @@ impl Session {
 
     /// Queues a request: `fields` are the header fields, pseudo-headers first, and `body`
     /// is sent as its DATA (END_STREAM with the last). Returns the stream's id.
-    pub fn submit(&mut self, fields: &[(&[u8], &[u8])], body: Bytes, keep_body: bool) -> Result<i32, Error> {
+    pub fn submit<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        body: Bytes,
+        keep_body: bool,
+    ) -> Result<i32, Error> {
         let nva: Vec<ng::nghttp2_nv> = fields
-            .iter()
+            .into_iter()
             .map(|(name, value)| ng::nghttp2_nv {
                 name: name.as_ptr().cast_mut(),
                 value: value.as_ptr().cast_mut(),

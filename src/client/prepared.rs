@@ -13,13 +13,13 @@
 
 use std::time::Instant;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderValue, TE};
 
 use super::direct::StatusOnly;
 use super::{CallError, Client};
-use crate::rpc::{FRAME_PREFIX_LEN, MAX_MESSAGE_BYTES, Rpc, frame_prefix};
+use crate::rpc::{MAX_MESSAGE_BYTES, Rpc};
 
 /// One RPC's request, framed for the wire and ready to be sent again and again.
 #[derive(Clone, Debug)]
@@ -48,9 +48,7 @@ impl Client {
         if message.len() > MAX_MESSAGE_BYTES || self.metadata.has_token() {
             return None;
         }
-        let mut frame = BytesMut::with_capacity(FRAME_PREFIX_LEN + message.len());
-        frame.put_slice(&frame_prefix(u32::try_from(message.len()).ok()?));
-        frame.put_slice(message);
+        let frame = Bytes::from(crate::rpc::frame(message)?);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
         headers.insert(TE, HeaderValue::from_static("trailers"));
@@ -58,7 +56,7 @@ impl Client {
         let mut metadata = tonic::metadata::MetadataMap::new();
         self.metadata.apply_fixed(&mut metadata);
         headers.extend(metadata.into_headers());
-        Some(Encoded { rpc, frame: frame.freeze(), headers })
+        Some(Encoded { rpc, frame, headers })
     }
 
     /// Sends `encoded` and reads the answer's status: `Ok` for grpc-status 0, otherwise

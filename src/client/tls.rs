@@ -262,28 +262,18 @@ fn describe(e: &rustls::Error) -> String {
 }
 
 /// A connection failure's text, with the likely fix when an `http://` URL reached a TLS
-/// port: the server then hangs up on the HTTP/2 preface (broken pipe, reset, or its TLS
-/// alert read as a malformed frame).
+/// port: the server then hangs up on the HTTP/2 preface, or answers it with a TLS alert
+/// that is no HTTP/2. Every h2c connection is first made by the direct connection
+/// (`transport::probe_h2c`, `Direct::connect`), so that is where such a hang-up shows, as
+/// its own error type.
 pub(super) fn scheme_hint(error: &(dyn std::error::Error + 'static), tls: bool) -> String {
     let chain = super::transport::error_chain(error);
-    let lower = chain.to_lowercase();
-    // The direct connection's own errors are read by type; the Channel's by their text.
-    let direct_hung_up = std::iter::successors(Some(error), |e| e.source()).any(|e| {
+    let hung_up = std::iter::successors(Some(error), |e| e.source()).any(|e| {
         matches!(
             e.downcast_ref::<super::nghttp2::Error>(),
             Some(super::nghttp2::Error::Closed(_) | super::nghttp2::Error::Protocol(_))
         )
     });
-    let hung_up = direct_hung_up
-        || [
-            "broken pipe",
-            "connection reset",
-            "frame with invalid size",
-            "connection closed",
-            "protocol error",
-        ]
-        .iter()
-        .any(|sign| lower.contains(sign));
     if !tls && hung_up {
         format!(
             "the endpoint closed the connection during the HTTP/2 handshake; if it serves TLS, use https:// instead of http:// ({chain})"

@@ -17,59 +17,35 @@ use std::str::FromStr;
 
 pub use wrapper::FaultyService;
 
-/// One defect class.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub enum Fault {
-    /// `ciphertext-flip`: encryption answers with one bit of the ciphertext flipped.
-    CiphertextFlip,
-    /// `wrong-digest`: digests come back with one bit flipped.
-    WrongDigest,
-    /// `bad-signature`: signatures and MACs come back with one bit flipped.
-    BadSignature,
-    /// `verify-accepts-corrupt`: verification answers OK where `CKR_SIGNATURE_INVALID` is due.
-    VerifyAcceptsCorrupt,
-    /// `key-type-as-mechanism-invalid`: `CKR_MECHANISM_INVALID` where `CKR_KEY_TYPE_INCONSISTENT` is due.
-    KeyTypeAsMechanismInvalid,
-    /// `data-len-codes-swapped`: `CKR_DATA_LEN_RANGE` and `CKR_ENCRYPTED_DATA_LEN_RANGE` trade places.
-    DataLenCodesSwapped,
-    /// `ignores-encrypt-false`: keys with `CKA_ENCRYPT` false still encrypt (an engine hook).
-    IgnoresEncryptFalse,
-    /// `leaks-sensitive-value`: GetAttributeValue reveals `CKA_VALUE` of sensitive, unextractable keys (an engine hook).
-    LeaksSensitiveValue,
-    /// `state-does-not-advance`: the `*Update` calls hand back the state they were given.
-    StateDoesNotAdvance,
-    /// `cbc-pad-zero-padding`: single-part CBC-PAD encryption pads with zeros instead of PKCS #7.
-    CbcPadZeroPadding,
-    /// `random-truncated`: GenerateRandom returns one byte fewer than asked.
-    RandomTruncated,
-    /// `mechanism-info-swapped`: GetMechanismInfo swaps the minimum and maximum key sizes.
-    MechanismInfoSwapped,
-    /// `mechanism-list-drops`: GetMechanismList omits `CKM_SHA256`, which is still served.
-    MechanismListDrops,
-    /// `unwrap-ignores-template`: UnwrapKey drops the template's boolean attributes.
-    UnwrapIgnoresTemplate,
-    /// `wrong-checksum`: the key check value of new keys is one bit off.
-    WrongChecksum,
-    /// `set-attribute-ignored`: SetAttributeValue answers OK and changes nothing.
-    SetAttributeIgnored,
-    /// `wrap-returns-clear`: WrapKey returns a secret key's value unencrypted.
-    WrapReturnsClear,
-    /// `ecdh-kdf-ignores-shared-data`: ECDH derivation runs its X9.63 KDF without the SharedData.
-    EcdhKdfIgnoresSharedData,
-    /// `ec-point-disagrees-with-spki`: `CKA_EC_POINT` is one bit away from the SPKI's public key.
-    EcPointDisagrees,
-    /// `random-degenerate`: GenerateRandom repeats one random 16-byte block.
-    RandomDegenerate,
-    /// `keys-in-bytes-only`: new keys come back in the legacy byte fields alone.
-    KeysInBytesOnly,
-    /// `keys-in-keyblob-only`: new keys come back in the `KeyBlob` fields alone.
-    KeysInKeyBlobOnly,
-    /// `retry-every-refusal`: every refusal is marked retryable, permanent ones included.
-    RetryEveryRefusal,
-    /// `transient-unavailable` (benign): every 5th call is refused as UNAVAILABLE with Retry set.
-    TransientUnavailable,
-    /// `latency` (benign): every answer is delayed by 0 to 5 ms.
-    Latency,
+/// The catalogue, once: each fault's variant, name, kind and description. The enum and
+/// [`ROWS`] are both generated from it, so they cannot disagree and the variants'
+/// discriminants index the rows.
+macro_rules! catalogue {
+    ($($fault:ident $name:literal $kind:ident $description:literal;)*) => {
+        /// One defect class.
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+        pub enum Fault {
+            $(
+                #[doc = concat!("`", $name, "`", kind_note!($kind), ": ", $description, ".")]
+                $fault,
+            )*
+        }
+
+        /// Every fault, in the order `--list-faults` prints them. `Fault as usize` indexes it.
+        const ROWS: &[Row] = &[
+            $(Row { fault: Fault::$fault, name: $name, kind: Kind::$kind, description: $description },)*
+        ];
+    };
+}
+
+/// Benign faults are flagged in their variant's doc, since a suite must tolerate them, not catch them.
+macro_rules! kind_note {
+    (Correctness) => {
+        ""
+    };
+    (Benign) => {
+        " (benign)"
+    };
 }
 
 /// Whether a fault is a wrong answer or a harmless condition.
@@ -88,162 +64,58 @@ struct Row {
     description: &'static str,
 }
 
-use Fault::*;
-use Kind::*;
-
-/// Every fault, in the order `--list-faults` prints them. `Fault as usize` indexes it.
-const ROWS: &[Row] = &[
-    Row {
-        fault: CiphertextFlip,
-        name: "ciphertext-flip",
-        kind: Correctness,
-        description: "flips a bit of the ciphertext from EncryptSingle, Encrypt, EncryptUpdate and EncryptFinal",
-    },
-    Row {
-        fault: WrongDigest,
-        name: "wrong-digest",
-        kind: Correctness,
-        description: "returns a digest with one bit flipped from DigestSingle, Digest and DigestFinal",
-    },
-    Row {
-        fault: BadSignature,
-        name: "bad-signature",
-        kind: Correctness,
-        description: "returns signatures and MACs that do not verify (one bit flipped) from SignSingle, Sign and SignFinal",
-    },
-    Row {
-        fault: VerifyAcceptsCorrupt,
-        name: "verify-accepts-corrupt",
-        kind: Correctness,
-        description: "VerifySingle, Verify and VerifyFinal answer OK where CKR_SIGNATURE_INVALID is due",
-    },
-    Row {
-        fault: KeyTypeAsMechanismInvalid,
-        name: "key-type-as-mechanism-invalid",
-        kind: Correctness,
-        description: "answers CKR_MECHANISM_INVALID where CKR_KEY_TYPE_INCONSISTENT is due",
-    },
-    Row {
-        fault: DataLenCodesSwapped,
-        name: "data-len-codes-swapped",
-        kind: Correctness,
-        description: "answers CKR_ENCRYPTED_DATA_LEN_RANGE for CKR_DATA_LEN_RANGE and the reverse",
-    },
-    Row {
-        fault: IgnoresEncryptFalse,
-        name: "ignores-encrypt-false",
-        kind: Correctness,
-        description: "encrypts with keys whose CKA_ENCRYPT is false",
-    },
-    Row {
-        fault: LeaksSensitiveValue,
-        name: "leaks-sensitive-value",
-        kind: Correctness,
-        description: "GetAttributeValue returns CKA_VALUE of sensitive and unextractable secret keys",
-    },
-    Row {
-        fault: StateDoesNotAdvance,
-        name: "state-does-not-advance",
-        kind: Correctness,
-        description: "DigestUpdate, EncryptUpdate, DecryptUpdate, SignUpdate and VerifyUpdate return the state they were given",
-    },
-    Row {
-        fault: CbcPadZeroPadding,
-        name: "cbc-pad-zero-padding",
-        kind: Correctness,
-        description: "EncryptSingle with CKM_AES_CBC_PAD or CKM_DES3_CBC_PAD pads with zero bytes instead of PKCS #7",
-    },
-    Row {
-        fault: RandomTruncated,
-        name: "random-truncated",
-        kind: Correctness,
-        description: "GenerateRandom returns one byte fewer than asked",
-    },
-    Row {
-        fault: MechanismInfoSwapped,
-        name: "mechanism-info-swapped",
-        kind: Correctness,
-        description: "GetMechanismInfo reports MinKeySize and MaxKeySize swapped",
-    },
-    Row {
-        fault: MechanismListDrops,
-        name: "mechanism-list-drops",
-        kind: Correctness,
-        description: "GetMechanismList leaves out CKM_SHA256 while the mechanism is still served",
-    },
-    Row {
-        fault: UnwrapIgnoresTemplate,
-        name: "unwrap-ignores-template",
-        kind: Correctness,
-        description: "UnwrapKey drops the template's boolean attributes, so the key gets default usage and protection",
-    },
-    Row {
-        fault: WrongChecksum,
-        name: "wrong-checksum",
-        kind: Correctness,
-        description: "the key check value in the CheckSum of GenerateKey, UnwrapKey and DeriveKey is off by one bit",
-    },
-    Row {
-        fault: SetAttributeIgnored,
-        name: "set-attribute-ignored",
-        kind: Correctness,
-        description: "SetAttributeValue answers OK with the object unchanged",
-    },
-    Row {
-        fault: WrapReturnsClear,
-        name: "wrap-returns-clear",
-        kind: Correctness,
-        description: "WrapKey returns a secret key's value in clear (UnwrapKey still takes it back)",
-    },
-    Row {
-        fault: EcdhKdfIgnoresSharedData,
-        name: "ecdh-kdf-ignores-shared-data",
-        kind: Correctness,
-        description: "DeriveKey with CKM_ECDH1_DERIVE runs the X9.63 KDF without the SharedData",
-    },
-    Row {
-        fault: EcPointDisagrees,
-        name: "ec-point-disagrees-with-spki",
-        kind: Correctness,
-        description: "GetAttributeValue returns a CKA_EC_POINT one bit away from the public key in the SPKI",
-    },
-    Row {
-        fault: RandomDegenerate,
-        name: "random-degenerate",
-        kind: Correctness,
-        description: "GenerateRandom repeats one random 16-byte block (draws of 16 bytes or fewer look fine)",
-    },
-    Row {
-        fault: KeysInBytesOnly,
-        name: "keys-in-bytes-only",
-        kind: Correctness,
-        description: "GenerateKey, GenerateKeyPair, UnwrapKey and DeriveKey return keys in the legacy byte fields alone, the KeyBlob fields empty",
-    },
-    Row {
-        fault: KeysInKeyBlobOnly,
-        name: "keys-in-keyblob-only",
-        kind: Correctness,
-        description: "GenerateKey, GenerateKeyPair, UnwrapKey and DeriveKey return keys in the KeyBlob fields alone, the legacy byte fields empty",
-    },
-    Row {
-        fault: RetryEveryRefusal,
-        name: "retry-every-refusal",
-        kind: Correctness,
-        description: "marks every refusal Retry, CKR_SIGNATURE_INVALID and CKR_MECHANISM_INVALID included",
-    },
-    Row {
-        fault: TransientUnavailable,
-        name: "transient-unavailable",
-        kind: Benign,
-        description: "refuses every 5th call (never one request twice) with UNAVAILABLE and a Grep11Error whose Retry is true",
-    },
-    Row {
-        fault: Latency,
-        name: "latency",
-        kind: Benign,
-        description: "delays every answer by a random 0 to 5 ms",
-    },
-];
+catalogue! {
+    CiphertextFlip "ciphertext-flip" Correctness
+        "flips a bit of the ciphertext from EncryptSingle, Encrypt, EncryptUpdate and EncryptFinal";
+    WrongDigest "wrong-digest" Correctness
+        "returns a digest with one bit flipped from DigestSingle, Digest and DigestFinal";
+    BadSignature "bad-signature" Correctness
+        "returns signatures and MACs that do not verify (one bit flipped) from SignSingle, Sign and SignFinal";
+    VerifyAcceptsCorrupt "verify-accepts-corrupt" Correctness
+        "VerifySingle, Verify and VerifyFinal answer OK where CKR_SIGNATURE_INVALID is due";
+    KeyTypeAsMechanismInvalid "key-type-as-mechanism-invalid" Correctness
+        "answers CKR_MECHANISM_INVALID where CKR_KEY_TYPE_INCONSISTENT is due";
+    DataLenCodesSwapped "data-len-codes-swapped" Correctness
+        "answers CKR_ENCRYPTED_DATA_LEN_RANGE for CKR_DATA_LEN_RANGE and the reverse";
+    IgnoresEncryptFalse "ignores-encrypt-false" Correctness
+        "encrypts with keys whose CKA_ENCRYPT is false";
+    LeaksSensitiveValue "leaks-sensitive-value" Correctness
+        "GetAttributeValue returns CKA_VALUE of sensitive and unextractable secret keys";
+    StateDoesNotAdvance "state-does-not-advance" Correctness
+        "DigestUpdate, EncryptUpdate, DecryptUpdate, SignUpdate and VerifyUpdate return the state they were given";
+    CbcPadZeroPadding "cbc-pad-zero-padding" Correctness
+        "EncryptSingle with CKM_AES_CBC_PAD or CKM_DES3_CBC_PAD pads with zero bytes instead of PKCS #7";
+    RandomTruncated "random-truncated" Correctness
+        "GenerateRandom returns one byte fewer than asked";
+    MechanismInfoSwapped "mechanism-info-swapped" Correctness
+        "GetMechanismInfo reports MinKeySize and MaxKeySize swapped";
+    MechanismListDrops "mechanism-list-drops" Correctness
+        "GetMechanismList leaves out CKM_SHA256 while the mechanism is still served";
+    UnwrapIgnoresTemplate "unwrap-ignores-template" Correctness
+        "UnwrapKey drops the template's boolean attributes, so the key gets default usage and protection";
+    WrongChecksum "wrong-checksum" Correctness
+        "the key check value in the CheckSum of GenerateKey, UnwrapKey and DeriveKey is off by one bit";
+    SetAttributeIgnored "set-attribute-ignored" Correctness
+        "SetAttributeValue answers OK with the object unchanged";
+    WrapReturnsClear "wrap-returns-clear" Correctness
+        "WrapKey returns a secret key's value in clear (UnwrapKey still takes it back)";
+    EcdhKdfIgnoresSharedData "ecdh-kdf-ignores-shared-data" Correctness
+        "DeriveKey with CKM_ECDH1_DERIVE runs the X9.63 KDF without the SharedData";
+    EcPointDisagrees "ec-point-disagrees-with-spki" Correctness
+        "GetAttributeValue returns a CKA_EC_POINT one bit away from the public key in the SPKI";
+    RandomDegenerate "random-degenerate" Correctness
+        "GenerateRandom repeats one random 16-byte block (draws of 16 bytes or fewer look fine)";
+    KeysInBytesOnly "keys-in-bytes-only" Correctness
+        "GenerateKey, GenerateKeyPair, UnwrapKey and DeriveKey return keys in the legacy byte fields alone, the KeyBlob fields empty";
+    KeysInKeyBlobOnly "keys-in-keyblob-only" Correctness
+        "GenerateKey, GenerateKeyPair, UnwrapKey and DeriveKey return keys in the KeyBlob fields alone, the legacy byte fields empty";
+    RetryEveryRefusal "retry-every-refusal" Correctness
+        "marks every refusal Retry, CKR_SIGNATURE_INVALID and CKR_MECHANISM_INVALID included";
+    TransientUnavailable "transient-unavailable" Benign
+        "refuses every 5th call (never one request twice) with UNAVAILABLE and a Grep11Error whose Retry is true";
+    Latency "latency" Benign
+        "delays every answer by a random 0 to 5 ms";
+}
 
 impl Fault {
     /// Every fault, in catalogue order.
@@ -252,7 +124,7 @@ impl Fault {
     }
 
     fn row(self) -> &'static Row {
-        // ROWS lists the variants in declaration order (checked by a unit test), so the
+        // ROWS and the enum come from the same table in the same order, so the
         // discriminant is the row's index.
         &ROWS[self as usize]
     }

@@ -401,16 +401,13 @@ fn attribute_from_bytes(attr: u64, raw: Vec<u8>) -> AttributeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn frame(message: &[u8]) -> Vec<u8> {
-        [&crate::rpc::frame_prefix(message.len() as u32)[..], message].concat()
-    }
+    use crate::rpc::frame;
 
     #[test]
     fn frames_and_paths_are_checked() {
-        assert_eq!(unframe(&frame(b"abc"), "request").unwrap(), b"abc");
+        assert_eq!(unframe(&frame(b"abc").unwrap(), "request").unwrap(), b"abc");
         assert_eq!(unframe(&[0, 0, 0, 0, 5, 1], "request"), Err(Undecodable::Framing("request")));
-        let mut compressed = frame(b"abc");
+        let mut compressed = frame(b"abc").unwrap();
         compressed[0] = 1;
         assert!(unframe(&compressed, "response").is_err());
         assert_eq!(rpc_of_path("/grep11.Crypto/SignSingle").unwrap(), Rpc::SignSingle);

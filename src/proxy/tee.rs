@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use super::forward::{Exchange, Recording};
-use crate::rpc::MAX_MESSAGE_BYTES;
+use crate::rpc::{FRAME_PREFIX_LEN, MAX_MESSAGE_BYTES};
 
 /// One call's record while it is under way, shared by its request and response bodies.
 pub(super) struct Capture {
@@ -61,7 +61,7 @@ impl<B> Tee<B> {
 /// Appends `data` unless the copy would pass the message bound (plus its frame header):
 /// such a call is not recorded, and the copy stops growing.
 fn append(buffer: &mut Vec<u8>, data: &[u8]) {
-    if buffer.len() + data.len() <= MAX_MESSAGE_BYTES + 5 {
+    if buffer.len() + data.len() <= MAX_MESSAGE_BYTES + FRAME_PREFIX_LEN {
         buffer.extend_from_slice(data);
     } else {
         buffer.clear();

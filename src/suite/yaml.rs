@@ -8,8 +8,8 @@
 //! large, and instantiated for each of the model's types it made the library's release
 //! build 15 s slower (`cargo llvm-lines`: 87% of the growth it brought). [`TreeDe`] walks
 //! the tree for them instead, and matches what serde-saphyr would give where the YAML
-//! schema leaves room: a plain scalar YAML reads as a number, a boolean or null is still
-//! its text for a field that wants text (`id: 2024`).
+//! schema leaves room: a plain scalar YAML reads as a number or a boolean is still its
+//! text for a field that wants text (`id: 2024`); null is not.
 //!
 //! The tree also lets a broken suite be deserialized again piece by piece (each case, each
 //! step) so that every problem of the file is reported, not just the first, each at the
@@ -138,8 +138,9 @@ where
         .collect())
 }
 
-/// The newtype name by which [`Located`] asks [`TreeDe`] for a node's place: a deserializer
-/// that does not know it gives the value alone, placed nowhere.
+/// The newtype name by which [`Located`] asks [`TreeDe`] for a node's place. Only
+/// [`TreeDe`] answers it; any other deserializer is refused rather than left to place the
+/// value nowhere.
 const LOCATED: &str = "$grep11::yaml::Located";
 
 /// A value with the place of its node, read through [`LOCATED`] as the map
@@ -156,9 +157,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
             type Value = Located<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a value")
-            }
-            fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Located<T>, D::Error> {
-                Ok(Located { value: T::deserialize(d)?, at: Location::default() })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Located<T>, A::Error> {
                 let (Some(("line", line)), Some(("col", col))) =
@@ -351,9 +349,12 @@ impl<'de> IntoDeserializer<'de, YamlError> for TreeDe<'_> {
 macro_rules! scalars_from_quoted_text {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, YamlError> {
+            // The text must be the scalar and nothing more: read as a document, it would
+            // also take a comment, an anchor or a `---` around it, which serde-saphyr's
+            // scalar parser refuses. Only booleans and numbers keep their written text.
             if let Node::Str(text) = &self.0.node
                 && let Ok(plain) = Tree::parse(text)
-                && matches!(plain.node, Node::Bool(_) | Node::Uint(_) | Node::Int(_) | Node::Float(_))
+                && plain.written.as_deref() == Some(text.trim_matches([' ', '\t', '\r', '\n']))
             {
                 let at = Tree { location: self.0.location, ..plain };
                 return TreeDe(&at).deserialize_any(v);
@@ -569,36 +570,42 @@ mod tests {
 
     #[test]
     fn the_tree_reads_as_serde_saphyr_does() {
+        // Each document, and whether it loads (on both sides).
         let docs = [
-            "id: 2024\n",
-            "id: 0x1F\ntexts: [1.50, true, false, 007, -3, .inf, hex:00, 'q', \"d\"]\n",
-            "id: a\nn: 12\nx: 1.5\n",
-            "id: a\nx: 3\n",
-            "id: a\nn: -1\n",
-            "id: a\nn: 1.5\n",
-            "id: a\nn: '12'\n",
-            "id: a\nn: '0x10'\nx: \"2.5\"\n",
-            "id: a\nn: '[1]'\n",
-            "id: a\nn: 'true'\n",
-            "id: ~\n",
-            "id:\n",
-            "id: a\nn: ~\n",
-            "id: a\nkind: Plain\n",
-            "id: a\nkind: {With: {v: 3}}\n",
-            "id: a\nkind: Other\n",
-            "id: a\nmap: {1: 2, yes: no, k: 0o17}\n",
-            "id: &i 55\nnested: [{id: *i}, {id: x, texts: [*i]}]\n",
-            "base: &b {id: b, n: 1}\n",
-            "id: a\nnested:\n  - &b {id: b, n: 1}\n  - {<<: *b, id: c}\n",
-            "id: a\nid: b\n",
-            "id: a\nextra: 1\n",
-            "id: |\n  two\n  lines\n",
-            "id: a\ntexts: [a, [b]]\n",
-            "[1, 2]\n",
+            ("id: 2024\n", true),
+            ("id: 0x1F\ntexts: [1.50, true, false, 007, -3, .inf, hex:00, 'q', \"d\"]\n", true),
+            ("id: a\nn: 12\nx: 1.5\n", true),
+            ("id: a\nx: 3\n", true),
+            ("id: a\nn: -1\n", false),
+            ("id: a\nn: 1.5\n", false),
+            ("id: a\nn: '12'\n", true),
+            ("id: a\nn: '0x10'\nx: \"2.5\"\n", true),
+            ("id: a\nn: '[1]'\n", false),
+            ("id: a\nn: 'true'\n", false),
+            ("id: a\nn: ' 12 '\n", true),
+            ("id: a\nn: '1 # c'\n", false),
+            ("id: a\nn: '&a 1'\n", false),
+            ("id: a\nn: '--- 1'\n", false),
+            ("id: ~\n", false),
+            ("id:\n", false),
+            ("id: a\nn: ~\n", true),
+            ("id: a\nkind: Plain\n", true),
+            ("id: a\nkind: {With: {v: 3}}\n", true),
+            ("id: a\nkind: Other\n", false),
+            ("id: a\nmap: {1: 2, yes: no, k: 0o17}\n", true),
+            ("id: &i 55\nnested: [{id: *i}, {id: x, texts: [*i]}]\n", true),
+            ("base: &b {id: b, n: 1}\n", false),
+            ("id: a\nnested:\n  - &b {id: b, n: 1}\n  - {<<: *b, id: c}\n", true),
+            ("id: a\nid: b\n", false),
+            ("id: a\nextra: 1\n", false),
+            ("id: |\n  two\n  lines\n", true),
+            ("id: a\ntexts: [a, [b]]\n", false),
+            ("[1, 2]\n", false),
         ];
-        for doc in docs {
+        for (doc, loads) in docs {
             let direct = serde_saphyr::from_str_with_options::<Mixed>(doc, options());
             let tree = from_str::<Mixed>(doc);
+            assert_eq!(direct.is_ok(), loads, "{doc:?}: serde-saphyr gives {direct:?}");
             match (&direct, &tree) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b, "{doc:?}"),
                 (Err(_), Err(_)) => {}

@@ -20,19 +20,17 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use grep11_harness::client::{Arg, Args, CallError, Client, Fields, Value, Wire, in_memory_channel};
-use grep11_harness::emulator::{Config, Emulator};
+use grep11_harness::emulator::{Config, Emulator, Service};
 use grep11_harness::pkcs11::*;
 use grep11_harness::proto::{
     self, AttributeValue, Mechanism, attribute_value::OneAttr, mechanism::Parameter,
 };
-use grep11_harness::rpc::{ArgKind, Rpc};
+use grep11_harness::rpc::{ArgKind, Rpc, frame};
 use grep11_harness::status::{CallFailure, from_status};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
 // ---- the fixture: one emulator, clients of both wire generations, valid blobs ----
-
-type Service = grep11_harness::emulator::Service;
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
@@ -298,7 +296,7 @@ request_types!(
 /// Sends `body` as one gRPC message straight to the tonic service (HTTP request in, HTTP
 /// response out, no connection): `Ok` or the status from the answer's headers or trailers.
 async fn raw_call(service: &Service, rpc: Rpc, body: &[u8]) -> Result<(), tonic::Status> {
-    let framed = [&grep11_harness::rpc::frame_prefix(body.len() as u32)[..], body].concat();
+    let framed = frame(body).expect("test bodies are far below 4 GiB");
     raw_framed_call(service, rpc, framed).await
 }
 
@@ -308,7 +306,7 @@ async fn raw_framed_call(service: &Service, rpc: Rpc, framed: Vec<u8>) -> Result
     use tower::ServiceExt;
     let request = http::Request::builder()
         .method("POST")
-        .uri(format!("http://emulator/grep11.Crypto/{rpc}"))
+        .uri(format!("http://emulator{}", rpc.path()))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(tonic::body::Body::new(http_body_util::Full::new(bytes::Bytes::from(framed))))

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::results;
 
 use bytes::Bytes;
-use grep11_harness::rpc::frame_prefix;
+use grep11_harness::rpc::{Rpc, frame, frame_prefix};
 use prost::Message;
 use tokio::net::TcpListener;
 
@@ -139,7 +139,7 @@ async fn listener() -> (TcpListener, String) {
 }
 
 fn grpc_frame(payload: &[u8]) -> Bytes {
-    [&frame_prefix(payload.len() as u32)[..], payload].concat().into()
+    frame(payload).unwrap().into()
 }
 
 /// How the fake HTTP/2 server answers every RPC but GetMechanismList (which it answers
@@ -175,7 +175,7 @@ fn serve_h2(listener: TcpListener, how: Misbehaviour) {
                 // Requests never answered stay here until the connection ends.
                 let mut held = Vec::new();
                 while let Some(Ok((request, mut respond))) = connection.accept().await {
-                    if request.uri().path() == "/grep11.Crypto/GetMechanismList" {
+                    if request.uri().path() == Rpc::GetMechanismList.path() {
                         let list = grep11_harness::proto::GetMechanismListResponse { mechs: vec![] };
                         if let Ok(mut body) = respond.send_response(ok_headers(), false) {
                             let _ = body.send_data(grpc_frame(&list.encode_to_vec()), false);

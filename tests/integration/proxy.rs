@@ -22,15 +22,7 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-use crate::support::{Around, Before, Served, harness, serve, start};
-
-fn proxy(upstream: &str, extra: &[&str]) -> Served {
-    start(
-        harness()
-            .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream, "--duration", "300s"])
-            .args(extra),
-    )
-}
+use crate::support::{Around, Before, Served, harness, proxy, serve};
 
 /// Stops the proxy as Ctrl-C would and returns the rest of what it printed.
 fn stop(mut proxy: Served) -> String {

@@ -1,5 +1,5 @@
-//! What the test modules share: the binary, scratch directories, `serve` on an ephemeral
-//! loopback port, and the emulator's service with something done around each call.
+//! What the test modules share: the binary, scratch directories, `serve` and `proxy` on an
+//! ephemeral loopback port, and the emulator's service with something done around each call.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -64,6 +64,16 @@ pub fn start(command: &mut Command) -> Served {
 /// `serve` on an ephemeral loopback port with `extra` flags.
 pub fn serve(extra: &[&str]) -> Served {
     start(harness().args(["serve", "--listen", "127.0.0.1:0"]).args(extra))
+}
+
+/// `proxy` on an ephemeral loopback port in front of `upstream`, with `extra` flags. Its
+/// `--duration` is only a backstop for a proxy a test fails to stop: dropping it kills it.
+pub fn proxy(upstream: &str, extra: &[&str]) -> Served {
+    start(
+        harness()
+            .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", upstream, "--duration", "300s"])
+            .args(extra),
+    )
 }
 
 /// What [`Around`] awaits before each call; what it yields is held until the call is

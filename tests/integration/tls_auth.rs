@@ -838,22 +838,23 @@ fn the_proxy_forwards_to_a_mutual_tls_upstream() {
         ],
         None,
     );
-    let proxy = crate::support::start(
-        harness()
-            .args(["proxy", "--listen", "127.0.0.1:0", "--duration", "120s", "--upstream", &served.url])
-            .args(["--ca-cert", &path(&pki.ca), "--client-cert", &path(&pki.client_cert)])
-            .args(["--client-key", &path(&pki.client_key)]),
+    let proxy = crate::support::proxy(
+        &served.url,
+        &[
+            "--ca-cert",
+            &path(&pki.ca),
+            "--client-cert",
+            &path(&pki.client_cert),
+            "--client-key",
+            &path(&pki.client_key),
+        ],
     );
     let out = run(&proxy.url, &[], &[]);
     drop(proxy);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     // Without the client certificate the upstream refuses the proxy's calls (under TLS
     // 1.3 after the handshake), and the application sees them fail.
-    let proxy = crate::support::start(
-        harness()
-            .args(["proxy", "--listen", "127.0.0.1:0", "--duration", "60s", "--upstream", &served.url])
-            .args(["--ca-cert", &path(&pki.ca)]),
-    );
+    let proxy = crate::support::proxy(&served.url, &["--ca-cert", &path(&pki.ca)]);
     let out = run(&proxy.url, &[], &[]);
     drop(proxy);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
