@@ -344,24 +344,49 @@ impl<'de> IntoDeserializer<'de, YamlError> for TreeDe<'_> {
     }
 }
 
-/// A number or boolean field reads a quoted scalar as the plain scalar it spells (`n: '12'`
-/// is 12), as serde-saphyr does: the text is resolved by the same parser.
+/// Number and boolean fields, through [`TreeDe::plain`].
 macro_rules! scalars_from_quoted_text {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, YamlError> {
-            // The text must be the scalar and nothing more: read as a document, it would
-            // also take a comment, an anchor or a `---` around it, which serde-saphyr's
-            // scalar parser refuses. Only booleans and numbers keep their written text.
-            if let Node::Str(text) = &self.0.node
-                && let Ok(plain) = Tree::parse(text)
-                && plain.written.as_deref() == Some(text.trim_matches([' ', '\t', '\r', '\n']))
-            {
-                let at = Tree { location: self.0.location, ..plain };
-                return TreeDe(&at).deserialize_any(v);
+            match self.plain() {
+                Some(plain) => TreeDe(&plain).deserialize_any(v),
+                None => self.deserialize_any(v),
             }
-            self.deserialize_any(v)
         }
     )*};
+}
+
+/// Float fields: as [`scalars_from_quoted_text`], and an integer only in decimal (`x: 3`),
+/// as serde-saphyr's float parser reads it (`x: 0x10` is refused).
+macro_rules! floats {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, YamlError> {
+            let plain = self.plain();
+            let tree = plain.as_ref().unwrap_or(self.0);
+            let radix_prefixed = |w: &str| {
+                let digits = w.trim_start_matches(['-', '+']);
+                digits.starts_with("0x") || digits.starts_with("0o")
+            };
+            if matches!(tree.node, Node::Uint(_) | Node::Int(_)) && tree.written.as_deref().is_some_and(radix_prefixed) {
+                return Err(<YamlError as de::Error>::custom("invalid floating point").or_at(tree.location));
+            }
+            TreeDe(tree).deserialize_any(v)
+        }
+    )*};
+}
+
+impl TreeDe<'_> {
+    /// A quoted scalar as the plain scalar it spells, for a number or boolean field
+    /// (`n: '12'` is 12), as serde-saphyr does; `None` for any other node. The text must be
+    /// the scalar and nothing more: read as a document, it would also take a comment, an
+    /// anchor or a `---` around it, which serde-saphyr's scalar parser refuses. (Only
+    /// booleans and numbers keep their written text.)
+    fn plain(&self) -> Option<Tree> {
+        let Node::Str(text) = &self.0.node else { return None };
+        let plain = Tree::parse(text).ok()?;
+        (plain.written.as_deref() == Some(text.trim_matches([' ', '\t', '\r', '\n'])))
+            .then_some(Tree { location: self.0.location, ..plain })
+    }
 }
 
 impl<'de> Deserializer<'de> for TreeDe<'_> {
@@ -398,8 +423,10 @@ impl<'de> Deserializer<'de> for TreeDe<'_> {
     scalars_from_quoted_text! {
         deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
         deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
-        deserialize_u128 deserialize_f32 deserialize_f64
+        deserialize_u128
     }
+
+    floats! { deserialize_f32 deserialize_f64 }
 
     fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, YamlError> {
         match &self.0.written {
@@ -576,6 +603,10 @@ mod tests {
             ("id: 0x1F\ntexts: [1.50, true, false, 007, -3, .inf, hex:00, 'q', \"d\"]\n", true),
             ("id: a\nn: 12\nx: 1.5\n", true),
             ("id: a\nx: 3\n", true),
+            ("id: a\nx: 0x10\n", false),
+            ("id: a\nx: 0o17\n", false),
+            ("id: a\nx: -3\n", true),
+            ("id: a\nx: '0x10'\n", false),
             ("id: a\nn: -1\n", false),
             ("id: a\nn: 1.5\n", false),
             ("id: a\nn: '12'\n", true),
