@@ -52,6 +52,9 @@ pub struct Search {
     /// Open-loop trials: calls outstanding at most; further sends wait, and the wait
     /// counts in their latency.
     pub max_in_flight: usize,
+    /// Open-loop trials: how long before each send the event loop wakes, as in
+    /// [`Mode::Open`].
+    pub lead: Duration,
     /// Closed-loop probe: calls in flight.
     pub probe_concurrency: usize,
     /// Trials at most, the probe not counted.
@@ -594,7 +597,7 @@ pub async fn find_max(
             break;
         }
         let duration = trial_length(slo, rate, search.floor, search.ceiling);
-        let mode = Mode::Open { rates: vec![rate], max_in_flight: search.max_in_flight };
+        let mode = Mode::Open { rates: vec![rate], max_in_flight: search.max_in_flight, lead: search.lead };
         let Some(summary) = measure(ready, clients, search, mode, duration, stop.clone()).await else {
             break;
         };

@@ -36,6 +36,11 @@ pub enum Mode {
         rates: Vec<f64>,
         /// Calls outstanding at most (at least 1).
         max_in_flight: usize,
+        /// How long before each send the event loop is woken to wait, awake, for the send
+        /// time; zero: woken at the send time. Waking a thread parked on another CPU took
+        /// over 100 µs at p99 on a 2-vCPU VM (a halted vCPU is slow to start again),
+        /// which was the sends' p99 lateness with no lead.
+        lead: Duration,
     },
 }
 
@@ -172,7 +177,9 @@ pub async fn run(plan: &Plan, recorder: Arc<Recorder>, mut stop: watch::Receiver
     }
     match &plan.mode {
         Mode::Closed { concurrency } => closed(plan, *concurrency, shared, &mut stop).await,
-        Mode::Open { rates, max_in_flight } => open(plan, rates, *max_in_flight, shared, &mut stop).await,
+        Mode::Open { rates, max_in_flight, lead } => {
+            open(plan, rates, *max_in_flight, *lead, shared, &mut stop).await
+        }
     }
     recorder.end();
 }
@@ -251,13 +258,14 @@ async fn closed(plan: &Plan, concurrency: usize, shared: Arc<Shared>, stop: &mut
 /// sends and relies on the sleep's precision (tens of microseconds on Linux), instead of
 /// spending a core spinning.
 const SPIN_ABOVE: Duration = Duration::from_micros(400);
-/// How long before a send time the pacer stops sleeping and spins.
+/// How long before a wake-up time the pacer stops sleeping and spins.
 const SPIN: Duration = Duration::from_micros(80);
 
 /// The pacing thread of one open-loop phase: an OS thread, because tokio's timer wheel
 /// has a 1 ms granularity, which would show as 1 ms of latency at low rates. It sends,
-/// at each send time, the index of the last send now due (several at once when a wake-up
-/// is late or the period is short), and returns at `end` (or when the receiver is gone).
+/// at each wake-up time (the lead before a send time: the caller passes the phase's clock
+/// shifted by it), the index of the last send now due (several at once when a wake-up is
+/// late or the period is short), and returns at `end` (or when the receiver is gone).
 fn pacer(start: Instant, rate: f64, end: Instant, tx: tokio::sync::mpsc::UnboundedSender<u64>) {
     // Linux may end a sleep up to the thread's timer slack (50 µs by default) late, to
     // merge wake-ups; at periods too short to spin, that slack was the sends' lateness.
@@ -301,6 +309,7 @@ async fn open(
     plan: &Plan,
     rates: &[f64],
     max_in_flight: usize,
+    lead: Duration,
     shared: Arc<Shared>,
     stop: &mut watch::Receiver<bool>,
 ) {
@@ -321,12 +330,14 @@ async fn open(
     'phases: for (name, rate, duration, warmup) in phases {
         let phase = shared.recorder.begin(&name, Some(rate), warmup);
         let warmup_phase = warmup.then_some(phase);
-        let start = Instant::now();
-        let end = start + duration;
+        // The pacer keeps the sends' schedule shifted `lead` earlier: the first send is
+        // `lead` from now, and the pacer wakes the loop `lead` before each.
+        let wakes = Instant::now();
+        let start = wakes + lead;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let pacing = std::thread::Builder::new()
             .name("grep11-load-pacer".into())
-            .spawn(move || pacer(start, rate, end, tx));
+            .spawn(move || pacer(wakes, rate, wakes + duration, tx));
         if pacing.is_err() {
             ended = Ended::Stopped;
             break;
@@ -340,6 +351,11 @@ async fn open(
             while n <= last {
                 let intended = start + Duration::from_secs_f64(n as f64 / rate);
                 n += 1;
+                // Awake before the send time: yielding keeps the loop's other tasks (the
+                // calls, the connections) running until then.
+                while Instant::now() < intended {
+                    tokio::task::yield_now().await;
+                }
                 if !shared.take(phase, warmup_phase) {
                     ended = Ended::Budget;
                     break 'phases;

@@ -65,7 +65,7 @@ async fn open_loop_records_the_queueing_that_closed_loop_hides() {
     // Open loop at 200/s for 0.6 s: 120 calls for a server that clears 60 in that time.
     // The run ends on time, so the k-th call to complete was due at 5k ms and done at
     // 10k ms: the last ones completed waited about 0.3 s (the others are in flight).
-    let open = Mode::Open { rates: vec![200.0], max_in_flight: 1000 };
+    let open = Mode::Open { rates: vec![200.0], max_in_flight: 1000, lead: Duration::from_micros(200) };
     let (open_p99, unc_p99, open_n) = p99_ms(slow_client(delay), open, Duration::from_millis(600)).await;
     assert!(open_n >= 40, "open loop completed {open_n} calls");
     assert!(open_p99 > 200.0, "open-loop p99 {open_p99} ms should show the queue");
@@ -77,7 +77,7 @@ async fn open_loop_records_the_queueing_that_closed_loop_hides() {
 async fn open_loop_counts_the_wait_for_a_slot_that_uncorrected_latency_misses() {
     // One call in flight at most: the client, not the server, holds the queue, so only
     // latency from the intended send time sees it.
-    let open = Mode::Open { rates: vec![200.0], max_in_flight: 1 };
+    let open = Mode::Open { rates: vec![200.0], max_in_flight: 1, lead: Duration::ZERO };
     let (open_p99, unc_p99, _) =
         p99_ms(slow_client(Duration::from_millis(10)), open, Duration::from_millis(500)).await;
     assert!(open_p99 > 200.0, "corrected p99 {open_p99} ms");
@@ -242,6 +242,9 @@ fn usage_errors_and_plain_output() {
     let out = load(&["--requests", "10", "--threshold", "random-23:p99<1us"]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(show(&out).contains("\"random-23\", which is not in this run"), "{}", show(&out));
+    let out = load(&["--rate", "10", "--pacing-lead", "20ms"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(show(&out).contains("20ms is longer than the limit of 10ms"), "{}", show(&out));
     let out = harness().args(["load", "--list"]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("RSA-2048 PKCS #1 v1.5 with SHA-256"),
@@ -264,6 +267,7 @@ async fn open_run(
     client: Client,
     rate: f64,
     duration: Duration,
+    lead: Duration,
 ) -> (grep11_harness::load::record::Summary, Duration) {
     let workload = catalogue().unwrap().into_iter().find(|w| w.name == "random-32").unwrap();
     let ready = workload.setup(&client).await.unwrap();
@@ -271,7 +275,7 @@ async fn open_run(
     let plan = Plan {
         workloads: Arc::new(vec![ready]),
         clients: vec![client],
-        mode: Mode::Open { rates: vec![rate], max_in_flight: 4096 },
+        mode: Mode::Open { rates: vec![rate], max_in_flight: 4096, lead },
         warmup: Duration::ZERO,
         duration,
         requests: None,
@@ -290,7 +294,9 @@ async fn open_run(
 async fn open_loop_stops_at_the_duration_and_counts_calls_in_flight() {
     // 100 calls/s of capacity, asked for 300/s over 0.5 s: about 100 calls are still
     // queued at the end. The run ends on time instead of waiting for them (drain is 10 s).
-    let (s, took) = open_run(slow_client(Duration::from_millis(10)), 300.0, Duration::from_millis(500)).await;
+    let (s, took) =
+        open_run(slow_client(Duration::from_millis(10)), 300.0, Duration::from_millis(500), Duration::ZERO)
+            .await;
     // Waiting for the queue would take another second (100 calls at 10 ms), and leave
     // nothing in flight. The bounds allow for a loaded machine, where each 10 ms sleep can
     // take longer (which lowers the capacity, never raises it).
@@ -298,6 +304,22 @@ async fn open_loop_stops_at_the_duration_and_counts_calls_in_flight() {
     assert!(took < Duration::from_millis(1500), "the run took {took:?}");
     assert!(s.count + s.unfinished >= 140, "{} done + {} in flight of 150 sent", s.count, s.unfinished);
     assert!(s.rate <= 105.0 && s.rate >= 30.0, "achieved {} calls/s against a capacity of 100", s.rate);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_sends_rate_times_duration_whatever_the_lead() {
+    // 400/s over 0.5 s is sends 0 to 199, whether the loop is woken at each send time or
+    // 10 ms (four periods) before it; a run that ends on time counts its calls in flight.
+    for lead in [Duration::ZERO, Duration::from_millis(10)] {
+        let (s, _) = open_run(slow_client(Duration::ZERO), 400.0, Duration::from_millis(500), lead).await;
+        let sent = s.count + s.errors + s.unfinished;
+        assert_eq!(
+            sent, 200,
+            "lead {lead:?}: {} ok, {} failed, {} in flight",
+            s.count, s.errors, s.unfinished
+        );
+        assert_eq!(s.errors, 0, "lead {lead:?}: {:?}", s.error_kinds);
+    }
 }
 
 #[test]
