@@ -186,6 +186,7 @@ mod tests {
             failed_call: None,
             wire: crate::client::Wire::Keyblob,
             retries: 0,
+            resent: 0,
             trace: Vec::new(),
         }
     }

@@ -38,6 +38,11 @@ pub struct ServeArgs {
     /// environment variable: command lines are visible to other users.
     #[arg(long, value_name = "TOKEN", env = BEARER_TOKEN_ENV, hide_env_values = true)]
     bearer_token: Option<String>,
+    /// End each connection gracefully (GOAWAY, calls in flight answered) this long after
+    /// it opened, as a load balancer or a service with a maximum connection age does;
+    /// clients must reconnect.
+    #[arg(long, value_name = "DURATION", value_parser = super::args::positive_duration)]
+    max_connection_age: Option<std::time::Duration>,
     /// Commit a defect on purpose, to check that a client or a suite notices (repeatable;
     /// `--list-faults` names them).
     #[arg(long = "fault", value_name = "NAME")]
@@ -89,6 +94,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             crate::client::tls::server_config(cert, key, args.client_ca.as_deref()).context("serve TLS")?;
         server = server.tls_config(tls).context("serve TLS")?;
     }
+    if let Some(age) = args.max_connection_age {
+        server = server.max_connection_age(age);
+    }
     config.faults = args.faults.iter().copied().collect();
     let emulator = Emulator::new(config);
     let listener = match tokio::net::TcpListener::bind(listen).await {
@@ -101,6 +109,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (Some(_), Some(_)) => ("https", "TLS, client certificates required"),
     };
     let auth = if bearer.is_some() { ", bearer token required" } else { "" };
+    let age = match args.max_connection_age {
+        Some(age) => format!(", connections ended after {}", humantime::format_duration(age)),
+        None => String::new(),
+    };
     // One line, faults included: a caller that reads the first line for the URL and then
     // closes the pipe must not make a later eprintln! fail.
     let faults = match args.faults.as_slice() {
@@ -110,7 +122,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let local = listener.local_addr()?;
-    eprintln!("grep11-harness: serving the GREP11 emulator on {scheme}://{local} ({mode}{auth}){faults}");
+    eprintln!(
+        "grep11-harness: serving the GREP11 emulator on {scheme}://{local} ({mode}{auth}{age}){faults}"
+    );
     // TCP_NODELAY on every accepted socket: without it a response whose DATA frame and
     // trailers go out in two writes waits ~40 ms for the client's delayed ACK (Nagle). The
     // builder's own `tcp_nodelay` only applies when tonic binds the socket itself.

@@ -252,6 +252,9 @@ pub struct Counted {
     pub result: Result<Fields, CallError>,
     /// Retries made, at most [`MAX_ATTEMPTS`](super::MAX_ATTEMPTS) - 1.
     pub retries: u32,
+    /// Times the request was sent again because its connection closed under it, at most
+    /// [`MAX_RESENDS`](super::retry::MAX_RESENDS).
+    pub resent: u32,
 }
 
 impl Client {
@@ -262,9 +265,9 @@ impl Client {
 
     /// [`Client::call`], also telling how many retries it took.
     pub async fn call_counted(&self, rpc: Rpc, args: &Args) -> Counted {
-        let mut retries = 0;
-        let result = self.call_retrying(rpc, args, &mut retries).await;
-        Counted { result, retries }
+        let mut attempts = self.attempts();
+        let result = self.call_retrying(rpc, args, &mut attempts).await;
+        Counted { result, retries: attempts.retries, resent: attempts.resent }
     }
 }
 
@@ -311,19 +314,22 @@ macro_rules! client_calls {
 }
 
 impl Client {
-    async fn call_retrying(&self, rpc: Rpc, args: &Args, retries: &mut u32) -> Result<Fields, CallError> {
+    async fn call_retrying(
+        &self,
+        rpc: Rpc,
+        args: &Args,
+        attempts: &mut super::retry::Attempts,
+    ) -> Result<Fields, CallError> {
         // Encoded once: a retry sends the same bytes.
         let body = self.encode_request(rpc, args);
         // Every attempt, and every wait between them, fits inside the one per-call deadline.
         let deadline = Instant::now() + self.timeout;
-        // The refusal that caused the last retry.
-        let mut retried = None;
         let answer = loop {
             let mut request = self.request(body.clone()).await?;
             request.set_timeout(deadline.saturating_duration_since(Instant::now()));
             match self.unary(rpc, request).await {
                 Ok(answer) => break answer,
-                Err(status) => self.after_refusal(status, deadline, retries, &mut retried).await?,
+                Err(status) => self.after_refusal(status, deadline, attempts).await?,
             }
         };
         self.read_response(&Call { rpc, wire: self.wire, args }, answer)

@@ -80,16 +80,21 @@ pub fn classify(status: &tonic::Status) -> Option<NoAnswer> {
     Some(NoAnswer { kind, code: status.code(), detail: describe(status) })
 }
 
+/// The errors under `status`, its source first.
+fn chain(status: &tonic::Status) -> impl Iterator<Item = &(dyn StdError + 'static)> {
+    std::iter::successors(status.source(), |&e| e.source())
+}
+
 /// The first error in the source chain that names a cause.
 fn chain_kind(status: &tonic::Status) -> Option<NoAnswerKind> {
-    let mut next: Option<&(dyn StdError + 'static)> = status.source();
-    while let Some(e) = next {
-        if let Some(kind) = error_kind(e) {
-            return Some(kind);
-        }
-        next = e.source();
-    }
-    None
+    chain(status).find_map(error_kind)
+}
+
+/// Whether the call's connection closed under it, or the endpoint refused or reset its
+/// stream, before an answer: a status from the error chain (not the endpoint's own, and
+/// not a message cut short) that names a closed connection.
+pub fn connection_lost(status: &tonic::Status) -> bool {
+    status.details().is_empty() && chain_kind(status) == Some(NoAnswerKind::ConnectionClosed)
 }
 
 fn error_kind(e: &(dyn StdError + 'static)) -> Option<NoAnswerKind> {
@@ -180,14 +185,12 @@ fn codec_kind(status: &tonic::Status) -> Option<NoAnswerKind> {
 /// The status message followed by its error chain, each link once.
 fn describe(status: &tonic::Status) -> String {
     let mut out = status.message().to_owned();
-    let mut next: Option<&(dyn StdError + 'static)> = status.source();
-    while let Some(e) = next {
+    for e in chain(status) {
         let text = e.to_string();
         if !text.is_empty() && !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }
-        next = e.source();
     }
     out
 }

@@ -401,23 +401,27 @@ impl Client {
         }
     }
 
-    /// After an attempt that ended in `status`: waits and returns `Ok` when the endpoint
-    /// asked for a retry that still fits before `deadline` (counting it in `retries`),
-    /// otherwise the call's error.
+    /// A call's attempts: a tonic `Channel` reconnects after a lost connection, a
+    /// [`Direct`] connection does not (calls on it fail from then on).
+    fn attempts(&self) -> retry::Attempts {
+        retry::Attempts::new(self.direct.is_none())
+    }
+
+    /// After an attempt that ended in `status`: returns `Ok`, after the wait asked for,
+    /// when the call is to be sent again before `deadline` (`retry`), otherwise the call's
+    /// error.
     async fn after_refusal(
         &self,
         status: tonic::Status,
         deadline: std::time::Instant,
-        retries: &mut u32,
-        retried: &mut Option<crate::pkcs11::CkRv>,
+        attempts: &mut retry::Attempts,
     ) -> Result<(), CallError> {
-        match retry::next(&status, *retries, deadline, *retried) {
-            retry::Next::Retry(wait, rv) => {
-                *retries += 1;
-                *retried = Some(rv);
+        match attempts.next(&status, deadline) {
+            retry::Next::Retry(wait) => {
                 tokio::time::sleep(wait).await;
                 Ok(())
             }
+            retry::Next::Resend => Ok(()),
             retry::Next::Final => Err(self.failure(status)),
             retry::Next::Misused(why) => Err(CallError::RetryMisused(why)),
         }

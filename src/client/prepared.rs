@@ -66,12 +66,11 @@ impl Client {
             return Err(CallError::BadResponse("no direct connection for an encoded request".into()));
         };
         let deadline = Instant::now() + self.timeout;
-        let mut retries = 0;
-        let mut retried = None;
+        let mut attempts = self.attempts();
         let mut retry_headers;
         let mut headers = &encoded.headers;
         loop {
-            if retries > 0 {
+            if attempts.retries + attempts.resent > 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
                 retry_headers = encoded.headers.clone();
                 retry_headers.insert("grpc-timeout", grpc_timeout(left));
@@ -86,7 +85,7 @@ impl Client {
                 }
                 Err(e) => tonic::Status::from_error(e),
             };
-            self.after_refusal(status, deadline, &mut retries, &mut retried).await?;
+            self.after_refusal(status, deadline, &mut attempts).await?;
         }
     }
 }

@@ -1,14 +1,26 @@
-//! Retrying a call the endpoint says may be retried: only a status whose `Grep11Error`
-//! detail has `Retry` true (a busy or briefly unavailable crypto unit), at most
-//! [`MAX_ATTEMPTS`] attempts, with a short backoff, and never past the call's deadline.
-//! Retry is judged too: on a refusal that follows from the request alone, or on a refusal
-//! that is still the same after the last attempt, it fails the call.
-//! Every GREP11 function is stateless on the server (states and keys travel with the
-//! request), so sending the same request again is safe. A status without the detail, or
-//! with `Retry` false, is answered at once.
+//! Sending a call again, inside its one deadline, in two cases.
+//!
+//! A refusal the endpoint says may be retried: only a status whose `Grep11Error` detail
+//! has `Retry` true (a busy or briefly unavailable crypto unit), at most [`MAX_ATTEMPTS`]
+//! attempts, with a short backoff. Retry is judged too: on a refusal that follows from the
+//! request alone, or on a refusal that is still the same after the last attempt, it fails
+//! the call. A status without the detail, or with `Retry` false, is answered at once.
+//!
+//! A call whose connection closed under it, or whose stream the endpoint refused, before
+//! an answer ([`failure::connection_lost`]): sent again at once, at most [`MAX_RESENDS`]
+//! times, on a transport that reconnects. An endpoint that recycles its connections (a
+//! maximum connection age, a graceful restart, a load balancer draining) does this to the
+//! calls in flight as a matter of course, and HTTP/2 leaves a race at every such close: a
+//! request can be written just as the endpoint's GOAWAY and the closing socket arrive.
+//! gRPC clients re-send unasked only what the endpoint cannot have started; here anything
+//! is, because every GREP11 function is stateless on the server (states and keys travel
+//! with the request), so sending the same request again changes nothing. Reports count
+//! these apart from retries, so that an unstable connection still shows, and an endpoint
+//! that drops every call still fails it.
 
 use std::time::{Duration, Instant};
 
+use super::failure;
 use crate::pkcs11::{
     CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED, CKR_FUNCTION_CANCELED, CKR_FUNCTION_FAILED,
     CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_SESSION_COUNT, CKR_TOKEN_NOT_PRESENT, CKR_VENDOR_DEFINED, CkRv,
@@ -17,6 +29,10 @@ use crate::status::{CallFailure, from_status};
 
 /// Attempts per call, the first included.
 pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Re-sends per call after a lost connection. A call re-sent on a new connection can meet
+/// the next close too: with connections recycled every 20 ms, 4% of re-sent calls did.
+pub const MAX_RESENDS: u32 = 5;
 
 /// The wait before retry `n` (0-based): 10 ms, then 40 ms.
 fn backoff(n: u32) -> Duration {
@@ -47,8 +63,10 @@ fn may_pass(rv: CkRv) -> bool {
 /// What to do after a non-OK answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
-    /// Wait, then send the request again: the endpoint refused with `CkRv` and Retry.
-    Retry(Duration, CkRv),
+    /// Wait, then send the request again: the endpoint refused with Retry.
+    Retry(Duration),
+    /// Send the request again now: its connection closed under it.
+    Resend,
     /// The answer is final.
     Final,
     /// The endpoint misused Retry, which fails the call: it marked a refusal that cannot
@@ -56,30 +74,60 @@ pub enum Next {
     Misused(String),
 }
 
-/// Judges a non-OK answer. `retries` is the number of retries made so far, `retried` the
-/// code of the refusal that caused the last one.
-pub fn next(status: &tonic::Status, retries: u32, deadline: Instant, retried: Option<CkRv>) -> Next {
-    let CallFailure::Pkcs11(failure) = from_status(status) else { return Next::Final };
-    let rv = failure.rv;
-    if failure.retry && !may_pass(rv) {
-        return Next::Misused(format!(
-            "the endpoint marked {} as Retry, but it answers the request itself: sending it again cannot succeed",
-            rv.describe()
-        ));
+/// One call's attempts so far.
+#[derive(Debug)]
+pub struct Attempts {
+    /// Whether a lost connection is worth sending again on: the transport reconnects.
+    reconnects: bool,
+    /// Retries made on the endpoint's request.
+    pub retries: u32,
+    /// The refusal that caused the last of them.
+    retried: Option<CkRv>,
+    /// Requests sent again after their connection closed.
+    pub resent: u32,
+}
+
+impl Attempts {
+    /// A call's first attempt, on a transport that `reconnects` after a lost connection
+    /// or not.
+    pub fn new(reconnects: bool) -> Attempts {
+        Attempts { reconnects, retries: 0, retried: None, resent: 0 }
     }
-    let wait = backoff(retries);
-    let again = failure.retry && retries + 1 < MAX_ATTEMPTS && Instant::now() + wait < deadline;
-    if again {
-        return Next::Retry(wait, rv);
+
+    /// Judges a non-OK answer, counting the retry or re-send it calls for.
+    pub fn next(&mut self, status: &tonic::Status, deadline: Instant) -> Next {
+        if self.reconnects
+            && self.resent < MAX_RESENDS
+            && Instant::now() < deadline
+            && failure::connection_lost(status)
+        {
+            self.resent += 1;
+            return Next::Resend;
+        }
+        let CallFailure::Pkcs11(failure) = from_status(status) else { return Next::Final };
+        let rv = failure.rv;
+        if failure.retry && !may_pass(rv) {
+            return Next::Misused(format!(
+                "the endpoint marked {} as Retry, but it answers the request itself: sending it again cannot succeed",
+                rv.describe()
+            ));
+        }
+        let wait = backoff(self.retries);
+        let again = failure.retry && self.retries + 1 < MAX_ATTEMPTS && Instant::now() + wait < deadline;
+        if again {
+            self.retries += 1;
+            self.retried = Some(rv);
+            return Next::Retry(wait);
+        }
+        if self.retries > 0 && self.retried == Some(rv) {
+            return Next::Misused(format!(
+                "{} on all {} attempts after the endpoint asked for a retry: a refusal that does not pass is not retryable",
+                rv.describe(),
+                self.retries + 1
+            ));
+        }
+        Next::Final
     }
-    if retries > 0 && retried == Some(rv) {
-        return Next::Misused(format!(
-            "{} on all {} attempts after the endpoint asked for a retry: a refusal that does not pass is not retryable",
-            rv.describe(),
-            retries + 1
-        ));
-    }
-    Next::Final
 }
 
 #[cfg(test)]
@@ -92,39 +140,71 @@ mod tests {
         to_status(&Grep11Failure { rv, detail: "busy".into(), retry })
     }
 
+    fn fresh() -> Attempts {
+        Attempts::new(true)
+    }
+
+    fn after(retries: u32, retried: CkRv) -> Attempts {
+        Attempts { retries, retried: Some(retried), ..fresh() }
+    }
+
     #[test]
     fn only_a_grep11error_asking_for_it_is_retried_and_only_so_often() {
         let later = Instant::now() + Duration::from_secs(10);
         let busy = status(CKR_DEVICE_ERROR, true);
-        assert_eq!(next(&busy, 0, later, None), Next::Retry(Duration::from_millis(10), CKR_DEVICE_ERROR));
-        assert_eq!(next(&busy, 1, later, None), Next::Retry(Duration::from_millis(40), CKR_DEVICE_ERROR));
-        assert_eq!(next(&status(CKR_DEVICE_ERROR, false), 0, later, None), Next::Final);
-        assert_eq!(next(&status(CKR_SIGNATURE_INVALID, false), 0, later, None), Next::Final);
+        let mut attempts = fresh();
+        assert_eq!(attempts.next(&busy, later), Next::Retry(Duration::from_millis(10)));
+        assert_eq!(attempts.next(&busy, later), Next::Retry(Duration::from_millis(40)));
+        assert_eq!((attempts.retries, attempts.resent), (2, 0));
+        assert_eq!(fresh().next(&status(CKR_DEVICE_ERROR, false), later), Next::Final);
+        assert_eq!(fresh().next(&status(CKR_SIGNATURE_INVALID, false), later), Next::Final);
         // UNAVAILABLE without the detail is a transport failure: not ours to retry.
-        assert_eq!(next(&tonic::Status::unavailable("down"), 0, later, None), Next::Final);
+        assert_eq!(fresh().next(&tonic::Status::unavailable("down"), later), Next::Final);
         // A retry that ends in another answer is that answer.
-        assert_eq!(next(&status(CKR_GENERAL_ERROR, false), 1, later, Some(CKR_DEVICE_ERROR)), Next::Final);
+        assert_eq!(after(1, CKR_DEVICE_ERROR).next(&status(CKR_GENERAL_ERROR, false), later), Next::Final);
     }
 
     #[test]
     fn a_refusal_that_cannot_pass_or_does_not_pass_misuses_retry() {
         let later = Instant::now() + Duration::from_secs(10);
-        let Next::Misused(why) = next(&status(CKR_SIGNATURE_INVALID, true), 0, later, None) else {
+        let Next::Misused(why) = fresh().next(&status(CKR_SIGNATURE_INVALID, true), later) else {
             panic!("CKR_SIGNATURE_INVALID with Retry was accepted")
         };
         assert!(why.contains("CKR_SIGNATURE_INVALID"), "{why}");
         // The same refusal after the last attempt, with or without Retry.
         let busy = status(CKR_DEVICE_ERROR, true);
-        assert!(matches!(next(&busy, 2, later, Some(CKR_DEVICE_ERROR)), Next::Misused(_)));
+        assert!(matches!(after(2, CKR_DEVICE_ERROR).next(&busy, later), Next::Misused(_)));
         let final_busy = status(CKR_DEVICE_ERROR, false);
-        assert!(matches!(next(&final_busy, 1, later, Some(CKR_DEVICE_ERROR)), Next::Misused(_)));
+        assert!(matches!(after(1, CKR_DEVICE_ERROR).next(&final_busy, later), Next::Misused(_)));
         // Vendor codes cannot be judged.
-        assert!(matches!(next(&status(CkRv(0x8000_0101), true), 0, later, None), Next::Retry(..)));
+        let vendor = status(CkRv(0x8000_0101), true);
+        assert!(matches!(fresh().next(&vendor, later), Next::Retry(..)));
     }
 
     #[test]
     fn no_retry_waits_past_the_deadline() {
         let soon = Instant::now() + Duration::from_millis(5);
-        assert_eq!(next(&status(CKR_DEVICE_ERROR, true), 0, soon, None), Next::Final);
+        assert_eq!(fresh().next(&status(CKR_DEVICE_ERROR, true), soon), Next::Final);
+    }
+
+    #[test]
+    fn a_call_whose_connection_closed_is_sent_again_at_once_and_not_as_a_retry() {
+        let later = Instant::now() + Duration::from_secs(10);
+        let closed = || {
+            let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+            tonic::Status::from_error(Box::new(io))
+        };
+        let mut attempts = fresh();
+        for _ in 0..MAX_RESENDS {
+            assert_eq!(attempts.next(&closed(), later), Next::Resend);
+        }
+        assert_eq!(attempts.next(&closed(), later), Next::Final);
+        assert_eq!((attempts.retries, attempts.resent), (0, MAX_RESENDS));
+        // Not on a transport that does not reconnect, nor past the deadline, nor for a
+        // connection never made.
+        assert_eq!(Attempts::new(false).next(&closed(), later), Next::Final);
+        assert_eq!(fresh().next(&closed(), Instant::now()), Next::Final);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(fresh().next(&tonic::Status::from_error(Box::new(refused)), later), Next::Final);
     }
 }

@@ -73,6 +73,9 @@ pub struct Counts {
     pub deviations_not_occurred: usize,
     /// Calls the client repeated because the endpoint's `Grep11Error` said Retry.
     pub retries: u64,
+    /// Calls the client sent again because their connection closed under them, or the
+    /// endpoint refused their stream, before an answer.
+    pub resent: u64,
 }
 
 #[derive(Serialize, JsonSchema, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -142,6 +145,9 @@ pub struct CaseJson {
     pub failed_call: Option<usize>,
     /// Calls repeated because the endpoint's `Grep11Error` said Retry.
     pub retries: u32,
+    /// Calls sent again because their connection closed under them, or the endpoint
+    /// refused their stream, before an answer.
+    pub resent: u32,
     pub trace: Vec<StepJson>,
 }
 
@@ -237,6 +243,7 @@ fn case(c: &CaseResult) -> CaseJson {
             .collect(),
         failed_call: c.failed_call,
         retries: c.retries,
+        resent: c.resent,
         trace: c
             .trace
             .iter()
@@ -269,6 +276,7 @@ pub fn results(report: &RunReport) -> Results {
             deviations_occurred: report.deviations_occurred(),
             deviations_not_occurred: report.deviations_not_occurred(),
             retries: report.retries(),
+            resent: report.resent(),
         },
         profile: report.profile.as_ref().map(|p| ProfileJson {
             name: p.name.clone(),
@@ -364,6 +372,7 @@ mod tests {
             calls: Vec::new(),
             failed_call: None,
             retries: 0,
+            resent: 0,
             trace: Vec::new(),
         }
     }

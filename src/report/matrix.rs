@@ -164,6 +164,7 @@ mod tests {
                 .collect(),
             failed_call,
             retries: 0,
+            resent: 0,
             trace: Vec::new(),
         }
     }

@@ -123,6 +123,11 @@ impl RunReport {
         self.cases.iter().map(|c| u64::from(c.retries)).sum()
     }
 
+    /// Calls sent again after their connection closed, over every case.
+    pub fn resent(&self) -> u64 {
+        self.cases.iter().map(|c| u64::from(c.resent)).sum()
+    }
+
     /// Cases with `outcome`.
     pub fn count(&self, outcome: Outcome) -> usize {
         self.cases.iter().filter(|c| c.outcome == outcome).count()

@@ -60,10 +60,13 @@ pub fn render(report: &RunReport) -> String {
     }
     let mut outcomes = builder.build();
     outcomes.with(Style::sharp());
-    let retried = match report.retries() {
-        0 => String::new(),
-        n => format!(" ({n} calls retried at the endpoint's request)"),
-    };
+    let repeated = [
+        (report.retries(), "retried at the endpoint's request"),
+        (report.resent(), "sent again after their connection closed"),
+    ];
+    let repeated: Vec<String> =
+        repeated.iter().filter(|(n, _)| *n > 0).map(|(n, why)| format!("{n} calls {why}")).collect();
+    let retried = if repeated.is_empty() { String::new() } else { format!(" ({})", repeated.join(", ")) };
     format!(
         "{functions}\nseed-table functions exercised: {exercised}/{total}\n\n{outcomes}\n{} cases in {:.2}s against {}{retried}",
         report.cases.len(),

@@ -465,6 +465,7 @@ mod tests {
             calls: Vec::new(),
             failed_call: None,
             retries: 0,
+            resent: 0,
             trace,
         }
     }

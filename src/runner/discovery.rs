@@ -40,6 +40,7 @@ fn result(id: String, name: String, rpc: Rpc, mechanism: Option<CkMechanismType>
         calls: vec![PlannedCall { rpc, mechanism, expects_ok: true }],
         failed_call: None,
         retries: 0,
+        resent: 0,
         trace: Vec::new(),
     }
 }
@@ -51,8 +52,8 @@ fn mech_args(mech: CkMechanismType) -> Args {
     args
 }
 
-/// Makes one call of a generated case: the step goes into its trace, its retries into its
-/// count, and the time so far into its duration.
+/// Makes one call of a generated case: the step goes into its trace, its retries and
+/// re-sends into its counts, and the time so far into its duration.
 async fn traced_call(
     client: &Client,
     case: &mut CaseResult,
@@ -63,6 +64,7 @@ async fn traced_call(
 ) -> Result<crate::client::Fields, crate::client::CallError> {
     let counted = client.call_counted(rpc, args).await;
     case.retries += counted.retries;
+    case.resent += counted.resent;
     case.trace.push(StepTrace {
         index: case.trace.len() + 1,
         action: rpc.name().to_owned(),

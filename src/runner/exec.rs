@@ -24,6 +24,8 @@ struct Run<'a> {
     mechanisms: BTreeSet<CkMechanismType>,
     /// Retries the client made on the endpoint's request, over all steps.
     retries: u32,
+    /// Calls sent again after their connection closed, over all steps.
+    resent: u32,
     /// Calls made so far: the index in the case's planned calls of the next one.
     calls_made: usize,
     trace: Vec<StepTrace>,
@@ -39,6 +41,7 @@ pub async fn run_case(client: &Client, instance: &CaseInstance, profile: &Profil
         functions: BTreeSet::new(),
         mechanisms: BTreeSet::new(),
         retries: 0,
+        resent: 0,
         calls_made: 0,
         trace: Vec::new(),
     };
@@ -65,6 +68,7 @@ pub async fn run_case(client: &Client, instance: &CaseInstance, profile: &Profil
         failed_call,
         deviation: None,
         retries: run.retries,
+        resent: run.resent,
         trace: run.trace,
     }
 }
@@ -92,6 +96,7 @@ impl Run<'_> {
                     self.calls_made += 1;
                     let counted = client.call_counted(rpc, &args).await;
                     self.retries += counted.retries;
+                    self.resent += counted.resent;
                     let result = counted.result;
                     let observed = observe(&result);
                     let verdict = judge(&step.expect, &observed, &env, self.profile);

@@ -72,6 +72,7 @@ impl CaseResult {
             failed_call: None,
             deviation: None,
             retries: 0,
+            resent: 0,
             trace: Vec::new(),
         }
     }

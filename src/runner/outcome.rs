@@ -123,6 +123,9 @@ pub struct CaseResult {
     /// Calls repeated because the endpoint answered with a `Grep11Error` whose `Retry` is
     /// true (`client::retry`); the case's outcome is that of the last attempt.
     pub retries: u32,
+    /// Calls sent again because their connection closed under them, or the endpoint
+    /// refused their stream, before an answer (`client::retry`).
+    pub resent: u32,
     /// The steps that were sent or computed, in order (a step whose arguments could not be
     /// evaluated has no line; `message` says why).
     pub trace: Vec<StepTrace>,

@@ -22,3 +22,4 @@ mod results;
 mod support;
 mod third_party_client;
 mod tls_auth;
+mod unusual;
