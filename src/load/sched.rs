@@ -236,6 +236,10 @@ async fn closed(plan: &Plan, concurrency: usize, shared: Arc<Shared>, stop: &mut
                 }
                 let now = Instant::now();
                 one(&shared, &client, w, phase, now, env, sampled).await;
+                // A call that fails at once (its connection is gone) never waits, and a
+                // worker that never waits would hold the event loop, timers included,
+                // forever: this yields once the task has used tokio's budget.
+                tokio::task::coop::consume_budget().await;
             }
         });
     }

@@ -389,3 +389,30 @@ fn an_overloaded_run_keeps_its_connection() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_connection_the_endpoint_ends_fails_its_calls_and_the_run_still_ends_on_time() {
+    // The direct connection does not reconnect: after the endpoint's GOAWAY every call on
+    // it fails at once. Calls that never wait once kept the single-threaded event loop,
+    // its timers included, from ever ending the run.
+    let served = serve(&["--max-connection-age", "200ms"]);
+    let run = ["--workload", "random-32", "--warmup", "0s", "--duration", "1s"];
+    let mut child = harness()
+        .args(["load", "--endpoint", &served.url])
+        .args(run)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("load --duration 1s still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gRPC UNAVAILABLE×"), "{}", show(&out));
+}
