@@ -119,6 +119,13 @@ impl Shared {
         took
     }
 
+    /// Counts an iteration of workload `w` in flight, from before its task first runs: an
+    /// open-loop run that ends just after a send aborts the send's task, which then never
+    /// runs, and the send must still be counted.
+    fn start(&self, w: usize) {
+        self.in_flight[w].fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Whether this iteration of workload `w` is checked: the first, then every Nth.
     fn sampled(&self, w: usize) -> bool {
         let n = self.started.get(w).map(|c| c.fetch_add(1, Ordering::Relaxed)).unwrap_or(1);
@@ -185,7 +192,8 @@ pub async fn run(plan: &Plan, recorder: Arc<Recorder>, mut stop: watch::Receiver
 }
 
 /// One iteration of workload `w`, recorded: the call(s), then (sampled) the local check,
-/// outside the timed part. `in_flight` counts it until it is recorded.
+/// outside the timed part. The caller counts it in `in_flight` when it starts it
+/// ([`Shared::start`]); this uncounts it once it is recorded.
 async fn one(
     shared: &Shared,
     client: &Client,
@@ -195,9 +203,11 @@ async fn one(
     env: &mut Env,
     sampled: bool,
 ) {
-    let Some(workload) = shared.workloads.get(w) else { return };
     let counter = &shared.in_flight[w];
-    counter.fetch_add(1, Ordering::AcqRel);
+    let Some(workload) = shared.workloads.get(w) else {
+        counter.fetch_sub(1, Ordering::AcqRel);
+        return;
+    };
     let sent = Instant::now();
     let mut result = workload.iterate(client, env, sampled).await;
     let done = Instant::now();
@@ -235,6 +245,7 @@ async fn closed(plan: &Plan, concurrency: usize, shared: Arc<Shared>, stop: &mut
                     *env = workload.env();
                 }
                 let now = Instant::now();
+                shared.start(w);
                 one(&shared, &client, w, phase, now, env, sampled).await;
                 // A call that fails at once (its connection is gone) never waits, and a
                 // worker that never waits would hold the event loop, timers included,
@@ -371,14 +382,16 @@ async fn open(
                     _ = stop.wait_for(|s| *s) => { ended = Ended::Stopped; break 'phases; }
                 };
                 let w = shared.picker.pick(&mut rng);
+                shared.start(w);
                 let client = plan.clients[next_client % plan.clients.len()].clone();
                 next_client = next_client.wrapping_add(1);
                 let shared = shared.clone();
                 tasks.spawn(async move {
-                    let Some(workload) = shared.workloads.get(w) else { return };
                     let sampled = shared.sampled(w);
-                    let mut env =
-                        if sampled || workload.needs_env() { workload.env() } else { Env::default() };
+                    let mut env = match shared.workloads.get(w) {
+                        Some(workload) if sampled || workload.needs_env() => workload.env(),
+                        _ => Env::default(),
+                    };
                     one(&shared, &client, w, phase, intended, &mut env, sampled).await;
                     drop(permit);
                 });
