@@ -5,15 +5,19 @@
 //! Here a call submits its stream from the calling task, one task per connection reads
 //! and writes the socket, and a finished stream wakes its caller.
 //!
-//! It does not reconnect: once the connection is lost, its calls fail (UNAVAILABLE, with
-//! the cause), which a load run counts as errors. Plain h2c and in-process pipes only;
-//! TLS endpoints go through the `Channel`.
+//! A connection made from a URL is made again when the endpoint ends it (a GOAWAY, as an
+//! endpoint recycling its connections sends, or a closed socket): the next call dials, one
+//! at a time, and the calls caught by the close are re-sent by the client (`retry`). When
+//! dialling fails, calls fail with that error (UNAVAILABLE, with the cause) for
+//! [`REDIAL_PAUSE`] before the next try, which a load run counts as errors. A connection
+//! over a given stream ([`Direct::over`]) is not made again. Plain h2c and in-process
+//! pipes only; TLS endpoints go through the `Channel`.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::uri::{Authority, Scheme};
@@ -34,13 +38,38 @@ const SETTINGS: Settings = Settings { stream_window: 2 * 1024 * 1024, connection
 /// How much one read takes from the socket.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// One HTTP/2 connection; clones share it.
+/// After a failed dial, how long calls fail with its error before one dials again.
+pub const REDIAL_PAUSE: Duration = Duration::from_millis(100);
+
+/// One HTTP/2 connection at a time; clones share it.
 #[derive(Clone)]
 pub struct Direct {
-    user: Arc<User>,
+    link: Arc<Link>,
     scheme: Scheme,
     authority: Authority,
     timeout: Duration,
+}
+
+/// The connection the clones of a [`Direct`] share, and how to make the next one.
+struct Link {
+    current: Mutex<Arc<User>>,
+    /// `None` for a connection over a given stream, which cannot be made again.
+    redial: Option<Redial>,
+}
+
+/// How a lost connection is made again.
+struct Redial {
+    url: String,
+    connect_timeout: Duration,
+    /// Held while dialling, so that one call dials and the others wait for its outcome;
+    /// holds when the last failed dial ended, and its error.
+    last_failure: tokio::sync::Mutex<Option<(Instant, nghttp2::Error)>>,
+}
+
+impl Link {
+    fn current(&self) -> Arc<User> {
+        self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
 }
 
 /// The connection, as its calls and its driving task share it.
@@ -64,6 +93,13 @@ impl Shared {
         // nghttp2's callbacks do not panic, and nothing else runs under it.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Whether a new stream may start here: the connection is open and neither side has
+    /// sent GOAWAY.
+    fn accepts_requests(&self) -> bool {
+        let state = self.lock();
+        state.closed.is_none() && state.session.accepts_requests()
+    }
 }
 
 /// What the `Direct` handles hold: when the last goes, the connection winds down.
@@ -83,60 +119,67 @@ impl Direct {
         timeout: Duration,
         connect_timeout: Duration,
     ) -> Result<Direct, ConnectError> {
-        let bad = |reason: String| ConnectError::BadUrl { url: url.to_owned(), reason };
-        let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
-        if uri.scheme() != Some(&Scheme::HTTP) {
-            return Err(bad("the direct transport speaks h2c (http://) only".into()));
-        }
-        let authority = uri.authority().cloned().ok_or_else(|| bad("no host".into()))?;
-        let port = authority.port_u16().unwrap_or(80);
-        let unreachable = |reason: String| ConnectError::Unreachable { url: url.to_owned(), reason };
-        let handshake = async {
-            let tcp = tokio::net::TcpStream::connect((authority.host(), port))
-                .await
-                .map_err(|e| unreachable(error_chain(&e)))?;
-            tcp.set_nodelay(true).map_err(|e| unreachable(error_chain(&e)))?;
-            // A TLS port hangs up on the HTTP/2 preface: the reason then names the fix.
-            Direct::over(tcp, authority.clone(), timeout)
-                .await
-                .map_err(|e| unreachable(super::tls::scheme_hint(&*e, false)))
-        };
-        match tokio::time::timeout(connect_timeout, handshake).await {
-            Ok(result) => result,
-            Err(_) => Err(ConnectError::Timeout { url: url.to_owned(), timeout: connect_timeout }),
-        }
+        let (authority, user) = dial(url, connect_timeout).await?;
+        let redial = Redial { url: url.to_owned(), connect_timeout, last_failure: Default::default() };
+        Ok(Direct::new(user, Some(redial), authority, timeout))
     }
 
     /// An HTTP/2 client connection over `io`; the connection runs in a task of its own
-    /// until every handle is dropped and no call is in flight, or the peer closes.
+    /// until every handle is dropped and no call is in flight, or the peer closes. It is
+    /// not made again once lost.
     pub async fn over<T>(io: T, authority: Authority, timeout: Duration) -> Result<Direct, BoxError>
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let mut session = Session::client(&SETTINGS)?;
-        // The client preface proves nothing; a PING answered proves the peer speaks
-        // HTTP/2 (the caller bounds the wait with its connect timeout).
-        let seen = session.ping()?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State { session, closed: None, abandoned: false }),
-            wake: Notify::new(),
-        });
-        tokio::spawn(drive(io, shared.clone()));
-        // Held from here, so that a caller giving up on the handshake also ends the task.
-        let user = Arc::new(User(shared));
-        std::future::poll_fn(|cx| {
-            let mut state = user.0.lock();
-            if let Some(e) = &state.closed {
-                return Poll::Ready(Err(e.clone()));
-            }
-            state.session.poll_pong(seen, cx).map(Ok)
-        })
-        .await?;
-        Ok(Direct { user, scheme: Scheme::HTTP, authority, timeout })
+        Ok(Direct::new(open(io).await?, None, authority, timeout))
     }
 
-    fn shared(&self) -> &Arc<Shared> {
-        &self.user.0
+    fn new(user: Arc<User>, redial: Option<Redial>, authority: Authority, timeout: Duration) -> Direct {
+        let link = Arc::new(Link { current: Mutex::new(user), redial });
+        Direct { link, scheme: Scheme::HTTP, authority, timeout }
+    }
+
+    /// Whether a lost connection is made again (a connection made from a URL).
+    pub fn reconnects(&self) -> bool {
+        self.link.redial.is_some()
+    }
+
+    /// The connection to send on: the current one, or a new one when the endpoint has
+    /// ended it (or sent GOAWAY) and this handle can dial.
+    async fn connection(&self) -> Result<Arc<Shared>, nghttp2::Error> {
+        let current = self.link.current();
+        let Some(redial) = &self.link.redial else { return Ok(current.0.clone()) };
+        if current.0.accepts_requests() {
+            return Ok(current.0.clone());
+        }
+        let mut last_failure = redial.last_failure.lock().await;
+        // Another call may have dialled while this one waited.
+        let latest = self.link.current();
+        if !Arc::ptr_eq(&latest, &current) && latest.0.accepts_requests() {
+            return Ok(latest.0.clone());
+        }
+        if let Some((at, error)) = &*last_failure
+            && at.elapsed() < REDIAL_PAUSE
+        {
+            return Err(error.clone());
+        }
+        match dial(&redial.url, redial.connect_timeout).await {
+            Ok((_, user)) => {
+                let shared = user.0.clone();
+                *self.link.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = user;
+                *last_failure = None;
+                Ok(shared)
+            }
+            Err(e) => {
+                let ended = match &current.0.lock().closed {
+                    Some(why) => why.to_string(),
+                    None => "the endpoint sent GOAWAY".into(),
+                };
+                let error = nghttp2::Error::Closed(format!("{ended}; a new connection failed: {e}"));
+                *last_failure = Some((Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
     }
 
     /// Sends one request and waits until its stream has closed: the whole response, or
@@ -156,7 +199,7 @@ impl Direct {
             (b":path", path.as_bytes()),
         ];
         let all = pseudo.into_iter().chain(fields.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())));
-        let shared = self.shared().clone();
+        let shared = self.connection().await?;
         let id = {
             let mut state = shared.lock();
             if let Some(e) = &state.closed {
@@ -188,6 +231,58 @@ impl Direct {
             };
         Ok(judge(&response))
     }
+}
+
+/// Connects to an `http://host:port` URL: its authority and the connection.
+async fn dial(url: &str, connect_timeout: Duration) -> Result<(Authority, Arc<User>), ConnectError> {
+    let bad = |reason: String| ConnectError::BadUrl { url: url.to_owned(), reason };
+    let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
+    if uri.scheme() != Some(&Scheme::HTTP) {
+        return Err(bad("the direct transport speaks h2c (http://) only".into()));
+    }
+    let authority = uri.authority().cloned().ok_or_else(|| bad("no host".into()))?;
+    let port = authority.port_u16().unwrap_or(80);
+    let unreachable = |reason: String| ConnectError::Unreachable { url: url.to_owned(), reason };
+    let handshake = async {
+        let tcp = tokio::net::TcpStream::connect((authority.host(), port))
+            .await
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        tcp.set_nodelay(true).map_err(|e| unreachable(error_chain(&e)))?;
+        // A TLS port hangs up on the HTTP/2 preface: the reason then names the fix.
+        open(tcp).await.map_err(|e| unreachable(super::tls::scheme_hint(&*e, false)))
+    };
+    match tokio::time::timeout(connect_timeout, handshake).await {
+        Ok(result) => Ok((authority, result?)),
+        Err(_) => Err(ConnectError::Timeout { url: url.to_owned(), timeout: connect_timeout }),
+    }
+}
+
+/// Starts an HTTP/2 client connection over `io` in a task of its own, and waits until the
+/// peer has answered a PING.
+async fn open<T>(io: T) -> Result<Arc<User>, BoxError>
+where
+    T: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let mut session = Session::client(&SETTINGS)?;
+    // The client preface proves nothing; a PING answered proves the peer speaks
+    // HTTP/2 (the caller bounds the wait with its connect timeout).
+    let seen = session.ping()?;
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State { session, closed: None, abandoned: false }),
+        wake: Notify::new(),
+    });
+    tokio::spawn(drive(io, shared.clone()));
+    // Held from here, so that a caller giving up on the handshake also ends the task.
+    let user = Arc::new(User(shared));
+    std::future::poll_fn(|cx| {
+        let mut state = user.0.lock();
+        if let Some(e) = &state.closed {
+            return Poll::Ready(Err(e.clone()));
+        }
+        state.session.poll_pong(seen, cx).map(Ok)
+    })
+    .await?;
+    Ok(user)
 }
 
 /// The status [`Direct`]'s calls fail with: the error's gRPC code and text, with the
@@ -688,12 +783,13 @@ mod tests {
         }
     }
 
-    /// A stream the endpoint resets ends the call as a lost exchange, with gRPC's code for
-    /// the reset's reason, and the connection goes on serving.
+    /// A stream the endpoint resets is sent again (`retry::MAX_RESENDS` times); reset every
+    /// time, the call ends as a lost exchange, with gRPC's code for the reset's reason, and
+    /// the connection goes on serving.
     #[tokio::test]
     async fn a_reset_stream_fails_its_call_only() {
         let url = serving(|mut respond, n| {
-            if n == 0 {
+            if n <= crate::client::retry::MAX_RESENDS as usize {
                 respond.send_reset(h2::Reason::REFUSED_STREAM);
             } else {
                 let mut send = respond.send_response(grpc_ok(), false).unwrap();
@@ -730,6 +826,38 @@ mod tests {
             assert_eq!(lost.code, tonic::Code::Unavailable, "{lost}");
         }
         assert!(started.elapsed() < Duration::from_secs(10), "the calls waited for their deadline");
+    }
+
+    /// A peer that ends each connection gracefully (GOAWAY) once it has answered a call,
+    /// as an endpoint recycling its connections does: each later call goes on a new one.
+    #[tokio::test]
+    async fn a_connection_the_endpoint_ends_is_made_again() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut connection = h2::server::handshake(tcp).await.unwrap();
+                    // Streams opened before the client saw the GOAWAY are still answered.
+                    while let Some(Ok((_, mut respond))) = connection.accept().await {
+                        let mut send = respond.send_response(grpc_ok(), false).unwrap();
+                        send.send_data(Bytes::from_static(&[0, 0, 0, 0, 2, 8, 1]), false).unwrap();
+                        send.send_trailers(status("0")).unwrap();
+                        connection.graceful_shutdown();
+                    }
+                });
+            }
+        });
+        let (client, encoded) = random_caller(&url, Duration::from_secs(2)).await;
+        for _ in 0..3 {
+            assert_eq!(client.send_encoded(&encoded).await, Ok(()));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3, "a connection per call");
     }
 
     /// Regression: answers that arrive after their calls gave up are frames on streams the

@@ -401,10 +401,10 @@ impl Client {
         }
     }
 
-    /// A call's attempts: a tonic `Channel` reconnects after a lost connection, a
-    /// [`Direct`] connection does not (calls on it fail from then on).
+    /// A call's attempts: a tonic `Channel` reconnects after a lost connection, and so
+    /// does a [`Direct`] connection made from a URL.
     fn attempts(&self) -> retry::Attempts {
-        retry::Attempts::new(self.direct.is_none())
+        retry::Attempts::new(self.direct.as_ref().is_none_or(Direct::reconnects))
     }
 
     /// After an attempt that ended in `status`: returns `Ok`, after the wait asked for,

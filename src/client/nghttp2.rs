@@ -418,6 +418,12 @@ impl Session {
         }
     }
 
+    /// Whether a new request may be submitted: no GOAWAY has been sent or received.
+    pub fn accepts_requests(&self) -> bool {
+        // SAFETY: the session is live.
+        unsafe { ng::nghttp2_session_check_request_allowed(self.raw()) != 0 }
+    }
+
     /// Whether the session still has anything to read or write (false after GOAWAY both
     /// ways, or a fatal error).
     pub fn is_alive(&self) -> bool {

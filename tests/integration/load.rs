@@ -390,29 +390,59 @@ fn an_overloaded_run_keeps_its_connection() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn a_connection_the_endpoint_ends_fails_its_calls_and_the_run_still_ends_on_time() {
-    // The direct connection does not reconnect: after the endpoint's GOAWAY every call on
-    // it fails at once. Calls that never wait once kept the single-threaded event loop,
-    // its timers included, from ever ending the run.
-    let served = serve(&["--max-connection-age", "200ms"]);
-    let run = ["--workload", "random-32", "--warmup", "0s", "--duration", "1s"];
+/// `load` of random-32 for `duration` against `url`, as a child; its output once it has
+/// ended, failing the test if it runs past 30 s. `meanwhile` runs once the child started.
+fn bounded_load(url: &str, duration: &str, meanwhile: impl FnOnce()) -> std::process::Output {
     let mut child = harness()
-        .args(["load", "--endpoint", &served.url])
-        .args(run)
+        .args([
+            "load",
+            "--endpoint",
+            url,
+            "--workload",
+            "random-32",
+            "--warmup",
+            "0s",
+            "--duration",
+            duration,
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    meanwhile();
     let started = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(30) {
             let _ = child.kill();
-            panic!("load --duration 1s still running after 30 s");
+            panic!("load --duration {duration} still running after 30 s");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn load_reconnects_to_an_endpoint_that_recycles_its_connections() {
+    // GOAWAY 200 ms into each connection: the run goes on over new ones, and the calls
+    // caught by a close are sent again.
+    let served = serve(&["--max-connection-age", "200ms"]);
+    let out = bounded_load(&served.url, "1s", || {});
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+#[test]
+fn a_run_whose_endpoint_goes_away_ends_on_time_and_counts_the_failures() {
+    // Once the endpoint is gone, every call fails at once (the new connection refused).
+    // Calls that never wait once kept the single-threaded event loop, its timers
+    // included, from ever ending the run.
+    let mut served = serve(&[]);
+    let url = served.url.clone();
+    let out = bounded_load(&url, "1500ms", || {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = served.child.kill();
+        let _ = served.child.wait();
+    });
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("gRPC UNAVAILABLE×"), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("gRPC UNAVAILABLE×"), "{}", show(&out));
 }
