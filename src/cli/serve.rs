@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// clients must reconnect.
     #[arg(long, value_name = "DURATION", value_parser = super::args::positive_duration)]
     max_connection_age: Option<std::time::Duration>,
+    /// Streams a client may have open at once on a connection (HTTP/2
+    /// SETTINGS_MAX_CONCURRENT_STREAMS); clients queue the rest. Default: no limit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_concurrent_streams: Option<u32>,
     /// Commit a defect on purpose, to check that a client or a suite notices (repeatable;
     /// `--list-faults` names them).
     #[arg(long = "fault", value_name = "NAME")]
@@ -97,6 +101,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(age) = args.max_connection_age {
         server = server.max_connection_age(age);
     }
+    server = server.max_concurrent_streams(args.max_concurrent_streams);
     config.faults = args.faults.iter().copied().collect();
     let emulator = Emulator::new(config);
     let listener = match tokio::net::TcpListener::bind(listen).await {
@@ -108,11 +113,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (Some(_), None) => ("https", "TLS"),
         (Some(_), Some(_)) => ("https", "TLS, client certificates required"),
     };
-    let auth = if bearer.is_some() { ", bearer token required" } else { "" };
-    let age = match args.max_connection_age {
-        Some(age) => format!(", connections ended after {}", humantime::format_duration(age)),
-        None => String::new(),
-    };
+    // What a client must cope with, in the banner.
+    let mut settings = vec![mode.to_owned()];
+    if bearer.is_some() {
+        settings.push("bearer token required".into());
+    }
+    if let Some(age) = args.max_connection_age {
+        settings.push(format!("connections ended after {}", humantime::format_duration(age)));
+    }
+    if let Some(n) = args.max_concurrent_streams {
+        settings.push(format!("{n} stream(s) at once per connection"));
+    }
     // One line, faults included: a caller that reads the first line for the URL and then
     // closes the pipe must not make a later eprintln! fail.
     let faults = match args.faults.as_slice() {
@@ -122,9 +133,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let local = listener.local_addr()?;
-    eprintln!(
-        "grep11-harness: serving the GREP11 emulator on {scheme}://{local} ({mode}{auth}{age}){faults}"
-    );
+    let settings = settings.join(", ");
+    eprintln!("grep11-harness: serving the GREP11 emulator on {scheme}://{local} ({settings}){faults}");
     // TCP_NODELAY on every accepted socket: without it a response whose DATA frame and
     // trailers go out in two writes waits ~40 ms for the client's delayed ACK (Nagle). The
     // builder's own `tcp_nodelay` only applies when tonic binds the socket itself.

@@ -32,6 +32,39 @@ async fn counting_relay(upstream: String) -> (String, Arc<AtomicUsize>) {
     (url, accepted)
 }
 
+/// `run` of `suite` at 8 in flight against `url`: its output, and the report directory.
+async fn run_against(
+    name: &str,
+    url: String,
+    suite: &'static str,
+) -> (std::process::Output, std::path::PathBuf) {
+    let dir = temp_dir("unusual", name);
+    let report_dir = dir.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        harness()
+            .args(["run", suite, "--endpoint", &url, "--concurrency", "8", "--report-dir"])
+            .arg(&report_dir)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (out, dir)
+}
+
+fn show(out: &std::process::Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_takes_one_stream_at_a_time_passes() {
+    // SETTINGS_MAX_CONCURRENT_STREAMS 1: the client queues seven of its eight calls.
+    let served = serve(&["--max-concurrent-streams", "1"]);
+    assert!(served.banner.contains("1 stream(s) at once"), "{}", served.banner);
+    let (out, _) = run_against("one-stream", served.url.clone(), "suites/digest.yaml").await;
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_that_recycles_its_connections_passes() {
     // GOAWAY to each connection 20 ms after it opened, as a load balancer's maximum
@@ -40,18 +73,8 @@ async fn an_endpoint_that_recycles_its_connections_passes() {
     let served = serve(&["--max-connection-age", "20ms"]);
     assert!(served.banner.contains("connections ended after 20ms"), "{}", served.banner);
     let (url, accepted) = counting_relay(served.url.trim_start_matches("http://").to_owned()).await;
-    let dir = temp_dir("unusual", "recycled");
-    let report_dir = dir.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        harness()
-            .args(["run", "suites/digest.yaml", "--endpoint", &url, "--concurrency", "8", "--report-dir"])
-            .arg(&report_dir)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let shown = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (out, dir) = run_against("recycled", url, "suites/digest.yaml").await;
+    let shown = show(&out);
     let connections = accepted.load(Ordering::SeqCst);
     assert!(connections > 5, "only {connections} connections: the endpoint did not recycle them\n{shown}");
     assert_eq!(out.status.code(), Some(0), "{connections} connections\n{shown}");
