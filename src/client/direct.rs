@@ -94,11 +94,41 @@ impl Shared {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether a new stream may start here: the connection is open and neither side has
+    /// Queues a request, under the one lock a call takes to start; `None` when no new
+    /// stream may start here ([`Shared::refusal`]).
+    fn submit<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        body: Bytes,
+        keep_body: bool,
+    ) -> Result<Option<i32>, nghttp2::Error> {
+        let mut state = self.lock();
+        if Self::refused(&state).is_some() {
+            return Ok(None);
+        }
+        state.session.submit(fields, body, keep_body).map(Some)
+    }
+
+    /// Why no new stream may start here, if none may: the connection ended, or either side
     /// sent GOAWAY.
-    fn accepts_requests(&self) -> bool {
-        let state = self.lock();
-        state.closed.is_none() && state.session.accepts_requests()
+    fn refused(state: &State) -> Option<nghttp2::Error> {
+        match &state.closed {
+            Some(e) => Some(e.clone()),
+            None if !state.session.accepts_requests() => {
+                Some(nghttp2::Error::Closed("GOAWAY was sent".into()))
+            }
+            None => None,
+        }
+    }
+
+    /// [`Shared::refused`], under the lock.
+    fn refusal_reason(&self) -> Option<nghttp2::Error> {
+        Self::refused(&self.lock())
+    }
+
+    /// Why no new stream may start here (asked once one may not).
+    fn refusal(&self) -> nghttp2::Error {
+        self.refusal_reason().unwrap_or_else(|| nghttp2::Error::Closed("the connection ended".into()))
     }
 }
 
@@ -144,18 +174,14 @@ impl Direct {
         self.link.redial.is_some()
     }
 
-    /// The connection to send on: the current one, or a new one when the endpoint has
-    /// ended it (or sent GOAWAY) and this handle can dial.
-    async fn connection(&self) -> Result<Arc<Shared>, nghttp2::Error> {
-        let current = self.link.current();
-        let Some(redial) = &self.link.redial else { return Ok(current.0.clone()) };
-        if current.0.accepts_requests() {
-            return Ok(current.0.clone());
-        }
+    /// A connection to replace `current`, which takes no new stream: made by this call,
+    /// or by another one meanwhile. Fails when this handle cannot dial, or, for
+    /// [`REDIAL_PAUSE`] after, when dialling failed.
+    async fn replace(&self, current: &Arc<User>) -> Result<Arc<Shared>, nghttp2::Error> {
+        let Some(redial) = &self.link.redial else { return Err(current.0.refusal()) };
         let mut last_failure = redial.last_failure.lock().await;
-        // Another call may have dialled while this one waited.
         let latest = self.link.current();
-        if !Arc::ptr_eq(&latest, &current) && latest.0.accepts_requests() {
+        if !Arc::ptr_eq(&latest, current) && latest.0.refusal_reason().is_none() {
             return Ok(latest.0.clone());
         }
         if let Some((at, error)) = &*last_failure
@@ -171,10 +197,7 @@ impl Direct {
                 Ok(shared)
             }
             Err(e) => {
-                let ended = match &current.0.lock().closed {
-                    Some(why) => why.to_string(),
-                    None => "the endpoint sent GOAWAY".into(),
-                };
+                let ended = current.0.refusal();
                 let error = nghttp2::Error::Closed(format!("{ended}; a new connection failed: {e}"));
                 *last_failure = Some((Instant::now(), error.clone()));
                 Err(error)
@@ -198,14 +221,16 @@ impl Direct {
             (b":authority", self.authority.as_str().as_bytes()),
             (b":path", path.as_bytes()),
         ];
-        let all = pseudo.into_iter().chain(fields.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())));
-        let shared = self.connection().await?;
-        let id = {
-            let mut state = shared.lock();
-            if let Some(e) = &state.closed {
-                return Err(e.clone());
+        let all =
+            || pseudo.into_iter().chain(fields.iter().map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())));
+        let current = self.link.current();
+        let (shared, id) = match current.0.submit(all(), body.clone(), keep_body)? {
+            Some(id) => (current.0.clone(), id),
+            None => {
+                let fresh = self.replace(&current).await?;
+                let id = fresh.submit(all(), body, keep_body)?.ok_or_else(|| fresh.refusal())?;
+                (fresh, id)
             }
-            state.session.submit(all, body, keep_body)?
         };
         shared.wake.notify_one();
         let mut pending = InFlight { shared, id: Some(id) };

@@ -70,7 +70,7 @@ impl Client {
         let mut retry_headers;
         let mut headers = &encoded.headers;
         loop {
-            if attempts.retries + attempts.resent > 0 {
+            if attempts.repeating() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 retry_headers = encoded.headers.clone();
                 retry_headers.insert("grpc-timeout", grpc_timeout(left));

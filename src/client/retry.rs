@@ -94,6 +94,11 @@ impl Attempts {
         Attempts { reconnects, retries: 0, retried: None, resent: 0 }
     }
 
+    /// Whether the next attempt is not the first.
+    pub fn repeating(&self) -> bool {
+        self.retries + self.resent > 0
+    }
+
     /// Judges a non-OK answer, counting the retry or re-send it calls for.
     pub fn next(&mut self, status: &tonic::Status, deadline: Instant) -> Next {
         if self.reconnects

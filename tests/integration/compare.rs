@@ -11,7 +11,7 @@ const SUITES: &[&str] = &["suites/digest.yaml", "suites/random.yaml", "suites/cm
 const FAULTS: &[&str] =
     &["wrong-digest", "random-truncated", "mechanism-list-drops", "key-type-as-mechanism-invalid"];
 
-use crate::support::{Served, harness};
+use crate::support::{Served, harness, show};
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::support::temp_dir("compare", name)
@@ -31,10 +31,6 @@ fn compare(other: &str, dir: &Path, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn show(out: &Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 /// `compare.json` in `dir`, after checking it against the kept schema.

@@ -84,7 +84,7 @@ async fn open_loop_counts_the_wait_for_a_slot_that_uncorrected_latency_misses() 
     assert!(unc_p99 < open_p99 / 3.0, "uncorrected p99 {unc_p99} ms against corrected {open_p99} ms");
 }
 
-pub(crate) use crate::support::{harness, serve};
+pub(crate) use crate::support::{harness, serve, show};
 
 fn load(args: &[&str]) -> std::process::Output {
     harness()
@@ -169,11 +169,6 @@ async fn every_catalogue_workload_runs_against_the_emulator() {
         "generate-rsa2048",
     ];
     assert_eq!(unchecked, want);
-}
-
-/// `serve` on an ephemeral loopback port, stopped when dropped.
-pub(crate) fn show(out: &std::process::Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[test]

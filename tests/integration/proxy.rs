@@ -22,7 +22,7 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-use crate::support::{Around, Before, Served, harness, proxy, serve};
+use crate::support::{Around, Before, Served, harness, proxy, serve, show};
 
 /// Stops the proxy as Ctrl-C would and returns the rest of what it printed.
 fn stop(mut proxy: Served) -> String {
@@ -37,10 +37,6 @@ fn stop(mut proxy: Served) -> String {
 
 fn run(url: &str, args: &[&str]) -> Output {
     harness().args(["run", "--endpoint", url, "--quiet"]).args(args).output().unwrap()
-}
-
-fn show(out: &Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 fn passes(out: &Output) {

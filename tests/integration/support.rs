@@ -21,6 +21,11 @@ pub fn harness() -> Command {
     command
 }
 
+/// A finished child's stdout and stderr, for an assertion's message.
+pub fn show(out: &std::process::Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
 /// An empty scratch directory for one test: `area` keeps the modules' names apart, since
 /// they share one process (and so one process id).
 pub fn temp_dir(area: &str, name: &str) -> PathBuf {

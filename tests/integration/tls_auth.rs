@@ -24,7 +24,7 @@ use rcgen::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::harness;
+use crate::support::{harness, show};
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::support::temp_dir("tls", name)
@@ -82,6 +82,31 @@ fn pki(name: &str) -> Pki {
         leaf(&dir, "server", &["localhost", "127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth, &issuer);
     let (client_cert, client_key) = leaf(&dir, "client", &[], ExtendedKeyUsagePurpose::ClientAuth, &issuer);
     Pki { ca, other_ca, server_cert, server_key, client_cert, client_key }
+}
+
+fn flags(pairs: [(&'static str, &PathBuf); 3]) -> Vec<String> {
+    pairs.into_iter().flat_map(|(flag, path)| [flag.to_owned(), path.to_str().unwrap().to_owned()]).collect()
+}
+
+impl Pki {
+    /// `serve`'s flags for mutual TLS: its certificate and key, and the CA of its clients.
+    fn server_flags(&self) -> Vec<String> {
+        flags([("--tls-cert", &self.server_cert), ("--tls-key", &self.server_key), ("--client-ca", &self.ca)])
+    }
+
+    /// A client's flags for mutual TLS: the CA to trust, its certificate and key.
+    fn client_flags(&self) -> Vec<String> {
+        flags([
+            ("--ca-cert", &self.ca),
+            ("--client-cert", &self.client_cert),
+            ("--client-key", &self.client_key),
+        ])
+    }
+}
+
+/// `String`s as the `&str`s the helpers take.
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -650,25 +675,13 @@ fn run(url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
-fn show(out: &Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 #[test]
 fn run_against_serve_over_mutual_tls_with_a_bearer_token() {
     let pki = pki("cli-mtls");
-    let (cert, key, ca) =
-        (pki.server_cert.to_str().unwrap(), pki.server_key.to_str().unwrap(), pki.ca.to_str().unwrap());
-    let served = serve_binary(&["--tls-cert", cert, "--tls-key", key, "--client-ca", ca], Some("s3cret"));
+    let served = serve_binary(&strs(&pki.server_flags()), Some("s3cret"));
     assert!(served.url.starts_with("https://"), "{}", served.url);
-    let tls = [
-        "--ca-cert",
-        ca,
-        "--client-cert",
-        pki.client_cert.to_str().unwrap(),
-        "--client-key",
-        pki.client_key.to_str().unwrap(),
-    ];
+    let client_flags = pki.client_flags();
+    let tls = strs(&client_flags);
 
     let out = run(&served.url, &[&tls[..], &["--header", "authorization: Bearer s3cret"]].concat(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
@@ -826,35 +839,14 @@ async fn serve_answers_without_a_delayed_ack_stall() {
 #[test]
 fn the_proxy_forwards_to_a_mutual_tls_upstream() {
     let pki = pki("proxy");
-    let path = |p: &PathBuf| p.to_str().unwrap().to_owned();
-    let served = serve_binary(
-        &[
-            "--tls-cert",
-            &path(&pki.server_cert),
-            "--tls-key",
-            &path(&pki.server_key),
-            "--client-ca",
-            &path(&pki.ca),
-        ],
-        None,
-    );
-    let proxy = crate::support::proxy(
-        &served.url,
-        &[
-            "--ca-cert",
-            &path(&pki.ca),
-            "--client-cert",
-            &path(&pki.client_cert),
-            "--client-key",
-            &path(&pki.client_key),
-        ],
-    );
+    let served = serve_binary(&strs(&pki.server_flags()), None);
+    let proxy = crate::support::proxy(&served.url, &strs(&pki.client_flags()));
     let out = run(&proxy.url, &[], &[]);
     drop(proxy);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     // Without the client certificate the upstream refuses the proxy's calls (under TLS
     // 1.3 after the handshake), and the application sees them fail.
-    let proxy = crate::support::proxy(&served.url, &["--ca-cert", &path(&pki.ca)]);
+    let proxy = crate::support::proxy(&served.url, &["--ca-cert", pki.ca.to_str().unwrap()]);
     let out = run(&proxy.url, &[], &[]);
     drop(proxy);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::results;
-use crate::support::{harness, serve, temp_dir};
+use crate::support::{harness, serve, show, temp_dir};
 
 /// A TCP relay in front of `upstream` (HOST:PORT) that counts the connections it accepts.
 async fn counting_relay(upstream: String) -> (String, Arc<AtomicUsize>) {
@@ -50,10 +50,6 @@ async fn run_against(
     .await
     .unwrap();
     (out, dir)
-}
-
-fn show(out: &std::process::Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
